@@ -1,0 +1,158 @@
+"""SQLite cache of commit facts and narrations, in the user cache dir (never inside the analysed repository).
+
+Facts are keyed by (repository key, commit sha, facts version); narrations by (repository key, commit sha,
+engine fingerprint, prompt version). The database uses WAL and a busy timeout so that several writers
+(the post-commit hook's background jobs, a report run) never corrupt it; schema changes go through the
+numbered ``MIGRATIONS`` (``PRAGMA user_version``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from narrator.errors import CacheError
+from narrator.git.facts import FACTS_VERSION, CommitFacts, Narration
+
+MIGRATIONS: list[str] = [
+    # 1: facts and narrations
+    """
+    CREATE TABLE facts (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (repo, sha, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE narrations (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, engine TEXT NOT NULL, prompt_version TEXT NOT NULL,
+        data TEXT NOT NULL, created REAL NOT NULL,
+        PRIMARY KEY (repo, sha, engine, prompt_version)
+    ) WITHOUT ROWID;
+    """,
+]
+
+_CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
+
+
+def cache_dir() -> Path:
+    override = os.environ.get("NARRATOR_CACHE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("narrator"))
+
+
+class Cache:
+    """A connection to the cache database; use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path | None = None, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path) if path is not None else cache_dir() / "cache.sqlite3"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheError(
+                f"cannot open the cache at {self.path}: {exc}; set NARRATOR_CACHE_DIR to a writable directory"
+            ) from None
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have migrated while we waited for the lock.
+                if self._db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    self._db.execute("COMMIT")
+                    continue
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Cache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- facts ---------------------------------------------------------------------------------
+    def get_facts(self, repo: str, shas: Sequence[str]) -> dict[str, CommitFacts]:
+        found: dict[str, CommitFacts] = {}
+        try:
+            for start in range(0, len(shas), _CHUNK):
+                chunk = shas[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT sha, data FROM facts WHERE repo = ? AND version = ? AND sha IN ({marks})",
+                    (repo, FACTS_VERSION, *chunk),
+                )
+                for sha, data in rows:
+                    found[sha] = CommitFacts.from_dict(json.loads(data))
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return found
+
+    def put_facts(self, repo: str, facts: Iterable[CommitFacts]) -> None:
+        rows = [(repo, f.sha, FACTS_VERSION, json.dumps(f.to_dict(), ensure_ascii=False)) for f in facts]
+        self._write("INSERT OR REPLACE INTO facts (repo, sha, version, data) VALUES (?, ?, ?, ?)", rows)
+
+    # -- narrations ----------------------------------------------------------------------------
+    def get_narrations(
+        self, repo: str, shas: Sequence[str], engine: str, prompt_version: str
+    ) -> dict[str, Narration]:
+        found: dict[str, Narration] = {}
+        try:
+            for start in range(0, len(shas), _CHUNK):
+                chunk = shas[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT sha, data FROM narrations WHERE repo = ? AND engine = ? AND prompt_version = ?"
+                    f" AND sha IN ({marks})",
+                    (repo, engine, prompt_version, *chunk),
+                )
+                for sha, data in rows:
+                    found[sha] = Narration.from_dict(json.loads(data))
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return found
+
+    def put_narrations(
+        self, repo: str, narrations: Iterable[Narration], engine: str, prompt_version: str
+    ) -> None:
+        now = time.time()
+        rows = [
+            (repo, n.sha, engine, prompt_version, json.dumps(n.to_dict(), ensure_ascii=False), now)
+            for n in narrations
+        ]
+        self._write(
+            "INSERT OR REPLACE INTO narrations (repo, sha, engine, prompt_version, data, created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time; others wait on busy_timeout
+            try:
+                self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot write the cache at {self.path}: {exc}") from None

@@ -1,0 +1,21 @@
+"""Recognising automated authors (dependabot, renovate, ``*[bot]``, CI accounts) from configurable patterns."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Callable, Sequence
+
+from narrator.git.facts import Person
+
+
+def bot_matcher(patterns: Sequence[str]) -> Callable[[Person], bool]:
+    """A predicate that is true when the person's name or e-mail matches any pattern (case-insensitive)."""
+    lowered = [p.lower() for p in patterns]
+
+    def is_bot(person: Person) -> bool:
+        name = person.name.lower()
+        email = person.email.lower()
+        local = email.split("@", 1)[0]
+        return any(fnmatchcase(name, p) or fnmatchcase(email, p) or fnmatchcase(local, p) for p in lowered)
+
+    return is_bot

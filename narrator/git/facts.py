@@ -1,0 +1,240 @@
+"""Plain frozen data describing commits: what every later stage (classify, narrate, report) reads.
+
+Nothing here knows about git objects, subprocesses or models. Facts are built by ``walker.py`` and
+serialised to the cache with ``to_dict``/``from_dict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+FACTS_VERSION = 1  # bump when the shape or the meaning of the facts changes (part of the cache key)
+
+
+class ChangeType(str, Enum):
+    """How a file changed in a commit (git's --raw status letters)."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+    COPIED = "copied"
+    TYPE_CHANGED = "type_changed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def from_status(cls, letter: str) -> "ChangeType":
+        return _STATUS.get(letter[:1].upper(), cls.UNKNOWN)
+
+
+_STATUS = {
+    "A": ChangeType.ADDED,
+    "M": ChangeType.MODIFIED,
+    "D": ChangeType.DELETED,
+    "R": ChangeType.RENAMED,
+    "C": ChangeType.COPIED,
+    "T": ChangeType.TYPE_CHANGED,
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """An author or committer, after .mailmap resolution."""
+
+    name: str
+    email: str
+
+    @property
+    def key(self) -> str:
+        """Identity used to count distinct people (e-mail when known, else the name)."""
+        return (self.email or self.name).lower()
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file touched by a commit. ``added``/``deleted`` are line counts (0 for binary files)."""
+
+    path: str
+    change_type: ChangeType = ChangeType.MODIFIED
+    old_path: str | None = None
+    language: str | None = None
+    added: int = 0
+    deleted: int = 0
+    binary: bool = False
+    submodule: bool = False
+
+    @property
+    def churn(self) -> int:
+        return self.added + self.deleted
+
+
+@dataclass(frozen=True)
+class CommitFacts:
+    """Everything narrator knows about one commit, computed from git alone.
+
+    Merge commits carry the files of their diff against the first parent.
+    """
+
+    sha: str
+    parents: tuple[str, ...]
+    author: Person
+    committer: Person
+    authored_at: datetime
+    committed_at: datetime
+    subject: str
+    body: str = ""
+    trailers: tuple[tuple[str, str], ...] = ()
+    co_authors: tuple[Person, ...] = ()
+    files: tuple[FileChange, ...] = ()
+    is_merge: bool = False
+    is_revert: bool = False
+    reverted_sha: str | None = None
+    is_bot: bool = False
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:10]
+
+    @property
+    def lines_added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def lines_deleted(self) -> int:
+        return sum(f.deleted for f in self.files)
+
+    @property
+    def churn(self) -> int:
+        return self.lines_added + self.lines_deleted
+
+    @property
+    def people(self) -> tuple[Person, ...]:
+        """The author followed by Co-authored-by people (no duplicates)."""
+        seen = {self.author.key}
+        out = [self.author]
+        for person in self.co_authors:
+            if person.key not in seen:
+                seen.add(person.key)
+                out.append(person)
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha": self.sha,
+            "parents": list(self.parents),
+            "author": [self.author.name, self.author.email],
+            "committer": [self.committer.name, self.committer.email],
+            "authored_at": self.authored_at.isoformat(),
+            "committed_at": self.committed_at.isoformat(),
+            "subject": self.subject,
+            "body": self.body,
+            "trailers": [list(t) for t in self.trailers],
+            "co_authors": [[p.name, p.email] for p in self.co_authors],
+            "files": [
+                [f.path, f.change_type.value, f.old_path, f.language, f.added, f.deleted, f.binary, f.submodule]
+                for f in self.files
+            ],
+            "is_merge": self.is_merge,
+            "is_revert": self.is_revert,
+            "reverted_sha": self.reverted_sha,
+            "is_bot": self.is_bot,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CommitFacts":
+        return cls(
+            sha=data["sha"],
+            parents=tuple(data["parents"]),
+            author=Person(*data["author"]),
+            committer=Person(*data["committer"]),
+            authored_at=datetime.fromisoformat(data["authored_at"]),
+            committed_at=datetime.fromisoformat(data["committed_at"]),
+            subject=data["subject"],
+            body=data["body"],
+            trailers=tuple((k, v) for k, v in data["trailers"]),
+            co_authors=tuple(Person(n, e) for n, e in data["co_authors"]),
+            files=tuple(
+                FileChange(
+                    path=p,
+                    change_type=ChangeType(ct),
+                    old_path=op,
+                    language=lang,
+                    added=a,
+                    deleted=d,
+                    binary=b,
+                    submodule=s,
+                )
+                for p, ct, op, lang, a, d, b, s in data["files"]
+            ),
+            is_merge=data["is_merge"],
+            is_revert=data["is_revert"],
+            reverted_sha=data["reverted_sha"],
+            is_bot=data["is_bot"],
+        )
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The category and areas a commit belongs to, and which rule decided the category."""
+
+    category: str
+    areas: tuple[str, ...]
+    rule: str
+    breaking: bool = False
+    scope: str | None = None
+    description: str = ""  # the subject without its Conventional Commits prefix
+
+
+@dataclass(frozen=True)
+class Narration:
+    """A plain-English account of one commit, from one engine.
+
+    ``source`` is "model" when a model wrote it and "heuristic" when the heuristic engine did, either by
+    choice or as the fallback for a rejected model narration (then ``fallback_reason`` says why).
+    ``omitted`` lists files the engine was told about but did not read (lockfiles, binaries, budget).
+    """
+
+    sha: str
+    text: str
+    engine: str
+    source: str = "heuristic"
+    fallback_reason: str | None = None
+    omitted: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha": self.sha,
+            "text": self.text,
+            "engine": self.engine,
+            "source": self.source,
+            "fallback_reason": self.fallback_reason,
+            "omitted": list(self.omitted),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Narration":
+        return cls(
+            sha=data["sha"],
+            text=data["text"],
+            engine=data["engine"],
+            source=data.get("source", "heuristic"),
+            fallback_reason=data.get("fallback_reason"),
+            omitted=tuple(data.get("omitted", ())),
+        )
+
+
+@dataclass(frozen=True)
+class History:
+    """The result of a walk: the commits in the window, newest first, and what limited the walk."""
+
+    commits: tuple[CommitFacts, ...]
+    repo_root: str
+    repo_name: str
+    revision: str
+    since: datetime | None
+    until: datetime | None
+    shallow: bool = False
+    notes: tuple[str, ...] = field(default=())

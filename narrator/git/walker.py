@@ -1,0 +1,433 @@
+"""Read-only walk of a git history into ``CommitFacts``, fast enough for the heuristic engine.
+
+Why not PyDriller per commit: it diffs each commit separately (~55 commits/s). Here one streaming
+``git log -z --raw --numstat`` process yields every commit's files and line counts at close to git's own
+speed, and memory stays bounded by the facts kept, not by git's output. Facts already in the cache are
+not asked for again: a cheap ``git log --format=%H`` lists the window, and only the missing commits are
+read (``--no-walk --stdin``).
+
+Nothing here writes to the repository: every git command is a read (log, rev-parse, show, cat-file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from narrator.errors import RepositoryError, RevisionError
+from narrator.git.facts import ChangeType, CommitFacts, FileChange, Person
+from narrator.git.text import clean_line, clean_text, decode
+from narrator.prompts import FileDiff
+
+log = logging.getLogger(__name__)
+
+_HEADER_FIELDS = 10  # sha, parents, aN, aE, cN, cE, aI, cI, trailers, message
+_FORMAT = "%H%x00%P%x00%aN%x00%aE%x00%cN%x00%cE%x00%aI%x00%cI%x00%(trailers:unfold,separator=%x1f)%x00%B%x00END"
+_NUMSTAT = re.compile(rb"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
+_SHA = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
+_REVERT_SUBJECT = re.compile(r'^(revert[:(!]|Revert ")', re.I)
+
+_GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",  # never take the index lock for a read (keeps the repository untouched)
+    "LC_ALL": "C",
+    "GIT_PAGER": "cat",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+_LOG_CONFIG = ["-c", "core.quotepath=off", "-c", "i18n.logOutputEncoding=UTF-8", "-c", "log.showSignature=false",
+               "-c", "diff.renames=true", "-c", "log.mailmap=true", "-c", "core.fsmonitor=false"]
+
+LANGUAGES = {
+    "py": "Python", "pyi": "Python", "java": "Java", "js": "JavaScript", "mjs": "JavaScript",
+    "cjs": "JavaScript", "jsx": "JavaScript", "ts": "TypeScript", "tsx": "TypeScript", "go": "Go",
+    "rb": "Ruby", "php": "PHP", "rs": "Rust", "c": "C", "h": "C", "cc": "C++", "cpp": "C++", "cxx": "C++",
+    "hpp": "C++", "cs": "C#", "swift": "Swift", "kt": "Kotlin", "kts": "Kotlin", "scala": "Scala",
+    "sh": "Shell", "bash": "Shell", "zsh": "Shell", "sql": "SQL", "html": "HTML", "htm": "HTML",
+    "css": "CSS", "scss": "CSS", "less": "CSS", "vue": "Vue", "svelte": "Svelte", "md": "Markdown",
+    "rst": "reStructuredText", "txt": "Text", "json": "JSON", "yaml": "YAML", "yml": "YAML",
+    "toml": "TOML", "xml": "XML", "ini": "INI", "cfg": "INI", "lua": "Lua", "pl": "Perl", "r": "R",
+    "dart": "Dart", "ex": "Elixir", "exs": "Elixir", "erl": "Erlang", "hs": "Haskell", "ml": "OCaml",
+    "jl": "Julia", "m": "Objective-C", "mm": "Objective-C", "ipynb": "Jupyter", "tf": "Terraform",
+    "proto": "Protocol Buffers", "gradle": "Gradle", "dockerfile": "Dockerfile",
+}
+_NAMED_LANGUAGES = {"dockerfile": "Dockerfile", "makefile": "Makefile", "gemfile": "Ruby", "rakefile": "Ruby"}
+
+
+def language_of(path: str) -> str | None:
+    name = path.rsplit("/", 1)[-1].lower()
+    if name in _NAMED_LANGUAGES:
+        return _NAMED_LANGUAGES[name]
+    if "." not in name:
+        return None
+    return LANGUAGES.get(name.rsplit(".", 1)[-1])
+
+
+def run_git(root: str | Path, args: Sequence[str], *, input: bytes | None = None, check: bool = True,
+            timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a read-only git command in ``root`` and return its raw output."""
+    env = {**os.environ, **_GIT_ENV}
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), *args], input=input, capture_output=True, env=env, timeout=timeout
+        )
+    except FileNotFoundError:
+        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+    except subprocess.TimeoutExpired:
+        raise RepositoryError(f"git {args[0]} took longer than {timeout:.0f} s in {root}") from None
+    if check and proc.returncode != 0:
+        message = decode(proc.stderr).strip().splitlines()
+        raise RepositoryError(f"git {args[0]} failed in {root}: {message[-1] if message else 'unknown error'}")
+    return proc
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A located git repository (work tree or bare), plus the facts about it that the walk needs."""
+
+    root: str  # the work tree, or the git directory of a bare repository
+    git_dir: str
+    bare: bool
+    shallow: bool
+    name: str
+    key: str  # identifies this repository (and its .mailmap) in the cache
+
+    @classmethod
+    def open(cls, path: str | Path = ".") -> "Repository":
+        path = Path(path)
+        if not path.exists():
+            raise RepositoryError(f"{path} does not exist")
+        if not path.is_dir():
+            raise RepositoryError(f"{path} is not a directory")
+        proc = run_git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+                              "--is-shallow-repository"], check=False)
+        if proc.returncode != 0:
+            raise RepositoryError(f"{path.resolve()} is not a git repository (or any of its parents); "
+                                  "use --repo PATH to point at one")
+        bare_s, git_dir, common_dir, shallow_s = decode(proc.stdout).splitlines()[:4]
+        bare = bare_s.strip() == "true"
+        if bare:
+            root = git_dir
+        else:
+            top = run_git(path, ["rev-parse", "--show-toplevel"], check=False)
+            if top.returncode != 0:  # inside .git itself
+                raise RepositoryError(f"{path.resolve()} is inside a .git directory; run from the work tree")
+            root = decode(top.stdout).strip()
+        common = Path(common_dir if os.path.isabs(common_dir) else Path(path, common_dir)).resolve()
+        name = Path(root).name
+        if bare and name.endswith(".git"):
+            name = name[:-4]
+        mailmap = _mailmap_digest(root, bare)
+        key = hashlib.sha1(f"{common}\0{mailmap}".encode("utf-8", "surrogateescape")).hexdigest()[:20]
+        return cls(root=root, git_dir=git_dir, bare=bare, shallow=shallow_s.strip() == "true", name=name, key=key)
+
+    def has_commits(self) -> bool:
+        return run_git(self.root, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False).returncode == 0 \
+            or bool(run_git(self.root, ["for-each-ref", "--count=1", "refs/heads", "refs/remotes"]).stdout.strip())
+
+    def resolve(self, revision: str) -> str:
+        """The full sha of a revision, or a clear error naming it."""
+        if revision.startswith("-"):
+            raise RevisionError(f"'{revision}' is not a valid branch or revision name")
+        proc = run_git(self.root, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+                       check=False)
+        if proc.returncode != 0:
+            if revision == "HEAD" and not self.has_commits():
+                raise RepositoryError(f"repository {self.root} has no commits yet: nothing to report")
+            raise RevisionError(f"unknown branch or revision '{revision}' in {self.root}; "
+                                "`git branch -a` lists the branches")
+        return decode(proc.stdout).strip()
+
+    def current_branch(self) -> str | None:
+        proc = run_git(self.root, ["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
+        return decode(proc.stdout).strip() or None if proc.returncode == 0 else None
+
+
+def _mailmap_digest(root: str, bare: bool) -> str:
+    data = b""
+    if not bare:
+        try:
+            data = Path(root, ".mailmap").read_bytes()
+        except OSError:
+            data = b""
+    else:
+        proc = run_git(root, ["cat-file", "blob", "HEAD:.mailmap"], check=False)
+        data = proc.stdout if proc.returncode == 0 else b""
+    return hashlib.sha1(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class WalkSpec:
+    """What to walk: revisions and the commit-date window (timezone-aware; until is inclusive)."""
+
+    revisions: tuple[str, ...] = ("HEAD",)
+    all_branches: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def rev_args(self) -> list[str]:
+        if self.all_branches:
+            return ["--branches", "--remotes"]
+        return list(self.revisions)
+
+    def window_args(self) -> list[str]:
+        args = []
+        # git compares whole seconds; the exact (inclusive) check is repeated in Python.
+        if self.since is not None:
+            args.append(f"--since-as-filter=@{int(self.since.timestamp()) - 1}")
+        if self.until is not None:
+            args.append(f"--until=@{int(self.until.timestamp()) + 1}")
+        return args
+
+    def contains(self, committed_at: datetime) -> bool:
+        if self.since is not None and committed_at < self.since:
+            return False
+        if self.until is not None and committed_at > self.until:
+            return False
+        return True
+
+
+def list_commits(repo: Repository, spec: WalkSpec) -> list[tuple[str, datetime]]:
+    """The shas in the window, newest first, with their commit dates (no diffs: cheap)."""
+    proc = run_git(repo.root, [*_LOG_CONFIG, "log", "--format=%H %ct", *spec.window_args(), *spec.rev_args(), "--"])
+    out = []
+    for line in proc.stdout.splitlines():
+        sha, _, ts = line.partition(b" ")
+        when = datetime.fromtimestamp(int(ts), tz=timezone.utc)
+        if spec.contains(when):
+            out.append((sha.decode("ascii"), when))
+    return out
+
+
+def _stream_tokens(stream: Iterable[bytes]) -> Iterator[bytes]:
+    """NUL-separated tokens from a byte stream, without holding the whole output."""
+    pending = b""
+    for chunk in stream:
+        pending += chunk
+        parts = pending.split(b"\0")
+        pending = parts.pop()
+        yield from parts
+    if pending:
+        yield pending
+
+
+def _read_chunks(pipe, size: int = 1 << 16) -> Iterator[bytes]:
+    while True:
+        chunk = pipe.read(size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _parse_person_list(values: Iterable[str]) -> tuple[Person, ...]:
+    people = []
+    for value in values:
+        match = re.match(r"^\s*(.*?)\s*<([^>]*)>\s*$", value)
+        if match:
+            people.append(Person(clean_line(match.group(1)), clean_line(match.group(2)).lower()))
+        elif value.strip():
+            people.append(Person(clean_line(value), ""))
+    return tuple(people)
+
+
+def parse_log(tokens: Iterator[bytes]) -> Iterator[CommitFacts]:
+    """Parse ``git log -z --raw --numstat --format=_FORMAT`` output into facts, one commit at a time."""
+    token = next(tokens, None)
+    while token is not None:
+        token = token.lstrip(b"\n")
+        if not token:
+            token = next(tokens, None)
+            continue
+        header = [token]
+        for _ in range(_HEADER_FIELDS):
+            header.append(next(tokens, b""))
+        if header[-1] != b"END":
+            raise RepositoryError("could not read git's output (unexpected log format); please report this")
+        sha = header[0].decode("ascii", "replace")
+        parents = tuple(header[1].decode("ascii", "replace").split())
+        raw_entries: list[tuple[str, str, str | None, bool]] = []  # status, path, old path, submodule
+        stats: list[tuple[int, int, bool]] = []
+        token = next(tokens, None)
+        while token is not None:
+            stripped = token.lstrip(b"\n")
+            if stripped.startswith(b":"):
+                meta = stripped[1:].split(b" ")
+                status = meta[-1].decode("ascii", "replace")
+                submodule = meta[0] == b"160000" or meta[1] == b"160000"
+                first = decode(next(tokens, b""))
+                if status[:1] in ("R", "C"):
+                    second = decode(next(tokens, b""))
+                    raw_entries.append((status, second, first, submodule))
+                else:
+                    raw_entries.append((status, first, None, submodule))
+                token = next(tokens, None)
+                continue
+            match = _NUMSTAT.match(stripped) if raw_entries else None
+            if match and len(stats) < len(raw_entries):
+                added, deleted, rest = match.groups()
+                if rest == b"":  # rename/copy: two more path tokens follow
+                    next(tokens, None)
+                    next(tokens, None)
+                binary = added == b"-"
+                stats.append((0 if binary else int(added), 0 if binary else int(deleted), binary))
+                token = next(tokens, None)
+                continue
+            break  # the next commit's sha (or the end)
+        yield _make_facts(sha, parents, header, raw_entries, stats)
+
+
+def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
+    message = clean_text(decode(header[9]))
+    subject, _, body = message.strip("\n").partition("\n")
+    subject = clean_line(subject)
+    body = body.strip("\n")
+    trailers: list[tuple[str, str]] = []
+    for item in decode(header[8]).split("\x1f"):
+        key, sep, value = item.partition(":")
+        if sep and key.strip():
+            trailers.append((clean_line(key.strip()), clean_line(value.strip())))
+    co_authors = _parse_person_list(v for k, v in trailers if k.lower() == "co-authored-by")
+    files = []
+    for index, (status, path, old_path, submodule) in enumerate(raw_entries):
+        added, deleted, binary = stats[index] if index < len(stats) else (0, 0, False)
+        change = ChangeType.from_status(status)
+        files.append(FileChange(
+            path=clean_line(path), change_type=change,
+            old_path=clean_line(old_path) if old_path else None,
+            language=None if submodule else language_of(path),
+            added=added, deleted=deleted, binary=binary and not submodule, submodule=submodule,
+        ))
+    reverted = _REVERT_SHA.search(body)
+    is_revert = bool(_REVERT_SUBJECT.match(subject)) or bool(reverted)
+    return CommitFacts(
+        sha=sha,
+        parents=parents,
+        author=Person(clean_line(decode(header[2])), clean_line(decode(header[3])).lower()),
+        committer=Person(clean_line(decode(header[4])), clean_line(decode(header[5])).lower()),
+        authored_at=_parse_date(header[6]),
+        committed_at=_parse_date(header[7]),
+        subject=subject,
+        body=body,
+        trailers=tuple(trailers),
+        co_authors=co_authors,
+        files=tuple(files),
+        is_merge=len(parents) > 1,
+        is_revert=is_revert,
+        reverted_sha=reverted.group(1) if reverted else None,
+    )
+
+
+def _parse_date(raw: bytes) -> datetime:
+    text = raw.decode("ascii", "replace").strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(0, tz=timezone.utc)
+
+
+def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], None] | None = None) -> Iterator[CommitFacts]:
+    """Facts for exactly these commits (any order), streamed from one git process."""
+    if not shas:
+        return
+    args = ["git", "-C", repo.root, *_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-z", "--raw",
+            "--numstat", "--no-abbrev", "-M", "--diff-merges=first-parent", "--no-color", "--no-ext-diff",
+            "--no-textconv", f"--format={_FORMAT}"]
+    env = {**os.environ, **_GIT_ENV}
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    errors: list[bytes] = []
+
+    def feed() -> None:
+        try:
+            proc.stdin.write("\n".join(shas).encode("ascii") + b"\n")
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def drain_stderr() -> None:
+        errors.append(proc.stderr.read())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    reader = threading.Thread(target=drain_stderr, daemon=True)
+    writer.start()
+    reader.start()
+    try:
+        for facts in parse_log(_stream_tokens(_read_chunks(proc.stdout))):
+            if on_commit:
+                on_commit()
+            yield facts
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        writer.join()
+        reader.join()
+    if code != 0:
+        message = decode(b"".join(errors)).strip().splitlines()
+        raise RepositoryError(f"git log failed in {repo.root}: {message[-1] if message else code}")
+
+
+def mark_bots(commits: Iterable[CommitFacts], is_bot: Callable[[Person], bool]) -> list[CommitFacts]:
+    return [replace(c, is_bot=is_bot(c.author)) if is_bot(c.author) != c.is_bot else c for c in commits]
+
+
+class GitDiffs:
+    """A ``DiffProvider`` for engines that read code: per-file diff text of a commit, read-only."""
+
+    def __init__(self, repo: Repository, max_bytes: int = 2_000_000) -> None:
+        self.repo = repo
+        self.max_bytes = max_bytes
+
+    def file_diffs(self, commit: CommitFacts) -> list[FileDiff]:
+        base = commit.parents[0] if commit.parents else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # empty tree
+        by_path = {f.path: f for f in commit.files}
+        proc = run_git(self.repo.root, [*_LOG_CONFIG, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M",
+                                        "-U3", base, commit.sha, "--"], check=False)
+        text = decode(proc.stdout[: self.max_bytes])
+        diffs: list[FileDiff] = []
+        seen: set[str] = set()
+        for block in re.split(r"(?m)^(?=diff --git )", text):
+            if not block.startswith("diff --git "):
+                continue
+            path = _diff_path(block)
+            facts = by_path.get(path)
+            if facts is None:
+                continue
+            seen.add(path)
+            diffs.append(FileDiff(
+                path=path, diff=clean_text(block), change_type=facts.change_type.value, old_path=facts.old_path,
+                binary=facts.binary or "Binary files " in block[:400], language=facts.language,
+            ))
+        for f in commit.files:  # beyond max_bytes, or binary with no text: still named
+            if f.path not in seen:
+                diffs.append(FileDiff(path=f.path, diff="", change_type=f.change_type.value, old_path=f.old_path,
+                                      binary=f.binary, language=f.language))
+        return diffs
+
+    def file_at(self, rev: str, path: str) -> str:
+        if rev.startswith("-"):
+            raise RevisionError(f"'{rev}' is not a valid revision")
+        proc = run_git(self.repo.root, ["cat-file", "blob", f"{rev}:{path}"], check=False)
+        if proc.returncode != 0:
+            raise RevisionError(f"{path} does not exist at {rev}")
+        return decode(proc.stdout)
+
+
+def _diff_path(block: str) -> str:
+    for line in block.splitlines()[:8]:
+        if line.startswith("+++ b/"):
+            return line[6:]
+        if line.startswith("rename to "):
+            return line[10:]
+    for line in block.splitlines()[:8]:
+        if line.startswith("--- a/"):
+            return line[6:]
+    first = block.splitlines()[0]
+    match = re.match(r"diff --git a/(.*) b/(.*)$", first)
+    return match.group(2) if match else first
