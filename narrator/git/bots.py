@@ -10,7 +10,8 @@ from narrator.git.facts import Person
 
 def bot_matcher(patterns: Sequence[str]) -> Callable[[Person], bool]:
     """A predicate that is true when the person's name or e-mail matches any pattern (case-insensitive)."""
-    lowered = [p.lower() for p in patterns]
+    # "[" is literal here (``*[bot]*`` means the text "[bot]"), not an fnmatch character class.
+    lowered = [p.lower().replace("[", "[[]") for p in patterns]
 
     def is_bot(person: Person) -> bool:
         name = person.name.lower()

@@ -1,0 +1,208 @@
+"""The offline default engine: one plain-English sentence per commit, built only from its facts.
+
+It rephrases the commit subject for a non-technical reader (past tense, no Conventional Commits prefix,
+no ticket noise, a few jargon words spelled out) and says where the change happened. It never invents:
+every file, area, name or number it writes comes from the commit's facts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, ProgressCallback
+from narrator.git.classify import ROOT_AREA
+from narrator.git.facts import Classification, CommitFacts, Narration
+
+HEURISTIC_VERSION = "1"
+
+_PAST = {
+    "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
+    "delete": "Deleted", "update": "Updated", "updates": "Updated", "improve": "Improved", "improves": "Improved",
+    "use": "Switched to using", "uses": "Switched to using", "make": "Made", "makes": "Made", "allow": "Allowed",
+    "support": "Added support for", "implement": "Implemented", "introduce": "Introduced", "create": "Created",
+    "change": "Changed", "changes": "Changed", "move": "Moved", "rename": "Renamed", "refactor": "Reorganised",
+    "refactors": "Reorganised", "clean": "Cleaned", "cleanup": "Cleaned up", "simplify": "Simplified",
+    "bump": "Updated", "upgrade": "Upgraded", "downgrade": "Downgraded", "document": "Documented",
+    "handle": "Handled", "prevent": "Prevented", "avoid": "Avoided", "enable": "Enabled", "disable": "Disabled",
+    "replace": "Replaced", "drop": "Dropped", "deprecate": "Deprecated", "correct": "Corrected",
+    "ensure": "Ensured", "optimize": "Optimised", "optimise": "Optimised", "speed": "Sped", "extract": "Extracted",
+    "merge": "Merged", "revert": "Reverted", "restore": "Restored", "set": "Set", "show": "Showed",
+    "hide": "Hid", "return": "Returned", "raise": "Raised", "check": "Checked", "validate": "Validated",
+    "expose": "Exposed", "provide": "Provided", "reduce": "Reduced", "increase": "Increased", "limit": "Limited",
+    "split": "Split", "migrate": "Migrated", "convert": "Converted", "release": "Released", "prepare": "Prepared",
+    "configure": "Configured", "tweak": "Tweaked", "adjust": "Adjusted", "clarify": "Clarified",
+    "explain": "Explained", "reword": "Reworded", "rewrite": "Rewrote", "write": "Wrote", "pin": "Pinned",
+    "unpin": "Unpinned", "require": "Required", "skip": "Skipped", "ignore": "Ignored", "include": "Included",
+    "exclude": "Excluded", "apply": "Applied", "mark": "Marked", "treat": "Treated", "keep": "Kept",
+    "let": "Let", "teach": "Taught", "run": "Ran", "get": "Got", "build": "Built", "bring": "Brought",
+    "fetch": "Fetched", "store": "Stored", "cache": "Cached", "log": "Logged", "warn": "Warned",
+    "test": "Tested", "format": "Reformatted", "reformat": "Reformatted", "lint": "Tidied", "tidy": "Tidied",
+    "rework": "Reworked", "restructure": "Restructured", "reorganize": "Reorganised", "reorganise": "Reorganised",
+    "inline": "Inlined", "resolve": "Resolved", "repair": "Repaired", "patch": "Patched", "guard": "Guarded",
+    "accept": "Accepted", "reject": "Rejected", "stop": "Stopped", "start": "Started", "switch": "Switched",
+    "initial": "Initial",
+}
+_JARGON = [
+    (re.compile(r"\bdeps\b", re.I), "dependencies"),
+    (re.compile(r"\bdev-deps\b", re.I), "development dependencies"),
+    (re.compile(r"\brepo\b", re.I), "repository"),
+    (re.compile(r"\bconfig\b", re.I), "configuration"),
+    (re.compile(r"\bdocs\b", re.I), "documentation"),
+    (re.compile(r"\bPRs?\b"), "pull request"),
+    (re.compile(r"\brefactor(ing)?\b", re.I), "reorganisation"),
+    (re.compile(r"\bimpl\b", re.I), "implementation"),
+    (re.compile(r"\bmsg\b", re.I), "message"),
+    (re.compile(r"\bfunc\b", re.I), "function"),
+    (re.compile(r"\bw/o\b", re.I), "without"),
+    (re.compile(r"\bw/", re.I), "with "),
+]
+_TICKET_PREFIX = re.compile(r"^\s*(\[[^\]]{1,30}\]\s*|[A-Z][A-Z0-9]+-\d+[:\s]+\s*)+")
+_TRAILING_REFS = re.compile(r"\s*(\((#\d+|[A-Z][A-Z0-9]+-\d+)(,\s*#\d+)*\)|\[(skip ci|ci skip)\])\s*$", re.I)
+_PR_MERGE = re.compile(r"^Merge pull request (#\d+) from (\S+)", re.I)
+_MR_MERGE = re.compile(r"^Merge branch '([^']+)' into '([^']+)'", re.I)
+_BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'(?: of \S+)?(?: into (\S+))?", re.I)
+_TITLED_MERGE = re.compile(r"^(?!Merge )(.+?)\s*\((#\d+)\)\s*$")
+_REVERT_OF = re.compile(r'^Revert "(.+)"$', re.I)
+
+_CATEGORY_PHRASE = {
+    "Documentation": "documentation",
+    "Tests": "tests",
+    "Dependencies": "dependencies",
+    "Build & CI": "build and automation setup",
+}
+
+
+def _past_tense(text: str) -> str:
+    words = text.split(" ", 1)
+    first = words[0]
+    lowered = first.lower().rstrip(":,")
+    if lowered in _PAST:
+        rest = words[1] if len(words) > 1 else ""
+        if lowered == "speed" and rest.lower().startswith("up"):
+            return ("Sped " + rest).strip()
+        return (_PAST[lowered] + (" " + rest if rest else "")).strip()
+    if lowered.endswith("ed") or lowered.endswith("ing"):
+        return first[:1].upper() + first[1:] + (" " + words[1] if len(words) > 1 else "")
+    return text[:1].upper() + text[1:]
+
+
+def _plain(text: str) -> str:
+    for pattern, replacement in _JARGON:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def clean_subject(subject: str, classification: Classification | None = None) -> str:
+    """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets or [skip ci]."""
+    text = classification.description if classification and classification.description else subject
+    text = _TICKET_PREFIX.sub("", text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _TRAILING_REFS.sub("", text)
+    text = text.strip().rstrip(".;:,").strip()
+    return " ".join(text.split())
+
+
+_AREA_PHRASE = {"documentation": "the documentation", "tests": "the tests",
+                "build, tooling and dependencies": "the build and tooling files"}
+
+
+def _where(areas: Sequence[str]) -> str:
+    named = [_AREA_PHRASE.get(a, a) for a in areas if a != ROOT_AREA]
+    if not areas:
+        return ""
+    if not named:
+        return "in the project's top-level files"
+    if len(named) == 1:
+        return f"in {named[0]}"
+    if len(named) == 2:
+        return f"in {named[0]} and {named[1]}"
+    return f"in {named[0]}, {named[1]} and {len(named) - 2} other areas"
+
+
+def _size(commit: CommitFacts) -> str:
+    files = len(commit.files)
+    if files == 0:
+        return "no file changes"
+    return f"{files} file{'s' if files != 1 else ''}"
+
+
+def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
+    """One sentence for one commit, from its facts only."""
+    subject = commit.subject
+    if commit.is_merge:
+        pr = _PR_MERGE.match(subject)
+        title = commit.body.strip().splitlines()[0].strip() if commit.body.strip() else ""
+        if pr:
+            what = f"Merged contribution {pr.group(1)}"
+            if title:
+                what += f" (\u201c{clean_subject(title)}\u201d)"
+            return f"{what}, from {pr.group(2)}."
+        branch = _MR_MERGE.match(subject) or _BRANCH_MERGE.match(subject)
+        if branch:
+            return f"Merged the branch \u201c{branch.group(1)}\u201d ({_size(commit)} changed)."
+        titled = _TITLED_MERGE.match(subject)
+        if titled:  # a pull request merged with its own title: "fix X (#123)"
+            return f"Merged contribution {titled.group(2)}: \u201c{clean_subject(titled.group(1))}\u201d."
+        return f"Merged work from another branch ({_size(commit)} changed)."
+    if commit.is_revert:
+        original = _REVERT_OF.match(subject)
+        if original:
+            return f"Undid an earlier change: \u201c{clean_subject(original.group(1))}\u201d."
+        return f"Undid an earlier change: \u201c{clean_subject(subject, classification)}\u201d."
+    text = clean_subject(subject, classification)
+    where = _where(classification.areas)
+    if len(text) < 4 or not re.search(r"[A-Za-z]{3}", text):
+        # No usable message: describe the change from its files alone.
+        kind = _CATEGORY_PHRASE.get(classification.category, "files")
+        sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
+        return sentence + "."
+    sentence = _past_tense(_plain(text))
+    if classification.breaking:
+        sentence += " (a breaking change for users)"
+    if where and not _mentions_area(sentence, classification.areas):
+        sentence += f", {where}"
+    sentence = sentence.rstrip()
+    if not sentence.endswith((".", "!", "?")):
+        sentence += "."
+    return sentence
+
+
+def _mentions_area(sentence: str, areas: Sequence[str]) -> bool:
+    lower = sentence.lower()
+    return any(a.lower().rsplit("/", 1)[-1] in lower for a in areas if a != ROOT_AREA)
+
+
+class HeuristicEngine:
+    """The offline engine; needs no model, no network and no diff text."""
+
+    name = "heuristic"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings = settings or {}
+
+    @staticmethod
+    def status(settings: dict[str, Any]) -> EngineStatus:
+        return EngineStatus("heuristic", True, "built in, offline, no model needed")
+
+    def fingerprint(self) -> str:
+        return f"heuristic/{HEURISTIC_VERSION}"
+
+    def narrate(
+        self,
+        requests: Sequence[NarrationRequest],
+        diffs: DiffProvider | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_batch=None,
+    ) -> list[Narration]:
+        out = [
+            Narration(sha=r.commit.sha, text=narrate_commit(r.commit, r.classification), engine=self.name)
+            for r in requests
+        ]
+        if on_progress:
+            on_progress(len(out))
+        if on_batch:
+            on_batch(out)
+        return out

@@ -1,0 +1,266 @@
+"""Putting each commit in one category and one or more areas, with rules that are data.
+
+Rules are tried in order and the first match wins: the user's ``classify.rules`` first, then
+``DEFAULT_RULES``. A rule is a mapping with a ``category`` and any of these conditions (all must hold):
+
+- ``revert = true``          the commit is a revert
+- ``merge = true``           the commit is a merge
+- ``cc_types = [...]``       Conventional Commits type (``feat``, ``fix(api)!:`` ...)
+- ``cc_scopes = [...]``      Conventional Commits scope
+- ``subject = "regex"``      searched in the subject (case-insensitive)
+- ``all_paths = [globs]``    every changed file matches one of the globs
+- ``any_path = [globs]``     at least one changed file matches
+
+Areas come from the first matching glob of the ``areas`` config (glob -> area name), otherwise from the
+top-level directory, or the package directory for ``src/<pkg>``, ``packages/<pkg>`` style layouts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from narrator.errors import ConfigError
+from narrator.git.facts import Classification, CommitFacts
+
+CATEGORIES = (
+    "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies",
+    "Build & CI", "Chores", "Reverts", "Merges",
+)
+
+_CC = re.compile(r"^(?P<type>[a-zA-Z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*(?P<desc>.+)$")
+_PREFIX = re.compile(r"^(?P<scope>[\w./-]{2,30}):\s+(?P<desc>\S.*)$")  # "pre-commit: Add codespell"
+
+DOC_GLOBS = ["docs/**", "doc/**", "*.md", "**/*.md", "*.rst", "**/*.rst", "*.txt", "**/*.adoc", "CHANGES*",
+             "CHANGELOG*", "HISTORY*", "NEWS*", "AUTHORS*", "LICENSE*", "COPYING*", "mkdocs.yml", "docs/*"]
+TEST_GLOBS = ["tests/**", "test/**", "spec/**", "specs/**", "**/tests/**", "**/test/**", "**/__tests__/**",
+              "**/spec/**", "**/test_*.py", "test_*.py", "**/*_test.py", "**/*_test.go", "*_test.go",
+              "**/*.test.*", "**/*.spec.*", "**/*Test.java", "**/*Tests.java", "**/*Test.php", "**/*_spec.rb",
+              "**/*_test.rb", "conftest.py", "**/conftest.py", "**/testdata/**", "**/fixtures/**"]
+CI_GLOBS = [".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", ".travis.yml", "azure-pipelines.yml",
+            "Jenkinsfile", ".buildkite/**", ".ci/**", "Makefile", "**/Makefile", "Dockerfile", "**/Dockerfile",
+            "docker-compose*.yml", ".pre-commit-config.yaml", "tox.ini", "noxfile.py", ".editorconfig",
+            ".gitignore", ".gitattributes", ".dockerignore", "*.cmake", "CMakeLists.txt", "**/CMakeLists.txt",
+            ".readthedocs.y*ml", "codecov.yml", ".codecov.yml", ".coveragerc", ".flake8", "ruff.toml",
+            ".ruff.toml", ".eslintrc*", ".prettierrc*", "setup.cfg", ".git-blame-ignore-revs", ".mailmap"]
+DEPENDENCY_GLOBS = ["requirements*.txt", "**/requirements*.txt", "requirements/**", "package.json",
+                    "**/package.json", "package-lock.json", "**/package-lock.json", "yarn.lock", "**/yarn.lock",
+                    "pnpm-lock.yaml", "poetry.lock", "Pipfile", "Pipfile.lock", "Cargo.toml", "Cargo.lock",
+                    "**/Cargo.toml", "go.mod", "go.sum", "**/go.mod", "**/go.sum", "Gemfile", "Gemfile.lock",
+                    "*.gemspec", "composer.json", "composer.lock", "pom.xml", "**/pom.xml", "build.gradle*",
+                    "uv.lock", "pdm.lock", "constraints*.txt", "**/constraints*.txt", "*.lock", "**/*.lock",
+                    ".github/dependabot.yml", "renovate.json"]
+
+DEFAULT_RULES: list[dict[str, Any]] = [
+    {"name": "revert", "category": "Reverts", "revert": True},
+    {"name": "merge", "category": "Merges", "merge": True},
+    {"name": "conventional: dependencies", "category": "Dependencies", "cc_types": ["build", "chore", "fix", "ci"],
+     "cc_scopes": ["deps", "dep", "deps-dev", "dependencies", "dev-deps"]},
+    {"name": "conventional: feature", "category": "Features", "cc_types": ["feat", "feature"]},
+    {"name": "conventional: fix", "category": "Fixes", "cc_types": ["fix", "bugfix", "hotfix", "security"]},
+    {"name": "conventional: performance", "category": "Performance", "cc_types": ["perf"]},
+    {"name": "conventional: refactoring", "category": "Refactoring", "cc_types": ["refactor", "style", "cleanup"]},
+    {"name": "conventional: documentation", "category": "Documentation", "cc_types": ["docs", "doc"]},
+    {"name": "conventional: tests", "category": "Tests", "cc_types": ["test", "tests"]},
+    {"name": "conventional: dependencies type", "category": "Dependencies", "cc_types": ["deps", "dep"]},
+    {"name": "conventional: build and CI", "category": "Build & CI", "cc_types": ["build", "ci"]},
+    {"name": "conventional: chore", "category": "Chores", "cc_types": ["chore", "release", "revert", "wip"]},
+    {"name": "paths: dependencies only", "category": "Dependencies", "all_paths": DEPENDENCY_GLOBS},
+    {"name": "paths: documentation only", "category": "Documentation", "all_paths": DOC_GLOBS},
+    {"name": "paths: tests only", "category": "Tests", "all_paths": TEST_GLOBS},
+    {"name": "paths: build and CI only", "category": "Build & CI", "all_paths": CI_GLOBS},
+    {"name": "subject: dependency update", "category": "Dependencies",
+     "subject": r"^(bump|upgrade|update|pin|unpin)\b.*\b(from|to)\b.*\d|\bdependenc(y|ies)\b|^(bump|upgrade)\s"},
+    {"name": "subject: fix", "category": "Fixes",
+     "subject": r"^(fix(es|ed|ing)?|bug ?fix|hotfix|resolve[sd]?|correct(s|ed)?|repair(s|ed)?|patch(es|ed)?|"
+                r"prevent(s|ed)?|avoid(s|ed)?|handle[sd]?|workaround|guard)\b|\b(bugs?|crash(es|ed)?|regression|"
+                r"broken)\b"},
+    {"name": "subject: performance", "category": "Performance",
+     "subject": r"\b(speed ?up|faster|optimi[sz](e|es|ed|ation)|performance|perf|latency|memory usage)\b"},
+    {"name": "subject: refactoring", "category": "Refactoring",
+     "subject": r"^(refactor(s|ed|ing)?|rename[sd]?|move[sd]?|clean(ed)? ?up|simplif(y|ies|ied)|extract(s|ed)?|"
+                r"reorgani[sz]e[sd]?|restructure[sd]?|split|inline|tidy|rework(s|ed)?|reformat(s|ted)?|lint)\b"},
+    {"name": "subject: documentation", "category": "Documentation",
+     "subject": r"^(docs?|documentation|readme|typo|changelog)\b|\b(docstrings?|documentation|typos?|readme)\b"},
+    {"name": "subject: tests", "category": "Tests", "subject": r"^(tests?|testing|spec)\b|\b(unit )?tests?\b"},
+    {"name": "subject: build and CI", "category": "Build & CI",
+     "subject": r"\b(ci|workflows?|github actions|pipeline|build|pre-commit|linters?|packaging|release)\b"},
+    {"name": "subject: feature", "category": "Features",
+     "subject": r"^(add(s|ed|ing)?|implement(s|ed)?|introduc(e|es|ed)|support(s|ed)?|new|creat(e|es|ed)|"
+                r"allow(s|ed)?|enable[sd]?|expose[sd]?|provide[sd]?|initial)\b"},
+    {"name": "subject: behaviour change", "category": "Features",
+     "subject": r"^(deprecate[sd]?|abort(s|ed)?|redirect(s|ed)?|make[s]?|made|change[sd]?|raise[sd]?|return(s|ed)?|"
+                r"default(s|ed)?|switch(es|ed)?|require[sd]?|stop(s|ped)?|don'?t|do not|always|never|only|improve[sd]?|"
+                r"extend(s|ed)?|expand(s|ed)?|show(s|ed)?|hide[sd]?|accept(s|ed)?|reject(s|ed)?|warn(s|ed)?)\b"},
+    {"name": "paths: new source files", "category": "Features", "added_source": True},
+    {"name": "fallback", "category": "Chores"},
+]
+
+_AREA_CONTAINERS = {"src", "lib", "libs", "packages", "apps", "services", "cmd", "pkg", "internal", "modules",
+                    "crates", "components", "plugins", "app"}
+_SOURCE_LANGUAGES = {"Python", "Java", "JavaScript", "TypeScript", "Go", "Ruby", "PHP", "Rust", "C", "C++", "C#",
+                     "Swift", "Kotlin", "Scala", "Vue", "Svelte", "Dart", "Elixir", "Lua", "Perl", "Shell"}
+ROOT_AREA = "project root"
+DOCS_AREA = "documentation"
+TESTS_AREA = "tests"
+TOOLING_AREA = "build, tooling and dependencies"
+_DOC_DIRS = {"docs", "doc", "documentation", "man", "website"}
+_TEST_DIRS = {"tests", "test", "spec", "specs", "__tests__", "testing", "e2e"}
+_TOOLING_DIRS = {".github", ".gitlab", ".circleci", ".ci", ".buildkite", ".devcontainer", ".husky", ".vscode",
+                 "ci", "requirements"}
+_ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.toml", "*.yml", "*.yaml", ".*"]
+
+
+@lru_cache(maxsize=4096)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Glob with ``**`` (any depth, including none) and ``*`` (within one path segment)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.I)
+
+
+def path_matches(path: str, globs: Sequence[str]) -> bool:
+    return any(_glob_regex(g).match(path) for g in globs)
+
+
+def is_test_path(path: str) -> bool:
+    return path_matches(path, TEST_GLOBS)
+
+
+def is_doc_path(path: str) -> bool:
+    return path_matches(path, DOC_GLOBS)
+
+
+def is_source_path(path: str, language: str | None) -> bool:
+    return language in _SOURCE_LANGUAGES and not is_test_path(path) and not path_matches(path, CI_GLOBS)
+
+
+@dataclass(frozen=True)
+class ConventionalSubject:
+    type: str
+    scope: str | None
+    breaking: bool
+    description: str
+
+
+def parse_conventional(subject: str) -> ConventionalSubject | None:
+    match = _CC.match(subject.strip())
+    if not match:
+        return None
+    return ConventionalSubject(
+        type=match.group("type").lower(),
+        scope=(match.group("scope") or "").strip() or None,
+        breaking=bool(match.group("bang")),
+        description=match.group("desc").strip(),
+    )
+
+
+def _validate_rules(rules: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    known = {"name", "category", "revert", "merge", "cc_types", "cc_scopes", "subject", "all_paths", "any_path",
+             "added_source"}
+    checked = []
+    for index, rule in enumerate(rules, start=1):
+        if not isinstance(rule, Mapping) or "category" not in rule:
+            raise ConfigError(f"classify.rules entry {index} needs a 'category'")
+        unknown = set(rule) - known
+        if unknown:
+            raise ConfigError(f"classify.rules entry {index} has unknown keys: {', '.join(sorted(unknown))}")
+        if "subject" in rule:
+            try:
+                re.compile(rule["subject"])
+            except re.error as exc:
+                raise ConfigError(f"classify.rules entry {index}: invalid subject regex: {exc}") from None
+        checked.append(rule)
+    return checked
+
+
+class Classifier:
+    """Applies the ordered rules and the area mapping to commits."""
+
+    def __init__(self, extra_rules: Sequence[Mapping[str, Any]] = (), areas: Mapping[str, str] | None = None):
+        self.rules = _validate_rules(list(extra_rules)) + DEFAULT_RULES
+        self.areas = dict(areas or {})
+        self._subject_res = {id(r): re.compile(r["subject"], re.I) for r in self.rules if "subject" in r}
+
+    def area_of(self, path: str) -> str:
+        for glob, area in self.areas.items():
+            if path_matches(path, [glob]):
+                return area
+        parts = path.split("/")
+        top = parts[0].lower()
+        if top in _DOC_DIRS or (len(parts) == 1 and path_matches(path, DOC_GLOBS)):
+            return DOCS_AREA
+        if top in _TEST_DIRS or (len(parts) == 1 and path_matches(path, TEST_GLOBS)):
+            return TESTS_AREA
+        if top in _TOOLING_DIRS or (len(parts) == 1 and path_matches(path, CI_GLOBS + DEPENDENCY_GLOBS + _ROOT_TOOLING)):
+            return TOOLING_AREA
+        if len(parts) == 1:
+            return ROOT_AREA
+        if top in _AREA_CONTAINERS and len(parts) > 2:
+            return f"{parts[0]}/{parts[1]}"
+        return parts[0]
+
+    def classify(self, commit: CommitFacts) -> Classification:
+        cc = parse_conventional(commit.subject)
+        prefix = None if cc else _PREFIX.match(commit.subject.strip())
+        paths = [f.path for f in commit.files]
+        for rule in self.rules:
+            if self._matches(rule, commit, cc, paths):
+                category = rule["category"]
+                break
+        else:  # pragma: no cover - the fallback rule always matches
+            category = "Chores"
+        areas = sorted({self.area_of(p) for p in paths}, key=lambda a: (-sum(self.area_of(p) == a for p in paths), a))
+        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body
+        return Classification(
+            category=category,
+            areas=tuple(areas),
+            rule=rule.get("name", "user rule"),
+            breaking=breaking,
+            scope=cc.scope if cc else (prefix.group("scope") if prefix else None),
+            description=cc.description if cc else (prefix.group("desc") if prefix else commit.subject),
+        )
+
+    def _matches(self, rule, commit: CommitFacts, cc: ConventionalSubject | None, paths: list[str]) -> bool:
+        if "revert" in rule and bool(rule["revert"]) != commit.is_revert:
+            return False
+        if "merge" in rule and bool(rule["merge"]) != commit.is_merge:
+            return False
+        if "cc_types" in rule and (cc is None or cc.type not in rule["cc_types"]):
+            return False
+        if "cc_scopes" in rule and (cc is None or (cc.scope or "").lower() not in rule["cc_scopes"]):
+            return False
+        if "subject" in rule:
+            prefix = None if cc else _PREFIX.match(commit.subject.strip())
+            text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
+            if not self._subject_res[id(rule)].search(text):
+                return False
+        if "all_paths" in rule and (not paths or not all(path_matches(p, rule["all_paths"]) for p in paths)):
+            return False
+        if "any_path" in rule and not any(path_matches(p, rule["any_path"]) for p in paths):
+            return False
+        if rule.get("added_source") and not any(
+            f.change_type.value == "added" and is_source_path(f.path, f.language) for f in commit.files
+        ):
+            return False
+        return True

@@ -1,0 +1,571 @@
+"""Pure aggregation: commit facts + classifications + narrations -> the report's content model.
+
+No I/O, no git, no engines: everything here is a function of its arguments, so it is easy to test and
+the same model feeds every format (Markdown, HTML, terminal, JSON, user templates).
+Every sentence built here uses only computed facts and narrations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Iterable, Mapping, Sequence
+
+from narrator.git.classify import ROOT_AREA, is_doc_path, is_source_path, is_test_path
+from narrator.git.facts import Classification, CommitFacts, Narration
+
+SCHEMA_VERSION = 1
+
+WORK_CATEGORY_ORDER = [
+    "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies", "Build & CI",
+    "Chores", "Reverts",
+]
+_CATEGORY_WEIGHT = {"Features": 5.0, "Fixes": 4.0, "Performance": 4.0, "Reverts": 1.5, "Refactoring": 1.5,
+                    "Documentation": 1.0, "Tests": 1.0, "Build & CI": 0.6, "Dependencies": 0.5, "Chores": 0.5}
+_CATEGORY_NOUN = {
+    "Features": ("new feature or improvement", "new features and improvements"),
+    "Fixes": ("fix", "fixes"),
+    "Performance": ("speed-up", "speed-ups"),
+    "Refactoring": ("code reorganisation", "code reorganisations"),
+    "Documentation": ("documentation update", "documentation updates"),
+    "Tests": ("test change", "test changes"),
+    "Dependencies": ("dependency update", "dependency updates"),
+    "Build & CI": ("build or automation change", "build and automation changes"),
+    "Chores": ("upkeep change", "upkeep changes"),
+    "Reverts": ("undone change", "undone changes"),
+}
+# Merges that bring in a reviewed contribution (as opposed to syncing one branch into another).
+_PR_MERGE = re.compile(
+    r"^Merge (pull request|PR) #\d+|^Merge branch '[^']+' into '[^']+'|\(#\d+\)$|^Merge commit from fork", re.I)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    large_change_lines: int = 400
+    hotspot_min_commits: int = 5
+    fix_share_warning: float = 0.5
+    highlights: int = 6
+    bot_share_warning: float = 0.3
+    concentration_share: float = 0.6
+    concentration_min_commits: int = 10
+
+
+@dataclass
+class CommitEntry:
+    sha: str
+    short_sha: str
+    date: str
+    day: str
+    author: str
+    subject: str
+    category: str
+    areas: list[str]
+    narration: str
+    narration_source: str
+    files: int
+    lines_added: int
+    lines_deleted: int
+    is_merge: bool
+    is_revert: bool
+    is_bot: bool
+    breaking: bool
+    omitted: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Highlight:
+    text: str
+    day: str
+    category: str
+    areas: list[str]
+    author: str
+    sha: str
+
+
+@dataclass
+class CategorySummary:
+    name: str
+    commits: int
+    share: float
+    lines_added: int
+    lines_deleted: int
+    items: list[CommitEntry]
+
+
+@dataclass
+class AreaSummary:
+    name: str
+    commits: int
+    files: int
+    lines_added: int
+    lines_deleted: int
+    categories: list[tuple[str, int]]
+    what: str
+    items: list[CommitEntry]
+
+
+@dataclass
+class PersonSummary:
+    name: str
+    commits: int
+    lines_added: int
+    lines_deleted: int
+    categories: list[tuple[str, int]]
+
+
+@dataclass
+class AttentionItem:
+    kind: str
+    title: str
+    detail: str
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DayActivity:
+    day: str
+    label: str
+    commits: int
+
+
+@dataclass
+class Numbers:
+    commits: int
+    work_commits: int
+    merges: int
+    pr_merges: int
+    branch_syncs: int
+    bot_commits: int
+    contributors: int
+    files_touched: int
+    lines_added: int
+    lines_deleted: int
+    active_days: int
+    days_in_period: int
+
+
+@dataclass
+class Comparison:
+    since: str
+    until: str
+    label: str
+    commits: int
+    work_commits: int
+    contributors: int
+    lines_added: int
+    lines_deleted: int
+    categories: list[tuple[str, int]]
+    summary: str
+
+
+@dataclass
+class Release:
+    name: str
+    day: str
+    sha: str
+
+
+@dataclass
+class Report:
+    schema_version: int
+    title: str
+    repository: str
+    revision: str
+    since: str
+    until: str
+    period_label: str
+    generated_at: str
+    timezone: str
+    empty: bool
+    headline: str
+    highlights: list[Highlight]
+    releases: list[Release]
+    categories: list[CategorySummary]
+    areas: list[AreaSummary]
+    people: list[PersonSummary]
+    per_person: bool
+    attention: list[AttentionItem]
+    activity: list[DayActivity]
+    peak_days: list[DayActivity]
+    numbers: Numbers
+    comparison: Comparison | None
+    bots: list[CommitEntry]
+    merges: list[CommitEntry]
+    commits: list[CommitEntry]
+    engine: dict[str, Any]
+    notes: list[str]
+
+    def to_context(self) -> dict[str, Any]:
+        """The JSON-ready context every template (built-in or user) receives."""
+        return asdict(self)
+
+
+# -- small text helpers -------------------------------------------------------------------------------
+
+def day_label(day: date, with_year: bool = False) -> str:
+    text = f"{day.day} {day.strftime('%B')}"
+    return f"{text} {day.year}" if with_year else text
+
+
+def period_label(since: datetime | None, until: datetime, first_commit: datetime | None = None) -> str:
+    start = (since or first_commit or until).date()
+    end = until.date()
+    if start == end:
+        return day_label(end, with_year=True)
+    if start.year == end.year:
+        return f"{day_label(start)} to {day_label(end, with_year=True)}"
+    return f"{day_label(start, True)} to {day_label(end, True)}"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _join(items: Sequence[str]) -> str:
+    items = [i for i in items if i]
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def category_phrase(category: str, count: int) -> str:
+    one, many = _CATEGORY_NOUN.get(category, (category.lower(), category.lower()))
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def is_pr_merge(commit: CommitFacts) -> bool:
+    return bool(_PR_MERGE.search(commit.subject))
+
+
+# -- aggregation --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PeriodInput:
+    """Everything aggregated for one window (the report's, or the previous one for comparison)."""
+
+    commits: Sequence[CommitFacts]
+    classifications: Mapping[str, Classification]
+    since: datetime | None
+    until: datetime
+
+
+def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo) -> CommitEntry:
+    local = c.committed_at.astimezone(tz)
+    return CommitEntry(
+        sha=c.sha, short_sha=c.short_sha, date=local.isoformat(timespec="minutes"), day=local.date().isoformat(),
+        author=c.author.name or c.author.email, subject=c.subject, category=cl.category, areas=list(cl.areas),
+        narration=n.text if n else c.subject, narration_source=n.source if n else "none", files=len(c.files),
+        lines_added=c.lines_added, lines_deleted=c.lines_deleted, is_merge=c.is_merge, is_revert=c.is_revert,
+        is_bot=c.is_bot, breaking=cl.breaking, omitted=list(n.omitted) if n else [],
+    )
+
+
+def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
+    people: dict[str, str] = {}
+    for c in commits:
+        for p in c.people:
+            people.setdefault(p.key, p.name or p.email)
+    return people
+
+
+def _summarise_period(period: PeriodInput) -> dict[str, Any]:
+    work = [c for c in period.commits if not c.is_merge and not c.is_bot]
+    cats = Counter(period.classifications[c.sha].category for c in work)
+    return {
+        "commits": len(period.commits),
+        "work_commits": len(work),
+        "contributors": len(_contributors(c for c in period.commits if not c.is_bot)),
+        "lines_added": sum(c.lines_added for c in work),
+        "lines_deleted": sum(c.lines_deleted for c in work),
+        "categories": [(k, v) for k, v in sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))],
+    }
+
+
+def _impact(c: CommitFacts, cl: Classification) -> float:
+    weight = _CATEGORY_WEIGHT.get(cl.category, 0.5)
+    source_churn = sum(f.churn for f in c.files if is_source_path(f.path, f.language)) or c.churn
+    score = weight * (1.0 + math.log1p(source_churn))
+    if cl.breaking:
+        score *= 1.5
+    return score
+
+
+def _activity(commits: Sequence[CommitFacts], since: datetime | None, until: datetime, tz: tzinfo) -> list[DayActivity]:
+    per_day = Counter(c.committed_at.astimezone(tz).date() for c in commits)
+    if not per_day:
+        return []
+    start = (since.astimezone(tz).date() if since else min(per_day))
+    end = until.astimezone(tz).date()
+    if end < start:
+        start, end = end, start
+    days = (end - start).days + 1
+    if days > 120:  # long windows: one bar per ISO week keeps the chart readable
+        weeks: Counter[date] = Counter()
+        for day, n in per_day.items():
+            weeks[day - timedelta(days=day.weekday())] += n
+        first = start - timedelta(days=start.weekday())
+        out = []
+        week = first
+        while week <= end:
+            out.append(DayActivity(week.isoformat(), f"week of {day_label(week, True)}", weeks.get(week, 0)))
+            week += timedelta(days=7)
+        return out
+    return [
+        DayActivity((start + timedelta(days=i)).isoformat(), day_label(start + timedelta(days=i)),
+                    per_day.get(start + timedelta(days=i), 0))
+        for i in range(days)
+    ]
+
+
+def build_report(
+    *,
+    period: PeriodInput,
+    narrations: Mapping[str, Narration],
+    previous: PeriodInput | None,
+    repository: str,
+    revision: str,
+    tz: tzinfo,
+    tz_name: str,
+    generated_at: datetime,
+    title: str = "",
+    thresholds: Thresholds = Thresholds(),
+    per_person: bool = False,
+    releases: Sequence[tuple[str, str, datetime]] = (),
+    engine: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
+    commits = list(period.commits)
+    cls = period.classifications
+    until = period.until
+    first = min((c.committed_at for c in commits), default=None)
+    label = period_label(period.since.astimezone(tz) if period.since else None, until.astimezone(tz),
+                         first.astimezone(tz) if first else None)
+    entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz) for c in commits}
+    bots = [c for c in commits if c.is_bot]
+    humans = [c for c in commits if not c.is_bot]
+    merges = [c for c in humans if c.is_merge]
+    work = [c for c in humans if not c.is_merge]
+    pr_merges = [c for c in merges if is_pr_merge(c)]
+    people = _contributors(humans)
+
+    files_touched = {f.path for c in humans for f in c.files}
+    numbers = Numbers(
+        commits=len(commits), work_commits=len(work), merges=len(merges), pr_merges=len(pr_merges),
+        branch_syncs=len(merges) - len(pr_merges), bot_commits=len(bots), contributors=len(people),
+        files_touched=len(files_touched), lines_added=sum(c.lines_added for c in work),
+        lines_deleted=sum(c.lines_deleted for c in work),
+        active_days=len({c.committed_at.astimezone(tz).date() for c in humans}),
+        days_in_period=max(1, ((until - period.since).days + 1) if period.since else
+                           ((until - first).days + 1 if first else 1)),
+    )
+
+    # Categories (work commits only: merges are bookkeeping, bots are reported apart)
+    by_cat: dict[str, list[CommitFacts]] = defaultdict(list)
+    for c in work:
+        by_cat[cls[c.sha].category].append(c)
+    categories = [
+        CategorySummary(
+            name=name, commits=len(items), share=len(items) / len(work) if work else 0.0,
+            lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
+            items=[entries[c.sha] for c in items],
+        )
+        for name in WORK_CATEGORY_ORDER + sorted(set(by_cat) - set(WORK_CATEGORY_ORDER))
+        if (items := by_cat.get(name))
+    ]
+
+    # Areas
+    by_area: dict[str, list[CommitFacts]] = defaultdict(list)
+    area_files: dict[str, set[str]] = defaultdict(set)
+    for c in work:
+        for area in cls[c.sha].areas:
+            by_area[area].append(c)
+    for c in work:
+        for f in c.files:
+            for area in cls[c.sha].areas:
+                area_files[area].add(f.path)
+    areas = []
+    for name, items in sorted(by_area.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        cat_counts = Counter(cls[c.sha].category for c in items).most_common()
+        what = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
+        areas.append(AreaSummary(
+            name=name, commits=len(items), files=len(area_files[name]),
+            lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
+            categories=cat_counts, what=what, items=[entries[c.sha] for c in items],
+        ))
+
+    # People
+    per_author: dict[str, list[CommitFacts]] = defaultdict(list)
+    for c in work:
+        per_author[c.author.key].append(c)
+    people_summary = sorted(
+        (PersonSummary(
+            name=items[0].author.name or items[0].author.email, commits=len(items),
+            lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
+            categories=Counter(cls[c.sha].category for c in items).most_common(),
+        ) for items in per_author.values()),
+        key=lambda p: (-p.commits, p.name),
+    )
+
+    # Highlights: the most significant work, features and fixes first
+    ranked = sorted(work, key=lambda c: (-_impact(c, cls[c.sha]), c.committed_at))
+    highlight_commits = [c for c in ranked if cls[c.sha].category in ("Features", "Fixes", "Performance")
+                         or cls[c.sha].breaking][: thresholds.highlights]
+    if len(highlight_commits) < min(3, thresholds.highlights):
+        extra = [c for c in ranked if c not in highlight_commits]
+        highlight_commits += extra[: min(3, thresholds.highlights) - len(highlight_commits)]
+    highlights = [
+        Highlight(text=entries[c.sha].narration, day=day_label(c.committed_at.astimezone(tz).date()),
+                  category=cls[c.sha].category, areas=list(cls[c.sha].areas),
+                  author=c.author.name or c.author.email, sha=c.sha)
+        for c in sorted(highlight_commits, key=lambda c: -_impact(c, cls[c.sha]))
+    ]
+    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha) for name, sha, when in releases]
+
+    attention = _attention(work, humans, bots, commits, cls, entries, thresholds, tz)
+    activity = _activity(humans, period.since, until, tz)
+    peak = sorted((a for a in activity if a.commits), key=lambda a: (-a.commits, a.day))[:2]
+
+    comparison = None
+    if previous is not None and previous.since is not None:
+        prev = _summarise_period(previous)
+        prev_label = period_label(previous.since.astimezone(tz), previous.until.astimezone(tz))
+        comparison = Comparison(
+            since=previous.since.isoformat(), until=previous.until.isoformat(), label=prev_label,
+            commits=prev["commits"], work_commits=prev["work_commits"], contributors=prev["contributors"],
+            lines_added=prev["lines_added"], lines_deleted=prev["lines_deleted"], categories=prev["categories"],
+            summary=_comparison_sentence(numbers, prev, prev_label),
+        )
+
+    headline = _headline(numbers, categories, areas, release_list, label) if commits else (
+        f"No activity between {label.replace(' to ', ' and ')}."
+    )
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        title=title or f"{repository} \u2014 progress report, {label}",
+        repository=repository, revision=revision,
+        since=period.since.isoformat() if period.since else "", until=until.isoformat(), period_label=label,
+        generated_at=generated_at.isoformat(timespec="seconds"), timezone=tz_name, empty=not commits,
+        headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
+        people=people_summary, per_person=per_person, attention=attention, activity=activity, peak_days=peak,
+        numbers=numbers, comparison=comparison, bots=[entries[c.sha] for c in bots],
+        merges=[entries[c.sha] for c in merges], commits=[entries[c.sha] for c in commits],
+        engine=dict(engine or {}), notes=list(notes),
+    )
+
+
+def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[AreaSummary],
+              releases: list[Release], label: str) -> str:
+    parts = []
+    if numbers.work_commits == 0:
+        first = f"{plural(numbers.commits, 'commit')} landed, none of them new work by the team"
+        if numbers.bot_commits:
+            first += f" ({plural(numbers.bot_commits, 'automated update')})"
+        return first + "."
+    cats = {c.name: c.commits for c in categories}
+    delivered = [category_phrase(name, cats[name]) for name in ("Features", "Fixes", "Performance") if cats.get(name)]
+    who = plural(numbers.contributors, "person", "people")
+    lead = f"{who} made {plural(numbers.work_commits, 'change')}"
+    if delivered:
+        lead += f": {_join(delivered)}"
+    rest = [c for c in categories if c.name not in ("Features", "Fixes", "Performance")]
+    if rest:
+        upkeep = sum(c.commits for c in rest)
+        top = [c.name.lower().replace("build & ci", "build and automation") for c in
+               sorted(rest, key=lambda c: -c.commits)[:2]]
+        lead += f"{'; ' if delivered else ', '}the other {plural(upkeep, 'change')} {'was' if upkeep == 1 else 'were'} upkeep ({_join(top)})"
+    parts.append(lead + ".")
+    named = [a for a in areas if a.name != ROOT_AREA][:2]
+    if named:
+        parts.append(f"Most of the work was in {_join([a.name for a in named])}.")
+    if releases:
+        names = _join([r.name for r in releases[:3]])
+        parts.append(f"Released {names}.")
+    return " ".join(parts)
+
+
+def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str) -> str:
+    now, before = numbers.work_commits, prev["work_commits"]
+    if before == 0 and now == 0:
+        return f"As quiet as the previous period ({prev_label}): no work commits in either."
+    if before == 0:
+        return f"The previous period ({prev_label}) had no work commits; this one had {now:,}."
+    change = (now - before) / before
+    if abs(change) < 0.15:
+        trend = "About as busy as"
+    elif change > 0:
+        trend = "Busier than"
+    else:
+        trend = "Quieter than"
+    return (f"{trend} the previous period ({prev_label}): {now:,} work commits against {before:,}, "
+            f"{numbers.contributors:,} contributors against {prev['contributors']:,}.")
+
+
+def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo) -> list[AttentionItem]:
+    out: list[AttentionItem] = []
+    breaking = [c for c in work if cls[c.sha].breaking]
+    if breaking:
+        out.append(AttentionItem(
+            "breaking", f"{plural(len(breaking), 'change')} marked as breaking",
+            "These may need action from people who use this software before they upgrade.",
+            [entries[c.sha].narration for c in breaking],
+        ))
+    large = []
+    for c in work:
+        source = [f for f in c.files if is_source_path(f.path, f.language)]
+        churn = sum(f.churn for f in source)
+        if churn >= t.large_change_lines and not any(is_test_path(f.path) for f in c.files):
+            large.append((c, churn))
+    if large:
+        out.append(AttentionItem(
+            "untested", f"{plural(len(large), 'large change')} without test changes",
+            f"Each changed at least {t.large_change_lines:,} lines of code and touched no tests.",
+            [f"{entries[c.sha].narration} ({churn:,} lines, {day_label(c.committed_at.astimezone(tz).date())})"
+             for c, churn in sorted(large, key=lambda x: -x[1])],
+        ))
+    reverts = [c for c in work if c.is_revert]
+    if reverts:
+        out.append(AttentionItem(
+            "reverts", f"{plural(len(reverts), 'change')} undone",
+            "Reverts can be a sign of churn or of a problem found after release.",
+            [f"{entries[c.sha].narration} ({day_label(c.committed_at.astimezone(tz).date())})" for c in reverts],
+        ))
+    fixes = sum(1 for c in work if cls[c.sha].category == "Fixes")
+    if work and len(work) >= 4 and fixes / len(work) > t.fix_share_warning:
+        out.append(AttentionItem(
+            "fix-share", f"Fixes were {fixes / len(work):.0%} of the work",
+            f"{fixes:,} of {len(work):,} work commits fixed problems; more time went to repairs than to new work.",
+        ))
+    file_commits: Counter[str] = Counter()
+    for c in work:
+        for f in c.files:
+            file_commits[f.path] += 1
+    hot = [(p, n) for p, n in file_commits.most_common(5) if n >= t.hotspot_min_commits]
+    if hot:
+        out.append(AttentionItem(
+            "hotspots", f"{plural(len(hot), 'file')} changed again and again",
+            "Files changed by many commits are where bugs and merge conflicts tend to gather.",
+            [f"{p} ({n:,} commits)" for p, n in hot],
+        ))
+    if work and len(work) >= t.concentration_min_commits:
+        authors = Counter(c.author.key for c in work)
+        key, top = authors.most_common(1)[0]
+        if top / len(work) >= t.concentration_share:
+            name = next(c.author.name or c.author.email for c in work if c.author.key == key)
+            others = len(authors) - 1
+            rest = f"; {plural(others, 'other person', 'other people')} shared the rest" if others else ""
+            out.append(AttentionItem(
+                "concentration", f"One person made {top:,} of the {len(work):,} work commits",
+                f"{name} did most of the work{rest}. The project depends heavily on one person.",
+            ))
+    if bots and commits and len(bots) / len(commits) >= t.bot_share_warning:
+        out.append(AttentionItem(
+            "bots", f"Automated accounts made {len(bots):,} of {len(commits):,} commits",
+            "Mostly automated updates; they are listed apart from the team's work.",
+            sorted({c.author.name for c in bots}),
+        ))
+    return out

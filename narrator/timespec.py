@@ -1,0 +1,121 @@
+"""Turning ``--since``/``--until`` words into timezone-aware datetimes.
+
+Accepted: durations ``2w``, ``10d``, ``36h``, ``90m``, ``3mo``, ``1y`` (ago from now); ``now``, ``today``,
+``yesterday``; ``last monday`` .. ``last sunday``, ``last week``, ``last month``; ISO dates and times
+(``2026-11-01``, ``2026-11-01T09:30``, ``2026-11-01 09:30:00+02:00``). A date without a time means the
+start of that day for ``--since`` and its end (inclusive) for ``--until``; times without an offset are in
+the configured timezone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Literal
+
+from narrator.errors import TimeSpecError
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(mo|months?|y|years?|w|weeks?|d|days?|h|hours?|m|min|minutes?)\s*(ago)?\s*$", re.I)
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "mi": "minutes"}
+
+Edge = Literal["since", "until"]
+
+
+def resolve_timezone(name: str | None) -> tzinfo:
+    """``local`` (or empty) -> the machine's zone; otherwise an IANA name such as ``Europe/Paris`` or ``UTC``."""
+    if not name or name == "local":
+        return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
+    if name.upper() in ("UTC", "Z"):
+        from datetime import timezone
+
+        return timezone.utc
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:
+        raise TimeSpecError(f"unknown timezone '{name}'; use an IANA name such as Europe/Paris, or 'local'") from None
+
+
+def _day_edge(day: date, edge: Edge, tz: tzinfo) -> datetime:
+    if edge == "since":
+        return datetime.combine(day, time.min, tzinfo=tz)
+    return datetime.combine(day, time.max, tzinfo=tz)
+
+
+def parse_when(text: str, *, edge: Edge = "since", now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
+    """Parse one --since/--until value; raise ``TimeSpecError`` with the accepted forms when it fails."""
+    tz = tz or resolve_timezone("local")
+    now = (now or datetime.now(tz)).astimezone(tz)
+    raw = text
+    text = text.strip().lower()
+    if not text:
+        raise TimeSpecError(f"empty --{edge} value; {_HINT}")
+    match = _DURATION.match(text)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        if unit.startswith("mo"):
+            return _months_ago(now, amount)
+        if unit.startswith("y"):
+            return _months_ago(now, 12 * amount)
+        key = "mi" if unit.startswith("mi") else unit[0]
+        try:
+            return now - timedelta(**{_UNITS[key]: amount})
+        except OverflowError:
+            raise TimeSpecError(f"--{edge} '{raw}' is too far in the past") from None
+    if text == "now":
+        return now
+    if text == "today":
+        return _day_edge(now.date(), edge, tz)
+    if text == "yesterday":
+        return _day_edge(now.date() - timedelta(days=1), edge, tz)
+    if text.startswith("last "):
+        word = text[5:].strip()
+        if word in _WEEKDAYS:
+            back = (now.weekday() - _WEEKDAYS.index(word)) % 7 or 7
+            return _day_edge(now.date() - timedelta(days=back), edge, tz)
+        if word == "week":
+            return now - timedelta(weeks=1)
+        if word == "month":
+            return _months_ago(now, 1)
+        if word == "year":
+            return _months_ago(now, 12)
+    return _parse_iso(raw.strip(), edge, tz)
+
+
+def _months_ago(now: datetime, months: int) -> datetime:
+    year, month = divmod(now.month - 1 - months, 12)
+    year += now.year
+    if year < 1:
+        raise TimeSpecError("that date is too far in the past")
+    month += 1
+    day = min(now.day, [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30,
+                        31, 31, 30, 31, 30, 31][month - 1])
+    return now.replace(year=year, month=month, day=day)
+
+
+_HINT = "use e.g. 2w, 10d, 36h, yesterday, 'last monday', 2026-11-01 or 2026-11-01T09:30"
+
+
+def _parse_iso(text: str, edge: Edge, tz: tzinfo) -> datetime:
+    candidate = text.replace("Z", "+00:00").replace("z", "+00:00")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", candidate):
+        try:
+            return _day_edge(date.fromisoformat(candidate), edge, tz)
+        except ValueError:
+            raise TimeSpecError(f"'{text}' is not a valid date; {_HINT}") from None
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise TimeSpecError(f"cannot understand --{edge} '{text}'; {_HINT}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise TimeSpecError(
+            f"--since ({since.isoformat(timespec='minutes')}) is after --until ({until.isoformat(timespec='minutes')})"
+        )
