@@ -119,7 +119,8 @@ def _where(areas: Sequence[str]) -> str:
         return f"in {named[0]}"
     if len(named) == 2:
         return f"in {named[0]} and {named[1]}"
-    return f"in {named[0]}, {named[1]} and {len(named) - 2} other areas"
+    others = len(named) - 2
+    return f"in {named[0]}, {named[1]} and {others} other area{'s' if others != 1 else ''}"
 
 
 def _size(commit: CommitFacts) -> str:
@@ -159,7 +160,7 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
         kind = _CATEGORY_PHRASE.get(classification.category, "files")
         sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
         return sentence + "."
-    sentence = _past_tense(_plain(text))
+    sentence = _plain(_past_tense(text))
     if classification.breaking:
         sentence += " (a breaking change for users)"
     if where and not _mentions_area(sentence, classification.areas):

@@ -1,0 +1,177 @@
+"""Classification rules, areas, the heuristic engine's sentences, and --since/--until parsing."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from narrator.engines.heuristic import HeuristicEngine, narrate_commit
+from narrator.engines.base import NarrationRequest
+from narrator.errors import ConfigError, TimeSpecError
+from narrator.git.bots import bot_matcher
+from narrator.git.classify import Classifier, parse_conventional
+from narrator.git.facts import ChangeType, CommitFacts, FileChange, Person
+from narrator.timespec import check_window, parse_when
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def facts(subject: str, paths=("src/app/core.py",), body: str = "", parents=("p",), added=10, deleted=2,
+          change=ChangeType.MODIFIED, author=Person("Ada", "ada@example.com")) -> CommitFacts:
+    from narrator.git.walker import language_of
+
+    files = tuple(FileChange(p, change, None, language_of(p), added, deleted) for p in paths)
+    return CommitFacts(sha="a" * 40, parents=tuple(parents), author=author, committer=author, authored_at=NOW,
+                       committed_at=NOW, subject=subject, body=body, files=files, is_merge=len(parents) > 1,
+                       is_revert=subject.lower().startswith("revert"))
+
+
+@pytest.mark.parametrize("subject, paths, expected", [
+    ("feat(api): add export endpoint", ("src/app/api.py",), "Features"),
+    ("fix!: crash on empty input", ("src/app/api.py",), "Fixes"),
+    ("perf: cache parsed templates", ("src/app/t.py",), "Performance"),
+    ("refactor: split module", ("src/app/t.py",), "Refactoring"),
+    ("docs: explain setup", ("docs/setup.md",), "Documentation"),
+    ("chore(deps): bump requests from 2.31 to 2.32", ("requirements.txt",), "Dependencies"),
+    ("ci: run tests on 3.13", (".github/workflows/ci.yml",), "Build & CI"),
+    ("Update README", ("README.md",), "Documentation"),
+    ("Add tests for parser", ("tests/test_parser.py",), "Tests"),
+    ("Bump lodash from 4.17.20 to 4.17.21", ("package.json", "package-lock.json"), "Dependencies"),
+    ("Fix typo in error message", ("src/app/errors.py",), "Fixes"),
+    ("Speed up the importer", ("src/app/importer.py",), "Performance"),
+    ("Add dark mode", ("src/app/theme.py",), "Features"),
+    ("Rename helper", ("src/app/helpers.py",), "Refactoring"),
+    ('Revert "Add dark mode"', ("src/app/theme.py",), "Reverts"),
+    ("wip", ("notes.txt",), "Documentation"),
+    ("misc", ("src/app/x.py",), "Chores"),
+])
+def test_categories(subject, paths, expected):
+    assert Classifier().classify(facts(subject, paths)).category == expected
+
+
+def test_conventional_parsing_and_breaking():
+    cc = parse_conventional("feat(ui)!: new layout")
+    assert cc and cc.type == "feat" and cc.scope == "ui" and cc.breaking and cc.description == "new layout"
+    assert parse_conventional("Add layout") is None
+    cl = Classifier().classify(facts("feat(ui)!: new layout"))
+    assert cl.breaking and cl.scope == "ui" and cl.description == "new layout"
+    assert Classifier().classify(facts("Change API", body="BREAKING CHANGE: old calls fail")).breaking
+
+
+def test_user_rules_win_and_are_validated():
+    rules = [{"name": "security", "category": "Fixes", "subject": r"\bCVE-\d+"}]
+    assert Classifier(rules).classify(facts("Add guard for CVE-2026-1")).category == "Fixes"
+    with pytest.raises(ConfigError, match="needs a 'category'"):
+        Classifier([{"subject": "x"}])
+    with pytest.raises(ConfigError, match="unknown keys"):
+        Classifier([{"category": "Fixes", "colour": "red"}])
+    with pytest.raises(ConfigError, match="invalid subject regex"):
+        Classifier([{"category": "Fixes", "subject": "("}])
+
+
+def test_areas():
+    c = Classifier(areas={"src/app/api/**": "Public API"})
+    assert c.area_of("src/app/api/v1/users.py") == "Public API"
+    assert c.area_of("src/app/core.py") == "src/app"
+    assert c.area_of("packages/ui/button.tsx") == "packages/ui"
+    assert c.area_of("server/main.go") == "server"
+    assert c.area_of("docs/index.md") == "documentation"
+    assert c.area_of("CHANGES.rst") == "documentation"
+    assert c.area_of("tests/test_x.py") == "tests"
+    assert c.area_of(".github/workflows/ci.yml") == "build, tooling and dependencies"
+    assert c.area_of("pyproject.toml") == "build, tooling and dependencies"
+    assert c.area_of("main.py") == "project root"
+
+
+def test_bots():
+    is_bot = bot_matcher(["*[bot]*", "dependabot*", "renovate*", "github-actions*"])
+    assert is_bot(Person("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"))
+    assert is_bot(Person("renovate-bot", "bot@renovateapp.com"))
+    assert is_bot(Person("github-actions", "41898282+github-actions[bot]@users.noreply.github.com"))
+    assert not is_bot(Person("Bob", "bob@example.com"))
+    assert not is_bot(Person("Abbot", "abbot@example.com"))
+
+
+@pytest.mark.parametrize("subject, expected", [
+    ("feat(api): add export endpoint (#123)", "Added export endpoint"),
+    ("fix: handle empty input", "Handled empty input"),
+    ("[JIRA-12] Update deps", "Updated dependencies"),
+    ("Refactor config loader [skip ci]", "Reorganised configuration loader"),
+])
+def test_heuristic_sentences(subject, expected):
+    cl = Classifier().classify(facts(subject))
+    text = narrate_commit(facts(subject), cl)
+    assert text.startswith(expected)
+    assert text.endswith(".")
+    assert "src/app" in text
+
+
+def test_heuristic_merges_and_reverts():
+    merge = facts("Merge pull request #42 from ada/feature", parents=("a", "b"), body="Add export\n")
+    assert narrate_commit(merge, Classifier().classify(merge)) == \
+        "Merged contribution #42 (\u201cAdd export\u201d), from ada/feature."
+    revert = facts('Revert "Add dark mode"')
+    assert narrate_commit(revert, Classifier().classify(revert)) == "Undid an earlier change: \u201cAdd dark mode\u201d."
+    empty = facts("...", paths=("docs/a.md", "docs/b.md"))
+    assert narrate_commit(empty, Classifier().classify(empty)) == "Changed documentation (2 files) in the documentation."
+
+
+_WORDS = ["add", "fix", "update", "remove", "refactor", "docs", "tests", "parser", "api", "login", "v2", "42",
+          "crash", "bump", "x", "Merge", "Revert", "config", "deps", "#12", "(#7)", "[skip ci]", "feat:", "fix(ui):"]
+
+
+def test_heuristic_never_invents_numbers_or_paths():
+    """Every number and path-like token in a narration exists in the commit's facts."""
+    import random
+
+    rng = random.Random(7)
+    classifier = Classifier()
+    for _ in range(500):
+        subject = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 7)))
+        paths = tuple(rng.choice(["src/app/a.py", "docs/x.md", "tests/t.py", "lib/core/b.js", "README.md", "Makefile"])
+                      for _ in range(rng.randint(0, 4)))
+        commit = facts(subject, tuple(dict.fromkeys(paths)), parents=("p",) if rng.random() < 0.8 else ("p", "q"))
+        cl = classifier.classify(commit)
+        text = narrate_commit(commit, cl)
+        # Counts the engine may state: files, and areas beyond the two it names.
+        source = " ".join([commit.subject, commit.body, *(f.path for f in commit.files),
+                           str(len(commit.files)), str(len(cl.areas) - 2)])
+        for number in re.findall(r"\d+", text):
+            assert number in source, (text, source)
+        for token in re.findall(r"[\w.-]*\w/[\w./-]*\w", text):
+            assert any(token in f.path for f in commit.files) or token in source, (text, source)
+
+
+def test_heuristic_engine_contract():
+    commit = facts("Add export")
+    engine = HeuristicEngine({})
+    out = engine.narrate([NarrationRequest(commit, Classifier().classify(commit))])
+    assert out[0].sha == commit.sha and out[0].source == "heuristic" and out[0].engine == "heuristic"
+    assert engine.fingerprint().startswith("heuristic/")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2w", datetime(2026, 11, 9, 12, 0, tzinfo=timezone.utc)),
+    ("10d", datetime(2026, 11, 13, 12, 0, tzinfo=timezone.utc)),
+    ("36h", datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)),
+    ("yesterday", datetime(2026, 11, 22, 0, 0, tzinfo=timezone.utc)),
+    ("last monday", datetime(2026, 11, 16, 0, 0, tzinfo=timezone.utc)),
+    ("2026-11-01", datetime(2026, 11, 1, 0, 0, tzinfo=timezone.utc)),
+    ("2026-11-01T09:30", datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)),
+    ("2026-11-01 09:30:00+02:00", datetime(2026, 11, 1, 7, 30, tzinfo=timezone.utc)),
+    ("3mo", datetime(2026, 8, 23, 12, 0, tzinfo=timezone.utc)),
+])
+def test_timespec(text, expected):
+    assert parse_when(text, now=NOW, tz=timezone.utc) == expected
+
+
+def test_timespec_until_is_inclusive_and_errors():
+    end = parse_when("2026-11-01", edge="until", now=NOW, tz=timezone.utc)
+    assert end.hour == 23 and end.minute == 59
+    for bad in ("", "soon", "2026-13-45", "last funday", "99999999y"):
+        with pytest.raises(TimeSpecError):
+            parse_when(bad, now=NOW, tz=timezone.utc)
+    with pytest.raises(TimeSpecError, match="after --until"):
+        check_window(parse_when("1d", now=NOW, tz=timezone.utc), parse_when("2w", now=NOW, tz=timezone.utc))

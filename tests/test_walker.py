@@ -1,0 +1,192 @@
+"""The git walker on real throw-away repositories: facts, odd inputs, read-only behaviour."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from narrator.errors import RepositoryError, RevisionError
+from narrator.git.facts import ChangeType, CommitFacts
+from narrator.git.walker import GitDiffs, Repository, WalkSpec, list_commits, read_facts
+from narrator.cache import Cache
+
+from conftest import BASE_DATE
+
+
+def walk_all(path, **spec) -> list[CommitFacts]:
+    repo = Repository.open(path)
+    shas = [s for s, _ in list_commits(repo, WalkSpec(**spec))]
+    by_sha = {f.sha: f for f in read_facts(repo, shas)}
+    return [by_sha[s] for s in shas]
+
+
+def test_facts_of_ordinary_commits(git_repo):
+    git_repo.commit("Add parser", {"src/app/parser.py": "def parse():\n    return 1\n", "README.md": "hi\n"})
+    git_repo.commit("fix(parser): handle empty input\n\nLonger body.\n\nCo-authored-by: Grace Hopper <GRACE@example.com>",
+                    {"src/app/parser.py": "def parse(x=None):\n    return 2\n"})
+    newest, oldest = walk_all(git_repo.path)
+    assert oldest.subject == "Add parser" and oldest.parents == ()
+    assert {f.path: f.change_type for f in oldest.files} == {"src/app/parser.py": ChangeType.ADDED,
+                                                            "README.md": ChangeType.ADDED}
+    assert newest.subject == "fix(parser): handle empty input"
+    assert newest.body.startswith("Longer body.")
+    assert newest.co_authors[0].name == "Grace Hopper" and newest.co_authors[0].email == "grace@example.com"
+    assert newest.files[0].added == 2 and newest.files[0].deleted == 2
+    assert newest.files[0].language == "Python"
+    assert newest.committed_at.tzinfo is not None
+    assert newest.author.email == "ada@example.com"
+
+
+def test_rename_binary_and_delete(git_repo):
+    git_repo.commit("Add files", {"a.txt": "one\ntwo\n", "logo.png": b"\x89PNG\x00\x01\x02", "old.txt": "x\n"})
+    git_repo.git("mv", "a.txt", "b.txt")
+    git_repo.commit("Move a to b", {"old.txt": None})
+    newest = walk_all(git_repo.path)[0]
+    by_path = {f.path: f for f in newest.files}
+    assert by_path["b.txt"].change_type == ChangeType.RENAMED and by_path["b.txt"].old_path == "a.txt"
+    assert by_path["old.txt"].change_type == ChangeType.DELETED
+    first = walk_all(git_repo.path)[1]
+    png = next(f for f in first.files if f.path == "logo.png")
+    assert png.binary and png.added == 0
+
+
+def test_merge_commit_is_diffed_against_first_parent(git_repo):
+    git_repo.commit("Start", {"a.txt": "a\n"})
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.commit("Feature work", {"feature.py": "x = 1\n"})
+    git_repo.git("checkout", "-q", "main")
+    git_repo.commit("Main work", {"main.py": "y = 1\n"})
+    git_repo.merge("feature", "Merge pull request #7 from someone/feature")
+    merge = walk_all(git_repo.path)[0]
+    assert merge.is_merge and len(merge.parents) == 2
+    assert [f.path for f in merge.files] == ["feature.py"]
+
+
+def test_revert_detected(git_repo):
+    sha = git_repo.commit("Add thing", {"a.py": "a = 1\n"})
+    git_repo.git("revert", "--no-edit", sha, env={"GIT_COMMITTER_DATE": (BASE_DATE + timedelta(hours=5)).isoformat(),
+                                                   "GIT_AUTHOR_DATE": (BASE_DATE + timedelta(hours=5)).isoformat()})
+    newest = walk_all(git_repo.path)[0]
+    assert newest.is_revert and newest.reverted_sha == sha
+
+
+def test_window_filters_by_commit_date_and_skips_out_of_order_commits(git_repo):
+    # An old commit in the middle must not stop the walk (like --since-as-filter).
+    git_repo.commit("one", {"a": "1"}, when=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    git_repo.commit("old in the middle", {"a": "2"}, when=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    git_repo.commit("three", {"a": "3"}, when=datetime(2026, 11, 3, tzinfo=timezone.utc))
+    since = datetime(2026, 10, 31, tzinfo=timezone.utc)
+    got = [c.subject for c in walk_all(git_repo.path, since=since)]
+    assert got == ["three", "one"]
+    until = datetime(2026, 11, 1, tzinfo=timezone.utc)  # inclusive
+    assert [c.subject for c in walk_all(git_repo.path, since=since, until=until)] == ["one"]
+
+
+def test_mailmap_resolves_authors(git_repo):
+    git_repo.commit("one", {"a": "1"}, author=("ada", "ada@old.example"))
+    git_repo.commit("two", {".mailmap": "Ada Lovelace <ada@example.com> <ada@old.example>\n"})
+    assert {c.author.email for c in walk_all(git_repo.path)} == {"ada@example.com"}
+
+
+def test_non_utf8_message_and_file_name(git_repo):
+    name = b"caf\xe9.txt"  # Latin-1 file name
+    (git_repo.path / name.decode("latin-1")).write_bytes(b"x")
+    subprocess.run(["git", "-C", str(git_repo.path), "add", "-A"], check=True)
+    git_repo.commit(b"R\xe9sum\xe9 of changes\n", allow_empty=True)
+    facts = walk_all(git_repo.path)[0]
+    assert "sum" in facts.subject
+    assert len(facts.files) == 1 and facts.files[0].path.endswith(".txt")
+
+
+def test_control_characters_are_removed(git_repo):
+    git_repo.commit("Evil \x1b[31mred\x1b[0m \x07bell \u202eoverride", {"a": "1"})
+    subject = walk_all(git_repo.path)[0].subject
+    assert "\x1b" not in subject and "\x07" not in subject and "\u202e" not in subject
+    assert "red" in subject and "bell" in subject
+
+
+def test_ten_thousand_files_in_one_commit(git_repo):
+    for i in range(10_000):
+        git_repo.write(f"data/d{i % 50}/f{i}.txt", f"{i}\n")
+    git_repo.git("add", "-A")
+    git_repo.commit("Add a lot of data files", allow_empty=True)
+    facts = walk_all(git_repo.path)[0]
+    assert len(facts.files) == 10_000
+    assert facts.lines_added == 10_000
+
+
+def test_five_megabyte_diff(git_repo):
+    big = "".join(f"line {i} with some padding text to make it long enough\n" for i in range(90_000))
+    assert len(big) > 5_000_000
+    git_repo.commit("Add big generated file", {"big.txt": big})
+    facts = walk_all(git_repo.path)[0]
+    assert facts.files[0].added == 90_000
+    diffs = GitDiffs(Repository.open(git_repo.path), max_bytes=100_000).file_diffs(facts)
+    assert diffs[0].path == "big.txt"  # still named even though cut
+
+
+def test_submodule_change(make_repo):
+    sub = make_repo("sub")
+    sub.commit("sub init", {"s.txt": "s"})
+    main = make_repo("main")
+    main.commit("init", {"a.txt": "a"})
+    main.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "vendored")
+    main.commit("Add submodule", allow_empty=True)
+    facts = walk_all(main.path)[0]
+    gitlink = next(f for f in facts.files if f.path == "vendored")
+    assert gitlink.submodule and not gitlink.binary
+
+
+def test_detached_head(git_repo):
+    first = git_repo.commit("one", {"a": "1"})
+    git_repo.commit("two", {"a": "2"})
+    git_repo.git("checkout", "-q", "--detach", first)
+    assert [c.subject for c in walk_all(git_repo.path)] == ["one"]
+    assert Repository.open(git_repo.path).current_branch() is None
+
+
+def test_bare_repository(make_repo, tmp_path):
+    work = make_repo("work")
+    work.commit("one", {"a": "1"})
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work.path), str(bare)], check=True)
+    repo = Repository.open(bare)
+    assert repo.bare and repo.name == "bare"
+    assert [c.subject for c in walk_all(bare)] == ["one"]
+
+
+def test_shallow_clone(make_repo, tmp_path):
+    work = make_repo("work")
+    for i in range(5):
+        work.commit(f"commit {i}", {"a": str(i)})
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{work.path}", str(shallow)], check=True)
+    repo = Repository.open(shallow)
+    assert repo.shallow
+    assert len(walk_all(shallow)) == 2
+
+
+def test_errors(tmp_path, make_repo):
+    with pytest.raises(RepositoryError, match="not a git repository"):
+        Repository.open(tmp_path)
+    with pytest.raises(RepositoryError, match="does not exist"):
+        Repository.open(tmp_path / "missing")
+    empty = make_repo("empty")
+    with pytest.raises(RepositoryError, match="no commits yet"):
+        Repository.open(empty.path).resolve("HEAD")
+    work = make_repo("work")
+    work.commit("one", {"a": "1"})
+    with pytest.raises(RevisionError, match="unknown branch"):
+        Repository.open(work.path).resolve("no-such-branch")
+    with pytest.raises(RevisionError):
+        Repository.open(work.path).resolve("--output=/tmp/x")
+
+
+def test_facts_round_trip_through_cache(git_repo, tmp_path):
+    git_repo.commit("fix: a\n\nCo-authored-by: B <b@x>", {"a.py": "1", "img.png": b"\x00\x01"})
+    facts = walk_all(git_repo.path)[0]
+    with Cache(tmp_path / "c.sqlite3") as cache:
+        cache.put_facts("r", [facts])
+        assert cache.get_facts("r", [facts.sha])[facts.sha] == facts
