@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "hook.enabled": True,
     "hook.timeout_s": 600,
     "hook.nice": 10,
+    "hook.recent_commits": 10,  # the hook job narrates HEAD and up to this many recent commits still missing
     "engines.hf.model": "deepseek-ai/deepseek-coder-1.3b-instruct",
     "engines.hf.adapter": "",
     "engines.hf.gguf_file": "",

@@ -1,0 +1,536 @@
+"""Install, remove and inspect narrator's git ``post-commit`` hook, and run its background job.
+
+The hook is a tiny POSIX ``sh`` script that returns at once: it runs any hook it replaced (moved aside to
+``post-commit.narrator-chained``, exit status preserved), skips rebases, ``git am`` and cherry-pick/revert
+sequences, and starts ``narrate hook run`` detached (``setsid``/``nohup``, ``nice``, every stream sent to
+``<cache dir>/logs/hook.log``). Only that background process starts Python; it narrates ``HEAD`` (and a few
+recent commits still missing) into the cache with the configured engine, under ``hook.timeout_s``.
+
+Where the hook goes is asked of git (``git rev-parse --git-path hooks``), so ``core.hooksPath``, worktrees
+and Husky-style directories work. A hooks directory outside the repository (a ``core.hooksPath`` shared by
+every repository of the user) is refused unless ``force=True``: a hook there runs for every repository.
+Installing never overwrites a hook narrator did not write, and uninstalling restores exactly what was
+there (the original file is renamed aside and back, so bytes, mode and symlinks are untouched).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import stat
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from narrator.errors import NarratorError, RepositoryError
+from narrator.git.text import decode
+
+log = logging.getLogger(__name__)
+
+HOOK_NAME = "post-commit"
+CHAINED_SUFFIX = ".narrator-chained"
+MARKER = "# narrator-hook: post-commit v1"
+LOG_NAME = "hook.log"
+LOG_MAX_BYTES = 1_000_000
+# Sequences whose intermediate commits are rewritten or replayed: the next report narrates the result.
+SKIP_STATES = ("rebase-merge", "rebase-apply", "sequencer", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+
+
+class HookError(NarratorError):
+    """The hook cannot be installed, removed or inspected as asked."""
+
+
+@dataclass(frozen=True)
+class HookLocation:
+    """Where a repository's ``post-commit`` hook lives, as git sees it."""
+
+    work_tree: Path
+    git_dir: Path
+    common_dir: Path
+    hooks_dir: Path
+    hooks_path_config: str  # core.hooksPath as configured ("" when unset)
+    hooks_path_origin: str  # where core.hooksPath is set (e.g. "file:/home/me/.gitconfig")
+    inside_repository: bool
+
+    @property
+    def hook(self) -> Path:
+        return self.hooks_dir / HOOK_NAME
+
+    @property
+    def chained(self) -> Path:
+        return self.hooks_dir / (HOOK_NAME + CHAINED_SUFFIX)
+
+
+@dataclass(frozen=True)
+class HookStatus:
+    location: HookLocation
+    installed: bool
+    current: bool  # installed and identical to what `install` would write now
+    chained: str  # description of the hook narrator chains to ("" when none)
+    foreign: str  # description of a post-commit hook that is not narrator's ("" when none)
+    command: str  # how the hook starts narrator
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    location: HookLocation
+    action: str  # "installed", "updated", "unchanged"
+    chained: str
+
+
+@dataclass(frozen=True)
+class UninstallResult:
+    location: HookLocation
+    action: str  # "removed", "not-installed"
+    restored: str
+
+
+# -- locating -------------------------------------------------------------------------------------------
+
+def _git(path: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True)
+    except FileNotFoundError:
+        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+
+
+def _is_within(path: Path, parent: Path) -> bool:
+    try:
+        path.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def locate(repo_path: str | Path = ".") -> HookLocation:
+    """Ask git where the hooks of the repository containing ``repo_path`` live."""
+    path = Path(repo_path)
+    if not path.exists():
+        raise RepositoryError(f"{path} does not exist")
+    if not path.is_dir():
+        raise RepositoryError(f"{path} is not a directory")
+    proc = _git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+                       "--git-path", "hooks"])
+    if proc.returncode != 0:
+        raise RepositoryError(f"{path.resolve()} is not a git repository (or any of its parents); "
+                              "use --repo PATH to point at one")
+    bare, git_dir, common_dir, hooks = decode(proc.stdout).splitlines()[:4]
+    if bare.strip() == "true":
+        raise RepositoryError(f"{path.resolve()} is a bare repository: nobody commits there, so a post-commit "
+                              "hook would never run; install it in a clone")
+    top = _git(path, ["rev-parse", "--show-toplevel"])
+    if top.returncode != 0:
+        raise RepositoryError(f"{path.resolve()} is inside a .git directory; run from the work tree")
+    work_tree = Path(decode(top.stdout).strip())
+    hooks_dir = Path(os.path.abspath(path / hooks)) if not os.path.isabs(hooks) else Path(hooks)
+    common = Path(os.path.abspath(path / common_dir)) if not os.path.isabs(common_dir) else Path(common_dir)
+    origin = _git(path, ["config", "--show-origin", "--get", "core.hooksPath"])
+    configured, where = "", ""
+    if origin.returncode == 0:
+        where, _, configured = decode(origin.stdout).rstrip("\n").partition("\t")
+    real = Path(os.path.realpath(hooks_dir))
+    inside = any(_is_within(real, Path(os.path.realpath(p))) for p in (work_tree, common, git_dir))
+    return HookLocation(work_tree=work_tree, git_dir=Path(git_dir), common_dir=common, hooks_dir=hooks_dir,
+                        hooks_path_config=configured, hooks_path_origin=where, inside_repository=inside)
+
+
+# -- the script -----------------------------------------------------------------------------------------
+
+def log_dir() -> Path:
+    from narrator.cache import cache_dir
+
+    return cache_dir() / "logs"
+
+
+def interpreter() -> str:
+    """The Python that runs narrator now; the hook uses it, falling back to `narrate` on PATH."""
+    return os.path.abspath(sys.executable) if sys.executable else ""
+
+
+def hook_script(python: str | None = None, default_cache_dir: Path | None = None, nice: int = 10) -> str:
+    """The ``post-commit`` script: POSIX sh, no Python in the foreground, always exits with the chained status."""
+    from narrator.cache import cache_dir
+
+    python = interpreter() if python is None else python
+    if default_cache_dir is None:
+        saved = os.environ.pop("NARRATOR_CACHE_DIR", None)  # bake the user's default, not a test override
+        try:
+            default_cache_dir = cache_dir()
+        finally:
+            if saved is not None:
+                os.environ["NARRATOR_CACHE_DIR"] = saved
+    q = shlex.quote
+    skip = " ".join(SKIP_STATES)
+    return f"""#!/bin/sh
+{MARKER}
+# Written by `narrate hook install`; `narrate hook uninstall` removes it and puts back any hook it replaced.
+# It runs the replaced hook (post-commit{CHAINED_SUFFIX}) first and exits with its status, then starts
+# `narrate hook run` in the background to narrate the new commit into narrator's cache. It never prints
+# and never fails the commit. Opt out per repository with `[hook] enabled = false` in .narrator.toml.
+narrator_status=0
+case $0 in */*) narrator_dir=${{0%/*}} ;; *) narrator_dir=. ;; esac
+if [ "${{0##*/}}" = {HOOK_NAME} ] && [ -x "$narrator_dir/{HOOK_NAME}{CHAINED_SUFFIX}" ]; then
+    "$narrator_dir/{HOOK_NAME}{CHAINED_SUFFIX}" "$@"
+    narrator_status=$?
+fi
+narrator_start() {{
+    case ${{NARRATOR_HOOK__ENABLED:-}} in [Ff][Aa][Ll][Ss][Ee]|0|[Nn][Oo]|[Oo][Ff][Ff]) return 0 ;; esac
+    narrator_git_dir=$(git rev-parse --git-dir 2>/dev/null) || return 0
+    for narrator_state in {skip}; do
+        [ -e "$narrator_git_dir/$narrator_state" ] && return 0
+    done
+    narrator_py={q(python)}
+    if [ -n "$narrator_py" ] && [ -x "$narrator_py" ]; then
+        set -- "$narrator_py" -m narrator
+    elif command -v narrate >/dev/null 2>&1; then
+        set -- narrate
+    else
+        return 0
+    fi
+    narrator_log=${{NARRATOR_CACHE_DIR:-{q(str(default_cache_dir))}}}/logs
+    [ -d "$narrator_log" ] || mkdir -p "$narrator_log" 2>/dev/null || return 0
+    narrator_log=$narrator_log/{LOG_NAME}
+    if command -v setsid >/dev/null 2>&1; then
+        NARRATOR_HOOK_CHILD=1 nice -n {int(nice)} setsid "$@" hook run </dev/null >>"$narrator_log" 2>&1 &
+    else
+        NARRATOR_HOOK_CHILD=1 nohup nice -n {int(nice)} "$@" hook run </dev/null >>"$narrator_log" 2>&1 &
+    fi
+}}
+narrator_start >/dev/null 2>&1
+exit $narrator_status
+"""
+
+
+def _is_ours(path: Path) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return MARKER.encode() in head
+
+
+def describe(path: Path) -> str:
+    """A short, safe description of an existing hook file (never follows a symlink to write)."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        state = "missing target" if not path.exists() else (
+            "executable" if os.access(path, os.X_OK) else "not executable: git ignores it")
+        return f"symlink -> {target} ({state})"
+    if not path.exists():
+        return ""
+    if not path.is_file():
+        return "not a regular file"
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    kind = "script" if head.startswith(b"#!") else ("binary" if b"\0" in head or head[:4] == b"\x7fELF" else "file")
+    if b"pre-commit" in head and b"generated" in head.lower():
+        kind = "pre-commit framework script"
+    mode = "executable" if os.access(path, os.X_OK) else "not executable: git ignores it"
+    return f"{kind} ({mode})"
+
+
+# -- install / uninstall / status ---------------------------------------------------------------------
+
+def _check_location(location: HookLocation, force: bool) -> None:
+    if not location.inside_repository and not force:
+        origin = f" (set in {location.hooks_path_origin})" if location.hooks_path_origin else ""
+        raise HookError(
+            f"core.hooksPath{origin} points to {location.hooks_dir}, outside this repository: a hook there runs "
+            "for every repository that uses that directory; pass --force to install it there anyway, or set a "
+            "repository-local core.hooksPath"
+        )
+
+
+def _ensure_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HookError(f"cannot create the hooks directory {directory}: {exc.strerror}; "
+                        "check its permissions") from None
+    if not directory.is_dir():
+        raise HookError(f"the hooks path {directory} is not a directory; fix core.hooksPath or remove that file")
+    probe = directory / f".narrator-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise HookError(f"the hooks directory {directory} is not writable ({exc.strerror}); "
+                        "fix its permissions or run as its owner") from None
+
+
+def _write_script(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.narrator-tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise HookError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def install(repo_path: str | Path = ".", *, force: bool = False, nice: int = 10,
+            python: str | None = None) -> InstallResult:
+    """Install (or refresh) narrator's hook, chaining to any existing ``post-commit``."""
+    location = locate(repo_path)
+    _check_location(location, force)
+    _ensure_writable(location.hooks_dir)
+    script = hook_script(python=python, nice=nice)
+    hook, chained = location.hook, location.chained
+    if _is_ours(hook):
+        if hook.read_text(encoding="utf-8", errors="replace") == script and os.access(hook, os.X_OK):
+            return InstallResult(location, "unchanged", describe(chained))
+        _write_script(hook, script)
+        return InstallResult(location, "updated", describe(chained))
+    chained_now = ""
+    if os.path.lexists(hook):
+        if os.path.lexists(chained):
+            raise HookError(f"both {hook} and {chained} exist and neither is narrator's current hook; "
+                            f"merge or remove one of them, then run `narrate hook install` again")
+        if hook.is_dir():
+            raise HookError(f"{hook} is a directory; git cannot run it as a hook. Remove it first")
+        chained_now = describe(hook)
+        tmp = hook.with_name(f".{hook.name}.narrator-tmp-{os.getpid()}")
+        try:
+            with tmp.open("w", encoding="utf-8", newline="\n") as handle:
+                handle.write(script)
+            os.chmod(tmp, 0o755)
+            os.rename(hook, chained)  # renames a symlink itself, never its target; bytes and mode untouched
+            os.replace(tmp, hook)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if not os.path.lexists(hook) and os.path.lexists(chained):
+                os.rename(chained, hook)
+            raise HookError(f"cannot install the hook in {location.hooks_dir}: {exc.strerror}") from None
+    else:
+        if os.path.lexists(chained):
+            chained_now = describe(chained)  # left from an interrupted install: keep chaining to it
+        _write_script(hook, script)
+    log.info("installed %s", hook)
+    return InstallResult(location, "installed", chained_now)
+
+
+def uninstall(repo_path: str | Path = ".", *, force: bool = False) -> UninstallResult:
+    """Remove narrator's hook and put back the hook it replaced, exactly as it was."""
+    location = locate(repo_path)
+    hook, chained = location.hook, location.chained
+    if not _is_ours(hook):
+        if not os.path.lexists(hook) and os.path.lexists(chained):
+            os.rename(chained, hook)  # an interrupted install: give the user's hook back
+            return UninstallResult(location, "removed", describe(hook))
+        return UninstallResult(location, "not-installed", "")
+    try:
+        if os.path.lexists(chained):
+            os.replace(chained, hook)  # atomic: there is never a moment without the user's hook
+            return UninstallResult(location, "removed", describe(hook))
+        hook.unlink()
+    except OSError as exc:
+        raise HookError(f"cannot remove {hook}: {exc.strerror}; check the permissions of "
+                        f"{location.hooks_dir}") from None
+    return UninstallResult(location, "removed", "")
+
+
+def status(repo_path: str | Path = ".") -> HookStatus:
+    location = locate(repo_path)
+    hook = location.hook
+    ours = _is_ours(hook)
+    current = ours and hook.read_text(encoding="utf-8", errors="replace") == hook_script() \
+        and os.access(hook, os.X_OK)
+    py = interpreter()
+    command = f"{py} -m narrator" if py and os.access(py, os.X_OK) else "narrate (from PATH)"
+    return HookStatus(location=location, installed=ours, current=current,
+                      chained=describe(location.chained) if ours else "",
+                      foreign="" if ours else describe(hook), command=command, log_file=log_dir() / LOG_NAME)
+
+
+# -- the background job ---------------------------------------------------------------------------------
+
+def in_progress_state(git_dir: Path) -> str:
+    """The rebase/am/cherry-pick/revert state that makes the hook skip, or ""."""
+    for name in SKIP_STATES:
+        if (git_dir / name).exists():
+            return name
+    return ""
+
+
+def _rotate_log() -> None:
+    path = log_dir() / LOG_NAME
+    try:
+        if path.stat().st_size > LOG_MAX_BYTES:
+            os.replace(path, path.with_name(LOG_NAME + ".1"))
+    except OSError:
+        pass
+
+
+def _lock(path: Path) -> Any:
+    """A non-blocking exclusive lock (fcntl), or None when another job holds it."""
+    import fcntl
+
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def narrate_recent(repo_path: str | Path = ".", *, recent: int = 10, engine: Any | None = None,
+                   config: Any | None = None) -> int:
+    """Narrate ``HEAD`` and up to ``recent - 1`` ancestors missing from the cache; returns how many were new."""
+    from narrator.cache import Cache
+    from narrator.config import load_config
+    from narrator.engines import registry
+    from narrator.git.classify import Classifier
+    from narrator.git.walker import Repository, run_git
+    from narrator.prompts import PROMPT_VERSION
+    from narrator.report.build import _NoProgress, collect_facts, narrate
+
+    repo = Repository.open(repo_path)
+    config = config or load_config(repo.root)
+    if not repo.has_commits():
+        return 0
+    proc = run_git(repo.root, ["rev-list", f"--max-count={max(1, recent)}", "HEAD", "--"])
+    shas = decode(proc.stdout).split()
+    engine_name = config.get("engine", "heuristic")
+    with Cache() as cache:
+        if engine is None:
+            engine = registry.create(engine_name, config.section(f"engines.{engine_name}"))
+        done = cache.get_narrations(repo.key, shas, engine.fingerprint(), PROMPT_VERSION)
+        missing = [s for s in shas if s not in done]
+        if not missing:
+            return 0
+        progress = _NoProgress()
+        facts = collect_facts(repo, missing, cache, progress)
+        commits = [facts[s] for s in missing if s in facts]
+        classifier = Classifier(config.get("classify.rules", []), config.get("areas", {}))
+        classes = {c.sha: classifier.classify(c) for c in commits}
+        narrate(commits, classes, engine, repo, cache, progress)
+    return len(commits)
+
+
+def run_job(repo_path: str | Path = ".", *, now: Callable[[], float] = time.monotonic) -> int:
+    """The detached job the hook starts. Never raises; returns an exit status for the log's sake.
+
+    Bursts of commits coalesce: each job raises a "pending" flag, and only the job holding the per-worktree
+    lock narrates, looping while the flag is raised, so a rebase finishing or a scripted series of commits
+    costs one or two runs instead of one process per commit fighting over the cache.
+    """
+    from narrator.config import load_config
+    from narrator.git.walker import Repository
+
+    started = now()
+    os.environ.pop("GIT_INDEX_FILE", None)  # git's temporary index may vanish while we run
+    _rotate_log()
+    try:
+        repo = Repository.open(repo_path)
+        config = load_config(repo.root)
+    except NarratorError as exc:
+        log.warning("hook job: %s", exc)
+        return 1
+    if not config.get("hook.enabled", True):
+        log.debug("hook disabled for %s", repo.root)
+        return 0
+    state = in_progress_state(Path(repo.git_dir))
+    if state:
+        log.info("skipped %s: %s in progress (the next report narrates the result)", repo.name, state)
+        return 0
+    _renice(int(config.get("hook.nice", 10)))
+    timeout = float(config.get("hook.timeout_s", 600))
+    _arm_timeout(timeout)
+    import hashlib
+
+    tag = hashlib.sha1(os.path.realpath(repo.git_dir).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    locks = log_dir().parent / "locks"
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("hook job: cannot create %s: %s", locks, exc.strerror)
+        return 1
+    pending = locks / f"hook-{tag}.pending"
+    lock_path = locks / f"hook-{tag}.lock"
+    pending.touch()
+    total = 0
+    recent = int(config.get("hook.recent_commits", 10))
+    try:
+        while True:
+            handle = _lock(lock_path)
+            if handle is None:
+                log.debug("another hook job is running for %s; it will narrate this commit", repo.name)
+                return 0
+            try:
+                while pending.exists():
+                    pending.unlink(missing_ok=True)
+                    total += narrate_recent(repo.root, recent=recent, config=config)
+            finally:
+                handle.close()
+            if not pending.exists():
+                break
+    except NarratorError as exc:
+        log.warning("hook job for %s failed: %s", repo.name, exc)
+        return 1
+    except Exception:  # the log is the only place anyone will see this
+        log.exception("hook job for %s failed unexpectedly", repo.name)
+        return 1
+    log.info("narrated %d new commit(s) of %s in %.2f s", total, repo.name, now() - started)
+    return 0
+
+
+def _renice(target: int) -> None:
+    try:
+        current = os.nice(0)
+        if target > current:
+            os.nice(target - current)
+    except (OSError, AttributeError):
+        pass
+
+
+def _arm_timeout(seconds: float) -> None:
+    """Stop the job after ``seconds`` even inside native code (a model): a timer thread, and SIGALRM later."""
+    if seconds <= 0:
+        return
+
+    def expire() -> None:
+        log.warning("hook job stopped after hook.timeout_s = %g s", seconds)
+        logging.shutdown()
+        os._exit(124)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        import signal
+
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(seconds) + 30)
+    except (AttributeError, ValueError):
+        pass
+
+
+def spawn_detached(repo_path: str | Path = ".") -> None:
+    """Start ``hook run`` as a detached, low-priority process (used by the pre-commit framework entry)."""
+    directory = log_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / LOG_NAME).open("ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "narrator", "hook", "run", "--repo", str(repo_path)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True,
+            env={**os.environ, "NARRATOR_HOOK_CHILD": "1"},
+        )
+
+
+def file_mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
