@@ -180,11 +180,12 @@ class WalkSpec:
 
     def window_args(self) -> list[str]:
         args = []
-        # git compares whole seconds; the exact (inclusive) check is repeated in Python.
-        if self.since is not None:
-            args.append(f"--since-as-filter=@{int(self.since.timestamp()) - 1}")
-        if self.until is not None:
-            args.append(f"--until=@{int(self.until.timestamp()) + 1}")
+        # git compares whole seconds; the exact (inclusive) check is repeated in Python. Dates go to git as
+        # explicit UTC times ("@<epoch>" is misread by git for small numbers); before 1970 git has no filter.
+        if self.since is not None and self.since.timestamp() > 86400:
+            args.append(f"--since-as-filter={_git_time(self.since.timestamp() - 1)}")
+        if self.until is not None and self.until.timestamp() > 86400:
+            args.append(f"--until={_git_time(self.until.timestamp() + 1)}")
         return args
 
     def contains(self, committed_at: datetime) -> bool:
@@ -193,6 +194,10 @@ class WalkSpec:
         if self.until is not None and committed_at > self.until:
             return False
         return True
+
+
+def _git_time(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
 
 
 def list_commits(repo: Repository, spec: WalkSpec) -> list[tuple[str, datetime]]:

@@ -146,9 +146,6 @@ def select(commits: Iterable[CommitFacts], request: ReportRequest, include_bots:
     for c in commits:
         if request.no_merges and c.is_merge:
             continue
-        if c.is_bot and not include_bots and not request.authors:
-            # Bots stay in the list (reported apart) unless filtered out explicitly below.
-            pass
         if not _author_matches(c, request.authors):
             continue
         filtered = _filter_files(c, request.paths, request.excludes)
@@ -200,7 +197,12 @@ def walk(request: ReportRequest, config: Config, window: Window, cache: Cache | 
     include_bots = config.get("bots.include", False) if request.include_bots is None else request.include_bots
 
     def prepared(shas: Sequence[str]) -> list[CommitFacts]:
-        marked = [replace(facts[s], is_bot=is_bot(facts[s].author)) for s in shas if s in facts]
+        marked = []
+        for sha in shas:
+            commit = facts.get(sha)
+            if commit is not None:
+                bot = is_bot(commit.author)
+                marked.append(commit if commit.is_bot == bot else replace(commit, is_bot=bot))
         chosen = select(marked, request, include_bots)
         if include_bots:  # bots counted as team work when asked
             chosen = [replace(c, is_bot=False) if c.is_bot else c for c in chosen]

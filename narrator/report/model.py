@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -199,8 +199,28 @@ class Report:
     notes: list[str]
 
     def to_context(self) -> dict[str, Any]:
-        """The JSON-ready context every template (built-in or user) receives."""
-        return asdict(self)
+        """The JSON-ready context every template (built-in or user) receives.
+
+        Equivalent to ``dataclasses.asdict`` but converts each shared object once (commit entries appear
+        in several lists), which keeps large reports fast.
+        """
+        memo: dict[int, Any] = {}
+        return _plain(self, memo)
+
+
+def _plain(value: Any, memo: dict[int, Any]) -> Any:
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields is not None:
+        key = id(value)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = {name: _plain(getattr(value, name), memo) for name in fields}
+        return found
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, memo) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v, memo) for k, v in value.items()}
+    return value
 
 
 # -- small text helpers -------------------------------------------------------------------------------

@@ -1,0 +1,192 @@
+"""Benchmark: how fast `narrate report` reads a history, against `git log --numstat` in the same run.
+
+Builds (deterministically, with `git fast-import`) a repository of N commits with realistic churn —
+a few hundred files in nested directories, 1-6 files per commit, small edits, some renames, adds and
+deletes, several authors, merges of short branches — then times, alternating runs:
+
+  floor  `git log --numstat` over the same range (what any tool must at least pay)
+  cold   `narrate report --format json` with an empty cache
+  warm   the same command again (facts and narrations from the cache)
+
+and prints medians, the ratios cold/floor (target <= 5) and warm/floor (target <= 1.5), commits/second
+and the peak resident memory of the narrate process.
+
+    python bench/walk.py                      # 5,000 commits, 5 rounds
+    python bench/walk.py --commits 50000 --rounds 3
+    python bench/walk.py --repo /path/to/real/clone --since 2000-01-01
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+AUTHORS = [("Ada Lovelace", "ada@example.com"), ("Grace Hopper", "grace@example.com"),
+           ("Alan Turing", "alan@example.com"), ("Katherine Johnson", "kj@example.com"),
+           ("Linus Example", "linus@example.com"), ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")]
+VERBS = ["Add", "Fix", "Update", "Refactor", "Remove", "Improve", "Document", "Speed up", "Rename", "Test"]
+NOUNS = ["parser", "login flow", "export", "cache", "settings page", "API client", "retry logic", "logging",
+         "report layout", "search", "billing", "upload"]
+DIRS = ["src/app/api", "src/app/core", "src/app/ui", "src/app/db", "lib/util", "docs", "tests", "tests/api",
+        ".github/workflows", "scripts"]
+EXT = {"docs": ".md", ".github/workflows": ".yml", "scripts": ".sh"}
+
+
+def _blob(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def build_repo(path: Path, commits: int, seed: int = 1) -> None:
+    """Write a fast-import stream for ``commits`` commits and import it into a new repository at ``path``."""
+    rng = random.Random(seed)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    files: dict[str, list[str]] = {}
+    start = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp())
+    span = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()) - start
+    out = []
+    mark = 0
+    main_head = None
+    for i in range(commits):
+        when = start + span * i // commits + rng.randint(0, 600)
+        name, email = rng.choice(AUTHORS) if rng.random() < 0.97 else AUTHORS[-1]
+        ops = []
+        touched: set[str] = set()  # one operation per file per commit keeps the stream simple
+        names = sorted(files)
+        for _ in range(rng.randint(1, 6)):
+            roll = rng.random()
+            untouched = [n for n in (rng.choice(names) for _ in range(3)) if n not in touched] if names else []
+            if not untouched or roll < 0.12:
+                d = rng.choice(DIRS)
+                p = f"{d}/{rng.choice(NOUNS).replace(' ', '_')}_{i}_{len(ops)}{EXT.get(d, '.py')}"
+                files[p] = [f"line {k} of {p}" for k in range(rng.randint(10, 120))]
+                touched.add(p)
+                ops.append(("M", p))
+            elif roll < 0.15 and len(files) > 50:
+                p = untouched[0]
+                del files[p]
+                touched.add(p)
+                ops.append(("D", p))
+            elif roll < 0.17:
+                p = untouched[0]
+                new = p.rsplit("/", 1)[0] + f"/renamed_{i}_{len(ops)}" + Path(p).suffix
+                files[new] = files.pop(p)
+                touched.update((p, new))
+                ops.append(("R", p, new))
+            else:
+                p = untouched[0]
+                touched.add(p)
+                lines = files[p]
+                for _ in range(rng.randint(1, 12)):
+                    k = rng.randrange(len(lines) + 1)
+                    if rng.random() < 0.5 and lines:
+                        lines[min(k, len(lines) - 1)] = f"changed {i} {rng.random():.6f}"
+                    else:
+                        lines.insert(k, f"added {i} {rng.random():.6f}")
+                ops.append(("M", p))
+        mark += 1
+        subject = f"{rng.choice(VERBS)} {rng.choice(NOUNS)}"
+        if name.startswith("dependabot"):
+            subject = f"Bump library{rng.randint(1, 9)} from 1.{rng.randint(0, 9)} to 2.{rng.randint(0, 9)}"
+        msg = f"{subject}\n\nDetails for change {i}.\n".encode()
+        out.append(b"commit refs/heads/main\n")
+        out.append(f"mark :{mark}\n".encode())
+        out.append(f"author {name} <{email}> {when} +0000\n".encode())
+        out.append(f"committer {name} <{email}> {when} +0000\n".encode())
+        out.append(f"data {len(msg)}\n".encode() + msg)
+        if main_head is not None:
+            out.append(f"from :{main_head}\n".encode())
+        for op in ops:
+            if op[0] == "D":
+                out.append(f"D {op[1]}\n".encode())
+            elif op[0] == "R":
+                out.append(f"R {op[1]} {op[2]}\n".encode())
+            else:
+                data = _blob(files[op[1]])
+                out.append(f"M 100644 inline {op[1]}\ndata {len(data)}\n".encode() + data)
+        out.append(b"\n")
+        main_head = mark
+    stream = b"".join(out)
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=stream, check=True)
+    subprocess.run(["git", "-C", str(path), "reset", "-q", "--hard", "main"], check=True)
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall time of one run of a command (its output discarded)."""
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(cmd)}\n{proc.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def peak_rss_kib(cmd: list[str], env: dict[str, str]) -> int:
+    """Peak RSS of one run, measured in a fresh child so earlier runs do not mask it."""
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True);"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True, check=True)
+    return int(out.stdout.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repo", help="benchmark an existing repository instead of a generated one")
+    parser.add_argument("--since", default="2000-01-01", help="window start (default: the whole history)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated repository")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="narrator-bench-"))
+    try:
+        if args.repo:
+            repo = Path(args.repo).resolve()
+        else:
+            repo = work / "repo"
+            t = time.perf_counter()
+            build_repo(repo, args.commits)
+            print(f"built {args.commits:,} commits in {time.perf_counter() - t:.1f} s at {repo}")
+        count = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--count", f"--since={args.since}", "HEAD"],
+                                   capture_output=True, check=True, text=True).stdout)
+        floor_cmd = ["git", "-C", str(repo), "log", "--numstat", f"--since={args.since}", "HEAD"]
+        narrate = [sys.executable, "-m", "narrator", "report", "--repo", str(repo), "--since", args.since,
+                   "--format", "json"]
+        floors, colds, warms = [], [], []
+        for r in range(args.rounds):
+            cache = work / f"cache-{r}"
+            env = {**os.environ, "NARRATOR_CACHE_DIR": str(cache), "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
+            floors.append(timed(floor_cmd))
+            colds.append(timed(narrate, env))
+            warms.append(timed(narrate, env))
+            shutil.rmtree(cache, ignore_errors=True)
+        env = {**os.environ, "NARRATOR_CACHE_DIR": str(work / "cache-mem"), "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
+        cold_rss = peak_rss_kib(narrate, env)
+        warm_rss = peak_rss_kib(narrate, env)
+        floor, cold, warm = (statistics.median(x) for x in (floors, colds, warms))
+        print(f"repository: {repo} ({count:,} commits in the window), {args.rounds} rounds, medians:")
+        print(f"  git log --numstat (floor): {floor:8.3f} s")
+        print(f"  narrate report cold:       {cold:8.3f} s   ratio {cold / floor:5.2f}x (target <= 5)   "
+              f"{count / cold:,.0f} commits/s")
+        print(f"  narrate report warm:       {warm:8.3f} s   ratio {warm / floor:5.2f}x (target <= 1.5) "
+              f"{count / warm:,.0f} commits/s")
+        print(f"  peak RSS of narrate: cold {cold_rss / 1024:.0f} MiB, warm {warm_rss / 1024:.0f} MiB")
+        print(f"  all runs (s): floor {[round(x, 3) for x in floors]} cold {[round(x, 3) for x in colds]} "
+              f"warm {[round(x, 3) for x in warms]}")
+    finally:
+        if args.keep and not args.repo:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
