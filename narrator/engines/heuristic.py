@@ -87,6 +87,11 @@ def _past_tense(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _starts_with_verb(text: str) -> bool:
+    first = text.split(" ", 1)[0].lower().rstrip(":,")
+    return first in _PAST or first.endswith("ed") or first.endswith("ing")
+
+
 def _plain(text: str) -> str:
     for pattern, replacement in _JARGON:
         text = pattern.sub(replacement, text)
@@ -161,6 +166,8 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
         sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
         return sentence + "."
     sentence = _plain(_past_tense(text))
+    if classification.category == "Fixes" and not _starts_with_verb(text):
+        sentence = "Fixed " + sentence[:1].lower() + sentence[1:]  # "crash on empty input" names the problem
     if classification.breaking:
         sentence += " (a breaking change for users)"
     if where and not _mentions_area(sentence, classification.areas):
