@@ -1,0 +1,299 @@
+"""The narration pipeline shared by engines that generate text (``hf`` locally, ``openai`` over HTTP).
+
+For each commit: read its diff, redact secrets, budget it into one prompt (or one per group of files when it
+is too big), generate in length-sorted batches, combine per-file sentences of a large commit into one,
+guard every result, and fall back to the heuristic sentence when the guard rejects it. Narrations are
+handed to ``on_batch`` as soon as their commit is finished, so an interrupted run keeps its work.
+
+A subclass supplies ``_generate`` (one batch of user texts -> raw answers), ``_count_tokens``,
+``batch_size`` and ``_identity`` (what goes into the fingerprint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from narrator.engines.base import DiffProvider, NarrationRequest, ProgressCallback
+from narrator.engines.guard import GUARD_VERSION, Context, Verdict, check, clean_output
+from narrator.engines.redact import is_secrets_file, redact, redact_files
+from narrator.git.facts import CommitFacts, Narration
+from narrator.prompts import (
+    CommitPrompt,
+    FileDiff,
+    PromptBudget,
+    build_commit_prompts,
+    format_combine_text,
+    format_function_text,
+)
+
+log = logging.getLogger(__name__)
+
+BatchCallback = Callable[[list[Narration]], None]
+
+# Text of the optional model-written report headline. TODO(lead): move into narrator.prompts (the single source
+# of prompt text) when the headline prompt is used for training too.
+HEADLINE_INSTRUCTION = (
+    "Write one short headline sentence for a manager that sums up the work described below. "
+    "Use only the facts given; do not write any number that is not in the facts."
+)
+
+
+def format_headline_text(summary_facts: dict[str, Any], sentences: Sequence[str]) -> str:
+    facts = "\n".join(f"- {line}" for line in _flatten_facts(summary_facts))
+    listed = "\n".join(f"- {s}" for s in sentences[:12])
+    return f"{HEADLINE_INSTRUCTION}\n\nFacts:\n{facts}\n\nChanges:\n{listed}"
+
+
+def _flatten_facts(data: Any, prefix: str = "") -> list[str]:
+    if isinstance(data, dict):
+        out: list[str] = []
+        for key, value in data.items():
+            out += _flatten_facts(value, f"{prefix}{key}: " if not prefix else f"{prefix}{key} ")
+        return out
+    if isinstance(data, (list, tuple)):
+        return [f"{prefix}{', '.join(str(v) for v in data)}"] if data else []
+    return [f"{prefix}{data}"]
+
+
+def heuristic_texts(requests: Sequence[NarrationRequest]) -> list[str]:
+    """The heuristic engine's sentences for these requests (the fallback for rejected model output)."""
+    if not requests:
+        return []
+    try:
+        from narrator.engines.heuristic import HeuristicEngine
+
+        return [n.text for n in HeuristicEngine({}).narrate(list(requests))]
+    except ImportError:  # pragma: no cover - the heuristic engine ships with narrator
+        return [r.classification.description or r.commit.subject for r in requests]
+
+
+def commit_context(commit: CommitFacts, files: Sequence[FileDiff], extra: Sequence[str] = ()) -> Context:
+    """Everything a narration of ``commit`` may name: message, paths, diff text, counts."""
+    texts = [commit.subject, commit.body]
+    for f in commit.files:
+        texts += [f.path, f.old_path or "", f.language or ""]
+    texts += [f.diff for f in files]
+    texts += [str(len(commit.files)), str(commit.lines_added), str(commit.lines_deleted), str(commit.churn)]
+    texts += list(extra)
+    return Context(texts)
+
+
+@dataclass
+class _Plan:
+    """One commit's way through the pipeline."""
+
+    index: int
+    request: NarrationRequest
+    prompts: list[CommitPrompt]
+    context: Context
+    omitted: tuple[str, ...]
+    parts: list[str | None] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    result: Narration | None = None
+    fallback: str | None = None
+
+
+@dataclass
+class _Job:
+    plan: _Plan
+    part: int  # -1: the combine step
+    text: str
+    length: int = 0
+
+
+class GeneratingEngine:
+    """Base class for engines whose narrations come from a language model."""
+
+    name = "generating"
+    batch_size = 8
+
+    # -- for subclasses ----------------------------------------------------------------------------
+    def _generate(self, texts: list[str]) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 3)
+
+    def _budget(self) -> PromptBudget:
+        return PromptBudget(count_tokens=self._count_tokens)
+
+    def _identity(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _label(self) -> str:
+        return self.name
+
+    # -- the Engine protocol ---------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "1"}
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return f"{self.name}:{self._label()}:{digest}"
+
+    def narrate(
+        self,
+        requests: Sequence[NarrationRequest],
+        diffs: DiffProvider | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_batch: BatchCallback | None = None,
+    ) -> list[Narration]:
+        """One narration per request, in order; finished commits go to ``on_batch`` batch by batch."""
+        out: list[Narration] = []
+        wave = max(4 * max(1, self.batch_size), 16)
+        for start in range(0, len(requests), wave):
+            out += self._narrate_wave(list(requests[start:start + wave]), diffs, on_progress, on_batch)
+        return out
+
+    # -- the pipeline ----------------------------------------------------------------------------------
+    def _plan(self, index: int, request: NarrationRequest, diffs: DiffProvider | None, budget: PromptBudget) -> _Plan:
+        commit = request.commit
+        if diffs is not None:
+            files = diffs.file_diffs(commit)
+        else:
+            files = [FileDiff(path=f.path, change_type=f.change_type.value, old_path=f.old_path, binary=f.binary,
+                              language=f.language) for f in commit.files]
+        files = redact_files(files)
+        prompts = build_commit_prompts(files, budget)
+        context = commit_context(commit, files, (request.classification.description, *request.classification.areas))
+        plan = _Plan(index, request, prompts, context, prompts[0].omitted if prompts else ())
+        plan.parts = [None] * len(prompts)
+        if not any(p.included for p in prompts):
+            plan.fallback = "no readable text changes" if commit.files else "no files changed"
+        return plan
+
+    def _narrate_wave(self, requests: list[NarrationRequest], diffs: DiffProvider | None,
+                      on_progress: ProgressCallback | None, on_batch: BatchCallback | None) -> list[Narration]:
+        budget = self._budget()
+        plans = [self._plan(i, r, diffs, budget) for i, r in enumerate(requests)]
+        finished: list[_Plan] = []
+
+        def settle(done: list[_Plan]) -> None:
+            if not done:
+                return
+            self._finish(done)
+            finished.extend(done)
+            if on_batch is not None:
+                on_batch([p.result for p in done if p.result is not None])
+            if on_progress is not None:
+                on_progress(len(done))
+
+        settle([p for p in plans if p.fallback])
+        jobs = [_Job(p, i, redact(prompt.text)) for p in plans if not p.fallback for i, prompt in enumerate(p.prompts)]
+        combine: list[_Job] = []
+
+        def after_parts(batch: list[_Job], outputs: list[str]) -> None:
+            done = []
+            for job, raw in zip(batch, outputs):
+                plan = job.plan
+                text = clean_output(raw)
+                verdict = check(text, plan.context, job.text)
+                if verdict.ok:
+                    plan.parts[job.part] = text
+                else:
+                    plan.parts[job.part] = ""
+                    plan.rejected.append(verdict.reason or "rejected")
+                    log.debug("guard rejected %s part %d: %s: %r", plan.request.commit.short_sha, job.part,
+                              verdict.reason, text)
+                if all(p is not None for p in plan.parts):
+                    good = [p for p in plan.parts if p]
+                    if len(plan.parts) == 1 or not good:
+                        done.append(plan)
+                    elif len(good) == 1:
+                        plan.parts = good
+                        done.append(plan)
+                    else:
+                        combine.append(_Job(plan, -1, format_combine_text(good)))
+            settle(done)
+
+        self._run_batches(jobs, after_parts)
+
+        def after_combine(batch: list[_Job], outputs: list[str]) -> None:
+            done = []
+            for job, raw in zip(batch, outputs):
+                text = clean_output(raw)
+                verdict = check(text, job.plan.context)
+                job.plan.parts = [text] if verdict.ok else []
+                if not verdict.ok:
+                    job.plan.rejected.append(f"combined sentence: {verdict.reason}")
+                done.append(job.plan)
+            settle(done)
+
+        self._run_batches(combine, after_combine)
+        by_index = {p.index: p.result for p in finished}
+        return [by_index[i] for i in range(len(plans))]  # type: ignore[misc]
+
+    def _run_batches(self, jobs: list[_Job], after: Callable[[list[_Job], list[str]], None]) -> None:
+        for job in jobs:
+            job.length = self._count_tokens(job.text)
+        jobs = sorted(jobs, key=lambda j: -j.length)  # longest first: memory trouble shows up at once
+        start = 0
+        while start < len(jobs):
+            size = max(1, self.batch_size)
+            batch = jobs[start:start + size]
+            outputs = self._generate([j.text for j in batch])
+            if len(outputs) != len(batch):  # pragma: no cover - a broken subclass
+                raise RuntimeError(f"{self.name} returned {len(outputs)} answers for {len(batch)} prompts")
+            after(batch, outputs)
+            start += len(batch)
+
+    def _finish(self, plans: list[_Plan]) -> None:
+        need_fallback = [p for p in plans if p.fallback or not [x for x in p.parts if x]]
+        fallback_texts = heuristic_texts([p.request for p in need_fallback])
+        for plan, text in zip(need_fallback, fallback_texts):
+            reason = plan.fallback or "; ".join(dict.fromkeys(plan.rejected)) or "model output rejected"
+            plan.result = Narration(sha=plan.request.commit.sha, text=text, engine=self.fingerprint_label(),
+                                    source="heuristic", fallback_reason=reason, omitted=plan.omitted)
+        for plan in plans:
+            if plan.result is None:
+                text = " ".join(x for x in plan.parts if x)
+                plan.result = Narration(sha=plan.request.commit.sha, text=text, engine=self.fingerprint_label(),
+                                        source="model", omitted=plan.omitted)
+
+    def fingerprint_label(self) -> str:
+        return self.name
+
+    # -- other skills ----------------------------------------------------------------------------------
+    def write_headline(self, summary_facts: dict[str, Any], sentences: list[str]) -> str | None:
+        """A one-sentence headline from the narrations; None (keep the computed one) unless it passes the guard."""
+        if not sentences:
+            return None
+        text = redact(format_headline_text(summary_facts, sentences))
+        raw = self._generate([text])[0]
+        headline = clean_output(raw, max_sentences=1)
+        verdict = check(headline, Context([*_flatten_facts(summary_facts), *sentences]))
+        if not verdict.ok:
+            log.info("model headline rejected (%s); keeping the computed one", verdict.reason)
+            return None
+        return headline
+
+    def explain_code(self, code: str, language: str, name: str | None = None, path: str = "") -> tuple[str | None, Verdict]:
+        """A one-sentence summary of a piece of code, or None with the guard's reason."""
+        if path and is_secrets_file(path):
+            return None, Verdict(False, "secrets file: not sent to any engine")
+        budget = self._budget()
+        safe = redact(code)
+        limit = budget.max_prompt_tokens - 64
+        if self._count_tokens(safe) > limit:
+            lines = safe.splitlines()
+            keep = len(lines)
+            while keep > 1 and self._count_tokens("\n".join(lines[:keep])) > limit:
+                keep = max(1, int(keep * 0.8))
+            safe = "\n".join(lines[:keep])
+        text = format_function_text(safe, language, name)
+        raw = self._generate([text])[0]
+        summary = clean_output(raw)
+        verdict = check(summary, Context([code, name or "", path, language]), text)
+        return (summary if verdict.ok else None), verdict
+
+
+def short_model_label(model: str, gguf_file: str | None, adapter: str | None) -> str:
+    """A readable label for fingerprints: base name of the model (+ adapter name)."""
+    base = (gguf_file or model or "model").rstrip("/").rsplit("/", 1)[-1]
+    base = re.sub(r"\.gguf$", "", base)
+    if adapter:
+        base += "+" + adapter.rstrip("/").rsplit("/", 1)[-1]
+    return base

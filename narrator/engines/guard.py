@@ -1,0 +1,218 @@
+"""The faithfulness guard: decides whether a model's sentence may be shown to a reader.
+
+A generated narration is rejected when it is empty, degenerately repetitive, an echo of the prompt, not
+English, or names something (a file, function, identifier, version or number) that appears nowhere in
+the material the model was given. A rejected narration is replaced by the heuristic sentence and counted
+as a fallback, so the report never shows an invented name. The checks are deliberately simple and
+conservative: a false rejection costs a plainer sentence, a false acceptance costs the reader's trust.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from narrator.prompts import COMBINE_INSTRUCTION, COMMIT_INSTRUCTION, FUNCTION_INSTRUCTION, SYSTEM_PROMPT
+
+GUARD_VERSION = "1"  # part of engine fingerprints: a stricter guard changes what reaches the report
+
+# Short technical words a plain-English sentence may use without them being in the commit.
+_ALLOWED_TERMS = {
+    "api", "apis", "url", "urls", "ui", "ux", "cli", "html", "css", "json", "yaml", "xml", "csv", "sql", "http",
+    "https", "ci", "cd", "ide", "id", "ids", "io", "os", "pdf", "ok", "faq", "readme", "sdk", "gpu", "cpu", "ram",
+    "dns", "ssl", "tls", "ssh", "jwt", "oauth", "utf", "ascii", "todo", "mvp", "qa", "tv", "usb", "pr", "prs",
+    "javascript", "typescript", "python", "github", "gitlab", "macos", "ios", "linux", "windows", "docker",
+    "postgresql", "mysql", "sqlite", "graphql", "webassembly", "npm", "pypi", "aws", "gcp", "ai", "ml", "llm",
+    "ascii", "unicode", "utf-8", "ipv4", "ipv6", "tcp", "udp", "2fa", "mfa", "e.g", "i.e", "etc", "vs",
+}
+_NUMBER_WORDS_OK = {"1", "2", "3", "one", "two", "three"}  # small counts read naturally ("one file", "two tests")
+
+_ENGLISH_WORDS = {
+    "the", "a", "an", "to", "of", "and", "in", "for", "this", "that", "is", "it", "with", "on", "by", "as", "are",
+    "be", "was", "from", "or", "so", "now", "adds", "added", "fixes", "fixed", "updates", "updated", "removes",
+    "removed", "changes", "changed", "makes", "new", "when", "which", "into", "can", "will", "its", "their",
+    "no", "not", "more", "less", "how", "what", "about", "also", "users", "code", "file", "files", "function",
+    "test", "tests", "support", "improves", "improved", "has", "have", "using", "use", "uses", "at", "all",
+    "but", "if", "than", "other", "each", "any", "some", "instead", "without", "after", "before", "only",
+    "creates", "created", "returns", "handles", "allows", "introduces", "cleans", "moves", "renames",
+}
+
+_ECHO_MARKERS = ("```", "diff --git", "@@ ", "### instruction", "### response", "### system", "<|im_start|>",
+                 "<|im_end|>", "<|endoftext|>", "<｜", "[inst]", "file: ", "also changed (content not shown)")
+
+# Talk about the task instead of the change ("This sentence describes...", "As an AI...").
+_META = re.compile(
+    r"(?i)\b(?:this|these|the following|the above|each|one|a single|the) sentences?\b|\bcombines? (?:them|these|the)\b"
+    r"|\bas an ai\b|\bi (?:cannot|can't|am unable|don't have)\b|\blanguage model\b|\bthe (?:diff|prompt|instruction)s?\b"
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,._]*(?:\.\d+)*%?")
+_FILE_NAME = re.compile(r"(?<![\w/])(?:[\w.-]+/)*[\w-]+\.[A-Za-z][A-Za-z0-9]{0,6}\b")
+_PATH = re.compile(r"(?<![\w])(?:[\w.-]+/)+[\w.-]+")
+_BACKTICKED = re.compile(r"`([^`]{1,80})`")
+_CALL = re.compile(r"\b([A-Za-z_][\w.]*)\(\)?")
+_SNAKE = re.compile(r"\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b|\b_[A-Za-z]\w*\b")
+_CAMEL = re.compile(r"\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z0-9]+[A-Z]\w*\b")
+_DOTTED = re.compile(r"\b[A-Za-z_]\w*\.[a-z_]\w*(?:\.\w+)*\b")
+_ALLCAPS = re.compile(r"\b[A-Z][A-Z0-9]{1,}(?:_[A-Z0-9]+)*\b")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The guard's answer: ``ok`` or the reason for rejecting."""
+
+    ok: bool
+    reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+ACCEPT = Verdict(True)
+
+
+def _reject(reason: str) -> Verdict:
+    return Verdict(False, reason)
+
+
+class Context:
+    """The material a narration may draw names from, lower-cased, with a fast membership test."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.text = "\n".join(t for t in texts if t).lower()
+        self._tokens = set(re.findall(r"[a-z0-9_]+", self.text))
+
+    def mentions(self, name: str) -> bool:
+        name = name.lower().strip(".,;:!?'\"()[]{}")
+        if not name:
+            return True
+        if name in self._tokens or name in self.text:
+            return True
+        # `foo.bar()` or `a/b/c.py`: accept when every part is known (a path may be shortened to its base name).
+        parts = [p for p in re.split(r"[./:()\-]+", name) if p]
+        return bool(parts) and all(p in self._tokens or p in self.text for p in parts)
+
+
+def _is_repetitive(text: str) -> bool:
+    if re.search(r"(.)\1{9,}", text):
+        return True
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    if len(words) >= 12 and len(set(words)) / len(words) < 0.35:
+        return True
+    grams: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - 2):
+        key = tuple(words[i:i + 3])
+        grams[key] = grams.get(key, 0) + 1
+        if grams[key] >= 3:
+            return True
+    sentences = [s.strip().lower() for s in re.split(r"[.!?]\s+", text) if s.strip()]
+    return len(sentences) > 1 and len(set(sentences)) < len(sentences)
+
+
+_INSTRUCTIONS = [SYSTEM_PROMPT, COMMIT_INSTRUCTION, COMBINE_INSTRUCTION,
+                 FUNCTION_INSTRUCTION.replace("{language} ", "")]
+
+
+def _is_echo(text: str, prompt: str) -> bool:
+    lower = text.lower()
+    if any(marker in lower for marker in _ECHO_MARKERS) or _META.search(text):
+        return True
+    if re.search(r"(?m)^\s*[+-]\s*\S", text) and re.search(r"(?m)^\s*[+-].*[;{}=]", text):
+        return True
+    words = re.findall(r"\w+", lower)
+    for instruction in _INSTRUCTIONS:
+        iw = re.findall(r"\w+", instruction.lower())
+        for i in range(len(iw) - 5):
+            if " ".join(iw[i:i + 6]) in " ".join(words):
+                return True
+    if prompt and len(words) >= 10:
+        # a long run copied verbatim from the diff is code, not an explanation
+        prompt_words = " " + " ".join(re.findall(r"\w+", prompt.lower())) + " "
+        for i in range(len(words) - 9):
+            if " " + " ".join(words[i:i + 10]) + " " in prompt_words:
+                return True
+    return False
+
+
+def _is_english(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    ascii_letters = sum(1 for c in letters if c.isascii())
+    if ascii_letters / len(letters) < 0.95:
+        return False
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) < 3:
+        return False
+    common = sum(1 for w in words if w in _ENGLISH_WORDS)
+    return common >= 1 and common / len(words) >= 0.08
+
+
+def unknown_names(text: str, context: Context) -> list[str]:
+    """Names in ``text`` (files, paths, identifiers, versions, numbers) that ``context`` never mentions."""
+    found: list[str] = []
+    candidates: list[str] = []
+    candidates += _BACKTICKED.findall(text)
+    candidates += _PATH.findall(text)
+    candidates += _FILE_NAME.findall(text)
+    candidates += [m for m in _CALL.findall(text) if text.find(m + "(") >= 0]
+    candidates += _SNAKE.findall(text)
+    candidates += _CAMEL.findall(text)
+    candidates += _DOTTED.findall(text)
+    candidates += [w for w in _ALLCAPS.findall(text) if w.lower() not in _ALLOWED_TERMS]
+    for name in candidates:
+        clean = name.strip().strip(".,;:!?'\"")
+        if not clean or clean.lower() in _ALLOWED_TERMS:
+            continue
+        if re.fullmatch(r"(?:e\.g|i\.e|etc)\.?", clean, re.I):
+            continue
+        if not context.mentions(clean) and clean not in found:
+            found.append(clean)
+    for number in _NUMBER.findall(text):
+        clean = number.rstrip(".,%")
+        if clean in _NUMBER_WORDS_OK or not clean:
+            continue
+        if clean not in context.text and clean.replace(",", "") not in context.text and clean not in found:
+            found.append(clean)
+    return found
+
+
+def check(text: str, context: Context, prompt: str = "") -> Verdict:
+    """Accept ``text`` only if it is a real, English, non-echoing sentence naming nothing outside ``context``."""
+    stripped = (text or "").strip()
+    letters = [c for c in stripped if c.isalpha()]
+    if letters and sum(1 for c in letters if c.isascii()) / len(letters) < 0.95:
+        return _reject("not English")
+    if len(re.findall(r"\w+", stripped)) < 3:
+        return _reject("empty output" if not stripped else "output too short")
+    if _is_repetitive(stripped):
+        return _reject("degenerate repetition")
+    if _is_echo(stripped, prompt):
+        return _reject("prompt echo")
+    if not _is_english(stripped):
+        return _reject("not English")
+    unknown = unknown_names(stripped, context)
+    if unknown:
+        return _reject("names not in the commit: " + ", ".join(unknown[:5]))
+    return ACCEPT
+
+
+def clean_output(text: str, max_sentences: int = 2) -> str:
+    """A model's raw answer as report text: first paragraph, one line, whole sentences, no wrapping quotes."""
+    text = (text or "").strip()
+    text = re.split(r"\n\s*\n", text, maxsplit=1)[0]
+    text = " ".join(text.split())
+    for prefix in ("Answer:", "Response:", "Summary:", "Explanation:", "Sentence:"):
+        if text.lower().startswith(prefix.lower()):
+            text = text[len(prefix):].strip()
+    if len(text) >= 2 and text[0] in "\"'“" and text[-1] in "\"'”":
+        text = text[1:-1].strip()
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    if len(sentences) > max_sentences:
+        text = " ".join(sentences[:max_sentences])
+    if text and text[-1] not in ".!?":
+        # cut mid-sentence by the token limit: keep the last whole sentence when there is one
+        last = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+        text = text[: last + 1] if last > 0 else text + "."
+    return text
