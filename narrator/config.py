@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "engines.openai.retries": 3,
     "engines.openai.concurrency": 4,
     "engines.openai.max_new_tokens": 80,
+    "engines.openai.max_prompt_tokens": 3000,
+    "engines.openai.backoff_s": 1.0,
 }
 
 

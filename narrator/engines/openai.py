@@ -1,0 +1,230 @@
+"""The ``openai`` engine: narration by any OpenAI-compatible ``/v1/chat/completions`` server.
+
+Works with Ollama, vLLM, llama.cpp's server or a hosted API. Standard library only (urllib): per-request
+timeouts, retries with exponential backoff on 429/5xx, timeouts and dropped connections (honouring
+``Retry-After``), a concurrency limit, and errors that say whether the server is unreachable, rejecting the
+key, or answering garbage. The API key is read from the environment variable named by
+``engines.openai.api_key_env`` and never logged; everything sent is redacted first (see ``redact``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from narrator.config import DEFAULTS
+from narrator.engines.base import EngineStatus
+from narrator.engines.generation import GeneratingEngine
+from narrator.errors import EngineError
+from narrator.prompts import PromptBudget, chat_messages
+
+log = logging.getLogger(__name__)
+
+OPENAI_DEFAULTS: dict[str, Any] = {
+    key[len("engines.openai."):]: value for key, value in DEFAULTS.items() if key.startswith("engines.openai.")
+}
+OPENAI_DEFAULTS.setdefault("backoff_s", 1.0)
+OPENAI_DEFAULTS.setdefault("max_prompt_tokens", 3000)
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+class OpenAIEngine(GeneratingEngine):
+    """Narrations from an OpenAI-compatible chat-completions server."""
+
+    name = "openai"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        merged = {**OPENAI_DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
+        self.settings = merged
+        self.base_url = str(merged.get("base_url") or "").rstrip("/")
+        self.model = str(merged.get("model") or "")
+        self.api_key_env = str(merged.get("api_key_env") or "")
+        self.timeout_s = float(merged.get("timeout_s") or 60.0)
+        self.retries = max(0, int(merged.get("retries") if merged.get("retries") is not None else 3))
+        self.concurrency = max(1, int(merged.get("concurrency") or 4))
+        self.max_new_tokens = max(1, int(merged.get("max_new_tokens") or 80))
+        self.max_prompt_tokens = max(256, int(merged.get("max_prompt_tokens") or 3000))
+        self.backoff_s = max(0.0, float(merged.get("backoff_s") if merged.get("backoff_s") is not None else 1.0))
+        self.batch_size = self.concurrency * 2
+        self.requests_sent = 0
+        if not self.base_url:
+            raise EngineError("engines.openai.base_url is empty; set it to the server's /v1 address, "
+                              "e.g. http://localhost:11434/v1 for Ollama")
+        parsed = urllib.parse.urlparse(self.base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise EngineError(f"engines.openai.base_url '{self.base_url}' is not an http(s) URL")
+        self._host = parsed.hostname or ""
+        self._key_checked = False
+
+    # -- status and identity -----------------------------------------------------------------------
+    @staticmethod
+    def status(settings: dict[str, Any]) -> EngineStatus:
+        merged = {**OPENAI_DEFAULTS, **(settings or {})}
+        base = str(merged.get("base_url") or "").rstrip("/")
+        model = merged.get("model") or "(engines.openai.model not set)"
+        key_env = merged.get("api_key_env") or ""
+        key = f"key from ${key_env} ({'set' if os.environ.get(key_env) else 'not set'})" if key_env else "no key"
+        try:
+            req = urllib.request.Request(base + "/models", headers={"User-Agent": "narrator"})
+            if key_env and os.environ.get(key_env):
+                req.add_header("Authorization", f"Bearer {os.environ[key_env]}")
+            with urllib.request.urlopen(req, timeout=2.0) as resp:
+                reach = f"server answers ({resp.status})"
+        except urllib.error.HTTPError as exc:
+            reach = f"server answers (HTTP {exc.code})"
+        except Exception as exc:
+            reach = f"server not reachable ({_reason(exc)})"
+        return EngineStatus("openai", True, f"{base}, model {model}, {key}; {reach}")
+
+    def _identity(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "model": self.model, "max_new_tokens": self.max_new_tokens,
+                "max_prompt_tokens": self.max_prompt_tokens, "temperature": 0}
+
+    def _label(self) -> str:
+        return self.model or "unset"
+
+    def _budget(self) -> PromptBudget:
+        room = self.max_prompt_tokens - 80
+        return PromptBudget(max_prompt_tokens=room, max_file_tokens=min(1500, int(room * 0.7)),
+                            count_tokens=self._count_tokens)
+
+    def _count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 3)  # no tokenizer here: ~3 characters per token for code is conservative
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+    def _api_key(self) -> str | None:
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if key:
+            return key
+        if self._host in _LOCAL_HOSTS:
+            return None  # local servers (Ollama, llama.cpp) usually need no key
+        raise EngineError(
+            f"the API key for {self.base_url} is not set: export {self.api_key_env}=... (the variable named by "
+            "engines.openai.api_key_env), or set engines.openai.api_key_env = \"\" for a server without keys"
+        )
+
+    def _check_ready(self) -> None:
+        if not self.model:
+            raise EngineError("engines.openai.model is not set; name the model the server should use "
+                              "(e.g. NARRATOR_ENGINES__OPENAI__MODEL=deepseek-coder:1.3b)")
+        if not self._key_checked:
+            self._api_key()
+            self._key_checked = True
+
+    def _generate(self, texts: list[str]) -> list[str]:
+        self._check_ready()
+        if len(texts) == 1 or self.concurrency == 1:
+            return [self._complete(t) for t in texts]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(texts)), thread_name_prefix="narrator-http") as pool:
+            return list(pool.map(self._complete, texts))
+
+    def _complete(self, user_text: str) -> str:
+        body = json.dumps({
+            "model": self.model,
+            "messages": chat_messages(user_text),
+            "max_tokens": self.max_new_tokens,
+            "temperature": 0,
+            "stream": False,
+        }).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "narrator"}
+        key = self._api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        url = self.base_url + "/chat/completions"
+        last = ""
+        delay = 0.0
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(delay)
+            delay = self.backoff_s * (2 ** attempt)
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            try:
+                self.requests_sent += 1
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+                    raw = resp.read()
+                return _parse_answer(raw, url)
+            except urllib.error.HTTPError as exc:
+                detail = _error_detail(exc)
+                if exc.code in _RETRY_STATUS:
+                    last = f"HTTP {exc.code}{detail}"
+                    retry_after = _retry_after(exc)
+                    if retry_after is not None:
+                        delay = min(retry_after, 60.0)
+                    log.info("%s answered %s; retrying (%d/%d)", url, last, attempt + 1, self.retries)
+                    continue
+                if exc.code in (401, 403):
+                    raise EngineError(f"{url} rejected the API key (HTTP {exc.code}{detail}); check ${self.api_key_env}") \
+                        from None
+                if exc.code == 404:
+                    raise EngineError(f"{url} answered 404{detail}: check engines.openai.base_url (it should end in /v1) "
+                                      f"and that the server has the model '{self.model}'") from None
+                raise EngineError(f"{url} answered HTTP {exc.code}{detail}") from None
+            except (TimeoutError, socket.timeout):
+                last = f"no answer within {self.timeout_s:g} s"
+                log.info("%s: %s; retrying (%d/%d)", url, last, attempt + 1, self.retries)
+            except urllib.error.URLError as exc:
+                last = f"cannot connect ({_reason(exc)})"
+                log.info("%s: %s; retrying (%d/%d)", url, last, attempt + 1, self.retries)
+            except (ConnectionError, OSError) as exc:  # dropped connection mid-answer
+                last = f"connection failed ({_reason(exc)})"
+        tries = self.retries + 1
+        if last.startswith("cannot connect"):
+            raise EngineError(
+                f"the model server at {self.base_url} is unreachable: {last} after {tries} tries; start it "
+                "(e.g. `ollama serve`) or set engines.openai.base_url"
+            )
+        raise EngineError(f"the model server at {self.base_url} failed: {last} after {tries} tries; "
+                          "try again later, or raise engines.openai.timeout_s / engines.openai.retries")
+
+
+def _parse_answer(raw: bytes, url: str) -> str:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        content = message.get("content")
+        if content is None:
+            content = choice.get("text", "")
+        if not isinstance(content, str):
+            raise TypeError("content is not text")
+        return content
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        snippet = raw[:120].decode("utf-8", "replace").replace("\n", " ")
+        raise EngineError(
+            f"{url} did not answer with OpenAI chat-completions JSON ({type(exc).__name__}; got {snippet!r}); "
+            "check that engines.openai.base_url points at an OpenAI-compatible /v1 endpoint"
+        ) from None
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    value = exc.headers.get("Retry-After") if exc.headers else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = exc.read(300).decode("utf-8", "replace")
+        message = json.loads(body).get("error", {})
+        message = message.get("message") if isinstance(message, dict) else message
+        return f": {str(message)[:120]}" if message else ""
+    except Exception:
+        return ""
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    return str(reason) or type(reason).__name__
