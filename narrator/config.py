@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "digest.out_dir": "narrator-digests",
     "digest.formats": ["md", "html"],
     "digest.week_start": "monday",
+    "digest.weeks": 2,  # weeks `narrate digest` writes by default: the current one and the one before
     "hook.enabled": True,
     "hook.timeout_s": 600,
     "hook.nice": 10,

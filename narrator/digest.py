@@ -1,0 +1,466 @@
+"""Weekly digests: one report per week (``2026-W47.md``/``.html``) and a browsable index, written idempotently.
+
+A week starts at midnight of ``digest.week_start`` (Monday by default) in the configured ``timezone`` and is
+named after the ISO week that holds most of its days (for a Monday start: exactly the ISO week). Each digest
+is the same content model as ``narrate report`` (``build()`` over the week's window, which also compares it
+with the previous week), wrapped with a digest header and previous/next links.
+
+Re-running is cheap and idempotent: a small manifest (``.narrator-digests.json`` in the output directory)
+remembers, per week, a hash of the week's commit shas and when the digest was written. A week is rendered
+again with its old timestamp and written only when the result differs from the file on disk (or its commits
+changed: a rewritten history). Every file is written atomically. Weeks after the current one are never
+written; commits dated after "now" (a wrong clock) are mentioned in the current week's digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from narrator.config import Config
+from narrator.errors import NarratorError, OutputError, UsageError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = ".narrator-digests.json"
+MANIFEST_VERSION = 1
+FORMATS = ("md", "html")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DigestError(OutputError):
+    """Digests cannot be written as asked."""
+
+
+# -- weeks ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Week:
+    """One digest week: ``start`` inclusive, ``end`` exclusive, both aware datetimes in the digest timezone."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def iso(self) -> tuple[int, int]:
+        year, week, _ = (self.start.date() + timedelta(days=3)).isocalendar()
+        return year, week
+
+    @property
+    def name(self) -> str:
+        year, week = self.iso
+        return f"{year}-W{week:02d}"
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
+
+    @property
+    def until(self) -> datetime:
+        return self.end - timedelta(microseconds=1)
+
+    def label(self) -> str:
+        """"16 to 22 November 2026" (months and years only where they differ)."""
+        first, last = self.start.date(), self.last_day
+        if first.year != last.year:
+            return f"{first.day} {first:%B} {first.year} to {last.day} {last:%B} {last.year}"
+        if first.month != last.month:
+            return f"{first.day} {first:%B} to {last.day} {last:%B} {last.year}"
+        return f"{first.day} to {last.day} {last:%B} {last.year}"
+
+
+def week_start_index(name: str) -> int:
+    value = (name or "monday").strip().lower()
+    for index, day in enumerate(WEEKDAYS):
+        if value in (day, day[:3]):
+            return index
+    raise UsageError(f"digest.week_start '{name}' is not a day of the week; use e.g. monday or sunday")
+
+
+def week_of(moment: datetime, tz: tzinfo, start_day: int = 0) -> Week:
+    """The week containing ``moment``: it starts at local midnight of weekday ``start_day`` (0 = Monday)."""
+    local = moment.astimezone(tz).date()
+    first = local - timedelta(days=(local.weekday() - start_day) % 7)
+    return _week_from(first, tz)
+
+
+def _week_from(first: date, tz: tzinfo) -> Week:
+    start = datetime.combine(first, time.min, tzinfo=tz)
+    end = datetime.combine(first + timedelta(days=7), time.min, tzinfo=tz)
+    return Week(start, end)
+
+
+def weeks_between(since: datetime, until: datetime, tz: tzinfo, start_day: int = 0) -> list[Week]:
+    """Every week overlapping [since, until], oldest first."""
+    week = week_of(since, tz, start_day)
+    last = week_of(until, tz, start_day)
+    out = []
+    while week.start <= last.start:
+        out.append(week)
+        week = _week_from(week.start.date() + timedelta(days=7), tz)
+    return out
+
+
+# -- request / result -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DigestRequest:
+    repo: str = "."
+    weeks: int | None = None  # how many weeks back, the current one included
+    since: str | None = None
+    until: str | None = None
+    out_dir: str | None = None  # None: digest.out_dir from the config (then never inside the repository)
+    formats: tuple[str, ...] = ()
+    engine: str | None = None
+
+
+@dataclass(frozen=True)
+class WeekOutcome:
+    name: str
+    label: str
+    action: str  # "written", "unchanged"
+    files: tuple[str, ...]
+    commits: int
+    in_progress: bool
+    quiet: bool
+    headline: str
+
+
+@dataclass
+class DigestResult:
+    out_dir: Path
+    weeks: list[WeekOutcome] = field(default_factory=list)
+    index_files: list[str] = field(default_factory=list)
+    index_written: bool = False
+    skipped_before_history: int = 0
+    future_commits: int = 0
+
+
+# -- output directory and manifest ----------------------------------------------------------------------
+
+def resolve_out_dir(request: DigestRequest, config: Config, repo_root: str, cwd: Path | None = None) -> Path:
+    """The digest directory: ``--out`` as given, else ``digest.out_dir`` relative to the current directory.
+
+    Writing inside the analysed repository needs an explicit ``--out``: narrator never writes there otherwise.
+    """
+    cwd = cwd or Path.cwd()
+    raw = request.out_dir if request.out_dir is not None else str(config.get("digest.out_dir", "narrator-digests"))
+    if not raw.strip():
+        raise UsageError("the digest output directory is empty; pass --out DIR or set digest.out_dir")
+    out = Path(raw).expanduser()
+    out = out if out.is_absolute() else cwd / out
+    out = Path(os.path.abspath(out))
+    real_out = Path(os.path.realpath(out))
+    real_repo = Path(os.path.realpath(repo_root))
+    inside = real_out == real_repo or real_repo in real_out.parents
+    if inside and request.out_dir is None:
+        raise DigestError(
+            f"the digest directory {out} (digest.out_dir) is inside the analysed repository {repo_root}; narrator "
+            f"does not write there unless asked: pass --out {raw} to confirm, or choose a directory outside it")
+    if out.exists() and not out.is_dir():
+        raise DigestError(f"--out {out} is a file, not a directory; give a directory for the digests")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DigestError(f"cannot create {out}: {parent} is a file, not a directory")
+            break
+    return out
+
+
+def _read_manifest(out: Path) -> dict[str, Any]:
+    path = out / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"version": MANIFEST_VERSION, "weeks": {}}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable digest manifest %s: %s", path, exc)
+        return {"version": MANIFEST_VERSION, "weeks": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("weeks"), dict):
+        return {"version": MANIFEST_VERSION, "weeks": {}}
+    return data
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    from narrator.report.output import write_atomic
+
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeError):
+        pass
+    try:
+        write_atomic(path, text)
+    except OutputError as exc:
+        raise DigestError(str(exc).replace("--output", "--out")) from None
+    return True
+
+
+# -- rendering --------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=2)
+def _environment(fmt: str) -> Any:
+    """A Jinja environment over the built-in templates, with the report renderer's escaping filters."""
+    import jinja2
+
+    from narrator.report import render
+
+    html = fmt == "html"
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in render.template_dirs()]),
+        autoescape=html, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update({"esc": render.one_line if html else render.md_escape, "one_line": render.one_line,
+                        "num": lambda v: f"{v:,}" if isinstance(v, int) else str(v)})
+    return env
+
+
+_MAIN_OPEN = '<main class="report">'
+_MAIN_CLOSE = "</main>"
+
+
+def _split_report_html(page: str) -> tuple[str, str, str]:
+    """(head up to and including <main>, main content, the rest) of a rendered report page."""
+    start = page.find(_MAIN_OPEN)
+    end = page.rfind(_MAIN_CLOSE)
+    if start < 0 or end < start:
+        return "", page, ""
+    start += len(_MAIN_OPEN)
+    return page[:start], page[start:end], page[end:]
+
+
+def render_digest(report: Any, fmt: str, digest: Mapping[str, Any]) -> str:
+    """One week's digest: the report rendered as by ``narrate report``, inside the digest header and links."""
+    from markupsafe import Markup
+
+    from narrator.report.render import render
+
+    body = render(report, fmt)
+    env = _environment(fmt)
+    if fmt == "html":
+        head, main, tail = _split_report_html(body)
+        cut = head.find("</head>")
+        cut = len(head) if cut < 0 else cut
+        return env.get_template("digest.html.j2").render(
+            digest=digest, report_head_open=Markup(head[:cut]), report_head_close=Markup(head[cut:]),
+            report_main=Markup(main), report_tail=Markup(tail))
+    return env.get_template("digest.md.j2").render(digest=digest, report_md=body).rstrip() + "\n"
+
+
+def render_index(entries: Sequence[Mapping[str, Any]], fmt: str, repository: str) -> str:
+    text = _environment(fmt).get_template(f"index.{fmt}.j2").render(entries=entries, repository=repository)
+    return text.rstrip() + "\n"
+
+
+# -- the run ----------------------------------------------------------------------------------------------
+
+def _parse_formats(formats: Sequence[str], config: Config) -> tuple[str, ...]:
+    chosen = [f.strip().lower() for f in (formats or config.get("digest.formats", list(FORMATS))) if f.strip()]
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise UsageError(f"digest format '{', '.join(bad) or '(none)'}' is not supported; choose from md, html "
+                         "(e.g. --format md,html)")
+    return tuple(dict.fromkeys(chosen))
+
+
+def _first_commit_time(repo: Any) -> datetime | None:
+    from datetime import timezone
+
+    from narrator.git.walker import run_git
+
+    proc = run_git(repo.root, ["log", "--max-parents=0", "--format=%ct", "HEAD", "--"], check=False)
+    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit()]
+    return datetime.fromtimestamp(min(stamps), tz=timezone.utc) if stamps else None
+
+
+def _future_commits(repo: Any, now: datetime) -> tuple[int, datetime | None]:
+    from datetime import timezone
+
+    from narrator.git.walker import run_git
+
+    proc = run_git(repo.root, ["log", f"--since=@{int(now.timestamp())}", "--format=%ct", "HEAD", "--"],
+                   check=False)
+    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit() and int(s) > now.timestamp()]
+    if not stamps:
+        return 0, None
+    return len(stamps), datetime.fromtimestamp(max(stamps), tz=timezone.utc)
+
+
+def _shas_hash(shas: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(shas)).encode("ascii")).hexdigest()[:24]
+
+
+def _entry_for_index(name: str, data: Mapping[str, Any], formats: Sequence[str]) -> dict[str, Any]:
+    return {"name": name, "label": data.get("label", name), "headline": data.get("headline", ""),
+            "commits": int(data.get("commits", 0)), "in_progress": bool(data.get("in_progress")),
+            "quiet": bool(data.get("quiet")), "files": {f: f"{name}.{f}" for f in formats},
+            "week": data.get("week", name)}
+
+
+def write_digests(request: DigestRequest, config: Config, cache: Any = None, progress: Any = None,
+                  now: datetime | None = None, cwd: Path | None = None) -> DigestResult:
+    """Write the asked weeks' digests and the index into the output directory; return what was done."""
+    from narrator.git.walker import Repository, WalkSpec, list_commits
+    from narrator.report.build import ReportRequest, build, collect_facts, _NoProgress
+    from narrator.timespec import check_window, parse_when, resolve_timezone
+
+    progress = progress or _NoProgress()
+    repo = Repository.open(request.repo)
+    if repo.bare:
+        raise UsageError(f"{repo.root} is a bare repository; digests need a work tree clone")
+    formats = _parse_formats(request.formats, config)
+    out = resolve_out_dir(request, config, repo.root, cwd)
+    tz = resolve_timezone(config.get("timezone", "local"))
+    start_day = week_start_index(str(config.get("digest.week_start", "monday")))
+    now = (now or datetime.now(tz)).astimezone(tz)
+    current = week_of(now, tz, start_day)
+    if not repo.has_commits():
+        raise NarratorError(f"repository {repo.root} has no commits yet: nothing to digest")
+    repo.resolve("HEAD")
+
+    if request.since or request.until:
+        if request.weeks is not None:
+            raise UsageError("--weeks and --since/--until cannot be used together")
+        since = parse_when(request.since or "1w", edge="since", now=now, tz=tz)
+        until = parse_when(request.until, edge="until", now=now, tz=tz) if request.until else now
+        check_window(since, until)
+        weeks = weeks_between(since, min(until, now), tz, start_day) if since <= now else []
+    else:
+        count = request.weeks if request.weeks is not None else int(config.get("digest.weeks", 2))
+        if count < 1:
+            raise UsageError("--weeks must be at least 1")
+        weeks = [current]
+        for _ in range(count - 1):
+            weeks.insert(0, _week_from(weeks[0].start.date() - timedelta(days=7), tz))
+    result = DigestResult(out_dir=out)
+    first = _first_commit_time(repo)
+    if first is not None:
+        kept = [w for w in weeks if w.end > first]
+        result.skipped_before_history = len(weeks) - len(kept)
+        weeks = kept
+    weeks = [w for w in weeks if w.start <= now]  # never a digest of a week that has not started
+    if not weeks and result.skipped_before_history == 0:
+        raise UsageError("no week to digest in that window (it is in the future)")
+    future_count, future_latest = _future_commits(repo, now)
+    result.future_commits = future_count
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DigestError(f"cannot create the digest directory {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise DigestError(f"the digest directory {out} is not writable; fix its permissions or choose another --out")
+    manifest = _read_manifest(out)
+    if manifest.get("repository_key") not in (None, repo.key) and manifest["weeks"]:
+        raise DigestError(f"{out} already holds digests of another repository ({manifest.get('repository')}); "
+                          "choose another --out directory")
+    manifest.update({"version": MANIFEST_VERSION, "repository": repo.name, "repository_key": repo.key})
+    recorded: dict[str, Any] = manifest["weeks"]
+
+    # Weeks written before are refreshed too when they need it: finished since they were written "in
+    # progress", their commits changed (a rewritten history), or they are the neighbour of a new week
+    # (their "next" link). Unchanged ones cost a render and no write.
+    requested = {w.name for w in weeks}
+    by_name = {w.name: w for w in weeks}
+    for name, data in recorded.items():
+        try:
+            old_week = Week(datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if old_week.name == name and name not in by_name and old_week.start <= now:
+            by_name[name] = old_week
+    span_weeks = sorted(by_name.values(), key=lambda w: w.start)
+    if span_weeks:
+        span = WalkSpec(since=span_weeks[0].start - timedelta(days=7), until=span_weeks[-1].until)
+        listed = list_commits(repo, span)
+    else:
+        listed = []
+    names_after = sorted(by_name)
+    refresh = set(requested)
+    for name, week in by_name.items():
+        if name in requested:
+            continue
+        data = recorded[name]
+        shas = [s for s, when in listed if week.start <= when < week.end]
+        position = names_after.index(name)
+        neighbour_new = position + 1 < len(names_after) and names_after[position + 1] not in recorded
+        if (data.get("in_progress") and name != current.name) or data.get("shas") != _shas_hash(shas) \
+                or neighbour_new:
+            refresh.add(name)
+    weeks = sorted((by_name[n] for n in refresh), key=lambda w: w.start)
+    if weeks:  # warm the facts cache once for the whole range; each week's build then reads it
+        collect_facts(repo, [s for s, when in listed if when >= weeks[0].start - timedelta(days=7)], cache,
+                      progress)
+
+    all_names = sorted(set(recorded) | {w.name for w in weeks})
+    for week in weeks:
+        shas = [s for s, when in listed if week.start <= when < week.end]
+        in_progress = week.name == current.name
+        title = f"{repo.name} \u2014 weekly digest, week {week.iso[1]} of {week.iso[0]}"
+        report = build(ReportRequest(repo=repo.root, since=week.start.isoformat(), until=week.until.isoformat(),
+                                     engine=request.engine, title=title), config, cache, progress, now=now)
+        if in_progress and future_count:
+            latest = future_latest.astimezone(tz).date().isoformat() if future_latest else "later"
+            report.notes.append(
+                f"{future_count} commit{'s are' if future_count != 1 else ' is'} dated after this digest was made "
+                f"(latest {latest}), probably from a computer with a wrong clock; they will be counted in the week "
+                "their date falls in.")
+        position = all_names.index(week.name)
+        digest = {
+            "name": week.name, "year": week.iso[0], "week": week.iso[1], "label": week.label(),
+            "in_progress": in_progress, "quiet": report.empty, "ends": f"{week.last_day:%A} {week.last_day.day} "
+            f"{week.last_day:%B}", "commits": report.numbers.commits,
+            "prev": all_names[position - 1] if position > 0 else "",
+            "next": all_names[position + 1] if position + 1 < len(all_names) else "",
+            "formats": list(formats),
+        }
+        shas_hash = _shas_hash(shas)
+        old = recorded.get(week.name) or {}
+        keep_stamp = old.get("shas") == shas_hash and old.get("generated_at")
+        wrote: list[str] = []
+        if keep_stamp:
+            pinned = replace(report, generated_at=old["generated_at"])
+            texts = {fmt: render_digest(pinned, fmt, digest) for fmt in formats}
+            for fmt, text in texts.items():
+                if _write_if_changed(out / f"{week.name}.{fmt}", text):
+                    wrote.append(fmt)
+            stamp = old["generated_at"]
+            if wrote:  # something changed (template, neighbours, narrations): date it now
+                texts = {fmt: render_digest(report, fmt, digest) for fmt in formats}
+                for fmt, text in texts.items():
+                    _write_if_changed(out / f"{week.name}.{fmt}", text)
+                wrote = list(formats)
+                stamp = report.generated_at
+        else:
+            for fmt in formats:
+                _write_if_changed(out / f"{week.name}.{fmt}", render_digest(report, fmt, digest))
+            wrote = list(formats)
+            stamp = report.generated_at
+        recorded[week.name] = {
+            "label": week.label(), "start": week.start.isoformat(), "end": week.end.isoformat(),
+            "headline": report.headline, "commits": report.numbers.commits, "in_progress": in_progress,
+            "quiet": report.empty, "shas": shas_hash, "generated_at": stamp, "formats": list(formats),
+        }
+        result.weeks.append(WeekOutcome(
+            name=week.name, label=week.label(), action="written" if wrote else "unchanged",
+            files=tuple(str(out / f"{week.name}.{fmt}") for fmt in formats), commits=report.numbers.commits,
+            in_progress=in_progress, quiet=report.empty, headline=report.headline))
+
+    entries = [_entry_for_index(name, recorded[name], recorded[name].get("formats", formats))
+               for name in sorted(recorded, reverse=True)
+               if all((out / f"{name}.{fmt}").exists() for fmt in recorded[name].get("formats", formats))]
+    for fmt in formats:
+        index_path = out / f"index.{fmt}"
+        if _write_if_changed(index_path, render_index(entries, fmt, repo.name)):
+            result.index_written = True
+        result.index_files.append(str(index_path))
+    _write_if_changed(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return result
