@@ -175,7 +175,7 @@ def _team_summary(ctx: Mapping[str, Any]) -> str:
 
 
 def _peak_summary(ctx: Mapping[str, Any]) -> str:
-    peaks = [p for p in ctx.get("peak_days", []) if p["commits"]]
+    peaks = [p for i, p in enumerate(ctx.get("peak_days", [])) if p["commits"] and (i == 0 or p["commits"] > 1)]
     if not peaks:
         return ""
     weekly = str(peaks[0]["label"]).startswith("week of")

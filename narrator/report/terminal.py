@@ -81,7 +81,8 @@ def _render(ctx: Mapping[str, Any], console: Console) -> None:
     console.print()
     figures = Text.assemble(
         (f"{n['work_commits']:,}", "bold"), " commits of work · ", (f"{n['contributors']:,}", "bold"),
-        " contributors · ", (f"{n['files_touched']:,}", "bold"), " files · ",
+        " contributor · " if n["contributors"] == 1 else " contributors · ", (f"{n['files_touched']:,}", "bold"),
+        " file · " if n["files_touched"] == 1 else " files · ",
         (f"+{n['lines_added']:,}", "bold green"), " / ", (f"−{n['lines_deleted']:,}", "bold red"), " lines",
         style="dim")
     console.print(Panel(Group(_t(ctx["headline"]), Text(), figures), title=Text("In short", style="bold"),
@@ -156,7 +157,7 @@ def _render(ctx: Mapping[str, Any], console: Console) -> None:
                               ("removed", "right"), ("main kinds of work", "left")):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         for p in ctx["people"]:
-            kinds = ", ".join(f"{count:,} {_kind(name)}" for name, count in p["categories"][:3])
+            kinds = ", ".join(f"{one_line(name)} {count:,}" for name, count in p["categories"][:3])
             table.add_row(_t(p["name"]), Text(f"{p['commits']:,}"), Text(f"{p['lines_added']:,}"),
                           Text(f"{p['lines_deleted']:,}"), _t(kinds))
         console.print(Padding(table, (0, 0, 0, 2)))
