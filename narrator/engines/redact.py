@@ -46,7 +46,7 @@ _URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"]*:)
 
 # Connection strings in key=value form: Password=...; Pwd=...; AccountKey=...; SharedAccessKey=...
 _CONN_PARTS = re.compile(
-    r"(?i)\b((?:password|pwd|accountkey|sharedaccesskey|sharedsecret|access_token)\s*=\s*)([^;\s'\"]+)"
+    r"(?i)(?<![\w.])((?:password|pwd|accountkey|sharedaccesskey|sharedsecret)=)([^;\s'\"]+)(?=;|['\"]|\s|$)"
 )
 
 # NAME = "value" / NAME: value / --password value / "name": "value" where NAME looks secret.
@@ -73,13 +73,20 @@ _PLACEHOLDER = re.compile(
 
 def _mask_assignment(match: re.Match[str]) -> str:
     value = match.group("value")
-    if _PLACEHOLDER.match(value) or value.endswith("(") or "(" in value:
+    if value.startswith("[REDACTED") or _PLACEHOLDER.match(value) or value.endswith("(") or "(" in value:
         return match.group(0)
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value) and not re.search(r"\d", value) and len(value) < 24:
         # a bare identifier (`token = request_token`) is a reference, not a literal secret
         return match.group(0)
     quote = match.group("quote")
     return f"{match.group('key')}{quote}{MASK}{quote}"
+
+
+def _keep_or_mask(match: re.Match[str], tail: str = "") -> str:
+    """Mask group 2 after group 1, unless it is already masked (redaction must be idempotent)."""
+    if match.group(2).startswith("[REDACTED"):
+        return match.group(0)
+    return match.group(1) + MASK + tail
 
 
 def redact(text: str) -> str:
@@ -89,11 +96,11 @@ def redact(text: str) -> str:
     text = _PRIVATE_KEY.sub(MASK, text)
     for pattern in _TOKEN_PATTERNS:
         text = pattern.sub(MASK, text)
-    text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + m.group(3) if m.group(2) != MASK else m.group(0), text)
-    text = _CONN_PARTS.sub(lambda m: m.group(1) + MASK, text)
-    text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-    text = _CLI_FLAG.sub(lambda m: m.group(1) + MASK, text)
+    text = _URL_CREDENTIALS.sub(lambda m: _keep_or_mask(m, m.group(3)), text)
+    text = _CONN_PARTS.sub(_keep_or_mask, text)
+    text = _AUTH_HEADER.sub(_keep_or_mask, text)
+    text = _BEARER.sub(_keep_or_mask, text)
+    text = _CLI_FLAG.sub(_keep_or_mask, text)
     text = _ASSIGNMENT.sub(_mask_assignment, text)
     return text
 

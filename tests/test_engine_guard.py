@@ -1,0 +1,122 @@
+"""The faithfulness guard, output cleaning and secret redaction (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from narrator.engines.guard import Context, check, clean_output, unknown_names
+from narrator.engines.redact import MASK, is_secrets_file, redact, redact_files
+from narrator.prompts import FileDiff
+
+CONTEXT = Context([
+    "Fix retry loop in narrator/net/client.py",
+    "+def fetch_with_retry(url, attempts=3):\n+    for attempt in range(attempts):\n+        timeout = 30",
+])
+
+
+@pytest.mark.parametrize("text", [
+    "Fixed the retry loop so that failed downloads are tried again.",
+    "The client now tries a download up to 3 times before giving up.",
+    "Added fetch_with_retry to client.py so that network hiccups no longer break the import.",
+    "Updated the README and the API documentation on GitHub.",
+])
+def test_faithful_sentences_pass(text):
+    assert check(text, CONTEXT).ok, check(text, CONTEXT).reason
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("", "empty output"),
+    ("   ", "empty output"),
+    ("Fixed it", "output too short"),
+    ("the retry the retry the retry the retry the retry the retry", "degenerate repetition"),
+    ("aaaaaaaaaaaaaaaaaaaaaaaa is what it does now", "degenerate repetition"),
+    ("Explain in one sentence what this change does and why it matters.", "prompt echo"),
+    ("This sentence describes a single change to the same file.", "prompt echo"),
+    ("```diff\n+def fetch_with_retry(url, attempts=3):\n```", "prompt echo"),
+    ("Ce changement corrige la boucle de nouvelle tentative du client réseau.", "not English"),
+    ("这个改动修复了客户端的重试循环问题", "not English"),
+    ("Fixed parse_headers in http_utils.py so that 42 requests work.", "names not in the commit"),
+    ("Renamed the fetchWithRetries helper.", "names not in the commit"),
+    ("Bumped the timeout to 45 seconds.", "names not in the commit"),
+])
+def test_bad_sentences_are_rejected(text, reason):
+    verdict = check(text, CONTEXT)
+    assert not verdict.ok
+    assert verdict.reason.startswith(reason)
+
+
+def test_unknown_names_lists_only_invented_ones():
+    found = unknown_names("Changed fetch_with_retry in client.py and added parse_body() to server.go.", CONTEXT)
+    assert found == ["server.go", "parse_body"] or set(found) == {"server.go", "parse_body"}
+
+
+def test_verbatim_copy_of_the_diff_is_an_echo():
+    prompt = "def compute the total price of every item in the basket including taxes and shipping costs"
+    text = "compute the total price of every item in the basket including taxes and shipping costs"
+    assert check(text, Context([prompt]), prompt).reason == "prompt echo"
+
+
+def test_clean_output_keeps_whole_sentences_and_one_paragraph():
+    assert clean_output('  "Fixed the login page."  ') == "Fixed the login page."
+    assert clean_output("Fixed the login page. It also adds tests. And more. Even more.") == \
+        "Fixed the login page. It also adds tests."
+    assert clean_output("Fixed the login page.\n\nHere is the diff:") == "Fixed the login page."
+    assert clean_output("Fixed the login page. Then it was cut off mid") == "Fixed the login page."
+    assert clean_output("Answer: Fixed the login page") == "Fixed the login page."
+
+
+# -- redaction ------------------------------------------------------------------------------------------
+
+SECRETS = {
+    "aws": "AKIAIOSFODNN7EXAMPLE",
+    "github": "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    "openai": "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456",
+    "slack": "xoxb-" + "123456789012-abcdefghijkl",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "password": "hunter2hunter2",
+    "dsn_password": "s3cr3t-pw",
+    "conn_password": "P@ssw0rd!x",
+    "bearer": "abcdef0123456789abcdef0123456789",
+}
+
+DIFF = f"""diff --git a/settings.py b/settings.py
++AWS_KEY = "{SECRETS['aws']}"
++GITHUB_TOKEN = '{SECRETS['github']}'
++client = OpenAI(api_key="{SECRETS['openai']}")
++SLACK = "{SECRETS['slack']}"
++session = "{SECRETS['jwt']}"
++DB_PASSWORD = {SECRETS['password']}
++DATABASE_URL = "postgres://app:{SECRETS['dsn_password']}@db.example.com:5432/app"
++conn = "Server=tcp:db;Database=app;User Id=app;Password={SECRETS['conn_password']};"
++headers = {{"Authorization": "Bearer {SECRETS['bearer']}"}}
++-----BEGIN RSA PRIVATE KEY-----
++MIIEowIBAAKCAQEAsecretsecretsecretsecret
++-----END RSA PRIVATE KEY-----
++password = os.environ["DB_PASSWORD"]
++token = request_token
++timeout = 30
+"""
+
+
+def test_redact_masks_every_kind_of_secret_and_keeps_the_rest():
+    out = redact(DIFF)
+    for name, value in SECRETS.items():
+        assert value not in out, name
+    assert "MIIEowIBAAKCAQEA" not in out
+    assert out.count(MASK) >= len(SECRETS)
+    # names and structure stay, so the model can still say what changed
+    assert "DATABASE_URL" in out and "db.example.com" in out and "postgres://app:" in out
+    assert 'password = os.environ["DB_PASSWORD"]' in out
+    assert "token = request_token" in out
+    assert "timeout = 30" in out
+    assert redact(out) == out
+
+
+def test_secrets_files_are_never_sent():
+    files = [FileDiff(".env", "+API_KEY=abc123def456"), FileDiff("deploy/id_rsa", "+-----BEGIN"),
+             FileDiff("config/prod.env", "+X=1"), FileDiff("app.py", f"+key = '{SECRETS['github']}'")]
+    safe = redact_files(files)
+    assert safe[0].diff == "" and safe[1].diff == ""
+    assert SECRETS["github"] not in safe[3].diff
+    assert is_secrets_file(".env.production") and is_secrets_file("certs/server.pem")
+    assert not is_secrets_file("docs/env.md")
