@@ -483,3 +483,24 @@ def test_render_module_has_no_print() -> None:
     for module in ("render.py", "terminal.py", "charts.py", "output.py"):
         source = (Path(render_module.__file__).parent / module).read_text(encoding="utf-8")
         assert "print(" not in source.replace("console.print(", "")
+
+
+# -- a real context (pallets/flask, 15 January to 20 February 2026) ------------------------------------------
+
+FLASK_CONTEXT = Path(__file__).parent / "fixtures" / "render" / "flask-context.json"
+
+
+def test_real_context_renders_every_format() -> None:
+    context = json.loads(FLASK_CONTEXT.read_text(encoding="utf-8"))
+    md = render_context(context, "md")
+    headings = [text for tag, text in parse_html(md_to_html(md)).headings if tag == "h2"]
+    assert headings == ["Highlights", "Where the work went", "Work by category", "Needs attention", "Team",
+                        "Compared with the previous five weeks"]
+    assert "Release 3.1.3 went out on 19 February." in md
+    assert "17 are merges (11 reviewed contributions, 6 branch syncs)" in md
+    html = render_context(context, "html")
+    assert html.count("<svg") == 3 and "3.1.3" in html
+    assert set(parse_html(html).tags) <= REPORT_TAGS | SVG_TAGS
+    term = render_context(context, "term")
+    assert "In short" in term and "Needs attention" in term
+    assert json.loads(render_context(context, "json")) == context

@@ -111,8 +111,8 @@ def _sentence(value: object) -> str:
     return text if not text or text[-1] in ".!?:" else text + "."
 
 
-_KIND = {"Features": "new", "Fixes": "fix", "Performance": "speed", "Refactoring": "reorganisation",
-         "Documentation": "docs", "Tests": "tests", "Dependencies": "dependencies", "Build & CI": "build",
+_KIND = {"Features": "feature", "Fixes": "fix", "Performance": "speed-up", "Refactoring": "reorganisation",
+         "Documentation": "documentation", "Tests": "tests", "Dependencies": "dependencies", "Build & CI": "build",
          "Chores": "upkeep", "Reverts": "undone", "Merges": "merge"}
 
 
