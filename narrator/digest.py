@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -252,7 +253,8 @@ def render_digest(report: Any, fmt: str, digest: Mapping[str, Any]) -> str:
         return env.get_template("digest.html.j2").render(
             digest=digest, report_head_open=Markup(head[:cut]), report_head_close=Markup(head[cut:]),
             report_main=Markup(main), report_tail=Markup(tail))
-    return env.get_template("digest.md.j2").render(digest=digest, report_md=body).rstrip() + "\n"
+    text = env.get_template("digest.md.j2").render(digest=digest, report_md=body.strip())
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 def render_index(entries: Sequence[Mapping[str, Any]], fmt: str, repository: str) -> str:
