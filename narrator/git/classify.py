@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from narrator.errors import ConfigError
-from narrator.git.facts import Classification, CommitFacts
+from narrator.git.facts import ChangeType, Classification, CommitFacts
 
 CATEGORIES = (
     "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies",
@@ -214,6 +214,8 @@ class Classifier:
         self._subject_res = {id(r): re.compile(r["subject"], re.I) for r in self.rules if "subject" in r}
         self._area_cache: dict[str, str] = {}
         self._path_cache: dict[tuple[int, str, str], bool] = {}
+        self._glob_res = {(i, key): _globs_regex(tuple(r[key])) for i, r in enumerate(self.rules)
+                          for key in ("all_paths", "any_path") if key in r}
 
     def area_of(self, path: str) -> str:
         area = self._area_cache.get(path)
@@ -242,13 +244,9 @@ class Classifier:
     def classify(self, commit: CommitFacts) -> Classification:
         cc = parse_conventional(commit.subject)
         prefix = None if cc else _PREFIX.match(commit.subject.strip())
+        text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
         paths = [f.path for f in commit.files]
-        for rule in self.rules:
-            if self._matches(rule, commit, cc, paths):
-                category = rule["category"]
-                break
-        else:  # pragma: no cover - the fallback rule always matches
-            category = "Chores"
+        rule = self._first_match(commit, cc, text, paths)
         counts: dict[str, int] = {}
         for p in paths:
             area = self.area_of(p)
@@ -256,41 +254,42 @@ class Classifier:
         areas = sorted(counts, key=lambda a: (-counts[a], a))
         breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body
         return Classification(
-            category=category,
+            category=rule["category"],
             areas=tuple(areas),
             rule=rule.get("name", "user rule"),
             breaking=breaking,
             scope=cc.scope if cc else (prefix.group("scope") if prefix else None),
-            description=cc.description if cc else (prefix.group("desc") if prefix else commit.subject),
+            description=text,
         )
 
-    def _path_in(self, path: str, rule: Mapping[str, Any], key: str) -> bool:
-        cache_key = (id(rule), key, path)
+    def _first_match(self, commit: CommitFacts, cc: ConventionalSubject | None, text: str,
+                     paths: list[str]) -> Mapping[str, Any]:
+        # Conditions are checked cheapest first; path checks are remembered per (rule, path).
+        for index, rule in enumerate(self.rules):
+            if "revert" in rule and bool(rule["revert"]) != commit.is_revert:
+                continue
+            if "merge" in rule and bool(rule["merge"]) != commit.is_merge:
+                continue
+            if "cc_types" in rule and (cc is None or cc.type not in rule["cc_types"]):
+                continue
+            if "cc_scopes" in rule and (cc is None or (cc.scope or "").lower() not in rule["cc_scopes"]):
+                continue
+            if "subject" in rule and not self._subject_res[id(rule)].search(text):
+                continue
+            if "all_paths" in rule and (not paths or not all(self._path_in(p, index, rule, "all_paths") for p in paths)):
+                continue
+            if "any_path" in rule and not any(self._path_in(p, index, rule, "any_path") for p in paths):
+                continue
+            if rule.get("added_source") and not any(
+                f.change_type is ChangeType.ADDED and is_source_path(f.path, f.language) for f in commit.files
+            ):
+                continue
+            return rule
+        return {"category": "Chores", "name": "fallback"}  # pragma: no cover - DEFAULT_RULES end in a fallback
+
+    def _path_in(self, path: str, index: int, rule: Mapping[str, Any], key: str) -> bool:
+        cache_key = (index, key, path)
         found = self._path_cache.get(cache_key)
         if found is None:
-            found = self._path_cache[cache_key] = path_matches(path, rule[key])
+            found = self._path_cache[cache_key] = self._glob_res[(index, key)].match(path) is not None
         return found
-
-    def _matches(self, rule, commit: CommitFacts, cc: ConventionalSubject | None, paths: list[str]) -> bool:
-        if "revert" in rule and bool(rule["revert"]) != commit.is_revert:
-            return False
-        if "merge" in rule and bool(rule["merge"]) != commit.is_merge:
-            return False
-        if "cc_types" in rule and (cc is None or cc.type not in rule["cc_types"]):
-            return False
-        if "cc_scopes" in rule and (cc is None or (cc.scope or "").lower() not in rule["cc_scopes"]):
-            return False
-        if "subject" in rule:
-            prefix = None if cc else _PREFIX.match(commit.subject.strip())
-            text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
-            if not self._subject_res[id(rule)].search(text):
-                return False
-        if "all_paths" in rule and (not paths or not all(self._path_in(p, rule, "all_paths") for p in paths)):
-            return False
-        if "any_path" in rule and not any(self._path_in(p, rule, "any_path") for p in paths):
-            return False
-        if rule.get("added_source") and not any(
-            f.change_type.value == "added" and is_source_path(f.path, f.language) for f in commit.files
-        ):
-            return False
-        return True
