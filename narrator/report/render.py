@@ -27,7 +27,7 @@ from narrator.report import charts
 from narrator.report.model import Report, day_label
 
 __all__ = [
-    "FORMATS", "render", "render_context", "context_json", "clean_text", "one_line", "md_escape",
+    "FORMATS", "render", "render_context", "render_template", "build_view", "context_json", "clean_text", "one_line", "md_escape",
     "template_dirs",
 ]
 
@@ -454,10 +454,22 @@ def render_context(context: Mapping[str, Any], fmt: str, template: Path | str | 
         return render_terminal_text(context)
     if fmt not in ("md", "html"):
         raise UsageError(f"unknown report format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    return render_template(f"report.{fmt}.j2", context)
+
+
+def render_template(name: str, context: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
+    """Render a built-in template (``report.md.j2``, ``digest.html.j2`` ...) from a context.
+
+    The format follows the name: ``.html.j2`` templates get HTML autoescaping and charts, others Markdown
+    escaping through ``esc``. ``extra`` adds variables (e.g. a digest's own data) next to the context.
+    """
+    fmt = "html" if _is_html_name(name) else "md"
     env = _builtin_environment(fmt)
     data = dict(context)
-    data["view"] = build_view(context, with_charts=fmt == "html")
-    text = env.get_template(f"report.{fmt}.j2").render(data)
+    if "numbers" in context:
+        data["view"] = build_view(context, with_charts=fmt == "html")
+    data.update(extra or {})
+    text = env.get_template(name).render(data)
     if fmt == "md":
         text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return text
