@@ -36,6 +36,14 @@ _ENGLISH_WORDS = {
     "test", "tests", "support", "improves", "improved", "has", "have", "using", "use", "uses", "at", "all",
     "but", "if", "than", "other", "each", "any", "some", "instead", "without", "after", "before", "only",
     "creates", "created", "returns", "handles", "allows", "introduces", "cleans", "moves", "renames",
+    "renamed", "moved", "made", "now", "they", "them", "these", "those", "there", "then", "been", "were",
+    "does", "do", "did", "should", "would", "could", "may", "might", "must", "out", "up", "down", "over",
+    "under", "between", "through", "during", "while", "because", "since", "until", "who", "whose", "where",
+    "why", "one", "two", "every", "most", "many", "much", "few", "same", "different", "better", "faster",
+    "easier", "clearer", "safer", "simpler", "again", "already", "still", "just", "also", "too", "very",
+    "longer", "page", "pages", "data", "users", "user", "customers", "people", "team", "app", "application",
+    "project", "feature", "features", "bug", "bugs", "error", "errors", "helper", "setting", "settings",
+    "documentation", "tested", "improved", "reorganised", "reorganized", "simplified", "corrected",
 }
 
 _ECHO_MARKERS = ("```", "diff --git", "@@ ", "### instruction", "### response", "### system", "<|im_start|>",
@@ -55,6 +63,7 @@ _CALL = re.compile(r"\b([A-Za-z_][\w.]*)\(\)?")
 _SNAKE = re.compile(r"\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b|\b_[A-Za-z]\w*\b")
 _CAMEL = re.compile(r"\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z0-9]+[A-Z]\w*\b")
 _DOTTED = re.compile(r"\b[A-Za-z_]\w*\.[a-z_]\w*(?:\.\w+)*\b")
+_MIXED = re.compile(r"\b[A-Za-z]+\d+[A-Za-z0-9]*\b")  # Res6, utf8, v2beta
 _ALLCAPS = re.compile(r"\b[A-Z][A-Z0-9]{1,}(?:_[A-Z0-9]+)*\b")
 
 
@@ -136,6 +145,8 @@ def _is_echo(text: str, prompt: str) -> bool:
 
 
 def _is_english(text: str) -> bool:
+    if any((not c.isprintable()) or c == "\ufffd" for c in text):
+        return False  # control characters or undecodable bytes: garbled output
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return False
@@ -146,7 +157,7 @@ def _is_english(text: str) -> bool:
     if len(words) < 3:
         return False
     common = sum(1 for w in words if w in _ENGLISH_WORDS)
-    return common >= 1 and common / len(words) >= 0.08
+    return common >= min(2, len(words) - 2) and common / len(words) >= 0.1
 
 
 def unknown_names(text: str, context: Context) -> list[str]:
@@ -160,6 +171,7 @@ def unknown_names(text: str, context: Context) -> list[str]:
     candidates += _SNAKE.findall(text)
     candidates += _CAMEL.findall(text)
     candidates += _DOTTED.findall(text)
+    candidates += _MIXED.findall(text)
     candidates += [w for w in _ALLCAPS.findall(text) if w.lower() not in _ALLOWED_TERMS]
     for name in candidates:
         clean = name.strip().strip(".,;:!?'\"")
@@ -190,11 +202,13 @@ def check(text: str, context: Context, prompt: str = "") -> Verdict:
         return _reject("degenerate repetition")
     if _is_echo(stripped, prompt):
         return _reject("prompt echo")
-    if not _is_english(stripped):
-        return _reject("not English")
+    if any((not c.isprintable()) or c == "\ufffd" for c in stripped):
+        return _reject("not English (garbled characters)")
     unknown = unknown_names(stripped, context)
     if unknown:
         return _reject("names not in the commit: " + ", ".join(unknown[:5]))
+    if not _is_english(stripped):
+        return _reject("not English")
     return ACCEPT
 
 

@@ -149,22 +149,27 @@ class HFEngine(GeneratingEngine):
     def _generate_rendered(self, prompts: list[str]) -> list[str]:
         import torch
 
-        try:
-            return self._generate_once(prompts)
-        except Exception as exc:
-            if not _is_oom(exc):
-                raise
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            if len(prompts) == 1:
-                raise EngineError(
-                    "the GPU ran out of memory even for a single prompt; lower engines.hf.max_prompt_tokens, "
-                    "use engines.hf.quantize = \"nf4\", or run on the CPU (engines.hf.device = \"cpu\")"
-                ) from None
-            half = (len(prompts) + 1) // 2
-            self.batch_size = max(1, min(self.batch_size, half))
-            log.warning("GPU out of memory at batch %d; continuing with batch %d", len(prompts), half)
-            return self._generate_rendered(prompts[:half]) + self._generate_rendered(prompts[half:])
+        out: list[str] = []
+        start, size = 0, len(prompts)
+        while start < len(prompts):
+            chunk = prompts[start:start + size]
+            try:
+                out += self._generate_once(chunk)
+                start += len(chunk)
+            except Exception as exc:
+                if not _is_oom(exc):
+                    raise
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                if len(chunk) == 1:
+                    raise EngineError(
+                        "the GPU ran out of memory even for a single prompt; lower engines.hf.max_prompt_tokens, "
+                        "use engines.hf.quantize = \"nf4\", or run on the CPU (engines.hf.device = \"cpu\")"
+                    ) from None
+                size = (len(chunk) + 1) // 2
+                self.batch_size = max(1, min(self.batch_size, size))  # later batches start smaller
+                log.warning("GPU out of memory at batch %d; continuing with batch %d", len(chunk), size)
+        return out
 
     def _generate_once(self, prompts: list[str]) -> list[str]:
         import torch
