@@ -18,10 +18,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -206,24 +204,6 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 # -- rendering --------------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=2)
-def _environment(fmt: str) -> Any:
-    """A Jinja environment over the built-in templates, with the report renderer's escaping filters."""
-    import jinja2
-
-    from narrator.report import render
-
-    html = fmt == "html"
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in render.template_dirs()]),
-        autoescape=html, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update({"esc": render.one_line if html else render.md_escape, "one_line": render.one_line,
-                        "num": lambda v: f"{v:,}" if isinstance(v, int) else str(v)})
-    return env
-
-
 _MAIN_OPEN = '<main class="report">'
 _MAIN_CLOSE = "</main>"
 
@@ -242,23 +222,23 @@ def render_digest(report: Any, fmt: str, digest: Mapping[str, Any]) -> str:
     """One week's digest: the report rendered as by ``narrate report``, inside the digest header and links."""
     from markupsafe import Markup
 
-    from narrator.report.render import render
+    from narrator.report.render import render, render_template
 
     body = render(report, fmt)
-    env = _environment(fmt)
     if fmt == "html":
         head, main, tail = _split_report_html(body)
         cut = head.find("</head>")
         cut = len(head) if cut < 0 else cut
-        return env.get_template("digest.html.j2").render(
+        return render_template("digest.html.j2", {}, dict(
             digest=digest, report_head_open=Markup(head[:cut]), report_head_close=Markup(head[cut:]),
-            report_main=Markup(main), report_tail=Markup(tail))
-    text = env.get_template("digest.md.j2").render(digest=digest, report_md=body.strip())
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+            report_main=Markup(main), report_tail=Markup(tail)))
+    return render_template("digest.md.j2", {}, {"digest": digest, "report_md": body.strip()})
 
 
 def render_index(entries: Sequence[Mapping[str, Any]], fmt: str, repository: str) -> str:
-    text = _environment(fmt).get_template(f"index.{fmt}.j2").render(entries=entries, repository=repository)
+    from narrator.report.render import render_template
+
+    text = render_template(f"index.{fmt}.j2", {}, {"entries": entries, "repository": repository})
     return text.rstrip() + "\n"
 
 
