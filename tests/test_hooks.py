@@ -314,3 +314,12 @@ def test_hook_script_is_posix_sh_without_python_in_foreground():
 def test_pre_commit_hooks_yaml_declares_post_commit_stage():
     text = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "stages: [post-commit]" in text and "narrate hook run" in text
+
+
+def test_background_job_time_limit_stops_it(tmp_path):
+    code = ("import logging, sys, time; logging.basicConfig(stream=sys.stderr, level=logging.INFO);"
+            "from narrator.hooks import _arm_timeout; _arm_timeout(0.3); time.sleep(10)")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 124 and time.monotonic() - started < 8
+    assert "hook.timeout_s" in proc.stderr
