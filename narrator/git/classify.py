@@ -229,11 +229,14 @@ class Classifier:
                 return area
         parts = path.split("/")
         top = parts[0].lower()
-        if top in _DOC_DIRS or (len(parts) == 1 and path_matches(path, DOC_GLOBS)):
+        root_file = len(parts) == 1
+        if top in _TOOLING_DIRS or (root_file and path_matches(path, DEPENDENCY_GLOBS + CI_GLOBS)):
+            return TOOLING_AREA  # before docs: requirements.txt is a dependency list, not a document
+        if top in _DOC_DIRS or (root_file and path_matches(path, DOC_GLOBS)):
             return DOCS_AREA
-        if top in _TEST_DIRS or (len(parts) == 1 and path_matches(path, TEST_GLOBS)):
+        if top in _TEST_DIRS or (root_file and path_matches(path, TEST_GLOBS)):
             return TESTS_AREA
-        if top in _TOOLING_DIRS or (len(parts) == 1 and path_matches(path, CI_GLOBS + DEPENDENCY_GLOBS + _ROOT_TOOLING)):
+        if root_file and path_matches(path, _ROOT_TOOLING):
             return TOOLING_AREA
         if len(parts) == 1:
             return ROOT_AREA

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterable, Mapping, Sequence
 
-from narrator.git.classify import ROOT_AREA, is_doc_path, is_source_path, is_test_path
+from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
 from narrator.git.facts import Classification, CommitFacts, Narration
 
 SCHEMA_VERSION = 1
+_SUPPORT_AREAS = {ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA}
 
 WORK_CATEGORY_ORDER = [
     "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies", "Build & CI",
@@ -79,6 +80,7 @@ class CommitEntry:
 class Highlight:
     text: str
     day: str
+    date: str  # ISO date (YYYY-MM-DD) in the report's timezone
     category: str
     areas: list[str]
     author: str
@@ -166,6 +168,7 @@ class Release:
     name: str
     day: str
     sha: str
+    date: str = ""  # ISO date (YYYY-MM-DD) in the report's timezone
 
 
 @dataclass
@@ -189,6 +192,7 @@ class Report:
     per_person: bool
     attention: list[AttentionItem]
     activity: list[DayActivity]
+    activity_unit: str  # "day", or "week" for windows longer than 120 days
     peak_days: list[DayActivity]
     numbers: Numbers
     comparison: Comparison | None
@@ -440,11 +444,13 @@ def build_report(
         highlight_commits += extra[: min(3, thresholds.highlights) - len(highlight_commits)]
     highlights = [
         Highlight(text=entries[c.sha].narration, day=day_label(c.committed_at.astimezone(tz).date()),
+                  date=c.committed_at.astimezone(tz).date().isoformat(),
                   category=cls[c.sha].category, areas=list(cls[c.sha].areas),
                   author=c.author.name or c.author.email, sha=c.sha)
         for c in sorted(highlight_commits, key=lambda c: -_impact(c, cls[c.sha]))
     ]
-    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha) for name, sha, when in releases]
+    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat())
+                    for name, sha, when in releases]
 
     attention = _attention(work, humans, bots, commits, cls, entries, thresholds, tz)
     activity = _activity(humans, period.since, until, tz)
@@ -471,7 +477,8 @@ def build_report(
         since=period.since.isoformat() if period.since else "", until=until.isoformat(), period_label=label,
         generated_at=generated_at.isoformat(timespec="seconds"), timezone=tz_name, empty=not commits,
         headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
-        people=people_summary, per_person=per_person, attention=attention, activity=activity, peak_days=peak,
+        people=people_summary, per_person=per_person, attention=attention, activity=activity,
+        activity_unit="week" if activity and activity[0].label.startswith("week of") else "day", peak_days=peak,
         numbers=numbers, comparison=comparison, bots=[entries[c.sha] for c in bots],
         merges=[entries[c.sha] for c in merges], commits=[entries[c.sha] for c in commits],
         engine=dict(engine or {}), notes=list(notes),
@@ -499,12 +506,16 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
                sorted(rest, key=lambda c: -c.commits)[:2]]
         lead += f"{'; ' if delivered else ', '}the other {plural(upkeep, 'change')} {'was' if upkeep == 1 else 'were'} upkeep ({_join(top)})"
     parts.append(lead + ".")
-    named = [a for a in areas if a.name != ROOT_AREA][:2]
-    if named:
-        parts.append(f"Most of the work was in {_join([a.name for a in named])}.")
+    code_areas = [a for a in areas if a.name not in _SUPPORT_AREAS][:2]
+    if code_areas:
+        parts.append(f"Most code changes were in {_join([a.name for a in code_areas])}.")
+    elif areas:
+        parts.append(f"Most of the work was in {_join([a.name for a in areas[:2]])}.")
     if releases:
-        names = _join([r.name for r in releases[:3]])
-        parts.append(f"Released {names}.")
+        shown = releases[-3:]
+        names = _join([f"{r.name} ({r.day})" for r in shown])
+        more = f" and {len(releases) - len(shown)} earlier ones" if len(releases) > len(shown) else ""
+        parts.insert(0, f"Released {names}{more}.")
     return " ".join(parts)
 
 
