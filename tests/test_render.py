@@ -22,6 +22,7 @@ from narrator.engines.base import NarrationRequest
 from narrator.engines.heuristic import HeuristicEngine
 from narrator.errors import OutputError, UsageError
 from narrator.git.classify import Classifier
+from narrator.git.walker import language_of
 from narrator.git.facts import CommitFacts, FileChange, Narration, Person
 from narrator.report import render as render_module
 from narrator.report.model import PeriodInput, Report, build_report
@@ -64,7 +65,8 @@ def commit(subject: str, when: datetime, *, author: Person = ALICE, files=(("src
     return CommitFacts(
         sha=sha, parents=(f"{n + 5000:040x}",) + ((f"{n + 9000:040x}",) if merge else ()),
         author=author, committer=author, authored_at=when, committed_at=when, subject=subject, body=body,
-        files=tuple(FileChange(path, added=a, deleted=d) for path, a, d in files), is_merge=merge, is_bot=bot,
+        files=tuple(FileChange(path, added=a, deleted=d, language=language_of(path)) for path, a, d in files),
+        is_merge=merge, is_bot=bot, is_revert=subject.lower().startswith("revert"),
     )
 
 

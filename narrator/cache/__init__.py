@@ -36,6 +36,11 @@ MIGRATIONS: list[str] = [
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
 
+def _narration_version(prompt_version: str) -> str:
+    """Narrations are computed from facts too: a new facts version must not reuse old narrations."""
+    return f"{prompt_version}+facts{FACTS_VERSION}"
+
+
 def cache_dir() -> Path:
     override = os.environ.get("NARRATOR_CACHE_DIR")
     if override:
@@ -121,7 +126,7 @@ class Cache:
                 rows = self._db.execute(
                     "SELECT sha, data FROM narrations WHERE repo = ? AND engine = ? AND prompt_version = ?"
                     f" AND sha IN ({marks})",
-                    (repo, engine, prompt_version, *chunk),
+                    (repo, engine, _narration_version(prompt_version), *chunk),
                 )
                 for sha, data in rows:
                     found[sha] = Narration.from_dict(json.loads(data))
@@ -134,7 +139,7 @@ class Cache:
     ) -> None:
         now = time.time()
         rows = [
-            (repo, n.sha, engine, prompt_version, json.dumps(n.to_dict(), ensure_ascii=False), now)
+            (repo, n.sha, engine, _narration_version(prompt_version), json.dumps(n.to_dict(), ensure_ascii=False), now)
             for n in narrations
         ]
         self._write(

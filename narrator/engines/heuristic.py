@@ -157,7 +157,8 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
         original = _REVERT_OF.match(subject)
         if original:
             return f"Undid an earlier change: \u201c{clean_subject(original.group(1))}\u201d."
-        return f"Undid an earlier change: \u201c{clean_subject(subject, classification)}\u201d."
+        what = re.sub(r"^revert(ed|s)?\b[\s:(!]*", "", clean_subject(subject, classification), flags=re.I) or subject
+        return f"Undid an earlier change: \u201c{what}\u201d."
     text = clean_subject(subject, classification)
     where = _where(classification.areas)
     if len(text) < 4 or not re.search(r"[A-Za-z]{3}", text):

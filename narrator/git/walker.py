@@ -34,7 +34,7 @@ _FORMAT = "%H%x00%P%x00%aN%x00%aE%x00%cN%x00%cE%x00%aI%x00%cI%x00%(trailers:unfo
 _NUMSTAT = re.compile(rb"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
 _SHA = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
-_REVERT_SUBJECT = re.compile(r'^(revert[:(!]|Revert ")', re.I)
+_REVERT_SUBJECT = re.compile(r'^(revert\b|revert[:(!])', re.I)
 
 _GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",

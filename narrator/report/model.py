@@ -574,7 +574,8 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
     file_commits: Counter[str] = Counter()
     for c in work:
         for f in c.files:
-            file_commits[f.path] += 1
+            if is_source_path(f.path, f.language):  # changelogs and lockfiles change often by design
+                file_commits[f.path] += 1
     hot = [(p, n) for p, n in file_commits.most_common(5) if n >= t.hotspot_min_commits]
     if hot:
         out.append(AttentionItem(
