@@ -54,6 +54,7 @@ def test_report_markdown_has_the_facts(team_repo):
     before = snapshot(team_repo.path)
     proc = run_narrate("report", "--repo", str(team_repo.path), *WINDOW, "--format", "md")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no progress bar or chatter when stderr is not a terminal
     text = proc.stdout
     assert "Added login page" in text
     assert "crash when the password is empty" in text
@@ -239,3 +240,18 @@ def test_config_show_lists_sources(team_repo):
     (team_repo.path / ".narrator.toml").write_text('[report]\nlarge_change_lines = "many"\n')
     proc = run_narrate("report", "--repo", str(team_repo.path))
     assert proc.returncode == 2 and "large_change_lines" in one_line_error(proc)
+
+
+def test_progress_bar_only_for_long_work_on_a_terminal(monkeypatch):
+    from narrator.cli import RichProgress
+
+    quiet = RichProgress(enabled=False)
+    quiet.start("Reading history", 10)
+    quiet.advance(10)
+    quiet.stop()
+    assert quiet._bar is None
+    fast = RichProgress(enabled=True)
+    fast.start("Reading history", 10)
+    fast.advance(5)  # well under a second: no bar yet
+    assert fast._bar is None
+    fast.stop()
