@@ -131,6 +131,8 @@ def _words(count: int, unit: str) -> str:
 
 def _period_words(days: int) -> str:
     """How long a period is, the way people say it: "37 days" -> "five weeks"."""
+    if days == 7:
+        return "week"  # "Compared with the previous week" (weekly digests)
     if days < 14:
         return "day" if days == 1 else _words(days, "day")
     if days < 62:
@@ -304,8 +306,8 @@ def build_view(ctx: Mapping[str, Any], with_charts: bool = False) -> dict[str, A
         "when": when,
         "with_year": with_year,
         "open_all_categories": n["work_commits"] <= 30,
-        "activity_unit": "week" if ctx.get("activity") and str(ctx["activity"][0]["label"]).startswith("week of")
-        else "day",
+        "activity_unit": ctx.get("activity_unit") or ("week" if ctx.get("activity") and
+                                                       str(ctx["activity"][0]["label"]).startswith("week of") else "day"),
     }
     if with_charts:
         view["charts"] = _charts(ctx)
