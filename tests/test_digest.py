@@ -57,7 +57,7 @@ def test_backfill_writes_digests_and_index_newest_first(history, tmp_path):
     assert all(index_md.count(f"({n}.md)") == 1 for n in names)
     assert "Add export to CSV" not in index_md  # the index holds headlines, not commit lists
     w47 = (out / "2026-W47.md").read_text()
-    assert "16 to 22 November 2026" in w47 and "Compared with the previous seven days" in w47
+    assert "16 to 22 November 2026" in w47 and "Compared with the previous week" in w47
     assert "9 November to 15 November 2026" in w47
     assert "[← 2026-W46](2026-W46.md)" in w47 and "[2026-W48 →](2026-W48.md)" in w47
     html = (out / "2026-W46.html").read_text()
