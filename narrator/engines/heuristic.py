@@ -169,6 +169,11 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
     sentence = _plain(_past_tense(text))
     if classification.category == "Fixes" and not _starts_with_verb(text):
         sentence = "Fixed " + sentence[:1].lower() + sentence[1:]  # "crash on empty input" names the problem
+    elif classification.scope and not _starts_with_verb(text) and classification.scope.lower() not in text.lower():
+        # "hooks: post-commit install" -> keep the scope, it is what the fragment is about
+        if sentence[1:2].islower():
+            sentence = sentence[:1].lower() + sentence[1:]
+        sentence = f"{_plain(classification.scope[:1].upper() + classification.scope[1:])}: {sentence}"
     if classification.breaking:
         sentence += " (a breaking change for users)"
     if where and not _mentions_area(sentence, classification.areas):

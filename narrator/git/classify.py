@@ -99,6 +99,9 @@ DEFAULT_RULES: list[dict[str, Any]] = [
     {"name": "fallback", "category": "Chores"},
 ]
 
+# Conventional Commits types narrator knows; another "word:" prefix ("hooks: ...") is read as a topic.
+KNOWN_CC_TYPES = {t for rule in DEFAULT_RULES for t in rule.get("cc_types", ())}
+
 _AREA_CONTAINERS = {"src", "lib", "libs", "packages", "apps", "services", "cmd", "pkg", "internal", "modules",
                     "crates", "components", "plugins", "app"}
 _SOURCE_LANGUAGES = {"Python", "Java", "JavaScript", "TypeScript", "Go", "Ruby", "PHP", "Rust", "C", "C++", "C#",
@@ -261,7 +264,8 @@ class Classifier:
             areas=tuple(areas),
             rule=rule.get("name", "user rule"),
             breaking=breaking,
-            scope=cc.scope if cc else (prefix.group("scope") if prefix else None),
+            scope=(cc.scope or (None if cc.type in KNOWN_CC_TYPES else cc.type)) if cc else
+            (prefix.group("scope") if prefix else None),
             description=text,
         )
 
