@@ -40,7 +40,7 @@ _STATUS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """An author or committer, after .mailmap resolution."""
 
@@ -53,7 +53,7 @@ class Person:
         return (self.email or self.name).lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileChange:
     """One file touched by a commit. ``added``/``deleted`` are line counts (0 for binary files)."""
 
@@ -71,7 +71,7 @@ class FileChange:
         return self.added + self.deleted
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommitFacts:
     """Everything narrator knows about one commit, computed from git alone.
 
@@ -176,7 +176,7 @@ class CommitFacts:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Classification:
     """The category and areas a commit belongs to, and which rule decided the category."""
 
@@ -188,7 +188,7 @@ class Classification:
     description: str = ""  # the subject without its Conventional Commits prefix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Narration:
     """A plain-English account of one commit, from one engine.
 
@@ -226,7 +226,7 @@ class Narration:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class History:
     """The result of a walk: the commits in the window, newest first, and what limited the walk."""
 

@@ -54,7 +54,7 @@ class Thresholds:
     concentration_min_commits: int = 10
 
 
-@dataclass
+@dataclass(slots=True)
 class CommitEntry:
     sha: str
     short_sha: str
