@@ -1,6 +1,7 @@
 """Benchmark: loading a GGUF base directly (de-quantized on every load) vs the converted cached copy.
 
-Each measurement runs in a fresh process (no warm Python state), against a fresh cache directory:
+Each measurement runs in a fresh process (no warm Python state), against a fresh cache directory; importing
+torch and transformers is timed apart (``import_s``), since every mode pays it alike:
 
 1. ``direct``: ``from_pretrained(gguf_file=...)`` for model and tokenizer, what every run would pay without
    narrator's conversion cache;
@@ -29,6 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def _measure(mode: str, gguf: str) -> dict:
     started = time.perf_counter()
+    import torch  # noqa: F401  (imports are paid by every mode alike: timed apart)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast  # noqa: F401
+    from transformers.models.llama import modeling_llama  # noqa: F401
+
+    import_s = time.perf_counter() - started
+    started = time.perf_counter()
     if mode == "direct":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -41,7 +48,7 @@ def _measure(mode: str, gguf: str) -> dict:
 
         _, _, info = load_model_and_tokenizer(gguf, device="cpu", quantize="none", dtype="float32")
     seconds = time.perf_counter() - started
-    return {"mode": mode, "seconds": round(seconds, 3),
+    return {"mode": mode, "seconds": round(seconds, 3), "import_s": round(import_s, 2),
             "converted_now": getattr(info, "converted_now", None),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
