@@ -255,3 +255,18 @@ def test_progress_bar_only_for_long_work_on_a_terminal(monkeypatch):
     fast.advance(5)  # well under a second: no bar yet
     assert fast._bar is None
     fast.stop()
+
+
+def test_damaged_older_history_costs_only_the_comparison(make_repo):
+    repo = make_repo("damaged")
+    repo.commit("Old work", {"old.txt": "precious old content\n"}, when=datetime(2026, 10, 10, tzinfo=timezone.utc))
+    repo.commit("New work", {"new.txt": "fresh\n"}, when=datetime(2026, 11, 10, tzinfo=timezone.utc))
+    blob = repo.git("rev-parse", "HEAD~1:old.txt")
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # a lost object, as in a broken clone
+    proc = run_narrate("report", "--repo", str(repo.path), *WINDOW, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    ctx = json.loads(proc.stdout)
+    assert [c["subject"] for c in ctx["commits"]] == ["New work"]
+    assert ctx["comparison"] is None and any("could not be read" in n for n in ctx["notes"])
+    proc = run_narrate("report", "--repo", str(repo.path), "--since", "2026-10-01", "--until", "2026-10-31")
+    assert proc.returncode == 1 and "unable to read" in one_line_error(proc)

@@ -16,7 +16,7 @@ from narrator.config import Config
 from narrator.engines import registry
 from narrator.engines.base import NarrationRequest
 from narrator.engines.heuristic import HeuristicEngine
-from narrator.errors import NarratorError
+from narrator.errors import NarratorError, RepositoryError
 from narrator.git.bots import bot_matcher
 from narrator.git.classify import Classifier, path_matches
 from narrator.git.facts import Classification, CommitFacts, History, Narration
@@ -95,7 +95,7 @@ class WalkOutcome:
     previous: list[CommitFacts]
     revision_label: str
     notes: list[str] = field(default_factory=list)
-    cached_facts: int = 0
+    compared: bool = True  # False when the previous period could not be read
 
 
 def collect_facts(repo: Repository, shas: Sequence[str], cache: Cache | None, progress: ProgressSink) -> dict[str, CommitFacts]:
@@ -192,7 +192,14 @@ def walk(request: ReportRequest, config: Config, window: Window, cache: Cache | 
     listed = list_commits(repo, spec)
     current_shas = [s for s, when in listed if window.since is None or when >= window.since]
     previous_shas = [s for s, when in listed if window.since is not None and when < window.since]
-    facts = collect_facts(repo, current_shas + previous_shas, cache, progress)
+    facts = collect_facts(repo, current_shas, cache, progress)
+    notes, compared = [], True
+    try:  # the comparison is secondary: a damaged older history must not cost the whole report
+        facts.update(collect_facts(repo, previous_shas, cache, progress))
+    except RepositoryError as exc:
+        log.warning("previous period unreadable: %s", exc)
+        previous_shas, compared = [], False
+        notes.append(f"The previous period could not be read, so there is no comparison ({exc}).")
     is_bot = bot_matcher(config.get("bots.patterns", []))
     include_bots = config.get("bots.include", False) if request.include_bots is None else request.include_bots
 
@@ -208,13 +215,12 @@ def walk(request: ReportRequest, config: Config, window: Window, cache: Cache | 
             chosen = [replace(c, is_bot=False) if c.is_bot else c for c in chosen]
         return chosen
 
-    notes = []
     if repo.shallow:
         oldest = min((facts[s].committed_at for s in facts), default=None)
         cut = f" at {oldest.astimezone(window.tz).date().isoformat()}" if oldest else ""
         notes.append(f"This is a shallow clone: the history is cut{cut}, so older work is not counted.")
     return WalkOutcome(repo=repo, commits=prepared(current_shas), previous=prepared(previous_shas),
-                       revision_label=label, notes=notes)
+                       revision_label=label, notes=notes, compared=compared)
 
 
 def narrate(
@@ -282,7 +288,7 @@ def build(
         highlights=config.get("report.highlights", 6),
     )
     previous = None
-    if request.compare and window.since is not None:
+    if request.compare and window.since is not None and outcome.compared:
         previous = PeriodInput(outcome.previous, classes, window.since - (window.until - window.since),
                                window.since - timedelta(microseconds=1))
     per_person = config.get("report.per_person", False) if request.per_person is None else request.per_person
