@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.text import decode
+from narrator.git.walker import run_git
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,6 @@ class UninstallResult:
 
 # -- locating -------------------------------------------------------------------------------------------
 
-def _git(path: Path, args: list[str]) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", "-C", str(path), *args], capture_output=True)
-    except FileNotFoundError:
-        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
-
-
 def _is_within(path: Path, parent: Path) -> bool:
     try:
         path.relative_to(parent)
@@ -115,8 +109,8 @@ def locate(repo_path: str | Path = ".") -> HookLocation:
         raise RepositoryError(f"{path} does not exist")
     if not path.is_dir():
         raise RepositoryError(f"{path} is not a directory")
-    proc = _git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
-                       "--git-path", "hooks"])
+    proc = run_git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
+                       "--git-path", "hooks"], check=False)
     if proc.returncode != 0:
         raise RepositoryError(f"{path.resolve()} is not a git repository (or any of its parents); "
                               "use --repo PATH to point at one")
@@ -124,13 +118,13 @@ def locate(repo_path: str | Path = ".") -> HookLocation:
     if bare.strip() == "true":
         raise RepositoryError(f"{path.resolve()} is a bare repository: nobody commits there, so a post-commit "
                               "hook would never run; install it in a clone")
-    top = _git(path, ["rev-parse", "--show-toplevel"])
+    top = run_git(path, ["rev-parse", "--show-toplevel"], check=False)
     if top.returncode != 0:
         raise RepositoryError(f"{path.resolve()} is inside a .git directory; run from the work tree")
     work_tree = Path(decode(top.stdout).strip())
     hooks_dir = Path(os.path.abspath(path / hooks)) if not os.path.isabs(hooks) else Path(hooks)
     common = Path(os.path.abspath(path / common_dir)) if not os.path.isabs(common_dir) else Path(common_dir)
-    origin = _git(path, ["config", "--show-origin", "--get", "core.hooksPath"])
+    origin = run_git(path, ["config", "--show-origin", "--get", "core.hooksPath"], check=False)
     configured, where = "", ""
     if origin.returncode == 0:
         where, _, configured = decode(origin.stdout).rstrip("\n").partition("\t")
