@@ -60,7 +60,7 @@ def build_repo(root: Path, commits: int, seed: int = 0) -> list[str]:
     shas = []
     for i in range(commits):
         module = f"shop/{rng.choice(WORDS)}_{i}.py"
-        lines = 3 + (i * 37) % 40  # 3..42 body lines: ~150..1,000 prompt tokens
+        lines = 3 + (i * 23) % 54  # 3..56 body lines, spread evenly: ~150..1,000 prompt tokens
         path = root / module
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_function(rng, f"compute_{rng.choice(WORDS)}_{i}", lines))
@@ -95,19 +95,23 @@ def engine_settings(args: argparse.Namespace, batch: int) -> dict:
             "max_new_tokens": args.max_new_tokens, "max_prompt_tokens": args.max_prompt_tokens}
 
 
-def run_one(args: argparse.Namespace) -> dict:
-    """One configuration, in this process: load, warm up, narrate every commit, report."""
+def run_one(args: argparse.Namespace, engine=None) -> dict:
+    """One configuration, in this process: load, warm up, narrate every commit (or ``--scale``d share), report."""
     import torch
 
     from narrator.engines.hf import HFEngine
 
     repo, requests, diffs = requests_for(args.repo)
-    engine = HFEngine(engine_settings(args, args.one))
+    if args.scale:  # fewer commits at small batches (same first commits), so slow configurations end sooner
+        requests = requests[: min(len(requests), max(16, 2 * args.one))]
     started = time.perf_counter()
-    engine.load()
+    if engine is None:
+        engine = HFEngine(engine_settings(args, args.one))
+        engine.load()
+    engine.batch_size = args.one
     load_s = time.perf_counter() - started
     on_cuda = engine.info.device.startswith("cuda")
-    engine._generate(["Explain in one sentence what this change does."])  # warm-up (kernels, allocator)
+    engine._generate(["Explain in one sentence what this change does."] * min(args.one, 4))  # warm-up
     if on_cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -181,6 +185,11 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--max-prompt-tokens", type=int, default=1024)
     parser.add_argument("--cache-ratio", action="store_true", help="measure cold run vs rerun from cache")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every batch size in this process with one model load (GPU: peak memory is "
+                             "reset per configuration; CPU: peak RSS is then cumulative)")
+    parser.add_argument("--scale", action="store_true",
+                        help="narrate max(16, 2 x batch) of the commits at each batch size")
     parser.add_argument("--repo", default="", help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -198,7 +207,16 @@ def main() -> None:
                   f"({result['cold_s']} s vs {result['cached_s']} s, {result['commits']} commits)", flush=True)
             return
         results = []
-        for batch in [int(b) for b in args.batches.split(",")]:
+        if args.in_process:
+            from narrator.engines.hf import HFEngine
+
+            engine = HFEngine(engine_settings(args, 1))
+            engine.load()
+            for batch in [int(b) for b in args.batches.split(",")]:
+                args.one = batch
+                results.append(run_one(args, engine))
+                print(json.dumps(results[-1]), flush=True)
+        for batch in ([] if args.in_process else [int(b) for b in args.batches.split(",")]):
             cmd = [sys.executable, __file__, *_strip(sys.argv[1:]), "--repo", args.repo, "--one", str(batch)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:

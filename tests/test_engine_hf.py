@@ -88,7 +88,7 @@ def tiny_adapter(tiny, tmp_path_factory) -> Path:
 
 
 def engine_for(model: Path, **extra) -> HFEngine:
-    settings = {"model": str(model), "device": "cpu", "quantize": "none", "max_new_tokens": 8,
+    settings = {"model": str(model), "device": "cpu", "quantize": "none", "dtype": "float32", "max_new_tokens": 8,
                 "batch_size": 4, "threads": 2, "max_prompt_tokens": 256}
     settings.update(extra)
     return HFEngine(settings)
@@ -184,6 +184,7 @@ def test_fingerprint_names_model_adapter_and_settings(tiny, tiny_adapter):
     assert with_adapter != plain and "+lora" in with_adapter
     assert engine_for(tiny, max_new_tokens=9).fingerprint() != plain
     assert engine_for(tiny, dtype="bfloat16").fingerprint() != plain
+    assert engine_for(tiny, dtype="auto").fingerprint() in (plain, engine_for(tiny, dtype="bfloat16").fingerprint())
 
 
 def test_adapter_changes_the_output(tiny, tiny_adapter):

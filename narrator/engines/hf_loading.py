@@ -373,17 +373,29 @@ def _bitsandbytes_usable() -> bool:
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
-    """``auto`` -> bfloat16 on CUDA (float16 on GPUs without bf16), float32 on the CPU."""
+    """``auto`` -> bfloat16 on CUDA (float16 on GPUs without bf16); on the CPU bfloat16 where the processor
+    computes it natively (Intel AMX: ~8x the float32 matrix speed, measured in bench/narrate.py), else float32."""
     dtype = (dtype or "auto").lower()
     if dtype == "auto":
-        if device.startswith("cuda"):
-            import torch
+        import torch
 
+        if device.startswith("cuda"):
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        return "float32"
+        return "bfloat16" if cpu_has_fast_bf16() else "float32"
     if dtype not in _DTYPES:
         raise EngineError(f"engines.hf.dtype must be auto, float32, bfloat16 or float16, not '{dtype}'")
     return _DTYPES[dtype]
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU multiplies bfloat16 matrices in hardware (AMX tiles)."""
+    import torch
+
+    probe = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except Exception:  # a private torch helper: never let it break loading
+        return False
 
 
 def nf4_config(compute_dtype: str = "bfloat16") -> Any:
