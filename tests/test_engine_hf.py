@@ -116,8 +116,9 @@ class ScriptedEngine(GeneratingEngine):
 
     name = "scripted"
 
-    def __init__(self, answer, batch_size: int = 4, budget: PromptBudget | None = None):
+    def __init__(self, answer, batch_size: int = 4, budget: PromptBudget | None = None, key: str = "a"):
         self.answer = answer
+        self.key = key
         self.batch_size = batch_size
         self.seen: list[str] = []
         self.batches: list[int] = []
@@ -132,7 +133,7 @@ class ScriptedEngine(GeneratingEngine):
         return self.budget or super()._budget()
 
     def _identity(self):
-        return {"scripted": True}
+        return {"scripted": self.key}
 
 
 # -- import hygiene -------------------------------------------------------------------------------------
@@ -372,6 +373,9 @@ def test_headline_is_kept_only_when_it_passes_the_guard():
     sentences = ["Fixed the basket total.", "Added a login page."]
     good = ScriptedEngine(lambda t: "The team fixed the basket total and added a login page across 12 changes.")
     assert good.write_headline(facts, sentences).startswith("The team fixed")
-    invented = ScriptedEngine(lambda t: "The team shipped 40 changes to the payments service.")
+    invented = ScriptedEngine(lambda t: "The team shipped 40 changes to the payments service.", key="b")
     assert invented.write_headline(facts, sentences) is None
     assert "12" in good.seen[0] and "Added a login page." in good.seen[0]
+    again = ScriptedEngine(lambda t: "never asked")
+    assert again.write_headline(facts, sentences) == good.write_headline(facts, sentences)  # from the cache
+    assert again.seen == []

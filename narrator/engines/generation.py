@@ -130,9 +130,12 @@ class GeneratingEngine:
 
     # -- the Engine protocol ---------------------------------------------------------------------------
     def fingerprint(self) -> str:
-        identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "1"}
-        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        return f"{self.name}:{self._label()}:{digest}"
+        cached = getattr(self, "_fingerprint", None)
+        if cached is None:  # computed once: it may hash adapter weights
+            identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "1"}
+            digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            cached = self._fingerprint = f"{self.name}:{self._label()}:{digest}"
+        return cached
 
     def narrate(
         self,
@@ -262,13 +265,19 @@ class GeneratingEngine:
         if not sentences:
             return None
         text = redact(format_headline_text(summary_facts, sentences))
+        # Cached by its exact input, so a rerun whose narrations all come from the cache loads no model.
+        key = hashlib.sha256(text.encode()).hexdigest()
+        cached = _headline_cache(key, self.fingerprint())
+        if cached is not None:
+            return cached or None
         raw = self._generate([text])[0]
         headline = clean_output(raw, max_sentences=1)
         verdict = check(headline, Context([*_flatten_facts(summary_facts), *sentences]))
         if not verdict.ok:
             log.info("model headline rejected (%s); keeping the computed one", verdict.reason)
-            return None
-        return headline
+            headline = ""
+        _headline_cache(key, self.fingerprint(), headline)
+        return headline or None
 
     def explain_code(self, code: str, language: str, name: str | None = None, path: str = "") -> tuple[str | None, Verdict]:
         """A one-sentence summary of a piece of code, or None with the guard's reason."""
@@ -288,6 +297,24 @@ class GeneratingEngine:
         summary = clean_output(raw)
         verdict = check(summary, Context([code, name or "", path, language]), text)
         return (summary if verdict.ok else None), verdict
+
+
+def _headline_cache(key: str, fingerprint: str, store: str | None = None) -> str | None:
+    """Read (``store`` None) or write a headline in the narration cache; "" means "rejected"."""
+    from narrator.cache import Cache
+    from narrator.errors import CacheError
+    from narrator.prompts import PROMPT_VERSION
+
+    try:
+        with Cache() as cache:
+            if store is None:
+                found = cache.get_narrations("headline", [key], fingerprint, PROMPT_VERSION)
+                return found[key].text if key in found else None
+            cache.put_narrations("headline", [Narration(sha=key, text=store, engine="headline")], fingerprint,
+                                 PROMPT_VERSION)
+    except CacheError as exc:
+        log.debug("headline cache unavailable: %s", exc)
+    return None
 
 
 def short_model_label(model: str, gguf_file: str | None, adapter: str | None) -> str:
