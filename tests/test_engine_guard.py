@@ -18,7 +18,7 @@ CONTEXT = Context([
     "Fixed the retry loop so that failed downloads are tried again.",
     "The client now tries a download up to 3 times before giving up.",
     "Added fetch_with_retry to client.py so that network hiccups no longer break the import.",
-    "Updated the README and the API documentation on GitHub.",
+    "Documented the retry loop in the README and the API documentation on GitHub.",
 ])
 def test_faithful_sentences_pass(text):
     assert check(text, CONTEXT).ok, check(text, CONTEXT).reason
@@ -50,6 +50,13 @@ def test_unknown_names_lists_only_invented_ones():
     assert found == ["server.go", "parse_body"] or set(found) == {"server.go", "parse_body"}
 
 
+def test_sentences_must_say_something_specific():
+    assert check("This is a great example of how a small change can have a significant impact.", CONTEXT).reason \
+        == "says nothing specific to the change"
+    assert check("The client now retries failed downloads.", CONTEXT).ok
+    assert not check("The client now retries failed downloads.", CONTEXT, min_grounded=3).ok
+
+
 def test_verbatim_copy_of_the_diff_is_an_echo():
     prompt = "def compute the total price of every item in the basket including taxes and shipping costs"
     text = "compute the total price of every item in the basket including taxes and shipping costs"
@@ -58,8 +65,9 @@ def test_verbatim_copy_of_the_diff_is_an_echo():
 
 def test_clean_output_keeps_whole_sentences_and_one_paragraph():
     assert clean_output('  "Fixed the login page."  ') == "Fixed the login page."
-    assert clean_output("Fixed the login page. It also adds tests. And more. Even more.") == \
+    assert clean_output("Fixed the login page. It also adds tests. And more.", max_sentences=2) == \
         "Fixed the login page. It also adds tests."
+    assert clean_output("Fixed the login page. It also adds tests.") == "Fixed the login page."
     assert clean_output("Fixed the login page.\n\nHere is the diff:") == "Fixed the login page."
     assert clean_output("Fixed the login page. Then it was cut off mid") == "Fixed the login page."
     assert clean_output("Answer: Fixed the login page") == "Fixed the login page."

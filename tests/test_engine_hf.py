@@ -379,3 +379,20 @@ def test_headline_is_kept_only_when_it_passes_the_guard():
     again = ScriptedEngine(lambda t: "never asked")
     assert again.write_headline(facts, sentences) == good.write_headline(facts, sentences)  # from the cache
     assert again.seen == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_nf4_and_bf16_narrate(tiny, git_repo):
+    pytest.importorskip("bitsandbytes")
+    shas = small_history(git_repo)
+    requests, diffs = requests_for(git_repo, shas)
+    for quantize, dtype in (("nf4", "auto"), ("none", "bfloat16")):
+        engine = HFEngine({"model": str(tiny), "device": "cuda", "quantize": quantize, "dtype": dtype,
+                           "max_new_tokens": 8, "batch_size": 4})
+        out = engine.narrate(requests, diffs=diffs)
+        assert [n.sha for n in out] == shas
+        assert engine.info.device.startswith("cuda") and engine.info.quantize == quantize
+    auto = HFEngine({"model": str(tiny)})
+    auto.load()
+    assert auto.info.device == "cuda" and auto.info.quantize == "nf4"

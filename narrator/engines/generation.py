@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from narrator.engines.base import DiffProvider, NarrationRequest, ProgressCallback
-from narrator.engines.guard import GUARD_VERSION, Context, Verdict, check, clean_output
+from narrator.engines.guard import GUARD_VERSION, Context, Verdict, check, clean_output, plain_text
 from narrator.engines.redact import is_secrets_file, redact, redact_files
 from narrator.git.facts import CommitFacts, Narration
 from narrator.prompts import (
@@ -132,7 +132,7 @@ class GeneratingEngine:
     def fingerprint(self) -> str:
         cached = getattr(self, "_fingerprint", None)
         if cached is None:  # computed once: it may hash adapter weights
-            identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "1"}
+            identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "2"}
             digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
             cached = self._fingerprint = f"{self.name}:{self._label()}:{digest}"
         return cached
@@ -195,7 +195,7 @@ class GeneratingEngine:
                 text = clean_output(raw)
                 verdict = check(text, plan.context, job.text)
                 if verdict.ok:
-                    plan.parts[job.part] = text
+                    plan.parts[job.part] = plain_text(text)
                 else:
                     plan.parts[job.part] = ""
                     plan.rejected.append(verdict.reason or "rejected")
@@ -219,7 +219,7 @@ class GeneratingEngine:
             for job, raw in zip(batch, outputs):
                 text = clean_output(raw)
                 verdict = check(text, job.plan.context)
-                job.plan.parts = [text] if verdict.ok else []
+                job.plan.parts = [plain_text(text)] if verdict.ok else []
                 if not verdict.ok:
                     job.plan.rejected.append(f"combined sentence: {verdict.reason}")
                 done.append(job.plan)
@@ -272,10 +272,11 @@ class GeneratingEngine:
             return cached or None
         raw = self._generate([text])[0]
         headline = clean_output(raw, max_sentences=1)
-        verdict = check(headline, Context([*_flatten_facts(summary_facts), *sentences]))
+        verdict = check(headline, Context([*_flatten_facts(summary_facts), *sentences]), min_grounded=2)
         if not verdict.ok:
             log.info("model headline rejected (%s); keeping the computed one", verdict.reason)
             headline = ""
+        headline = plain_text(headline)
         _headline_cache(key, self.fingerprint(), headline)
         return headline or None
 
@@ -296,7 +297,7 @@ class GeneratingEngine:
         raw = self._generate([text])[0]
         summary = clean_output(raw)
         verdict = check(summary, Context([code, name or "", path, language]), text)
-        return (summary if verdict.ok else None), verdict
+        return (plain_text(summary) if verdict.ok else None), verdict
 
 
 def _headline_cache(key: str, fingerprint: str, store: str | None = None) -> str | None:

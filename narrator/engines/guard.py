@@ -15,7 +15,7 @@ from typing import Iterable
 
 from narrator.prompts import COMBINE_INSTRUCTION, COMMIT_INSTRUCTION, FUNCTION_INSTRUCTION, SYSTEM_PROMPT
 
-GUARD_VERSION = "1"  # part of engine fingerprints: a stricter guard changes what reaches the report
+GUARD_VERSION = "2"  # part of engine fingerprints: a stricter guard changes what reaches the report
 
 # Short technical words a plain-English sentence may use without them being in the commit.
 _ALLOWED_TERMS = {
@@ -190,8 +190,34 @@ def unknown_names(text: str, context: Context) -> list[str]:
     return found
 
 
-def check(text: str, context: Context, prompt: str = "") -> Verdict:
-    """Accept ``text`` only if it is a real, English, non-echoing sentence naming nothing outside ``context``."""
+# Words too generic to show that a sentence is about this particular change.
+_GENERIC = {
+    "change", "changes", "changed", "modification", "modifications", "modified", "function", "functions",
+    "code", "file", "files", "project", "projects", "work", "example", "feature", "features", "update",
+    "updates", "updated", "commit", "commits", "software", "system", "application", "program", "process",
+    "improvement", "improvements", "version", "thing", "things",
+    "make", "makes", "making", "help", "helps", "allow", "allows", "ensure", "ensures", "important",
+    "significant", "impact", "success", "simple", "efficient", "better", "great", "good", "small", "large",
+    "common", "specific", "concept", "task", "tasks", "purpose", "used", "using", "able", "also", "which",
+    "their", "there", "these", "those", "other", "about", "would", "could", "should", "being", "within",
+}
+
+
+def grounded_words(text: str, context: Context) -> set[str]:
+    """Specific words of ``text`` (not generic English) whose stem appears in ``context``."""
+    stems = {t[:5] for t in context._tokens if len(t) >= 4}
+    found = set()
+    for word in re.findall(r"[a-z]{4,}", text.lower()):
+        if word in _GENERIC or word in _ENGLISH_WORDS:
+            continue
+        if word[:5] in stems:
+            found.add(word[:5])
+    return found
+
+
+def check(text: str, context: Context, prompt: str = "", min_grounded: int = 1) -> Verdict:
+    """Accept ``text`` only if it is a real, English, non-echoing sentence naming nothing outside ``context``
+    and saying something specific to it (at least ``min_grounded`` of its specific words come from it)."""
     stripped = (text or "").strip()
     letters = [c for c in stripped if c.isalpha()]
     if letters and sum(1 for c in letters if c.isascii()) / len(letters) < 0.95:
@@ -209,10 +235,17 @@ def check(text: str, context: Context, prompt: str = "") -> Verdict:
         return _reject("names not in the commit: " + ", ".join(unknown[:5]))
     if not _is_english(stripped):
         return _reject("not English")
+    if len(grounded_words(stripped, context)) < min_grounded:
+        return _reject("says nothing specific to the change")
     return ACCEPT
 
 
-def clean_output(text: str, max_sentences: int = 2) -> str:
+def plain_text(text: str) -> str:
+    """Report text for readers: code marks removed (names stay), as the last step after the guard."""
+    return re.sub(r"`+([^`]*)`+", r"\1", text).replace("`", "")
+
+
+def clean_output(text: str, max_sentences: int = 1) -> str:
     """A model's raw answer as report text: first paragraph, one line, whole sentences, no wrapping quotes."""
     text = (text or "").strip()
     text = re.split(r"\n\s*\n", text, maxsplit=1)[0]
