@@ -435,12 +435,16 @@ def _render_user(template: Path, context: Mapping[str, Any]) -> str:
 # -- public API --------------------------------------------------------------------------------------------
 
 def context_json(context: Mapping[str, Any]) -> str:
-    """The context as UTF-8 JSON, key order as in the model, safe to paste inside an HTML ``<script>``."""
-    # No indent: only the compact form uses json's C encoder (5x faster on a 5,000-commit report).
-    text = json.dumps(context, ensure_ascii=False, separators=(",", ":"))
-    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                       ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, code)
+    """The context as JSON, key order as in the model, safe to paste inside an HTML ``<script>``.
+
+    ASCII-only (non-ASCII as ``\\uXXXX``, which also covers U+2028/U+2029): the string stays one byte per
+    character, which halves or quarters peak memory on a 40,000-commit report. No indent: only the compact
+    form uses json's C encoder (5x faster on a 5,000-commit report).
+    """
+    text = json.dumps(context, ensure_ascii=True, separators=(",", ":"))
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        if char in text:
+            text = text.replace(char, code)
     return text + "\n"
 
 
