@@ -175,3 +175,26 @@ def test_timespec_until_is_inclusive_and_errors():
             parse_when(bad, now=NOW, tz=timezone.utc)
     with pytest.raises(TimeSpecError, match="after --until"):
         check_window(parse_when("1d", now=NOW, tz=timezone.utc), parse_when("2w", now=NOW, tz=timezone.utc))
+
+
+@pytest.mark.parametrize("subject, expected", [
+    ("BUG: fix overflow in i0", "Fixes"), ("ENH: add descending sort", "Features"), ("MAINT: tidy imports", "Chores"),
+    ("DOC: explain dtype", "Documentation"), ("TST: cover edge case", "Tests"), ("BLD: pin meson", "Build & CI"),
+    ("DEP: deprecate alias", "Features"), ("REV: undo change", "Reverts"),
+])
+def test_numpy_style_prefixes(subject, expected):
+    assert Classifier().classify(facts(subject)).category == expected
+
+
+def test_a_root_package_holding_most_work_is_split_one_level():
+    from narrator.git.classify import dominant_area
+
+    commits = [facts(f"Change {i}", (f"numpy/{sub}/x{i}.py",)) for i, sub in enumerate(["_core", "lib", "_core", "ma", "random", "_core"])]
+    plain = Classifier()
+    assert dominant_area(plain.classify(c) for c in commits) == "numpy"
+    split = Classifier(split_areas=["numpy"])
+    assert split.classify(commits[0]).areas == ("numpy/_core",)
+    assert split.area_of("numpy/__init__.py") == "numpy"
+    mixed = [facts("a", ("api/x.py",)), facts("b", ("web/y.py",)), facts("c", ("db/z.py",)), facts("d", ("api/q.py",)),
+             facts("e", ("web/r.py",))]
+    assert dominant_area(plain.classify(c) for c in mixed) is None

@@ -270,3 +270,12 @@ def test_damaged_older_history_costs_only_the_comparison(make_repo):
     assert ctx["comparison"] is None and any("could not be read" in n for n in ctx["notes"])
     proc = run_narrate("report", "--repo", str(repo.path), "--since", "2026-10-01", "--until", "2026-10-31")
     assert proc.returncode == 1 and "unable to read" in one_line_error(proc)
+
+
+def test_cached_heuristic_sentences_follow_a_new_area_mapping(team_repo):
+    first = run_narrate("report", "--repo", str(team_repo.path), *WINDOW, "--format", "json")
+    assert any("in src/web" in c["narration"] for c in json.loads(first.stdout)["commits"])
+    (team_repo.path / ".narrator.toml").write_text('[areas]\n"src/web/**" = "Website"\n')
+    second = run_narrate("report", "--repo", str(team_repo.path), *WINDOW, "--format", "json")
+    narrations = [c["narration"] for c in json.loads(second.stdout)["commits"]]
+    assert any("in Website" in n for n in narrations) and not any("src/web" in n for n in narrations)

@@ -14,7 +14,7 @@ from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, 
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "1"
+HEURISTIC_VERSION = "2"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -41,7 +41,11 @@ _PAST = {
     "rework": "Reworked", "restructure": "Restructured", "reorganize": "Reorganised", "reorganise": "Reorganised",
     "inline": "Inlined", "resolve": "Resolved", "repair": "Repaired", "patch": "Patched", "guard": "Guarded",
     "accept": "Accepted", "reject": "Rejected", "stop": "Stopped", "start": "Started", "switch": "Switched",
-    "initial": "Initial",
+    "initial": "Initial", "port": "Ported", "backport": "Backported", "sync": "Synced", "harden": "Hardened",
+    "align": "Aligned", "unify": "Unified", "vendor": "Vendored", "parallelize": "Parallelised",
+    "generalize": "Generalised", "modernize": "Modernised", "silence": "Silenced", "suppress": "Suppressed",
+    "relax": "Relaxed", "tighten": "Tightened", "loosen": "Loosened", "annotate": "Annotated", "type": "Typed",
+    "wrap": "Wrapped", "default": "Defaulted", "promote": "Promoted", "register": "Registered",
 }
 _JARGON = [
     (re.compile(r"\bdeps\b", re.I), "dependencies"),
@@ -92,7 +96,11 @@ def _starts_with_verb(text: str) -> bool:
     return first in _PAST or first.endswith("ed") or first.endswith("ing")
 
 
+_BACKTICKS = re.compile(r"`{1,2}([^`]+)`{1,2}")
+
+
 def _plain(text: str) -> str:
+    text = _BACKTICKS.sub(r"\1", text)  # `name` / ``name``: code formatting means nothing to the reader
     for pattern, replacement in _JARGON:
         text = pattern.sub(replacement, text)
     return text

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
 from narrator.git.facts import ChangeType, Classification, CommitFacts
@@ -54,20 +54,22 @@ DEPENDENCY_GLOBS = ["requirements*.txt", "**/requirements*.txt", "requirements/*
                     "uv.lock", "pdm.lock", "constraints*.txt", "**/constraints*.txt", "*.lock", "**/*.lock",
                     ".github/dependabot.yml", "renovate.json"]
 
+# Conventional Commits types, plus the prefixes of NumPy/SciPy-style projects (BUG:, ENH:, MAINT:, TST:, ...).
 DEFAULT_RULES: list[dict[str, Any]] = [
     {"name": "revert", "category": "Reverts", "revert": True},
+    {"name": "conventional: revert", "category": "Reverts", "cc_types": ["rev"]},
     {"name": "merge", "category": "Merges", "merge": True},
     {"name": "conventional: dependencies", "category": "Dependencies", "cc_types": ["build", "chore", "fix", "ci"],
      "cc_scopes": ["deps", "dep", "deps-dev", "dependencies", "dev-deps"]},
-    {"name": "conventional: feature", "category": "Features", "cc_types": ["feat", "feature"]},
-    {"name": "conventional: fix", "category": "Fixes", "cc_types": ["fix", "bugfix", "hotfix", "security"]},
+    {"name": "conventional: feature", "category": "Features", "cc_types": ["feat", "feature", "enh", "enhancement", "api", "dep", "deprecate", "new"]},
+    {"name": "conventional: fix", "category": "Fixes", "cc_types": ["fix", "bugfix", "hotfix", "security", "bug"]},
     {"name": "conventional: performance", "category": "Performance", "cc_types": ["perf"]},
-    {"name": "conventional: refactoring", "category": "Refactoring", "cc_types": ["refactor", "style", "cleanup"]},
+    {"name": "conventional: refactoring", "category": "Refactoring", "cc_types": ["refactor", "style", "sty", "cleanup"]},
     {"name": "conventional: documentation", "category": "Documentation", "cc_types": ["docs", "doc"]},
-    {"name": "conventional: tests", "category": "Tests", "cc_types": ["test", "tests"]},
-    {"name": "conventional: dependencies type", "category": "Dependencies", "cc_types": ["deps", "dep"]},
-    {"name": "conventional: build and CI", "category": "Build & CI", "cc_types": ["build", "ci"]},
-    {"name": "conventional: chore", "category": "Chores", "cc_types": ["chore", "release", "revert", "wip"]},
+    {"name": "conventional: tests", "category": "Tests", "cc_types": ["test", "tests", "tst", "bench"]},
+    {"name": "conventional: dependencies type", "category": "Dependencies", "cc_types": ["deps"]},
+    {"name": "conventional: build and CI", "category": "Build & CI", "cc_types": ["build", "ci", "bld"]},
+    {"name": "conventional: chore", "category": "Chores", "cc_types": ["chore", "release", "rel", "maint", "mnt", "typ", "revert", "wip"]},
     {"name": "paths: dependencies only", "category": "Dependencies", "all_paths": DEPENDENCY_GLOBS},
     {"name": "paths: documentation only", "category": "Documentation", "all_paths": DOC_GLOBS},
     {"name": "paths: tests only", "category": "Tests", "all_paths": TEST_GLOBS},
@@ -211,9 +213,11 @@ def _validate_rules(rules: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
 class Classifier:
     """Applies the ordered rules and the area mapping to commits."""
 
-    def __init__(self, extra_rules: Sequence[Mapping[str, Any]] = (), areas: Mapping[str, str] | None = None):
+    def __init__(self, extra_rules: Sequence[Mapping[str, Any]] = (), areas: Mapping[str, str] | None = None,
+                 split_areas: Iterable[str] = ()):
         self.rules = _validate_rules(list(extra_rules)) + DEFAULT_RULES
         self.areas = dict(areas or {})
+        self.split_areas = frozenset(split_areas)  # top-level directories shown one level deeper
         self._subject_res = {id(r): re.compile(r["subject"], re.I) for r in self.rules if "subject" in r}
         self._area_cache: dict[str, str] = {}
         self._path_cache: dict[tuple[int, str, str], bool] = {}
@@ -243,7 +247,7 @@ class Classifier:
             return TOOLING_AREA
         if len(parts) == 1:
             return ROOT_AREA
-        if top in _AREA_CONTAINERS and len(parts) > 2:
+        if (top in _AREA_CONTAINERS or parts[0] in self.split_areas) and len(parts) > 2:
             return f"{parts[0]}/{parts[1]}"
         return parts[0]
 
@@ -300,3 +304,22 @@ class Classifier:
         if found is None:
             found = self._path_cache[cache_key] = self._glob_res[(index, key)].match(path) is not None
         return found
+
+
+def dominant_area(classifications: Iterable[Classification], share: float = 0.6) -> str | None:
+    """A top-level code directory holding most of the work (a package at the root, like ``numpy/``).
+
+    Reports split such a directory one level deeper, otherwise every line would say "in numpy".
+    """
+    counts: dict[str, int] = {}
+    total = 0
+    for c in classifications:
+        total += 1
+        for area in c.areas:
+            counts[area] = counts.get(area, 0) + 1
+    if not counts or total < 5:
+        return None
+    area, count = max(counts.items(), key=lambda kv: kv[1])
+    if "/" in area or area in (ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA) or count < share * total:
+        return None
+    return area

@@ -187,6 +187,14 @@ class Classification:
     scope: str | None = None
     description: str = ""  # the subject without its Conventional Commits prefix
 
+    @property
+    def digest(self) -> str:
+        """A short stable id of this classification (see ``Narration.basis``)."""
+        import hashlib
+
+        text = "\x1f".join([self.category, *self.areas, str(self.breaking), self.scope or "", self.description])
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
 
 @dataclass(frozen=True, slots=True)
 class Narration:
@@ -195,6 +203,9 @@ class Narration:
     ``source`` is "model" when a model wrote it and "heuristic" when the heuristic engine did, either by
     choice or as the fallback for a rejected model narration (then ``fallback_reason`` says why).
     ``omitted`` lists files the engine was told about but did not read (lockfiles, binaries, budget).
+    Heuristic text depends on the commit's classification (category, areas), which depends on config:
+    ``basis`` records which classification it was written from, so a cached sentence is rewritten when
+    the classification changes.
     """
 
     sha: str
@@ -203,6 +214,7 @@ class Narration:
     source: str = "heuristic"
     fallback_reason: str | None = None
     omitted: tuple[str, ...] = ()
+    basis: str = ""  # for heuristic text: digest of the classification it was written from
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -212,6 +224,7 @@ class Narration:
             "source": self.source,
             "fallback_reason": self.fallback_reason,
             "omitted": list(self.omitted),
+            "basis": self.basis,
         }
 
     @classmethod
@@ -223,6 +236,7 @@ class Narration:
             source=data.get("source", "heuristic"),
             fallback_reason=data.get("fallback_reason"),
             omitted=tuple(data.get("omitted", ())),
+            basis=data.get("basis", ""),
         )
 
 

@@ -15,10 +15,10 @@ from narrator.cache import Cache
 from narrator.config import Config
 from narrator.engines import registry
 from narrator.engines.base import NarrationRequest
-from narrator.engines.heuristic import HeuristicEngine
+from narrator.engines.heuristic import narrate_commit
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.bots import bot_matcher
-from narrator.git.classify import Classifier, path_matches
+from narrator.git.classify import Classifier, dominant_area, path_matches
 from narrator.git.facts import Classification, CommitFacts, History, Narration
 from narrator.git.walker import GitDiffs, Repository, WalkSpec, list_commits, read_facts, run_git
 from narrator.git.text import decode
@@ -237,11 +237,23 @@ def narrate(
     shas = [c.sha for c in commits]
     found = cache.get_narrations(repo.key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
     stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0}
+
+    def stamped(batch: Iterable[Narration]) -> list[Narration]:
+        return [replace(n, basis=classifications[n.sha].digest) if n.source == "heuristic" else n for n in batch]
+
+    def store(batch: list[Narration]) -> None:
+        if cache is not None:
+            cache.put_narrations(repo.key, stamped(batch), fingerprint, PROMPT_VERSION)
+
+    # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
+    by_sha = {c.sha: c for c in commits}
+    stale = [n for n in found.values() if n.source == "heuristic" and n.basis != classifications[n.sha].digest]
+    if stale:
+        refreshed = [replace(n, text=narrate_commit(by_sha[n.sha], classifications[n.sha])) for n in stale]
+        store(refreshed)
+        found.update((n.sha, n) for n in refreshed)
     missing = [NarrationRequest(c, classifications[c.sha]) for c in commits if c.sha not in found]
     if missing:
-        def store(batch: list[Narration]) -> None:
-            if cache is not None:
-                cache.put_narrations(repo.key, batch, fingerprint, PROMPT_VERSION)
 
         needs_progress = getattr(engine, "name", "") != "heuristic"
         if needs_progress:
@@ -264,6 +276,20 @@ def narrate(
     return found, stats
 
 
+def classify_all(commits: Sequence[CommitFacts], previous: Sequence[CommitFacts], config: Config
+                 ) -> dict[str, Classification]:
+    """Categories and areas for both periods; a root package holding most of the work is split one level."""
+    rules, areas = config.get("classify.rules", []), config.get("areas", {})
+    classifier = Classifier(rules, areas)
+    classes = {c.sha: classifier.classify(c) for c in commits}
+    dominant = dominant_area(classes[c.sha] for c in commits if not c.is_merge)
+    if dominant is not None:
+        classifier = Classifier(rules, areas, split_areas=[dominant])
+        classes = {c.sha: classifier.classify(c) for c in commits}
+    classes.update((c.sha, classifier.classify(c)) for c in previous)
+    return classes
+
+
 def build(
     request: ReportRequest,
     config: Config,
@@ -275,8 +301,7 @@ def build(
     """Run every stage for one report and return its content model."""
     window = resolve_window(request.since, request.until, config, now)
     outcome = walk(request, config, window, cache, progress)
-    classifier = Classifier(config.get("classify.rules", []), config.get("areas", {}))
-    classes = {c.sha: classifier.classify(c) for c in outcome.commits + outcome.previous}
+    classes = classify_all(outcome.commits, outcome.previous, config)
     engine_name = request.engine or config.get("engine", "heuristic")
     if engine is None:
         engine = registry.create(engine_name, config.section(f"engines.{engine_name}"))
