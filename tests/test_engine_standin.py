@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +126,11 @@ def test_standin_narrates_real_commits_with_guard_fallback_adapter_and_cache(git
     assert adapted._generate([text]) != second._generate([text])
     with Cache() as cache:
         assert cache.get_narrations(repo.key, shas, adapted.fingerprint(), PROMPT_VERSION) == {}
+    shipped = Path(__file__).resolve().parents[1] / "narrator" / "adapters" / "smollm2-cocktail"
+    if (shipped / "adapter_config.json").is_file():  # the fine-tuned adapter, once it ships
+        cocktail = HFEngine({**short, "adapter": str(shipped)})
+        assert cocktail.fingerprint() not in (second.fingerprint(), adapted.fingerprint())
+        assert cocktail._generate([text]) != second._generate([text])
 
     # the guard really guards: an invented name in a model-style answer is rejected
     from narrator.engines.generation import commit_context
