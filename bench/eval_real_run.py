@@ -41,7 +41,7 @@ def main() -> int:
     common += [x for o in args.set for x in ("--set", o)]
     t0 = time.time()
     cmd = [sys.executable, "-m", "finetune", "evaluate", "-c", recipe, *common,
-           "--set", "eval.batch_size=32", "--set", "train.progress=false",
+           "--set", "eval.batch_size=64", "--set", "train.progress=false",
            "--generate-limit", str(args.generate_limit), "--out", str(out / "eval_test")]
     for label in LABELS:
         if (runs / label / "adapter").is_dir():

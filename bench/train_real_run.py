@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--minutes", type=float, default=6.0, help="time limit of each training run")
     p.add_argument("--bench-steps", type=int, default=60)
-    p.add_argument("--skip-bench", action="store_true")
+    p.add_argument("--bench", action="store_true", help="also run bench/train_throughput.py first")
     p.add_argument("--set", action="append", default=[], help="extra override for every run")
     args = p.parse_args()
     out = Path(args.out)
@@ -51,7 +51,7 @@ def main() -> int:
           f"({time.time() - t0:.0f} s)", flush=True)
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if not args.skip_bench:
+    if args.bench:
         t1 = time.time()
         cmd = [sys.executable, str(ROOT / "bench/train_throughput.py"), "--config",
                str(ROOT / "finetune/configs" / RUNS["cocktail"]), "--steps", str(args.bench_steps),
@@ -86,12 +86,18 @@ def main() -> int:
         print(f"{label}: {r['steps']} steps, {r['examples_seen']} examples, {r['train_tokens']} tokens in "
               f"{r['seconds']:.0f} s ({r['tokens_per_second']:.0f} tokens/s, while sharing the GPU with the "
               f"other runs), peak {r['peak_memory_bytes'] / 2**20:.0f} MiB, final train loss "
-              f"{r['final_train_loss']:.3f}, val {r['val_history'][-1]}, {r['stopped']}")
+              f"{r['final_train_loss']:.3f}, val {r['val_history'][-1]}, {r['stopped']}, "
+              f"{r.get('data_seconds', 0):.0f} s of it in batch preparation")
     print(f"three runs in parallel: {wall:.0f} s wall", flush=True)
     (out / "train_runs.json").write_text(json.dumps({"wall_seconds": wall, "runs": summaries}, indent=2))
-    with tarfile.open(out / "adapters.tar", "w") as tar:
-        for label in summaries:
-            tar.add(runs / label / "adapter", arcname=f"{label}/adapter")
+    from finetune.export import export_adapter
+
+    for label, s in summaries.items():  # bf16 copies (about 10 MB each) come back, one tar per run
+        bf16 = runs / "bf16" / label
+        export_adapter(runs / label / "adapter", bf16, base_model={"name_or_path": args.model_dir, "gguf_file": GGUF},
+                       data_hashes=s["data"]["hashes"], command=s.get("command", ""))
+        with tarfile.open(out / f"{label}.tar", "w") as tar:
+            tar.add(bf16, arcname=f"{label}/adapter")
             tar.add(runs / label / "train_summary.json", arcname=f"{label}/train_summary.json")
             tar.add(runs / f"{label}.log", arcname=f"{label}/train.log")
     print(f"total {time.time() - t0:.0f} s")

@@ -45,6 +45,7 @@ class TrainResult:
     stopped: str = "completed"
     config_hash: str = ""
     steady_tokens_per_second: float = 0.0  # excluding the first WARMUP_STEPS steps (allocator, kernels warm-up)
+    data_seconds: float = 0.0  # part of `seconds` spent encoding and collating batches
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -242,6 +243,7 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     examples_seen = start_step * per_step
     train_seconds = 0.0
     steady_tokens, steady_seconds = 0, 0.0
+    data_seconds = 0.0
     loss_history: list[dict[str, float]] = []
     val_history: list[dict[str, Any]] = []
     running, running_n = 0.0, 0
@@ -254,7 +256,9 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         t0 = time.perf_counter()
         step_tokens = 0
         for _micro in range(cfg.train.grad_accum):
+            td = time.perf_counter()
             batch = next(stream)
+            data_seconds += time.perf_counter() - td
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             with accelerator.accumulate(model):
                 with accelerator.autocast():
@@ -307,7 +311,8 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         train_tokens=tokens, tokens_per_second=tokens / max(train_seconds, 1e-9), seconds=train_seconds,
         peak_memory_bytes=peak, final_train_loss=last_loss, val_history=val_history, loss_history=loss_history,
         stopped=stopped, config_hash=chash,
-        steady_tokens_per_second=steady_tokens / steady_seconds if steady_seconds else 0.0)
+        steady_tokens_per_second=steady_tokens / steady_seconds if steady_seconds else 0.0,
+        data_seconds=data_seconds)
     if main:
         summary = {"name": cfg.name, "command": command, "result": result.to_dict(), "config": cfg.to_dict(),
                    "data": {"train_examples": len(bundle.train), "sources": bundle.sources,
