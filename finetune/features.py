@@ -30,11 +30,12 @@ class Encoded:
 def prompt_ids(tokenizer: Any, user_text: str, max_prompt_tokens: int) -> tuple[list[int], bool]:
     """Token ids of the rendered prompt, cut in the middle to ``max_prompt_tokens`` when needed.
 
-    ``add_special_tokens=False``: a chat template already holds the special tokens it wants. Inference
-    must encode the same way (narrator's hf engine does).
+    Special tokens are added only without a chat template (a template already holds the ones it wants;
+    the plain layout gets the tokenizer's BOS): exactly what narrator's hf engine does at inference.
     """
     text = render_prompt(tokenizer, user_text)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    add_special = not getattr(tokenizer, "chat_template", None)
+    ids = tokenizer(text, add_special_tokens=add_special)["input_ids"]
     if len(ids) <= max_prompt_tokens:
         return list(ids), False
     tail = min(_TAIL_TOKENS, max_prompt_tokens // 2)
