@@ -172,7 +172,10 @@ def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
                 name, sep, share = part.replace(":", "=").partition("=")
                 if not sep:
                     raise FinetuneConfigError(f"{where}: {key} entries look like task=share, not {part!r}")
-                out[name.strip()] = share.strip()
+                try:
+                    out[name.strip()] = float(share)
+                except ValueError:
+                    out[name.strip()] = share.strip()  # normalise_mixture names the bad share
             value = out
         if isinstance(value, dict):
             return dict(value)
@@ -258,7 +261,7 @@ def normalise_mixture(mixture: Mapping[str, Any], where: str = "data.mixture") -
             out[task] = value
     total = sum(out.values())
     if abs(total - 1.0) > 1e-6:
-        listed = ", ".join(f"{t}={s:g}" for t, s in mixture.items())
+        listed = ", ".join(f"{t}={s:g}" if isinstance(s, (int, float)) else f"{t}={s}" for t, s in mixture.items())
         raise FinetuneConfigError(f"{where}: shares must add up to 1, but {listed} add up to {total:g}")
     return out
 
