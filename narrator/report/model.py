@@ -513,7 +513,8 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
         parts.append(f"Most of the work was in {_join([a.name for a in areas[:2]])}.")
     if releases:
         shown = releases[-3:]
-        names = _join([f"{r.name} ({r.day})" for r in shown])
+        years = {r.date[:4] for r in releases}
+        names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
         more = f" and {len(releases) - len(shown)} earlier ones" if len(releases) > len(shown) else ""
         parts.insert(0, f"Released {names}{more}.")
     return " ".join(parts)

@@ -434,14 +434,22 @@ def _render_user(template: Path, context: Mapping[str, Any]) -> str:
 
 # -- public API --------------------------------------------------------------------------------------------
 
-def context_json(context: Mapping[str, Any]) -> str:
+def _dataclass_fields(value: Any) -> Any:
+    """json's hook for the report's dataclasses: their fields in declaration order, converted on demand."""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return {name: getattr(value, name) for name in fields}
+
+
+def context_json(context: Mapping[str, Any] | Any) -> str:
     """The context as JSON, key order as in the model, safe to paste inside an HTML ``<script>``.
 
     ASCII-only (non-ASCII as ``\\uXXXX``, which also covers U+2028/U+2029): the string stays one byte per
     character, which halves or quarters peak memory on a 40,000-commit report. No indent: only the compact
     form uses json's C encoder (5x faster on a 5,000-commit report).
     """
-    text = json.dumps(context, ensure_ascii=True, separators=(",", ":"))
+    text = json.dumps(context, ensure_ascii=True, separators=(",", ":"), default=_dataclass_fields)
     for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
         if char in text:
             text = text.replace(char, code)
@@ -487,4 +495,6 @@ def render(report: Report, fmt: str, template: Path | str | None = None) -> str:
     With ``template``, ``fmt`` is ignored: the template file decides (HTML autoescaping for ``.html``/``.htm``).
     Raises ``UsageError`` for an unknown format or a missing/broken user template.
     """
+    if fmt == "json" and template is None:
+        return context_json(report)  # encoded straight from the dataclasses: no second copy of the context
     return render_context(report.to_context(), fmt, template)
