@@ -396,3 +396,25 @@ def test_cuda_nf4_and_bf16_narrate(tiny, git_repo):
     auto = HFEngine({"model": str(tiny)})
     auto.load()
     assert auto.info.device == "cuda" and auto.info.quantize == "nf4"
+
+
+def test_hub_id_loads_offline_from_the_local_hugging_face_cache(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    hub = tmp_path / "hf-home" / "hub"
+    snapshot = hub / "models--tiny-org--tiny-coder" / "snapshots" / "0123456789abcdef"
+    shutil.copytree(tiny, snapshot)
+    (hub / "models--tiny-org--tiny-coder" / "refs").mkdir(parents=True)
+    (hub / "models--tiny-org--tiny-coder" / "refs" / "main").write_text("0123456789abcdef")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))  # read at import time otherwise
+    engine = engine_for("tiny-org/tiny-coder")
+    engine.load()
+    assert Path(engine.info.base_dir).name == "0123456789abcdef"
+    assert "hub:tiny-org/tiny-coder@0123456789abcdef" in json.dumps(engine._identity())
+    assert HFEngine.status({"model": "tiny-org/tiny-coder", "device": "cpu", "quantize": "none"}).detail.startswith(
+        "weights: Hugging Face cache")
