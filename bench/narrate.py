@@ -212,6 +212,9 @@ def main() -> None:
 
             engine = HFEngine(engine_settings(args, 1))
             engine.load()
+            print(json.dumps({"load": {"seconds": engine.info.seconds, "device": engine.info.device,
+                                       "dtype": engine.info.dtype, "quantize": engine.info.quantize,
+                                       "converted_now": engine.info.converted_now}}), flush=True)
             for batch in [int(b) for b in args.batches.split(",")]:
                 args.one = batch
                 results.append(run_one(args, engine))
