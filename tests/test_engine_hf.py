@@ -418,3 +418,21 @@ def test_hub_id_loads_offline_from_the_local_hugging_face_cache(tiny, tmp_path, 
     assert "hub:tiny-org/tiny-coder@0123456789abcdef" in json.dumps(engine._identity())
     assert HFEngine.status({"model": "tiny-org/tiny-coder", "device": "cpu", "quantize": "none"}).detail.startswith(
         "weights: Hugging Face cache")
+
+
+def test_an_interrupted_run_has_already_handed_over_finished_batches(git_repo):
+    files = {f"app/m{i}.py": "x = 1\n" * (1 + 10 * i) for i in range(4)}
+    shas = [git_repo.commit(f"feat: module {name}", {name: body}) for name, body in files.items()]
+    requests, diffs = requests_for(git_repo, shas)
+    calls = []
+
+    def answer(text):
+        calls.append(text)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return "Added a module to the app."
+
+    stored = []
+    with pytest.raises(KeyboardInterrupt):
+        ScriptedEngine(answer, batch_size=2).narrate(requests, diffs=diffs, on_batch=stored.extend)
+    assert len(stored) == 2 and all(n.source == "model" for n in stored)
