@@ -52,7 +52,7 @@ def main() -> int:
     import torch
 
     from finetune.config import ModelConfig, QuantConfig
-    from finetune.evaluate import first_line
+    from finetune.evaluate import answer_text, stop_token_ids
     from finetune.features import prompt_ids
     from finetune.modeling import load_adapter, load_model, load_tokenizer
     from narrator.git.walker import Repository
@@ -76,12 +76,14 @@ def main() -> int:
                 if label == "base":
                     with model.disable_adapter():
                         gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                             max_new_tokens=args.max_new_tokens, pad_token_id=tok.pad_token_id)
+                                             max_new_tokens=args.max_new_tokens, pad_token_id=tok.pad_token_id,
+                                             eos_token_id=stop_token_ids(tok))
                 else:
                     gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                         max_new_tokens=args.max_new_tokens, pad_token_id=tok.pad_token_id)
+                                         max_new_tokens=args.max_new_tokens, pad_token_id=tok.pad_token_id,
+                                             eos_token_id=stop_token_ids(tok))
             timings[label] += time.perf_counter() - t0
-            outs[label] = first_line(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True))
+            outs[label] = answer_text(tok, gen[0, ids.shape[1]:])
         rows.append((facts, files, outs))
     print(f"| commit (files) | author's subject | base SmolLM2-135M | + cocktail adapter |\n|---|---|---|---|")
     for facts, files, outs in rows:

@@ -98,11 +98,30 @@ def generate(model: Any, tokenizer: Any, examples: Sequence[Example], *, max_new
         with torch.no_grad():
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
                                  max_new_tokens=max_new_tokens, pad_token_id=pad_id,
-                                 eos_token_id=tokenizer.eos_token_id)
+                                 eos_token_id=stop_token_ids(tokenizer))
         for j, i in enumerate(idx):
-            text = tokenizer.decode(gen[j, width:], skip_special_tokens=True)
-            out[i] = first_line(text)
+            out[i] = answer_text(tokenizer, gen[j, width:])
     return [out[i] for i in range(len(examples))]
+
+
+def stop_token_ids(tokenizer: Any) -> list[int]:
+    """EOS and every other special token: a chat model that opens a new turn (``<|im_start|>``) is done."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    ids += [i for i in getattr(tokenizer, "all_special_ids", []) if i not in ids]
+    return ids
+
+
+def answer_text(tokenizer: Any, ids: Any) -> str:
+    """The generated answer up to the first special token, as one line."""
+    special = set(getattr(tokenizer, "all_special_ids", [])) | {tokenizer.eos_token_id}
+    kept = []
+    for token in (ids.tolist() if hasattr(ids, "tolist") else list(ids)):
+        if token in special:
+            if kept:
+                break
+            continue
+        kept.append(token)
+    return first_line(tokenizer.decode(kept, skip_special_tokens=True))
 
 
 def first_line(text: str) -> str:
