@@ -33,7 +33,7 @@ class ModelConfig:
                            "Hub id or local directory of the base model (a directory may hold a GGUF file).")
     revision: str = _f("main", "Hub revision (commit sha or tag) of the base model; ignored for local paths.")
     gguf_file: str = _f("", "GGUF file name inside name_or_path; converted once to a cached HF directory.")
-    cache_dir: str = _f("", "Where converted GGUF models are kept (default: ~/.cache/narrator/models).")
+    cache_dir: str = _f("", "Where converted GGUF models are kept (default: narrator's cache, $NARRATOR_CACHE_DIR/models).")
     dtype: str = _f("auto", "Weights dtype when not quantized: auto (bf16 on CUDA, fp32 on CPU), bf16, fp16, fp32.")
     trust_remote_code: bool = _f(False, "Allow model code from the hub (off: no code is run from downloads).")
 

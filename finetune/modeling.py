@@ -1,20 +1,16 @@
 """Loading the base model and tokenizer (hub id, local directory, or GGUF file), quantized or not, plus LoRA.
 
 A GGUF file takes ~20 s to de-quantize through transformers, so it is converted once to a plain HF
-directory (safetensors, fp32 weights exactly as de-quantized) in a cache keyed by the file's size and
-mtime, and that directory is used from then on. NF4 needs CUDA and bitsandbytes; asking for it without
+directory (safetensors, fp32 weights exactly as de-quantized) by narrator's own loader
+(``narrator.engines.hf_loading.convert_gguf``, cache under ``$NARRATOR_CACHE_DIR``), shared with the ``hf``
+engine, and that directory is used from then on. NF4 needs CUDA and bitsandbytes; asking for it without
 them is a clear error, never a silent fallback.
-
-NOTE for the engine side: ``narrator/engines/hf.py`` needs the same GGUF-to-cache step; the two should
-share this code once it lives under ``narrator`` (see the issue note).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +20,6 @@ from finetune.errors import FinetuneConfigError, ModelLoadError
 log = logging.getLogger(__name__)
 
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("NARRATOR_MODEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "narrator", "models")
-    return Path(base)
 
 
 def resolve_device(requested: str) -> str:
@@ -58,49 +48,35 @@ def check_quantization(quant: QuantConfig, device: str) -> None:
                                   "pip install bitsandbytes (or narrator[model])") from None
 
 
-def gguf_cache_path(model: ModelConfig) -> Path:
+def gguf_cache_path(model: ModelConfig) -> Path | None:
+    """Where ``model.cache_dir`` asks for the converted copy (None: the engine's cache, $NARRATOR_CACHE_DIR)."""
+    if not model.cache_dir:
+        return None
     src = Path(model.name_or_path) / model.gguf_file
     stat = src.stat()
-    key = hashlib.sha256(f"{src.resolve()}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:16]
-    root = Path(model.cache_dir) if model.cache_dir else default_cache_dir()
-    return root / f"{Path(model.gguf_file).stem}-{key}"
+    key = hashlib.sha256(f"{src.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return Path(model.cache_dir) / f"{Path(model.gguf_file).stem}-{key}"
 
 
 def materialize(model: ModelConfig) -> str:
-    """A local directory or hub id that ``from_pretrained`` loads quickly (GGUF converted once)."""
+    """A local directory or hub id that ``from_pretrained`` loads quickly (GGUF converted once).
+
+    The conversion is narrator's own (``narrator.engines.hf_loading.convert_gguf``), so training and the
+    ``hf`` engine share one converted copy and read identical weights.
+    """
     if not model.gguf_file:
         return model.name_or_path
     src = Path(model.name_or_path) / model.gguf_file
     if not src.is_file():
         raise ModelLoadError(f"GGUF file {src} does not exist; set model.name_or_path to its folder and "
                              "model.gguf_file to its name")
-    target = gguf_cache_path(model)
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
-        return str(target)
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from narrator.engines import hf_loading
+    from narrator.errors import EngineError
 
-    log.info("converting %s to %s (once)", src, target)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
-        loaded = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.float32)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot read GGUF model {src}: {exc} (is the `gguf` package installed?)") from None
-    # A model loaded from GGUF is marked quantized and refuses save_pretrained: rebuild it plainly.
-    config = AutoConfig.for_model(**{k: v for k, v in loaded.config.to_dict().items()
-                                     if k not in ("quantization_config", "_name_or_path", "transformers_version")})
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(loaded.state_dict(), strict=False)
-    if getattr(config, "tie_word_embeddings", False):
-        plain.tie_weights()
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    plain.save_pretrained(str(tmp), safe_serialization=True)
-    tokenizer.save_pretrained(str(tmp))
-    (tmp / "narrator_source.json").write_text(json.dumps({"gguf": str(src.resolve()),
-                                                          "size": src.stat().st_size}))
-    os.replace(tmp, target) if not target.exists() else None
-    return str(target)
+        return str(hf_loading.convert_gguf(src, gguf_cache_path(model)))
+    except EngineError as exc:
+        raise ModelLoadError(str(exc)) from None
 
 
 def load_tokenizer(model: ModelConfig) -> Any:
