@@ -503,3 +503,21 @@ def test_cli_errors_are_one_line(capsys):
     assert main(["data", "--data-root", str(FIXTURES)]) == 0
     assert '"train_total": 24' in capsys.readouterr().out
     assert issubclass(DataError, NarratorError) and issubclass(FinetuneConfigError, NarratorError)
+
+
+def test_shipped_cocktail_adapter_is_complete():
+    import struct
+
+    from narrator.prompts import PROMPT_VERSION
+
+    shipped = ROOT / "narrator" / "adapters" / "smollm2-cocktail"
+    if not (shipped / "adapter_config.json").is_file():
+        pytest.skip("no shipped adapter in this checkout")
+    weights = shipped / "adapter_model.safetensors"
+    assert sum(p.stat().st_size for p in shipped.iterdir()) <= 12 * 2**20
+    with weights.open("rb") as handle:  # the safetensors header, read without torch
+        header = json.loads(handle.read(struct.unpack("<Q", handle.read(8))[0]))
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"BF16"}
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    assert manifest["prompt_version"] == PROMPT_VERSION and manifest["base_model"]["gguf_sha256"]
+    assert manifest["metrics"]["tasks"]["commits"]["ce"] < 0.85 * manifest["metrics"]["base"]["commits"]["ce"]
