@@ -19,6 +19,8 @@ from narrator.git.facts import Classification, CommitFacts, Narration
 
 SCHEMA_VERSION = 1
 _SUPPORT_AREAS = {ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA}
+_AREA_WORDS = {ROOT_AREA: "the top-level files", DOCS_AREA: "the documentation", TESTS_AREA: "the tests",
+               TOOLING_AREA: "the build and tooling files"}
 
 WORK_CATEGORY_ORDER = [
     "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies", "Build & CI",
@@ -504,13 +506,16 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
         upkeep = sum(c.commits for c in rest)
         top = [c.name.lower().replace("build & ci", "build and automation") for c in
                sorted(rest, key=lambda c: -c.commits)[:2]]
-        lead += f"{'; ' if delivered else ', '}the other {plural(upkeep, 'change')} {'was' if upkeep == 1 else 'were'} upkeep ({_join(top)})"
+        if delivered:
+            lead += f"; the other {plural(upkeep, 'change')} {'was' if upkeep == 1 else 'were'} upkeep ({_join(top)})"
+        else:
+            lead += f", {'upkeep' if upkeep == 1 else 'all upkeep'} ({_join(top)})"
     parts.append(lead + ".")
     code_areas = [a for a in areas if a.name not in _SUPPORT_AREAS][:2]
     if code_areas:
         parts.append(f"Most code changes were in {_join([a.name for a in code_areas])}.")
     elif areas:
-        parts.append(f"Most of the work was in {_join([a.name for a in areas[:2]])}.")
+        parts.append(f"Most of the work was in {_join([_AREA_WORDS.get(a.name, a.name) for a in areas[:2]])}.")
     if releases:
         shown = releases[-3:]
         years = {r.date[:4] for r in releases}
