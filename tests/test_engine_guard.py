@@ -31,6 +31,7 @@ def test_faithful_sentences_pass(text):
     ("the retry the retry the retry the retry the retry the retry", "degenerate repetition"),
     ("aaaaaaaaaaaaaaaaaaaaaaaa is what it does now", "degenerate repetition"),
     ("Adds the narrator/net/client.py file to the narrator/net/client.py file.", "degenerate repetition"),
+    ("Add client.py to client.py.", "degenerate repetition"),
     ("Explain in one sentence what this change does and why it matters.", "prompt echo"),
     ("This sentence describes a single change to the same file.", "prompt echo"),
     ("```diff\n+def fetch_with_retry(url, attempts=3):\n```", "prompt echo"),

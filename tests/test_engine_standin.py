@@ -131,6 +131,11 @@ def test_standin_narrates_real_commits_with_guard_fallback_adapter_and_cache(git
         cocktail = HFEngine({**short, "adapter": str(shipped)})
         assert cocktail.fingerprint() not in (second.fingerprint(), adapted.fingerprint())
         assert cocktail._generate([text]) != second._generate([text])
+        # the fine-tuned adapter answers in its own style and stops at its own end token
+        narrated = HFEngine({**settings, "adapter": str(shipped)}).narrate(requests[:3], diffs=GitDiffs(repo))
+        written = [n.text for n in narrated if n.source == "model"]
+        assert written, [n.fallback_reason for n in narrated]
+        assert not any(word in t.split() for t in written for word in ("user", "assistant", "system"))
 
     # the guard really guards: an invented name in a model-style answer is rejected
     from narrator.engines.generation import commit_context

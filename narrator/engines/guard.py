@@ -15,7 +15,7 @@ from typing import Iterable
 
 from narrator.prompts import COMBINE_INSTRUCTION, COMMIT_INSTRUCTION, FUNCTION_INSTRUCTION, SYSTEM_PROMPT
 
-GUARD_VERSION = "3"  # part of engine fingerprints: a stricter guard changes what reaches the report
+GUARD_VERSION = "4"  # part of engine fingerprints: a stricter guard changes what reaches the report
 
 # Short technical words a plain-English sentence may use without them being in the commit.
 _ALLOWED_TERMS = {
@@ -44,6 +44,12 @@ _ENGLISH_WORDS = {
     "longer", "page", "pages", "data", "users", "user", "customers", "people", "team", "app", "application",
     "project", "feature", "features", "bug", "bugs", "error", "errors", "helper", "setting", "settings",
     "documentation", "tested", "improved", "reorganised", "reorganized", "simplified", "corrected",
+    # commit-subject verbs: a terse imperative ("Add refund function to refund.py") is English too
+    "add", "fix", "remove", "update", "change", "make", "move", "rename", "refactor", "improve", "allow",
+    "create", "delete", "handle", "implement", "bump", "document", "clean", "replace", "drop", "avoid",
+    "ensure", "set", "show", "hide", "return", "check", "validate", "prevent", "enable", "disable", "merge",
+    "revert", "support", "introduce", "extract", "simplify", "speed", "reduce", "increase", "limit", "split",
+    "convert", "skip", "ignore", "include", "exclude", "docstring", "comment", "comments", "test",
 }
 
 _ECHO_MARKERS = ("```", "diff --git", "@@ ", "### instruction", "### response", "### system", "<|im_start|>",
@@ -115,6 +121,10 @@ def _is_repetitive(text: str) -> bool:
         grams[key] = grams.get(key, 0) + 1
         if grams[key] >= 3:
             return True
+    # the same file named twice ("Add README.md to README.md") says nothing: a loop, not a description
+    files = [f.lower() for f in _FILE_NAME.findall(text)]
+    if len(files) != len(set(files)):
+        return True
     # the same four words twice in one short answer ("adds the x.yaml file to the x.yaml file") is a loop
     fours = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
     if len(fours) != len(set(fours)):

@@ -104,6 +104,7 @@ class HFEngine(GeneratingEngine):
             "max_new_tokens": self.max_new_tokens,
             "max_prompt_tokens": self.max_prompt_tokens,
             "greedy": GREEDY,
+            "stop": "any special token",
         }
 
     def _label(self) -> str:
@@ -202,6 +203,9 @@ class HFEngine(GeneratingEngine):
             tid = self._tokenizer.convert_tokens_to_ids(token)
             if isinstance(tid, int) and tid != self._tokenizer.unk_token_id and tid >= 0:
                 ids.append(tid)
+        # Any special token ends a narration: a fine-tuned adapter may close its answer with another one
+        # (e.g. <|im_start|> of a next turn), and text after it is never part of the answer.
+        ids += [i for i in getattr(self._tokenizer, "all_special_ids", []) if i != self._tokenizer.unk_token_id]
         return sorted(set(ids))
 
     def write_headline(self, summary_facts: dict[str, Any], sentences: list[str]) -> str | None:
