@@ -29,24 +29,15 @@ from narrator.prompts import (
     build_commit_prompts,
     format_combine_text,
     format_function_text,
+    format_headline_text,
 )
 
 log = logging.getLogger(__name__)
 
 BatchCallback = Callable[[list[Narration]], None]
 
-# Text of the optional model-written report headline. TODO(lead): move into narrator.prompts (the single source
-# of prompt text) when the headline prompt is used for training too.
-HEADLINE_INSTRUCTION = (
-    "Write one short headline sentence for a manager that sums up the work described below. "
-    "Use only the facts given; do not write any number that is not in the facts."
-)
-
-
-def format_headline_text(summary_facts: dict[str, Any], sentences: Sequence[str]) -> str:
-    facts = "\n".join(f"- {line}" for line in _flatten_facts(summary_facts))
-    listed = "\n".join(f"- {s}" for s in sentences[:12])
-    return f"{HEADLINE_INSTRUCTION}\n\nFacts:\n{facts}\n\nChanges:\n{listed}"
+def format_headline_facts(summary_facts: dict[str, Any], sentences: Sequence[str]) -> str:
+    return format_headline_text(_flatten_facts(summary_facts), sentences)
 
 
 def _flatten_facts(data: Any, prefix: str = "") -> list[str]:
@@ -264,7 +255,7 @@ class GeneratingEngine:
         """A one-sentence headline from the narrations; None (keep the computed one) unless it passes the guard."""
         if not sentences:
             return None
-        text = redact(format_headline_text(summary_facts, sentences))
+        text = redact(format_headline_facts(summary_facts, sentences))
         # Cached by its exact input, so a rerun whose narrations all come from the cache loads no model.
         key = hashlib.sha256(text.encode()).hexdigest()
         cached = _headline_cache(key, self.fingerprint())

@@ -210,6 +210,19 @@ def format_combine_text(sentences: Sequence[str]) -> str:
     return f"{COMBINE_INSTRUCTION}\n\n{listed}"
 
 
+HEADLINE_INSTRUCTION = (
+    "Write one short headline sentence for a manager that sums up the work described below. "
+    "Use only the facts given; do not write any number that is not in the facts."
+)
+
+
+def format_headline_text(fact_lines: Sequence[str], sentences: Sequence[str]) -> str:
+    """The user text asking a model for a report headline from computed facts and per-commit narrations."""
+    facts = "\n".join(f"- {line}" for line in fact_lines)
+    listed = "\n".join(f"- {s}" for s in sentences[:12])
+    return f"{HEADLINE_INSTRUCTION}\n\nFacts:\n{facts}\n\nChanges:\n{listed}"
+
+
 def chat_messages(user_text: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user_text}]
 
