@@ -28,6 +28,27 @@ HF_DEFAULTS: dict[str, Any] = {
 GREEDY = {"do_sample": False, "num_beams": 1, "repetition_penalty": 1.0}
 
 
+SHIPPED_ADAPTERS = {"smollm2-135m-instruct": "smollm2-cocktail"}  # base model name -> adapter shipped in narrator/adapters
+
+
+def default_adapter(adapter: str, model: str, gguf_file: str | None) -> str | None:
+    """The adapter to use: the configured one; ``"none"`` for no adapter; when unset, the cocktail adapter that
+    ships with narrator if the base is the model it was trained on (the SmolLM2-135M-Instruct stand-in)."""
+    if adapter.strip().lower() == "none":
+        return None
+    if adapter:
+        return adapter
+    from pathlib import Path
+
+    base = f"{model} {gguf_file or ''}".lower()
+    for name, folder in SHIPPED_ADAPTERS.items():
+        if name in base:
+            shipped = Path(__file__).resolve().parents[1] / "adapters" / folder
+            if (shipped / "adapter_config.json").is_file():
+                return str(shipped)
+    return None
+
+
 class HFEngine(GeneratingEngine):
     """Narrations from a local transformers model (weights loaded lazily, once per engine)."""
 
@@ -38,7 +59,7 @@ class HFEngine(GeneratingEngine):
         self.settings = merged
         self.model_id: str = str(merged.get("model") or "")
         self.gguf_file: str | None = str(merged.get("gguf_file") or "") or None
-        self.adapter: str | None = str(merged.get("adapter") or "") or None
+        self.adapter: str | None = default_adapter(str(merged.get("adapter") or ""), self.model_id, self.gguf_file)
         self.quantize = str(merged.get("quantize") or "auto")
         self.device = str(merged.get("device") or "auto")
         self.dtype = str(merged.get("dtype") or "auto")

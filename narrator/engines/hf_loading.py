@@ -153,6 +153,31 @@ def _check_gguf_header(gguf: Path) -> None:
         )
 
 
+def quiet_third_party() -> None:
+    """Keep transformers/bitsandbytes/peft progress bars and notices off the user's terminal.
+
+    narrator shows its own progress; their chatter ("Loading weights", optional-kernel notices, deprecation
+    warnings) is noise in a report run. With ``narrate -vv`` (debug logging) everything is let through.
+    """
+    if logging.getLogger("narrator").isEnabledFor(logging.DEBUG) or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("bitsandbytes", "transformers", "peft", "accelerate", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|accelerate)(\.|$)")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|peft|bitsandbytes)(\.|$)")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def convert_gguf(gguf: Path, target: Path | None = None) -> Path:
     """De-quantize a GGUF file once into a safetensors model directory (with its tokenizer) and return it.
 
@@ -495,6 +520,7 @@ def load_model_and_tokenizer(
     ``for_training`` leaves the model in train mode without an adapter attached (finetune attaches its own).
     """
     started = time.perf_counter()
+    quiet_third_party()
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
