@@ -82,8 +82,9 @@ def test_standin_narrates_real_commits_with_guard_fallback_adapter_and_cache(git
     facts = {f.sha: f for f in read_facts(repo, shas)}
     classifier = Classifier()
     requests = [NarrationRequest(facts[s], classifier.classify(facts[s])) for s in shas]
-    settings = {"model": str(GGUF), "device": "cpu", "quantize": "none", "threads": 2, "batch_size": 4,
-                "max_new_tokens": 32, "max_prompt_tokens": 1024}
+    # "adapter": "none": the bare base model (the shipped cocktail adapter is otherwise the stand-in's default)
+    settings = {"model": str(GGUF), "adapter": "none", "device": "cpu", "quantize": "none", "threads": 2,
+                "batch_size": 4, "max_new_tokens": 32, "max_prompt_tokens": 1024}
 
     engine = HFEngine(settings)
     stored = []
