@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.text import decode
-from narrator.git.walker import run_git
+from narrator.git.walker import Repository, run_git
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +105,14 @@ def _is_within(path: Path, parent: Path) -> bool:
 def locate(repo_path: str | Path = ".") -> HookLocation:
     """Ask git where the hooks of the repository containing ``repo_path`` live."""
     path = Path(repo_path)
-    if not path.exists():
-        raise RepositoryError(f"{path} does not exist")
-    if not path.is_dir():
-        raise RepositoryError(f"{path} is not a directory")
-    proc = run_git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
-                       "--git-path", "hooks"], check=False)
-    if proc.returncode != 0:
-        raise RepositoryError(f"{path.resolve()} is not a git repository (or any of its parents); "
-                              "use --repo PATH to point at one")
-    bare, git_dir, common_dir, hooks = decode(proc.stdout).splitlines()[:4]
-    if bare.strip() == "true":
+    repo = Repository.open(path)  # exists, is a directory, is a repository: one clear error otherwise
+    if repo.bare:
         raise RepositoryError(f"{path.resolve()} is a bare repository: nobody commits there, so a post-commit "
                               "hook would never run; install it in a clone")
-    top = run_git(path, ["rev-parse", "--show-toplevel"], check=False)
-    if top.returncode != 0:
-        raise RepositoryError(f"{path.resolve()} is inside a .git directory; run from the work tree")
-    work_tree = Path(decode(top.stdout).strip())
+    proc = run_git(path, ["rev-parse", "--git-common-dir", "--git-path", "hooks"])
+    common_dir, hooks = decode(proc.stdout).splitlines()[:2]
+    git_dir = repo.git_dir
+    work_tree = Path(repo.root)
     hooks_dir = Path(os.path.abspath(path / hooks)) if not os.path.isabs(hooks) else Path(hooks)
     common = Path(os.path.abspath(path / common_dir)) if not os.path.isabs(common_dir) else Path(common_dir)
     origin = run_git(path, ["config", "--show-origin", "--get", "core.hooksPath"], check=False)
