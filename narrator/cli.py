@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import click
 
@@ -136,14 +136,21 @@ def choose_format(fmt: str | None, output: str | None, config_default: str = "")
     return "term" if sys.stdout.isatty() else "md"
 
 
-def emit(text: str, output: str | None) -> None:
+def emit(text: str | Iterable[str], output: str | None) -> None:
+    """Write text (or pieces of it) to ``output`` atomically, or to stdout."""
     if output:
         from narrator.report.output import write_atomic
 
         write_atomic(Path(output), text)
         click.echo(f"narrate: wrote {output}", err=True)
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
+        return
+    last = ""
+    for piece in [text] if isinstance(text, str) else text:
+        if piece:
+            click.echo(piece, nl=False)
+            last = piece
+    if not last.endswith("\n"):
+        click.echo("")
 
 
 def check_output_path(output: str | None) -> None:
@@ -226,10 +233,9 @@ def _output_report(result, fmt: str, output: str | None, template: str | None) -
 
         render_terminal(result, Console())
         return
-    from narrator.report.render import render
+    from narrator.report.render import render_chunks
 
-    text = render(result, "md" if fmt == "template" else fmt, Path(template) if template else None)
-    emit(text, output)
+    emit(render_chunks(result, "md" if fmt == "template" else fmt, Path(template) if template else None), output)
 
 
 class _NullCache:

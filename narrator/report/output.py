@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from narrator.errors import OutputError
 
@@ -23,8 +24,8 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically; return the resolved path written.
+def write_atomic(path: str | os.PathLike[str], text: str | Iterable[str], encoding: str = "utf-8") -> Path:
+    """Write ``text`` (a string, or pieces of one) to ``path`` atomically; return the resolved path written.
 
     Raises ``OutputError`` when the directory is missing, the path is a directory, or writing fails.
     """
@@ -44,7 +45,11 @@ def write_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                for piece in text:
+                    handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
