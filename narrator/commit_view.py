@@ -12,7 +12,7 @@ from narrator.git.bots import bot_matcher
 from narrator.git.classify import Classifier
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.walker import Repository
-from narrator.report.build import _NoProgress, collect_facts, narrate
+from narrator.report.build import NoProgress, collect_facts, narrate
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CommitView:
 
 def explain_commit(repo: Repository, rev: str, config: Config, cache, engine_name: str | None = None) -> CommitView:
     sha = repo.resolve(rev)
-    facts = collect_facts(repo, [sha], cache, _NoProgress())[sha]
+    facts = collect_facts(repo, [sha], cache, NoProgress())[sha]
     is_bot = bot_matcher(config.get("bots.patterns", []))
     from dataclasses import replace
 

@@ -291,10 +291,10 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
                   now: datetime | None = None, cwd: Path | None = None) -> DigestResult:
     """Write the asked weeks' digests and the index into the output directory; return what was done."""
     from narrator.git.walker import Repository, WalkSpec, list_commits
-    from narrator.report.build import ReportRequest, build, collect_facts, _NoProgress
+    from narrator.report.build import ReportRequest, build, collect_facts, NoProgress
     from narrator.timespec import check_window, parse_when, resolve_timezone
 
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     repo = Repository.open(request.repo)
     if repo.bare:
         raise UsageError(f"{repo.root} is a bare repository; digests need a work tree clone")

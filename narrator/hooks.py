@@ -382,7 +382,7 @@ def narrate_recent(repo_path: str | Path = ".", *, recent: int = 10, engine: Any
     from narrator.git.classify import Classifier
     from narrator.git.walker import Repository, run_git
     from narrator.prompts import PROMPT_VERSION
-    from narrator.report.build import _NoProgress, collect_facts, narrate
+    from narrator.report.build import NoProgress, collect_facts, narrate
 
     repo = Repository.open(repo_path)
     config = config or load_config(repo.root)
@@ -398,7 +398,7 @@ def narrate_recent(repo_path: str | Path = ".", *, recent: int = 10, engine: Any
         missing = [s for s in shas if s not in done]
         if not missing:
             return 0
-        progress = _NoProgress()
+        progress = NoProgress()
         facts = collect_facts(repo, missing, cache, progress)
         commits = [facts[s] for s in missing if s in facts]
         classifier = Classifier(config.get("classify.rules", []), config.get("areas", {}))

@@ -6,7 +6,7 @@ serialised to the cache with ``to_dict``/``from_dict``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -238,17 +238,3 @@ class Narration:
             omitted=tuple(data.get("omitted", ())),
             basis=data.get("basis", ""),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """The result of a walk: the commits in the window, newest first, and what limited the walk."""
-
-    commits: tuple[CommitFacts, ...]
-    repo_root: str
-    repo_name: str
-    revision: str
-    since: datetime | None
-    until: datetime | None
-    shallow: bool = False
-    notes: tuple[str, ...] = field(default=())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 from narrator.cache import Cache
 from narrator.config import Config
@@ -19,7 +19,7 @@ from narrator.engines.heuristic import narrate_commit
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.bots import bot_matcher
 from narrator.git.classify import Classifier, dominant_area, path_matches
-from narrator.git.facts import Classification, CommitFacts, History, Narration
+from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.walker import GitDiffs, Repository, WalkSpec, list_commits, read_facts, run_git
 from narrator.git.text import decode
 from narrator.prompts import PROMPT_VERSION
@@ -39,7 +39,9 @@ class ProgressSink(Protocol):
     def stop(self) -> None: ...
 
 
-class _NoProgress:
+class NoProgress:
+    """A ProgressSink that shows nothing (library callers, background jobs)."""
+
     def start(self, description: str, total: int | None) -> None:
         pass
 
@@ -174,7 +176,7 @@ def releases_in(repo: Repository, commits: Sequence[CommitFacts]) -> list[tuple[
 
 def walk(request: ReportRequest, config: Config, window: Window, cache: Cache | None,
          progress: ProgressSink | None = None) -> WalkOutcome:
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     repo = Repository.open(request.repo)
     revisions = request.revisions or ("HEAD",)
     if not request.all_branches:
@@ -232,7 +234,7 @@ def narrate(
     progress: ProgressSink | None = None,
 ) -> tuple[dict[str, Narration], dict[str, int]]:
     """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached."""
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     fingerprint = engine.fingerprint()
     shas = [c.sha for c in commits]
     found = cache.get_narrations(repo.key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
@@ -353,12 +355,3 @@ def _maybe_model_headline(report: Report, engine: Any) -> Report:
         report.headline = text
         report.engine["headline_source"] = "model"
     return report
-
-
-def history_for(request: ReportRequest, config: Config, cache: Cache | None, now: datetime | None = None) -> History:
-    """The walked and filtered commits of a request's window, as plain data (used by digests and tools)."""
-    window = resolve_window(request.since, request.until, config, now)
-    outcome = walk(replace(request, compare=False), config, window, cache)
-    return History(commits=tuple(outcome.commits), repo_root=outcome.repo.root, repo_name=outcome.repo.name,
-                   revision=outcome.revision_label, since=window.since, until=window.until,
-                   shallow=outcome.repo.shallow, notes=tuple(outcome.notes))

@@ -147,7 +147,6 @@ def activity_chart(
     slot = plot_w / n
     bar_w = max(1.5, min(28.0, slot * 0.72))
     base = top + plot_h
-    unit = "commits"
     out = [
         f'<svg class="chart chart-activity" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
         f'viewBox="0 0 {_WIDTH} {height}" width="100%" {_FONT} font-size="12">',
