@@ -155,18 +155,10 @@ def emit(text: str | Iterable[str], output: str | None) -> None:
 
 def check_output_path(output: str | None) -> None:
     """Fail before any work when the output file cannot be written (no partial file is ever left)."""
-    if not output:
-        return
-    from narrator.errors import OutputError
+    if output:
+        from narrator.report.output import check_writable
 
-    path = Path(output)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise OutputError(f"--output {output} is a directory; give a file name")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {output}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise OutputError(f"cannot write {output}: permission denied")
+        check_writable(output)
 
 
 # -- report ---------------------------------------------------------------------------------------------
@@ -221,7 +213,7 @@ def report(repo_path: str, since: str | None, until: str | None, branches: tuple
     )
     progress = RichProgress(enabled=sys.stderr.isatty())
     with _open_cache(no_cache) as cache:
-        result = build(request, config, cache, progress)
+        result = build(request, config, cache, progress, repo=repo)
     _output_report(result, fmt, output, template)
 
 

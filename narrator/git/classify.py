@@ -256,21 +256,24 @@ class Classifier:
         text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
         paths = [f.path for f in commit.files]
         rule = self._first_match(commit, cc, text, paths)
-        counts: dict[str, int] = {}
-        for p in paths:
-            area = self.area_of(p)
-            counts[area] = counts.get(area, 0) + 1
-        areas = sorted(counts, key=lambda a: (-counts[a], a))
         breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body
         return Classification(
             category=rule["category"],
-            areas=tuple(areas),
+            areas=self.areas_of(paths),
             rule=rule.get("name", "user rule"),
             breaking=breaking,
             scope=(cc.scope or (None if cc.type in KNOWN_CC_TYPES else cc.type)) if cc else
             (prefix.group("scope") if prefix else None),
             description=text,
         )
+
+    def areas_of(self, paths: Sequence[str]) -> tuple[str, ...]:
+        """The areas these paths belong to, the one with most files first."""
+        counts: dict[str, int] = {}
+        for p in paths:
+            area = self.area_of(p)
+            counts[area] = counts.get(area, 0) + 1
+        return tuple(sorted(counts, key=lambda a: (-counts[a], a)))
 
     def _first_match(self, commit: CommitFacts, cc: ConventionalSubject | None, text: str,
                      paths: list[str]) -> Mapping[str, Any]:

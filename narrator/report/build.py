@@ -142,8 +142,8 @@ def _author_matches(commit: CommitFacts, authors: Sequence[str]) -> bool:
     return any(a.lower() in h for a in authors for h in hay)
 
 
-def select(commits: Iterable[CommitFacts], request: ReportRequest, include_bots: bool) -> list[CommitFacts]:
-    """Apply the Python-side filters (authors, paths, merges, bots) to walked commits."""
+def select(commits: Iterable[CommitFacts], request: ReportRequest) -> list[CommitFacts]:
+    """Apply the Python-side filters (authors, paths, merges) to walked commits."""
     out = []
     for c in commits:
         if request.no_merges and c.is_merge:
@@ -175,9 +175,10 @@ def releases_in(repo: Repository, commits: Sequence[CommitFacts]) -> list[tuple[
 
 
 def walk(request: ReportRequest, config: Config, window: Window, cache: Cache | None,
-         progress: ProgressSink | None = None) -> WalkOutcome:
+         progress: ProgressSink | None = None, repo: Repository | None = None) -> WalkOutcome:
+    """``repo``: the already opened ``request.repo`` (saves opening it twice), or None to open it here."""
     progress = progress or NoProgress()
-    repo = Repository.open(request.repo)
+    repo = repo or Repository.open(request.repo)
     revisions = request.revisions or ("HEAD",)
     if not request.all_branches:
         for rev in revisions:
@@ -210,12 +211,9 @@ def walk(request: ReportRequest, config: Config, window: Window, cache: Cache | 
         for sha in shas:
             commit = facts.get(sha)
             if commit is not None:
-                bot = is_bot(commit.author)
+                bot = not include_bots and is_bot(commit.author)  # --include-bots: counted as team work
                 marked.append(commit if commit.is_bot == bot else replace(commit, is_bot=bot))
-        chosen = select(marked, request, include_bots)
-        if include_bots:  # bots counted as team work when asked
-            chosen = [replace(c, is_bot=False) if c.is_bot else c for c in chosen]
-        return chosen
+        return select(marked, request)
 
     if repo.shallow:
         oldest = min((facts[s].committed_at for s in facts), default=None)
@@ -257,14 +255,11 @@ def narrate(
     missing = [NarrationRequest(c, classifications[c.sha]) for c in commits if c.sha not in found]
     if missing:
 
-        needs_progress = getattr(engine, "name", "") != "heuristic"
-        if needs_progress:
-            progress.start(f"Narrating with {engine.name}", len(missing))
+        progress.start(f"Narrating with {engine.name}", len(missing))  # shown only if it takes over a second
         try:
             fresh = engine.narrate(missing, diffs=GitDiffs(repo), on_progress=progress.advance, on_batch=store)
         finally:
-            if needs_progress:
-                progress.stop()
+            progress.stop()
         if len(fresh) != len(missing):
             raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} commits")
         found.update((n.sha, n) for n in fresh)
@@ -285,9 +280,10 @@ def classify_all(commits: Sequence[CommitFacts], previous: Sequence[CommitFacts]
     classifier = Classifier(rules, areas)
     classes = {c.sha: classifier.classify(c) for c in commits}
     dominant = dominant_area(classes[c.sha] for c in commits if not c.is_merge)
-    if dominant is not None:
+    if dominant is not None:  # only the areas change: categories stay as classified
         classifier = Classifier(rules, areas, split_areas=[dominant])
-        classes = {c.sha: classifier.classify(c) for c in commits}
+        classes = {c.sha: replace(classes[c.sha], areas=classifier.areas_of([f.path for f in c.files]))
+                   for c in commits}
     classes.update((c.sha, classifier.classify(c)) for c in previous)
     return classes
 
@@ -299,10 +295,11 @@ def build(
     progress: ProgressSink | None = None,
     now: datetime | None = None,
     engine: Any | None = None,
+    repo: Repository | None = None,
 ) -> Report:
     """Run every stage for one report and return its content model."""
     window = resolve_window(request.since, request.until, config, now)
-    outcome = walk(request, config, window, cache, progress)
+    outcome = walk(request, config, window, cache, progress, repo)
     classes = classify_all(outcome.commits, outcome.previous, config)
     engine_name = request.engine or config.get("engine", "heuristic")
     if engine is None:

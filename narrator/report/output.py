@@ -14,7 +14,7 @@ from typing import Iterable
 
 from narrator.errors import OutputError
 
-__all__ = ["write_atomic"]
+__all__ = ["check_writable", "write_atomic"]
 
 
 def _default_mode() -> int:
@@ -24,11 +24,8 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(path: str | os.PathLike[str], text: str | Iterable[str], encoding: str = "utf-8") -> Path:
-    """Write ``text`` (a string, or pieces of one) to ``path`` atomically; return the resolved path written.
-
-    Raises ``OutputError`` when the directory is missing, the path is a directory, or writing fails.
-    """
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """The output path, or ``OutputError`` when it cannot be written (checked before any work is done)."""
     target = Path(path).expanduser()
     directory = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
@@ -37,6 +34,18 @@ def write_atomic(path: str | os.PathLike[str], text: str | Iterable[str], encodi
     if not directory.is_dir():
         raise OutputError(f"cannot write report to {target}: directory {directory} does not exist; "
                           "create it first or choose another --output path")
+    if not os.access(directory, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise OutputError(f"cannot write report to {target}: permission denied; choose a writable --output path")
+    return target
+
+
+def write_atomic(path: str | os.PathLike[str], text: str | Iterable[str], encoding: str = "utf-8") -> Path:
+    """Write ``text`` (a string, or pieces of one) to ``path`` atomically; return the resolved path written.
+
+    Raises ``OutputError`` when the directory is missing, the path is a directory, or writing fails.
+    """
+    target = check_writable(path)
+    directory = target.parent
     try:
         mode = os.stat(target).st_mode & 0o7777 if target.exists() else _default_mode()
     except OSError:
