@@ -292,7 +292,7 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
     """Write the asked weeks' digests and the index into the output directory; return what was done."""
     from narrator.git.walker import Repository, WalkSpec, list_commits
     from narrator.report.build import ReportRequest, build, collect_facts, NoProgress
-    from narrator.timespec import check_window, parse_when, resolve_timezone
+    from narrator.timespec import check_window, current_time, parse_when, resolve_timezone
 
     progress = progress or NoProgress()
     repo = Repository.open(request.repo)
@@ -302,7 +302,7 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
     out = resolve_out_dir(request, config, repo.root, cwd)
     tz = resolve_timezone(config.get("timezone", "local"))
     start_day = week_start_index(str(config.get("digest.week_start", "monday")))
-    now = (now or datetime.now(tz)).astimezone(tz)
+    now = (now or current_time(tz)).astimezone(tz)
     current = week_of(now, tz, start_day)
     if not repo.has_commits():
         raise NarratorError(f"repository {repo.root} has no commits yet: nothing to digest")

@@ -38,6 +38,22 @@ def resolve_timezone(name: str | None) -> tzinfo:
         raise TimeSpecError(f"unknown timezone '{name}'; use an IANA name such as Europe/Paris, or 'local'") from None
 
 
+def current_time(tz: tzinfo | None = None) -> datetime:
+    """Now, in ``tz``; ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) pins it for golden tests."""
+    import os
+
+    pinned = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if pinned:
+        try:
+            from datetime import timezone
+
+            moment = datetime.fromtimestamp(int(pinned), tz=timezone.utc)
+            return moment.astimezone(tz) if tz is not None else moment.astimezone()
+        except (ValueError, OverflowError, OSError):
+            raise TimeSpecError(f"SOURCE_DATE_EPOCH={pinned!r} is not a Unix timestamp") from None
+    return datetime.now(tz) if tz is not None else datetime.now().astimezone()
+
+
 def _day_edge(day: date, edge: Edge, tz: tzinfo) -> datetime:
     if edge == "since":
         return datetime.combine(day, time.min, tzinfo=tz)
@@ -47,7 +63,7 @@ def _day_edge(day: date, edge: Edge, tz: tzinfo) -> datetime:
 def parse_when(text: str, *, edge: Edge = "since", now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
     """Parse one --since/--until value; raise ``TimeSpecError`` with the accepted forms when it fails."""
     tz = tz or resolve_timezone("local")
-    now = (now or datetime.now(tz)).astimezone(tz)
+    now = (now or current_time(tz)).astimezone(tz)
     raw = text
     text = text.strip().lower()
     if not text:

@@ -24,7 +24,7 @@ from narrator.git.walker import GitDiffs, Repository, WalkSpec, list_commits, re
 from narrator.git.text import decode
 from narrator.prompts import PROMPT_VERSION
 from narrator.report.model import PeriodInput, Report, Thresholds, build_report
-from narrator.timespec import check_window, parse_when, resolve_timezone
+from narrator.timespec import check_window, current_time, parse_when, resolve_timezone
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Window:
 def resolve_window(since: str | None, until: str | None, config: Config, now: datetime | None = None) -> Window:
     tz_name = config.get("timezone", "local")
     tz = resolve_timezone(tz_name)
-    now = (now or datetime.now(tz)).astimezone(tz)
+    now = (now or current_time(tz)).astimezone(tz)
     until_dt = parse_when(until, edge="until", now=now, tz=tz) if until else now
     since_dt = parse_when(since or DEFAULT_SINCE, edge="since", now=now, tz=tz)
     check_window(since_dt, until_dt)
@@ -324,7 +324,7 @@ def build(
         revision=outcome.revision_label,
         tz=window.tz,
         tz_name=window.tz_name,
-        generated_at=datetime.now(window.tz),
+        generated_at=current_time(window.tz),
         title=request.title or config.get("report.title", ""),
         thresholds=thresholds,
         per_person=per_person,
