@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train LoRA adapters on the configured mixture")
     _common(p)
-    p.add_argument("--mixture", help="shortcut for --set data.mixture=functions=0.5,commits=0.5")
+    p.add_argument("--mixture", help="shortcut for --set data.mixture=functions=0.3,commits=0.4,changelog=0.3")
     p.add_argument("--max-steps", type=int, help="shortcut for --set train.max_steps=N")
     p.add_argument("--resume", help="checkpoint directory, or 'latest' under the output dir")
     p.add_argument("--export", help="also export the final adapter (bf16 + manifest) to this directory")
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="where the exported adapter goes (replaced)")
     p.add_argument("--metrics", help="evaluation JSON whose figures go into the manifest")
     p.add_argument("--label", help="which model's figures to take from --metrics (default: the run name)")
+    p.add_argument("--compare", action="append", default=[], metavar="LABEL",
+                   help="also record this model's test CE from --metrics in the manifest (repeatable)")
 
     p = sub.add_parser("mine", help="build both record kinds from local git repositories")
     p.add_argument("repos", nargs="+", help="paths of local git repositories")
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="show the data a recipe would train and test on")
     _common(p)
     p.add_argument("--dump", help="write the training mixture as JSON Lines here")
+    p.add_argument("--chars", action="store_true",
+                   help="budget narration prompts by characters (no tokenizer needed; training uses the tokenizer)")
     return parser
 
 
@@ -133,6 +137,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
             summary = json.loads((Path(result.output_dir) / "train_summary.json").read_text())
             export_adapter(result.adapter_dir, args.export, base_model=base_model_entry(cfg.model),
                            data_hashes=summary["data"]["hashes"], command=command,
+                           mixture=summary["data"].get("mixture"),
                            train_summary={k: summary["result"][k] for k in ("steps", "examples_seen",
                                                                              "tokens_per_second", "stopped")})
             print(f"exported to {args.export}")
@@ -155,9 +160,11 @@ def _run(args: argparse.Namespace, command: str) -> int:
         hashes = {}
         summary_path = Path(args.adapter_dir).parent / "train_summary.json"
         training = {}
+        mixture = {}
         if summary_path.is_file():
             summary = json.loads(summary_path.read_text())
             hashes = summary.get("data", {}).get("hashes", {})
+            mixture = summary.get("data", {}).get("mixture", {})
             training = {k: summary["result"].get(k) for k in ("steps", "examples_seen", "tokens_per_second",
                                                                "stopped", "config_hash")}
             training["device"] = summary.get("device")
@@ -165,11 +172,14 @@ def _run(args: argparse.Namespace, command: str) -> int:
             data = json.loads(Path(args.metrics).read_text())
             label = args.label or cfg.name
             entry = data.get("models", {}).get(label, {})
-            metrics = {"tasks": entry.get("tasks"), "generation": {t: {k: v for k, v in g.items() if k != "samples"}
+            metrics = {"tasks": entry.get("tasks"), "languages": entry.get("languages"),
+                       "generation": {t: {k: v for k, v in g.items() if k != "samples"}
                                                                    for t, g in entry.get("generation", {}).items()},
-                       "base": data.get("models", {}).get("base", {}).get("tasks")}
+                       "base": data.get("models", {}).get("base", {}).get("tasks"),
+                       "compared": {c: data.get("models", {}).get(c, {}).get("tasks") for c in args.compare}}
         out = export_adapter(args.adapter_dir, args.out_dir, base_model=base_model_entry(cfg.model),
-                             data_hashes=hashes, metrics=metrics, command=command, train_summary=training)
+                             data_hashes=hashes, metrics=metrics, command=command, train_summary=training,
+                             mixture=mixture)
         print(f"exported to {out}")
         return 0
     if args.command == "mine":
@@ -183,7 +193,13 @@ def _run(args: argparse.Namespace, command: str) -> int:
         from finetune.data.mixture import build_bundle
 
         cfg = _load(args)
-        bundle = build_bundle(cfg.data)
+        counter = None
+        if not args.chars:  # budget narration prompts with the model's tokenizer, as training does
+            from finetune.data.mixture import TokenCounter
+            from finetune.modeling import load_tokenizer
+
+            counter = TokenCounter(load_tokenizer(cfg.model))
+        bundle = build_bundle(cfg.data, counter=counter)
         from collections import Counter
 
         info = {"train": dict(Counter(f"{e.task}/{e.language}" for e in bundle.train)),

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from finetune.errors import FinetuneConfigError
 
-TASKS = ("functions", "commits")
+TASKS = ("functions", "commits", "changelog")  # code summarization, commit explanation, narration
 LANGUAGES = ("Python", "Java", "JavaScript", "PHP", "Ruby", "Go")
 
 
@@ -58,10 +58,15 @@ class LoraSettings:
 @dataclass
 class DataConfig:
     source: str = _f("local", "local (JSON Lines files under root) or hub (CodeSearchNet / CommitPackFT).")
-    root: str = _f("../shared/data", "Folder holding functions/{train,val,test}.jsonl[.gz] and commits/...")
+    root: str = _f("../shared/data", "Folder holding functions/{train,val,test}.jsonl[.gz], commits/... and "
+                                     "changelog/... (a relative path is read from the recipe's repository root "
+                                     "when it is not found from the working directory)")
     mixture: dict = _f({"functions": 0.5, "commits": 0.5},
-                       "Share of each task in the training mixture; shares must add up to 1 (0 drops a task).")
-    train_per_language: int = _f(2100, "Cap of training records per language and task (compact subset).")
+                       "Share of each task in the training mixture (functions, commits, changelog); shares must add "
+                       "up to 1 (0 drops a task).")
+    eval_tasks: list = _f(list(TASKS), "Tasks whose test split is evaluated (a task without data under root is "
+                                       "skipped unless the mixture trains on it).")
+    train_per_language: int = _f(2100, "Cap of training records per language and task (compact subset; 0: all).")
     val_per_language: int = _f(300, "Cap of validation records per language and task.")
     test_per_language: int = _f(600, "Cap of test records per language and task.")
     languages: list = _f(list(LANGUAGES), "Languages kept.")
@@ -70,6 +75,8 @@ class DataConfig:
     max_length: int = _f(1024, "Token budget of prompt + completion; long prompts are cut in the middle.")
     max_target_tokens: int = _f(64, "Longest completion kept, in tokens (longer targets are cut).")
     seed: int = _f(20240611, "Seed of subset sampling and mixture shuffling.")
+    example_cache: str = _f("", "Folder caching built examples (narration prompts are budgeted with the model's "
+                                "tokenizer, ~10 ms a record); empty: no cache.")
 
 
 @dataclass
@@ -84,6 +91,11 @@ class TrainConfig:
     epochs: float = _f(1.0, "Passes over the mixture.")
     max_steps: int = _f(0, "Stop after this many optimizer steps (0: no limit).")
     max_minutes: float = _f(0.0, "Stop after this much training time, saving the adapter (0: no limit).")
+    packing: bool = _f(False, "Pack several examples into each row of pack_length tokens (no padding; attention "
+                              "and positions restart at every example, so the loss is the unpacked one).")
+    pack_length: int = _f(4096, "Tokens per packed row (with packing).")
+    tokens_per_step: int = _f(0, "With packing: tokens per micro-batch per device, in whole rows of pack_length "
+                                 "(0: batch_size rows); an optimizer step is grad_accum micro-batches.")
     eval_every: int = _f(200, "Validation loss every N optimizer steps (0: only at the end).")
     val_examples: int = _f(256, "Validation examples used for the periodic loss (0: all).")
     save_every: int = _f(500, "Checkpoint every N optimizer steps (0: only the final adapter).")
@@ -127,7 +139,7 @@ _SECTIONS = {"model": ModelConfig, "quant": QuantConfig, "lora": LoraSettings, "
 # Fields that do not change what is learned: they may differ between a checkpoint and its resumption.
 _NOT_HASHED = {"train.output_dir", "train.max_minutes", "train.eval_every", "train.val_examples", "train.save_every",
                "train.log_every", "train.progress", "train.device", "model.cache_dir", "data.root", "eval", "name",
-               "data.test_per_language"}
+               "data.test_per_language", "data.eval_tasks", "data.example_cache"}
 
 
 def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
@@ -295,6 +307,12 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise FinetuneConfigError("lora.r must be at least 1 and lora.target_modules must name modules")
     if cfg.data.max_length < 32 or cfg.data.max_target_tokens >= cfg.data.max_length:
         raise FinetuneConfigError("data.max_length must be at least 32 and larger than data.max_target_tokens")
+    unknown_tasks = [t for t in cfg.data.eval_tasks if t not in TASKS]
+    if unknown_tasks:
+        raise FinetuneConfigError(f"data.eval_tasks: unknown {', '.join(unknown_tasks)}; tasks are {', '.join(TASKS)}")
+    if cfg.train.packing and cfg.train.pack_length < cfg.data.max_length:
+        raise FinetuneConfigError(f"train.pack_length ({cfg.train.pack_length}) must be at least data.max_length "
+                                  f"({cfg.data.max_length}): one example must fit in a row")
     if cfg.eval.split not in ("test", "val"):
         raise FinetuneConfigError(f"eval.split must be test or val, not {cfg.eval.split!r}")
     return cfg

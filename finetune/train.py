@@ -1,9 +1,11 @@
 """LoRA fine-tuning of the narration model on the cocktail mixture: NF4 on CUDA, plain weights on the CPU.
 
 A plain PyTorch loop driven by ``accelerate`` (so ``accelerate launch`` spreads it over several GPUs
-unchanged): Adagrad, constant learning rate after warm-up, completion-only loss, validation loss every
-N steps, checkpoints that carry a hash of the config (a checkpoint of another config is refused on
-resume), a time limit that still saves the adapter, and a ``train_summary.json`` with the figures.
+unchanged): Adagrad, constant learning rate after warm-up, completion-only loss (the LM head runs on the
+completion positions only), optional sequence packing (``train.packing``: rows of ``train.pack_length``
+tokens, no padding, per-example attention and positions), validation loss every N steps, checkpoints that
+carry a hash of the config (a checkpoint of another config is refused on resume), a time limit that still
+saves the adapter, and a ``train_summary.json`` with the figures (tokens/s, peak memory, the mixture).
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from finetune.config import RunConfig, config_hash, dump_yaml
-from finetune.data.mixture import DataBundle, build_bundle
+from finetune.data.mixture import DataBundle, TokenCounter, build_bundle
 from finetune.data.schema import Example
 from finetune.errors import ResumeError
-from finetune.features import EncodedDataset, collate, token_loss_sums
+from finetune.features import (
+    EncodedDataset,
+    collate,
+    collate_packed,
+    completion_loss,
+    completion_loss_module,
+    encode_all,
+    pack_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +130,9 @@ def evaluate_loss(model: Any, datasets: dict[str, EncodedDataset], batch_size: i
                 batch = collate([ds[i] for i in idx[start:start + batch_size]], pad_id)
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
                 with accelerator.autocast():
-                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                sums, counts = token_loss_sums(logits, batch["labels"])
-                total += float(sums.sum())
-                count += int(counts.sum())
+                    sums, counts = completion_loss(model, batch)
+                total += float(sums)
+                count += int(counts)
             stats = accelerator.reduce(torch.tensor([total, float(count)], device=accelerator.device), "sum")
             total, count = float(stats[0]), int(stats[1])
             out[task] = total / max(count, 1)
@@ -171,10 +180,10 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     _seed_everything(cfg.train.seed)
     main = accelerator.is_main_process
 
-    if bundle is None:
-        bundle = build_bundle(cfg.data, splits=("train", "val"))
     if tokenizer is None:
         tokenizer = load_tokenizer(cfg.model)
+    if bundle is None:  # narration prompts are budgeted with this tokenizer, exactly as the hf engine does
+        bundle = build_bundle(cfg.data, splits=("train", "val"), counter=TokenCounter(tokenizer))
     if model is None:
         base = load_model(cfg.model, cfg.quant, device, gradient_checkpointing=cfg.train.gradient_checkpointing,
                           device_index=accelerator.local_process_index if device == "cuda" else None)
@@ -191,18 +200,34 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     train_ds = EncodedDataset(tokenizer, bundle.train, cfg.data.max_length, cfg.data.max_target_tokens)
     val_sets = {t: EncodedDataset(tokenizer, ex, cfg.data.max_length, cfg.data.max_target_tokens)
                 for t, ex in _limit_val(bundle.val, cfg.train.val_examples, cfg.data.seed).items()}
+    rows: list[list[int]] = []
+    if cfg.train.packing:
+        encoded = encode_all(tokenizer, bundle.train, cfg.data.max_length, cfg.data.max_target_tokens)
+        train_ds._cache = dict(enumerate(encoded))
+        rows = pack_rows([len(e.input_ids) for e in encoded], cfg.train.pack_length, cfg.data.seed)
+        batch_rows = max(1, cfg.train.tokens_per_step // cfg.train.pack_length) if cfg.train.tokens_per_step \
+            else cfg.train.batch_size
+        fill = sum(len(e.input_ids) for e in encoded) / max(1, len(rows) * cfg.train.pack_length)
+        log.info("packed %d examples into %d rows of %d tokens (%.1f%% filled), %d rows a step", len(encoded),
+                 len(rows), cfg.train.pack_length, 100 * fill, batch_rows)
+    else:
+        batch_rows = cfg.train.batch_size
 
     world = accelerator.num_processes
-    per_step = cfg.train.batch_size * cfg.train.grad_accum * world
-    steps_per_epoch = math.ceil(len(train_ds) / per_step)
+    per_step = batch_rows * cfg.train.grad_accum * world
+    units = len(rows) if cfg.train.packing else len(train_ds)
+    steps_per_epoch = math.ceil(units / per_step)
     total_steps = math.ceil(steps_per_epoch * cfg.train.epochs)
     if cfg.train.max_steps:
         total_steps = min(total_steps, cfg.train.max_steps)
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(cfg.train.optimizer, params, cfg.train.lr)
-    scheduler = make_scheduler(cfg.train.scheduler, optimizer, cfg.train.warmup_steps, total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # a short run (a small data-size point) warms up for at most a tenth of its steps
+    warmup = min(cfg.train.warmup_steps, max(1, total_steps // 10))
+    scheduler = make_scheduler(cfg.train.scheduler, optimizer, warmup, total_steps)
+    loss_model = completion_loss_module(model)
+    loss_model, optimizer, scheduler = accelerator.prepare(loss_model, optimizer, scheduler)
     start_step = 0
     if start_state is not None:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location="cpu", weights_only=True))
@@ -211,7 +236,7 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         log.info("resuming from %s at step %d", checkpoint, start_step)
 
     def order_for_epoch(epoch: int) -> list[int]:
-        idx = list(range(len(train_ds)))
+        idx = list(range(units))
         if epoch > 0:  # the mixture is already shuffled with the data seed; later epochs reshuffle
             random.Random(f"{cfg.train.seed}:epoch:{epoch}").shuffle(idx)
         return idx
@@ -225,14 +250,18 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
                 mine_ = chunk[accelerator.process_index::world]
                 if not mine_:
                     continue
-                for a in range(0, len(mine_), cfg.train.batch_size):
-                    yield collate([train_ds[i] for i in mine_[a:a + cfg.train.batch_size]], pad_id)
+                for a in range(0, len(mine_), batch_rows):
+                    if cfg.train.packing:
+                        yield collate_packed([[train_ds[i] for i in rows[r]] for r in mine_[a:a + batch_rows]],
+                                             pad_id)
+                    else:
+                        yield collate([train_ds[i] for i in mine_[a:a + batch_rows]], pad_id)
             epoch += 1
 
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(dump_yaml(cfg))
-    model.train()
+    loss_model.train()
     stream = batches()
     for _ in range(start_step * cfg.train.grad_accum):  # same data order after a resume
         next(stream)
@@ -240,7 +269,8 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         torch.cuda.reset_peak_memory_stats()
     step = start_step
     tokens = 0
-    examples_seen = start_step * per_step
+    examples_per_unit = len(train_ds) / max(units, 1)
+    examples_seen = int(start_step * per_step * examples_per_unit)
     train_seconds = 0.0
     steady_tokens, steady_seconds = 0, 0.0
     data_seconds = 0.0
@@ -258,19 +288,22 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         for _micro in range(cfg.train.grad_accum):
             td = time.perf_counter()
             batch = next(stream)
+            n_tokens = int(batch.pop("tokens")) if "tokens" in batch else int(batch["attention_mask"].sum())
+            n_examples = int(batch.pop("examples")) if "examples" in batch else int(batch["input_ids"].shape[0])
             data_seconds += time.perf_counter() - td
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            with accelerator.accumulate(model):
+            with accelerator.accumulate(loss_model):
                 with accelerator.autocast():
-                    loss = model(**batch).loss
+                    loss_sum, loss_count = loss_model(**batch)
+                loss = loss_sum / loss_count.clamp(min=1)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and cfg.train.max_grad_norm:
                     accelerator.clip_grad_norm_(params, cfg.train.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            step_tokens += int(batch["attention_mask"].sum()) * world
-            examples_seen += int(batch["input_ids"].shape[0]) * world
+            step_tokens += n_tokens * world
+            examples_seen += n_examples * world
             running += float(loss.detach())
             running_n += 1
         if device == "cuda":
@@ -316,10 +349,21 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     if main:
         summary = {"name": cfg.name, "command": command, "result": result.to_dict(), "config": cfg.to_dict(),
                    "data": {"train_examples": len(bundle.train), "sources": bundle.sources,
-                            "hashes": bundle.hashes()},
+                            "hashes": bundle.hashes(), "mixture": mixture_record(cfg, bundle)},
                    "device": _device_name(device), "world_size": world}
         (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return result
+
+
+def mixture_record(cfg: RunConfig, bundle: DataBundle) -> dict[str, Any]:
+    """What the run trained on: the configured shares, the examples drawn per task, packing."""
+    from collections import Counter
+
+    from finetune.config import normalise_mixture
+
+    return {"shares": normalise_mixture(cfg.data.mixture), "examples": dict(Counter(e.task for e in bundle.train)),
+            "total": len(bundle.train), "epochs": cfg.train.epochs, "packing": cfg.train.packing,
+            "pack_length": cfg.train.pack_length if cfg.train.packing else None}
 
 
 def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, out_dir: Path, step: int,

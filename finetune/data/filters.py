@@ -9,6 +9,10 @@ Commits (CommitPackFT-style): one file, a subject of 10-100 characters starting 
 reverts, WIP/fixups, version bumps, initial commits, web-editor defaults or bare issue references; a
 text diff of at most 6,000 characters; contents of at most 30,000 characters; no bots, no vendored paths.
 
+Changelog pairs (``../shared/data/changelog``): the entry is 20-500 characters with at least 12 ASCII
+letters (90% of its letters), not a version header, release line or bump, not the commit subject again
+(auto-generated changelogs), and the diff holds at least one file.
+
 Each ``*_rejection`` function returns None for a kept record, else a short reason (counted in reports).
 """
 
@@ -19,7 +23,7 @@ import html
 import re
 from typing import Iterable, Iterator, TypeVar
 
-from finetune.data.schema import CommitRecord, FunctionRecord
+from finetune.data.schema import ChangelogRecord, CommitRecord, FunctionRecord
 
 # ---------------------------------------------------------------- docstrings -> summaries
 
@@ -213,13 +217,58 @@ def commit_rejection(record: CommitRecord, author: str = "") -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- changelog pairs
+
+MIN_ENTRY_CHARS = 20
+MAX_ENTRY_CHARS = 500
+_VERSION_HEADER = re.compile(
+    r"^(?:v(?:ersion)?\s*)?\d+(?:\.\d+)+(?:[-.\w]*)?(?:\s*[-(:].*)?$|^(?:un)?released\b|^release date\b|"
+    r"^\d{4}-\d{2}-\d{2}$|^(?:bump|bumped|update|upgrade)(?:d)? (?:the )?version\b",
+    re.IGNORECASE,
+)
+_REF = re.compile(r"(?:#|gh-)?\d+", re.IGNORECASE)
+
+
+def _normalised(text: str) -> str:
+    """Case-, space- and punctuation-insensitive, issue numbers ignored."""
+    return " ".join(re.sub(r"[\W_]+", " ", _REF.sub(" ", text)).lower().split())
+
+
+def entry_rejection(entry: str, subject: str = "") -> str | None:
+    """Why a changelog entry is not a usable target (None when it is)."""
+    s = " ".join(entry.split())
+    if not MIN_ENTRY_CHARS <= len(s) <= MAX_ENTRY_CHARS:
+        return "entry not 20-500 characters"
+    letters = [c for c in s if c.isalpha()]
+    ascii_letters = sum(c.isascii() for c in letters)
+    if ascii_letters < 12 or ascii_letters < 0.9 * len(letters):
+        return "entry has too few ASCII letters"
+    if _VERSION_HEADER.match(s):
+        return "entry is a version header, release line or bump"
+    if subject and _normalised(s) == _normalised(subject):
+        return "entry repeats the commit subject"
+    return None
+
+
+def changelog_rejection(record: ChangelogRecord) -> str | None:
+    """Why a changelog pair is dropped (None when it is kept)."""
+    reason = entry_rejection(record.entry, record.subject)
+    if reason:
+        return reason
+    if "diff --git " not in record.diff:
+        return "no code diff"
+    return None
+
+
 # ---------------------------------------------------------------- deduplication
 
-R = TypeVar("R", CommitRecord, FunctionRecord)
+R = TypeVar("R", CommitRecord, FunctionRecord, ChangelogRecord)
 _INDEX_LINE = re.compile(r"(?m)^index [0-9a-f]+\.\.[0-9a-f]+.*\n")
 
 
-def dedup_key(record: CommitRecord | FunctionRecord) -> str:
+def dedup_key(record: CommitRecord | FunctionRecord | ChangelogRecord) -> str:
+    if isinstance(record, ChangelogRecord):  # the same entry added twice (a docs copy, a backport) counts once
+        return hashlib.sha1(" ".join(record.entry.lower().split()).encode("utf-8", "surrogatepass")).hexdigest()
     if isinstance(record, CommitRecord):
         text = _INDEX_LINE.sub("", record.diff)
     else:
@@ -228,8 +277,8 @@ def dedup_key(record: CommitRecord | FunctionRecord) -> str:
 
 
 def deduplicate(records: Iterable[R]) -> Iterator[R]:
-    """Drop records whose diff (ignoring the index line) or code was already seen, and repeated subjects
-    within a repository (first kept)."""
+    """Drop records whose diff (ignoring the index line), code or changelog entry was already seen, and
+    repeated subjects within a repository (first kept)."""
     seen: set[str] = set()
     subjects: set[tuple[str, str]] = set()
     for record in records:

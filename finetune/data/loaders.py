@@ -1,7 +1,9 @@
 """Reading records: local JSON Lines (gzip or not) with precise errors, or the public datasets on the hub.
 
-Local layout (as in ``../shared/data``): ``<root>/<task>/<split>.jsonl[.gz]`` with task ``functions`` or
-``commits``. Every problem names the file, the line and the field. The hub loaders map CodeSearchNet and
+Local layout (as in ``../shared/data``): ``<root>/<task>/<split>.jsonl[.gz]`` with task ``functions``,
+``commits`` or ``changelog``; a relative root is looked up from the working directory, then from the
+repository that holds ``finetune`` and its parent folders (so a recipe's ``../shared/data`` works from a
+checkout or a worktree). Every problem names the file, the line and the field. The hub loaders map CodeSearchNet and
 CommitPackFT onto the same records; they need ``datasets`` and network access and are never used by tests.
 """
 
@@ -14,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Iterator
 
-from finetune.data.schema import CommitRecord, FunctionRecord, record_from_dict
+from finetune.data.schema import CommitRecord, FunctionRecord, Record, record_from_dict
 from finetune.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,40 @@ _HUB_LANGUAGE_CONFIGS = {"Python": "python", "Java": "java", "JavaScript": "java
 _HUB_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
 
+def root_candidates(root: str | Path) -> list[Path]:
+    """Where a data root may be: as given, else (relative roots) from the repository holding ``finetune``
+    and each of its parent folders."""
+    path = Path(root).expanduser()
+    if path.is_absolute():
+        return [path]
+    out = [path]
+    tail = Path(*[p for p in path.parts if p not in ("..", ".")]) if path.parts else path
+    repo = Path(__file__).resolve().parents[2]
+    out.append((repo / path).resolve())
+    for parent in [repo, *repo.parents]:
+        out.append(parent / tail)
+    return list(dict.fromkeys(out))
+
+
+def resolve_root(root: str | Path) -> Path:
+    """The first existing folder among ``root_candidates`` (else ``root`` itself, for the error message)."""
+    for candidate in root_candidates(root):
+        if candidate.is_dir():
+            return candidate
+    return Path(root)
+
+
+def has_task(root: str | Path, task: str, split: str) -> bool:
+    try:
+        data_file(root, task, split)
+    except DataError:
+        return False
+    return True
+
+
 def data_file(root: str | Path, task: str, split: str) -> Path:
     """The file holding one task's split under ``root`` (``.jsonl.gz`` preferred, then ``.jsonl``)."""
-    base = Path(root) / task
+    base = resolve_root(root) / task
     for name in (f"{split}.jsonl.gz", f"{split}.jsonl"):
         if (base / name).is_file():
             return base / name
@@ -65,12 +98,12 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
         raise DataError(f"{p}: cannot be read ({exc}); is it a complete gzip/UTF-8 JSON Lines file?") from None
 
 
-def read_records(path: str | Path, task: str) -> list[CommitRecord | FunctionRecord]:
+def read_records(path: str | Path, task: str) -> list[Record]:
     """All records of one JSON Lines file, validated field by field."""
     return [record_from_dict(task, obj, f"{path}:{lineno}") for lineno, obj in iter_jsonl(path)]
 
 
-def load_local(root: str | Path, task: str, split: str) -> list[CommitRecord | FunctionRecord]:
+def load_local(root: str | Path, task: str, split: str) -> list[Record]:
     """Records of one task and split from a local folder laid out like ``../shared/data``."""
     return read_records(data_file(root, task, split), task)
 
@@ -99,6 +132,9 @@ def load_hub(task: str, split: str, languages: tuple[str, ...] | list[str],
     ``test`` take the records whose ``sha1(repos)`` falls in the last 1/8 and 1/8 before it (repository
     split, no leakage) and ``train`` the rest.
     """
+    if task not in HUB_DATASETS:
+        raise DataError(f"the {task} task has no public dataset on the hub; use data.source=local with a folder "
+                        "laid out like ../shared/data (or `python -m finetune mine` to build one)")
     try:
         import datasets  # noqa: F401
         from datasets import load_dataset

@@ -6,6 +6,11 @@ whenever the text produced here changes.
 
 Diffs are budgeted to the model's context: lockfiles, generated, vendored, minified and binary files are
 named but never sent, source files come first, and everything left out is reported in ``omitted``.
+
+Three tasks share one system prompt: code summarization (``format_function_text``), commit explanation
+(diff -> a developer's subject, ``format_commit_text``) and narration (the commit's message and diff -> a
+plain sentence for a manager, ``build_narration_prompts``; the target is the human-written changelog entry,
+so changelog files themselves are left out of its diff).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"  # 2: the narration task (message + diff -> a sentence for a manager)
 
 SYSTEM_PROMPT = (
     "You explain software changes to managers and clients who do not read code. "
@@ -22,6 +27,10 @@ SYSTEM_PROMPT = (
 )
 COMMIT_INSTRUCTION = "Explain in one sentence what this change does and why it matters."
 FUNCTION_INSTRUCTION = "Summarize in one sentence what this {language} code does."
+NARRATION_INSTRUCTION = (
+    "Tell a manager in one plain sentence what this change means for the people who use the software. "
+    "Use only what the message and the diff say."
+)
 COMBINE_INSTRUCTION = (
     "These sentences each describe one file of the same change. "
     "Combine them into one sentence that describes the whole change."
@@ -98,22 +107,27 @@ def skip_reason(path: str, binary: bool = False, diff: str = "") -> str | None:
     return None
 
 
-_SOURCE_EXT = re.compile(
-    r"\.(py|pyi|java|js|mjs|cjs|jsx|ts|tsx|go|rb|php|rs|c|h|cc|cpp|hpp|cs|swift|kt|kts|scala|m|mm|sh|sql|lua|ex|exs|erl|hs|ml|r|jl|dart|vue|svelte)$",
-    re.I,
-)
-_TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing)/|(^|/)test_[^/]*$|_test\.\w+$|\.(test|spec)\.\w+$", re.I)
-
-
 def _file_priority(f: FileDiff) -> tuple[int, int]:
-    """Source first, then tests, then everything else; smaller diffs first within a group."""
-    if _SOURCE_EXT.search(f.path) and not _TEST_PATH.search(f.path):
-        group = 0
-    elif _TEST_PATH.search(f.path):
+    """Source first, then tests, then everything else; smaller diffs first within a group.
+
+    Test and source paths are narrator's one definition (``narrator.git.classify``), so a prompt orders
+    files the way reports classify them.
+    """
+    from narrator.git.classify import is_source_path, is_test_path
+
+    if is_test_path(f.path):
         group = 1
+    elif is_source_path(f.path, f.language or _language_of(f.path)):
+        group = 0
     else:
         group = 2
     return group, len(f.diff)
+
+
+def _language_of(path: str) -> str | None:
+    from narrator.git.walker import language_of  # lazy: the walker imports this module
+
+    return language_of(path)
 
 
 def _header(f: FileDiff) -> str:
@@ -195,6 +209,202 @@ def build_commit_prompts(files: Sequence[FileDiff], budget: PromptBudget | None 
             CommitPrompt(text=text, included=tuple(paths), omitted=tuple(omitted), part=i, parts=len(chunks))
         )
     return prompts
+
+
+# -- narration: the commit's own words + its code diff -> a plain sentence for a manager -------------------
+
+NARRATION_PROMPT_TOKENS = 512  # the narration prompt's budget (message + diff), the same in training and inference
+NARRATION_MESSAGE_CHARS = 600  # longest message kept (the subject and the start of the body)
+
+# Changelog files and news fragments: their entry is the training target, so it is never part of the input.
+_CHANGELOG_NAME = re.compile(
+    r"^(?:changes|changelog|change_log|change-log|history|news|releases?|release[-_]notes|whatsnew|whats[-_]new)"
+    r"(?:[-_.][\w.-]*)?(?:\.(?:md|markdown|rst|txt|adoc|textile|org|xml))?$",
+    re.I,
+)
+_FRAGMENT_DIR = re.compile(
+    r"(?:^|/)(?:changelog\.d|changes|newsfragments|news|changelog|changelog_unreleased|\.changeset|\.changes|"
+    r"unreleased|release-notes|releasenotes|upcoming_changes|whatsnew)/",
+    re.I,
+)
+_CODE_FILE = re.compile(r"\.(?:py|pyi|java|kt|js|mjs|cjs|jsx|ts|tsx|go|rb|php|rs|c|h|cc|cpp|cs|swift|scala)$", re.I)
+_TRAILER_LINE = re.compile(
+    r"(?im)^\s*(?:signed-off-by|co-authored-by|reviewed-by|acked-by|tested-by|reported-by|suggested-by|"
+    r"helped-by|cc|change-id|reviewed-on)\s*:.*$"
+)
+_NOISE_LINE = re.compile(r"(?im)^.*(?:\[pre-commit\.ci\]|pre-commit\.ci|auto fixes from pre-commit).*$")
+_GIT_HEADER = re.compile(r"^(?:diff --git |index |--- |\+\+\+ |new file mode|deleted file mode|old mode|new mode|"
+                         r"similarity index|dissimilarity index|rename from|rename to|copy from|copy to)")
+
+
+def is_changelog_path(path: str) -> bool:
+    """A changelog file (``CHANGES.rst``, ``CHANGELOG.md``, ``HISTORY``, ``NEWS``, ``src/changes/changes.xml``) or a
+    news fragment (``changelog.d/1234.bugfix.md``, ``newsfragments/12.feature``): human-written release notes."""
+    name = path.rsplit("/", 1)[-1]
+    if _CODE_FILE.search(name):
+        return False
+    if _CHANGELOG_NAME.match(name):
+        return True
+    return bool(_FRAGMENT_DIR.search(path))
+
+
+def format_message(subject: str, body: str = "", max_chars: int = NARRATION_MESSAGE_CHARS) -> str:
+    """A commit's message as the narration prompt shows it: subject, then the body without attribution
+    trailers or bot noise, blank lines squeezed, cut at ``max_chars`` on a word boundary."""
+    body = _NOISE_LINE.sub("", _TRAILER_LINE.sub("", (body or "").replace("\r\n", "\n").replace("\r", "\n")))
+    lines = [line.rstrip() for line in body.strip().split("\n")]
+    squeezed: list[str] = []
+    seen: set[str] = set()
+    for line in lines:
+        key = line.strip().lower()
+        if key and key in seen:  # squash-merge bodies repeat their bullet lines
+            continue
+        seen.add(key)
+        if line or (squeezed and squeezed[-1]):
+            squeezed.append(line)
+    text = " ".join((subject or "").split())
+    if squeezed and any(squeezed):
+        text += "\n\n" + "\n".join(squeezed).strip()
+    if len(text) > max_chars:
+        cut = text[:max_chars]
+        cut = cut[: cut.rfind(" ")] if " " in cut[max_chars // 2:] else cut
+        text = cut.rstrip() + " [...]"
+    return text
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """(subject, body) of a full commit message."""
+    head, _, rest = (message or "").strip().partition("\n")
+    return head.strip(), rest.strip()
+
+
+def split_unified_diff(text: str) -> list[FileDiff]:
+    """One ``FileDiff`` per file of a multi-file unified diff (``git show`` / ``git diff`` output)."""
+    files: list[FileDiff] = []
+    for block in re.split(r"(?m)^(?=diff --git )", text or ""):
+        if not block.startswith("diff --git "):
+            continue
+        head = block[:800]
+        path = ""
+        for line in head.splitlines()[:8]:
+            if line.startswith("+++ b/"):
+                path = line[6:]
+                break
+            if line.startswith("rename to "):
+                path = line[10:]
+                break
+        if not path:
+            match = re.match(r"diff --git a/(.*?) b/(.*)$", block.splitlines()[0])
+            path = match.group(2) if match else ""
+        if not path:
+            continue
+        old_path = None
+        if "\nnew file mode" in head:
+            change = "added"
+        elif "\ndeleted file mode" in head:
+            change = "deleted"
+        elif "\nrename from " in head:
+            change = "renamed"
+            old_path = head.split("\nrename from ", 1)[1].split("\n", 1)[0]
+        else:
+            change = "modified"
+        binary = "\nBinary files " in head or "\nGIT binary patch" in head
+        files.append(FileDiff(path=path, diff=block, change_type=change, old_path=old_path, binary=binary,
+                              language=_language_of(path)))
+    return files
+
+
+def _hunks_only(diff: str) -> str:
+    """The diff's hunks without git's header lines (the prompt names the file itself)."""
+    lines = diff.splitlines()
+    start = 0
+    while start < len(lines) and _GIT_HEADER.match(lines[start]):
+        start += 1
+    return "\n".join(lines[start:]).rstrip()
+
+
+def _fit_lines(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> tuple[str, bool]:
+    """The longest prefix of whole lines within ``max_tokens`` (few tokenizer calls: a guess from the
+    text's own characters per token, then shrinking); True when something was cut."""
+    if max_tokens <= 0:
+        return "", True
+    total = count_tokens(text)
+    if total <= max_tokens:
+        return text, False
+    lines = text.splitlines()
+    chars = int(len(text) * max_tokens / total)
+    keep, size = 0, 0
+    for line in lines:
+        if size + len(line) + 1 > chars:
+            break
+        size += len(line) + 1
+        keep += 1
+    while keep > 0 and count_tokens("\n".join(lines[:keep])) > max_tokens:
+        keep = keep - max(1, keep // 10)
+    return "\n".join(lines[:keep]), True
+
+
+def narration_budget(count_tokens: Callable[[str], int] | None = None,
+                     max_prompt_tokens: int = NARRATION_PROMPT_TOKENS) -> PromptBudget:
+    """The narration prompt's budget: at most ``NARRATION_PROMPT_TOKENS`` (less when the model's room is smaller)."""
+    room = min(max_prompt_tokens, NARRATION_PROMPT_TOKENS)
+    counter = count_tokens or PromptBudget().count_tokens
+    return PromptBudget(max_prompt_tokens=room, max_file_tokens=max(48, int(room * 0.6)), count_tokens=counter)
+
+
+def build_narration_prompt(message: str, files: Sequence[FileDiff], budget: PromptBudget | None = None) -> CommitPrompt:
+    """The user text of the narration task: instruction, the commit's message, then as much of its code diff
+    as fits (source first); changelog files are left out, everything else not shown is named.
+
+    One prompt per commit, whatever its size: the message speaks for the whole change.
+    """
+    budget = budget or narration_budget()
+    omitted: list[str] = []
+    named: list[str] = []
+    sendable: list[FileDiff] = []
+    for f in files:
+        if is_changelog_path(f.path):
+            omitted.append(f"{f.path} (changelog)")
+            continue
+        reason = skip_reason(f.path, f.binary, f.diff)
+        if reason is None and not _hunks_only(f.diff).strip():
+            reason = "no text changes"
+        if reason:
+            omitted.append(f"{f.path} ({reason})")
+            named.append(f"{f.path} ({reason})")
+        else:
+            sendable.append(f)
+    sendable.sort(key=_file_priority)
+    head = f"{NARRATION_INSTRUCTION}\n\nMessage:\n{message.strip() or '(no message)'}"
+    reserve = 40 if (named or len(sendable) > 1) else 0  # room for the list of files not shown
+    used = budget.count_tokens(head) + 8 + reserve
+    blocks: list[str] = []
+    included: list[str] = []
+    for f in sendable:
+        room = min(budget.max_file_tokens, budget.max_prompt_tokens - used)
+        header = _header(f)
+        body, cut = ("", True) if room < 24 else _fit_lines(_hunks_only(f.diff), room - budget.count_tokens(header) - 4,
+                                                             budget.count_tokens)
+        if not body.strip():
+            named.append(f"{f.path} (not shown: prompt budget)")
+            continue
+        block = f"{header}\n{body}" + ("\n[...]" if cut else "")
+        blocks.append(block)
+        included.append(f.path)
+        used += budget.count_tokens(block) + 1
+    text = head
+    if blocks:
+        text += "\n\n```diff\n" + "\n\n".join(blocks) + "\n```"
+    if named:
+        room = budget.max_prompt_tokens - budget.count_tokens(text)
+        shown = list(named)
+        listing = "\n\nAlso changed (content not shown): " + ", ".join(shown)
+        while len(shown) > 1 and budget.count_tokens(listing) > room:
+            shown.pop()
+            listing = (f"\n\nAlso changed (content not shown): {', '.join(shown)} and "
+                       f"{len(named) - len(shown)} more files")
+        text += listing
+    return CommitPrompt(text=text, included=tuple(included), omitted=tuple(omitted))
 
 
 def format_function_text(code: str, language: str, name: str | None = None) -> str:
