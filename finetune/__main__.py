@@ -194,7 +194,11 @@ def _run(args: argparse.Namespace, command: str) -> int:
 
         cfg = _load(args)
         counter = None
-        if not args.chars:  # budget narration prompts with the model's tokenizer, as training does
+        from finetune.data.loaders import has_task
+
+        narration = "changelog" in cfg.data.mixture or ("changelog" in cfg.data.eval_tasks
+                                                         and has_task(cfg.data.root, "changelog", "test"))
+        if narration and not args.chars:  # budget narration prompts with the model's tokenizer, as training does
             from finetune.data.mixture import TokenCounter
             from finetune.modeling import load_tokenizer
 
