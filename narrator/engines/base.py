@@ -16,10 +16,16 @@ from narrator.prompts import FileDiff
 
 @dataclass(frozen=True)
 class NarrationRequest:
-    """One commit to narrate, with its classification (category, areas)."""
+    """One commit to narrate, with its classification (category, areas).
+
+    ``description`` is the best human-written text about the change chosen by the report (a changelog entry,
+    a pull request title...); empty means "use the commit's own subject and body". Model engines put it in
+    the prompt as the change's message, and a narration may name what it names.
+    """
 
     commit: CommitFacts
     classification: Classification
+    description: str = ""
 
 
 class DiffProvider(Protocol):

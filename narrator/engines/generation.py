@@ -1,9 +1,14 @@
 """The narration pipeline shared by engines that generate text (``hf`` locally, ``openai`` over HTTP).
 
-For each commit: read its diff, redact secrets, budget it into one prompt (or one per group of files when it
-is too big), generate in length-sorted batches, combine per-file sentences of a large commit into one,
-guard every result, and fall back to the heuristic sentence when the guard rejects it. Narrations are
-handed to ``on_batch`` as soon as their commit is finished, so an interrupted run keeps its work.
+For each commit: read its diff, redact secrets, build ONE narration prompt (the commit's message, or the
+report's chosen ``description``, then as much of the code diff as the budget holds; changelog files left
+out), generate in length-sorted batches, guard every result against the message and the diff, and fall back
+to the heuristic sentence when the guard rejects it. Narrations are handed to ``on_batch`` as soon as their
+commit is finished, so an interrupted run keeps its work.
+
+An engine whose model becomes unreachable (``ModelUnavailableError``, e.g. an OpenAI-compatible server that
+does not answer) does not stop the report: that commit and every later one get the heuristic sentence with
+``fallback_reason`` set, and ``note`` holds one line saying so (the caller shows it once).
 
 A subclass supplies ``_generate`` (one batch of user texts -> raw answers), ``_count_tokens``,
 ``batch_size`` and ``_identity`` (what goes into the fingerprint).
@@ -21,20 +26,27 @@ from typing import Any, Callable, Sequence
 from narrator.engines.base import DiffProvider, NarrationRequest, ProgressCallback
 from narrator.engines.guard import GUARD_VERSION, Context, Verdict, check, clean_output, plain_text
 from narrator.engines.redact import is_secrets_file, redact, redact_files
+from narrator.errors import EngineError
 from narrator.git.facts import CommitFacts, Narration
 from narrator.prompts import (
     CommitPrompt,
     FileDiff,
     PromptBudget,
-    build_commit_prompts,
-    format_combine_text,
+    build_narration_prompt,
     format_function_text,
     format_headline_text,
+    format_message,
+    narration_budget,
 )
 
 log = logging.getLogger(__name__)
 
 BatchCallback = Callable[[list[Narration]], None]
+
+
+class ModelUnavailableError(EngineError):
+    """The model cannot be reached at all (server down, no answer after the retries): fall back, do not stop."""
+
 
 def format_headline_facts(summary_facts: dict[str, Any], sentences: Sequence[str]) -> str:
     return format_headline_text(_flatten_facts(summary_facts), sentences)
@@ -63,15 +75,23 @@ def heuristic_texts(requests: Sequence[NarrationRequest]) -> list[str]:
         return [r.classification.description or r.commit.subject for r in requests]
 
 
+def commit_message(request: NarrationRequest) -> str:
+    """The message the narration prompt shows: the report's chosen description, else subject + body."""
+    if request.description.strip():
+        return format_message(request.description, "")
+    return format_message(request.commit.subject, request.commit.body)
+
+
 def commit_context(commit: CommitFacts, files: Sequence[FileDiff], extra: Sequence[str] = ()) -> Context:
-    """Everything a narration of ``commit`` may name: message, paths, diff text, counts."""
+    """Everything a narration of ``commit`` may name: message, paths, diff text, counts; and what the diff
+    adds and removes (for the guard's check of verbs of change)."""
     texts = [commit.subject, commit.body]
     for f in commit.files:
         texts += [f.path, f.old_path or "", f.language or ""]
     texts += [f.diff for f in files]
     texts += [str(len(commit.files)), str(commit.lines_added), str(commit.lines_deleted), str(commit.churn)]
     texts += list(extra)
-    return Context(texts)
+    return Context(texts, message="\n".join([commit.subject, commit.body, *extra]), files=files)
 
 
 @dataclass
@@ -80,10 +100,10 @@ class _Plan:
 
     index: int
     request: NarrationRequest
-    prompts: list[CommitPrompt]
+    prompt: CommitPrompt
     context: Context
     omitted: tuple[str, ...]
-    parts: list[str | None] = field(default_factory=list)
+    text: str | None = None
     rejected: list[str] = field(default_factory=list)
     result: Narration | None = None
     fallback: str | None = None
@@ -92,7 +112,6 @@ class _Plan:
 @dataclass
 class _Job:
     plan: _Plan
-    part: int  # -1: the combine step
     text: str
     length: int = 0
 
@@ -102,6 +121,14 @@ class GeneratingEngine:
 
     name = "generating"
     batch_size = 8
+    _unavailable: str | None = None  # why the model cannot be reached (set once, then every call falls back)
+    note: str | None = None  # one line for the reader when the run fell back for the rest (shown once)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        raw = cls.__dict__.get("_generate")
+        if raw is not None and not getattr(raw, "_guarded", False):
+            cls._generate = _fallback_when_unavailable(raw)  # type: ignore[method-assign]
 
     # -- for subclasses ----------------------------------------------------------------------------
     def _generate(self, texts: list[str]) -> list[str]:  # pragma: no cover - abstract
@@ -113,6 +140,11 @@ class GeneratingEngine:
     def _budget(self) -> PromptBudget:
         return PromptBudget(count_tokens=self._count_tokens)
 
+    def _narration_budget(self) -> PromptBudget:
+        """The narration prompt's budget (``narrator.prompts.NARRATION_PROMPT_TOKENS``, less when the model's
+        room is smaller), counted with this engine's tokens."""
+        return narration_budget(self._count_tokens, self._budget().max_prompt_tokens)
+
     def _identity(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -123,7 +155,7 @@ class GeneratingEngine:
     def fingerprint(self) -> str:
         cached = getattr(self, "_fingerprint", None)
         if cached is None:  # computed once: it may hash adapter weights
-            identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "2"}
+            identity = {**self._identity(), "guard": GUARD_VERSION, "pipeline": "3"}
             digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
             cached = self._fingerprint = f"{self.name}:{self._label()}:{digest}"
         return cached
@@ -151,17 +183,17 @@ class GeneratingEngine:
             files = [FileDiff(path=f.path, change_type=f.change_type.value, old_path=f.old_path, binary=f.binary,
                               language=f.language) for f in commit.files]
         files = redact_files(files)
-        prompts = build_commit_prompts(files, budget)
-        context = commit_context(commit, files, (request.classification.description, *request.classification.areas))
-        plan = _Plan(index, request, prompts, context, prompts[0].omitted if prompts else ())
-        plan.parts = [None] * len(prompts)
-        if not any(p.included for p in prompts):
+        prompt = build_narration_prompt(commit_message(request), files, budget)
+        extra = (request.description, request.classification.description, *request.classification.areas)
+        context = commit_context(commit, files, extra)
+        plan = _Plan(index, request, prompt, context, prompt.omitted)
+        if not prompt.included:  # nothing of the code to read: the model was never trained on that
             plan.fallback = "no readable text changes" if commit.files else "no files changed"
         return plan
 
     def _narrate_wave(self, requests: list[NarrationRequest], diffs: DiffProvider | None,
                       on_progress: ProgressCallback | None, on_batch: BatchCallback | None) -> list[Narration]:
-        budget = self._budget()
+        budget = self._narration_budget()
         plans = [self._plan(i, r, diffs, budget) for i, r in enumerate(requests)]
         finished: list[_Plan] = []
 
@@ -176,47 +208,24 @@ class GeneratingEngine:
                 on_progress(len(done))
 
         settle([p for p in plans if p.fallback])
-        jobs = [_Job(p, i, redact(prompt.text)) for p in plans if not p.fallback for i, prompt in enumerate(p.prompts)]
-        combine: list[_Job] = []
+        jobs = [_Job(p, redact(p.prompt.text)) for p in plans if not p.fallback]
 
-        def after_parts(batch: list[_Job], outputs: list[str]) -> None:
-            done = []
+        def after(batch: list[_Job], outputs: list[str]) -> None:
             for job, raw in zip(batch, outputs):
                 plan = job.plan
+                if self._unavailable is not None and not raw:
+                    plan.rejected.append(f"model unavailable: {self._unavailable}")
+                    continue
                 text = clean_output(raw)
                 verdict = check(text, plan.context, job.text)
                 if verdict.ok:
-                    plan.parts[job.part] = plain_text(text)
+                    plan.text = plain_text(text)
                 else:
-                    plan.parts[job.part] = ""
                     plan.rejected.append(verdict.reason or "rejected")
-                    log.debug("guard rejected %s part %d: %s: %r", plan.request.commit.short_sha, job.part,
-                              verdict.reason, text)
-                if all(p is not None for p in plan.parts):
-                    good = [p for p in plan.parts if p]
-                    if len(plan.parts) == 1 or not good:
-                        done.append(plan)
-                    elif len(good) == 1:
-                        plan.parts = good
-                        done.append(plan)
-                    else:
-                        combine.append(_Job(plan, -1, format_combine_text(good)))
-            settle(done)
+                    log.debug("guard rejected %s: %s: %r", plan.request.commit.short_sha, verdict.reason, text)
+            settle([job.plan for job in batch])
 
-        self._run_batches(jobs, after_parts)
-
-        def after_combine(batch: list[_Job], outputs: list[str]) -> None:
-            done = []
-            for job, raw in zip(batch, outputs):
-                text = clean_output(raw)
-                verdict = check(text, job.plan.context)
-                job.plan.parts = [plain_text(text)] if verdict.ok else []
-                if not verdict.ok:
-                    job.plan.rejected.append(f"combined sentence: {verdict.reason}")
-                done.append(job.plan)
-            settle(done)
-
-        self._run_batches(combine, after_combine)
+        self._run_batches(jobs, after)
         by_index = {p.index: p.result for p in finished}
         return [by_index[i] for i in range(len(plans))]  # type: ignore[misc]
 
@@ -235,7 +244,7 @@ class GeneratingEngine:
             start += len(batch)
 
     def _finish(self, plans: list[_Plan]) -> None:
-        need_fallback = [p for p in plans if p.fallback or not [x for x in p.parts if x]]
+        need_fallback = [p for p in plans if p.fallback or not p.text]
         fallback_texts = heuristic_texts([p.request for p in need_fallback])
         for plan, text in zip(need_fallback, fallback_texts):
             reason = plan.fallback or "; ".join(dict.fromkeys(plan.rejected)) or "model output rejected"
@@ -243,9 +252,8 @@ class GeneratingEngine:
                                     source="heuristic", fallback_reason=reason, omitted=plan.omitted)
         for plan in plans:
             if plan.result is None:
-                text = " ".join(x for x in plan.parts if x)
-                plan.result = Narration(sha=plan.request.commit.sha, text=text, engine=self.fingerprint_label(),
-                                        source="model", omitted=plan.omitted)
+                plan.result = Narration(sha=plan.request.commit.sha, text=plan.text or "",
+                                        engine=self.fingerprint_label(), source="model", omitted=plan.omitted)
 
     def fingerprint_label(self) -> str:
         return self.name
@@ -316,3 +324,25 @@ def short_model_label(model: str, gguf_file: str | None, adapter: str | None) ->
     if adapter:
         base += "+" + adapter.rstrip("/").rsplit("/", 1)[-1]
     return base
+
+
+def _fallback_when_unavailable(generate: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    """Wrap a subclass's ``_generate``: once the model is unreachable, answer "" (the pipeline then falls back
+    with the reason, a headline keeps the computed one) instead of failing the whole report, and say so once."""
+
+    def guarded(self: GeneratingEngine, texts: list[str], *args: Any, **kwargs: Any) -> list[str]:
+        if self._unavailable is not None:
+            return [""] * len(texts)
+        try:
+            return generate(self, texts, *args, **kwargs)
+        except ModelUnavailableError as exc:
+            self._unavailable = str(exc)
+            self.note = (f"The {self.name} model could not be reached ({exc}); the rest of this run uses the "
+                         "heuristic sentences.")
+            log.warning("%s", self.note)
+            return [""] * len(texts)
+
+    guarded._guarded = True  # type: ignore[attr-defined]
+    guarded.__doc__ = generate.__doc__
+    guarded.__name__ = getattr(generate, "__name__", "_generate")
+    return guarded

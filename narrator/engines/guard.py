@@ -1,9 +1,13 @@
 """The faithfulness guard: decides whether a model's sentence may be shown to a reader.
 
 A generated narration is rejected when it is empty, degenerately repetitive, an echo of the prompt, not
-English, or names something (a file, function, identifier, version or number) that appears nowhere in
-the material the model was given. A rejected narration is replaced by the heuristic sentence and counted
-as a fallback, so the report never shows an invented name. The checks are deliberately simple and
+English, names something (a file, function, identifier, version or number) that appears nowhere in the
+material the model was given (the commit's message and its diff), or claims a change the diff does not
+show: a verb of change (add, remove, fix, rename, deprecate) needs its evidence ("Removed the orders
+endpoint." is rejected for a commit whose diff only adds it). A rejected narration is replaced by the
+heuristic sentence and counted as a fallback, so the report never shows an invented name. ``plain_text``
+removes code markup (backticks, reST roles such as ``:class:`~a.B```, Markdown links and emphasis) before
+a sentence reaches a report. The checks are deliberately simple and
 conservative: a false rejection costs a plainer sentence, a false acceptance costs the reader's trust.
 """
 
@@ -11,11 +15,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
-from narrator.prompts import COMBINE_INSTRUCTION, COMMIT_INSTRUCTION, FUNCTION_INSTRUCTION, SYSTEM_PROMPT
+from narrator.prompts import (
+    COMBINE_INSTRUCTION,
+    COMMIT_INSTRUCTION,
+    FUNCTION_INSTRUCTION,
+    NARRATION_INSTRUCTION,
+    SYSTEM_PROMPT,
+)
 
-GUARD_VERSION = "4"  # part of engine fingerprints: a stricter guard changes what reaches the report
+GUARD_VERSION = "5"  # 5: verbs of change checked against the diff; reST/Markdown markup removed  # part of engine fingerprints: a stricter guard changes what reaches the report
 
 # Short technical words a plain-English sentence may use without them being in the commit.
 _ALLOWED_TERMS = {
@@ -51,6 +61,37 @@ _ENGLISH_WORDS = {
     "revert", "support", "introduce", "extract", "simplify", "speed", "reduce", "increase", "limit", "split",
     "convert", "skip", "ignore", "include", "exclude", "docstring", "comment", "comments", "test",
 }
+# Words that make a terse technical sentence read as English ("Constructs the Oracle PDO DSN.", "Issues a
+# findOneAndUpdate command."), used only by the English check: they still count as specific words.
+_SUMMARY_WORDS = {
+    "construct", "clear", "invoke", "issue", "get", "build", "parse", "read", "write", "send", "load", "save",
+    "store", "register", "generate", "compute", "calculate", "run", "start", "stop", "open", "close", "reset",
+    "apply", "append", "find", "look", "wrap", "initialize", "initialise", "determine", "decide", "tell",
+    "describe", "define", "declare", "list", "map", "split", "join", "match", "compare", "count", "execute",
+    "perform", "fetch", "retrieve", "prepare", "process", "emit", "trigger", "dispatch", "log", "print",
+    "display", "configure", "call", "called", "contain", "provide", "represent", "resolve", "render",
+    "format", "value", "values", "object", "objects", "string", "strings", "list", "name", "names", "type",
+    "types", "given", "including", "called", "command", "request", "response", "server", "client", "method",
+    "class", "instance", "option", "options", "result", "results", "key", "keys", "path", "paths", "column",
+    "table", "database", "query", "message", "messages", "event", "events", "handler", "handlers", "when",
+    "whether", "true", "false", "null", "empty", "default", "current", "specified", "dependencies", "every",
+    "all", "activated", "attribute", "attributes", "statement", "statements", "via", "per", "into", "onto",
+    "now", "longer", "again", "even", "despite", "still", "so", "order", "called",
+}
+
+
+def _is_common(word: str) -> bool:
+    """An everyday English word or technical term, also in its -s / -es / -ed / -ing forms."""
+    vocabulary = _ENGLISH_WORDS | _SUMMARY_WORDS
+    if word in vocabulary or word in _ALLOWED_TERMS:
+        return True
+    for suffix, stems in (("ies", ("y",)), ("es", ("", "e")), ("s", ("",)), ("ed", ("", "e")), ("ing", ("", "e")),
+                          ("d", ("",))):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            root = word[: -len(suffix)]
+            if any(root + stem in vocabulary for stem in stems):
+                return True
+    return False
 
 _ECHO_MARKERS = ("```", "diff --git", "@@ ", "### instruction", "### response", "### system", "<|im_start|>",
                  "<|im_end|>", "<|endoftext|>", "<｜", "[inst]", "file: ", "also changed (content not shown)")
@@ -94,9 +135,10 @@ def _reject(reason: str) -> Verdict:
 class Context:
     """The material a narration may draw names from, lower-cased, with a fast membership test."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str], message: str = "", files: Sequence[Any] = ()) -> None:
         self.text = "\n".join(t for t in texts if t).lower()
         self._tokens = set(re.findall(r"[a-z0-9_]+", self.text))
+        self.evidence = ChangeEvidence.of(message, files) if (message or files) else None
 
     def mentions(self, name: str) -> bool:
         name = name.lower().strip(".,;:!?'\"()[]{}")
@@ -133,7 +175,7 @@ def _is_repetitive(text: str) -> bool:
     return len(sentences) > 1 and len(set(sentences)) < len(sentences)
 
 
-_INSTRUCTIONS = [SYSTEM_PROMPT, COMMIT_INSTRUCTION, COMBINE_INSTRUCTION,
+_INSTRUCTIONS = [SYSTEM_PROMPT, COMMIT_INSTRUCTION, COMBINE_INSTRUCTION, NARRATION_INSTRUCTION,
                  FUNCTION_INSTRUCTION.replace("{language} ", "")]
 
 
@@ -170,7 +212,7 @@ def _is_english(text: str) -> bool:
     words = [w.lower() for w in _WORD.findall(text)]
     if len(words) < 3:
         return False
-    common = sum(1 for w in words if w in _ENGLISH_WORDS)
+    common = sum(1 for w in words if _is_common(w))
     return common >= min(2, len(words) - 2) and common / len(words) >= 0.1
 
 
@@ -251,12 +293,42 @@ def check(text: str, context: Context, prompt: str = "", min_grounded: int = 1) 
         return _reject("not English")
     if len(grounded_words(stripped, context)) < min_grounded:
         return _reject("says nothing specific to the change")
+    if context.evidence is not None:
+        claim = unsupported_claim(stripped, context.evidence)
+        if claim:
+            return _reject(claim)
     return ACCEPT
 
 
+_REST_ROLE = re.compile(r":(?:[\w.-]+:)*[\w.-]+:`(?:([^`<]*?)\s*<([^`>]*)>|~?\.?([^`]*))`")
+_REFERENCE_ROLE = re.compile(r"\s*\(\s*(?::(?:pr|issue|ghsa|user|cve|bpo|gh|commit):`[^`]*`[\s,]*)+\)"
+                             r"|\s*:(?:pr|issue|ghsa|user|cve|bpo|gh|commit):`[^`]*`")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)\s]+\)")
+_EMPHASIS = re.compile(r"(?<![\w*])(\*\*|\*|__)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+
+
+def _role(match: re.Match) -> str:
+    label, _target, name = match.group(1), match.group(2), match.group(3)
+    if label:
+        return label.strip()
+    name = (name or "").strip()
+    if match.group(0).split("`", 1)[1].startswith("~"):  # :func:`~a.b.c` shows c
+        name = name.rsplit(".", 1)[-1]
+    return name
+
+
 def plain_text(text: str) -> str:
-    """Report text for readers: code marks removed (names stay), as the last step after the guard."""
-    return re.sub(r"`+([^`]*)`+", r"\1", text).replace("`", "")
+    """Report text for readers: code markup removed (names stay), as the last step after the guard.
+
+    Backticks, reST roles (``:class:`~flask.Flask``` -> ``Flask``; ``:pr:`123``` references dropped), Markdown
+    links (their text stays) and emphasis markers.
+    """
+    text = _REFERENCE_ROLE.sub("", text)
+    text = _REST_ROLE.sub(_role, text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = re.sub(r"`+([^`]*)`+", r"\1", text).replace("`", "")
+    text = _EMPHASIS.sub(r"\2", text)
+    return " ".join(text.split())
 
 
 def clean_output(text: str, max_sentences: int = 1) -> str:
@@ -277,3 +349,103 @@ def clean_output(text: str, max_sentences: int = 1) -> str:
         last = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
         text = text[: last + 1] if last > 0 else text + "."
     return text
+
+
+# -- verbs of change ------------------------------------------------------------------------------------
+
+_CLAIMS = {
+    "add": re.compile(r"\b(?:add|adds|added|adding|introduc(?:e|es|ed|ing)|creat(?:e|es|ed|ing))\b", re.I),
+    "remove": re.compile(r"\b(?:remov(?:e|es|ed|ing)|delet(?:e|es|ed|ing)|drop(?:s|ped|ping)?|no longer)\b", re.I),
+    "fix": re.compile(r"\b(?:fix|fixes|fixed|fixing)\b", re.I),
+    "rename": re.compile(r"\b(?:renam(?:e|es|ed|ing))\b", re.I),
+    "deprecate": re.compile(r"\b(?:deprecat(?:e|es|ed|ing))\b", re.I),
+}
+# words in the commit's own message that back a claim
+_MESSAGE_SUPPORT = {
+    "add": re.compile(r"\b(?:add|introduc|creat|new|support|implement|allow|enabl|expos|provid|start|initial)", re.I),
+    "remove": re.compile(r"\b(?:remov|delet|drop|no longer|get rid|clean|strip|deprecat|replac|revert|unused)", re.I),
+    "fix": re.compile(r"\b(?:fix|bug|issue|error|crash|regress|broke|wrong|incorrect|correct|typo|fail|problem|"
+                      r"resolv|repair|patch|prevent|avoid|handl|leak|hang|race)", re.I),
+    "rename": re.compile(r"\b(?:renam|move|moving)", re.I),
+    "deprecate": re.compile(r"\bdeprecat", re.I),
+}
+_OBJECT_STOP = re.compile(r"\b(?:to|in|for|from|so|when|that|which|and|with|by|on|at|of|as|if|because|while)\b", re.I)
+
+
+@dataclass(frozen=True)
+class ChangeEvidence:
+    """What a commit's diff adds and removes, and its own message: the evidence for verbs of change."""
+
+    message: str
+    added: str
+    removed: str
+    added_paths: tuple[str, ...]
+    removed_paths: tuple[str, ...]
+    renamed: bool
+
+    @classmethod
+    def of(cls, message: str, files: Sequence[Any]) -> "ChangeEvidence":
+        added: list[str] = []
+        removed: list[str] = []
+        new_paths, gone_paths = [], []
+        renamed = False
+        for f in files:
+            change = getattr(f, "change_type", "modified")
+            if change == "added":
+                new_paths.append(f.path)
+            elif change == "deleted":
+                gone_paths.append(f.path)
+            elif change == "renamed":
+                renamed = True
+            for line in (getattr(f, "diff", "") or "").splitlines():
+                if line.startswith("+") and not line.startswith("+++"):
+                    added.append(line[1:])
+                elif line.startswith("-") and not line.startswith("---"):
+                    removed.append(line[1:])
+        return cls(message.lower(), "\n".join(added).lower(), "\n".join(removed).lower(), tuple(new_paths),
+                   tuple(gone_paths), renamed)
+
+
+def _object_words(text: str, verb_end: int) -> list[str]:
+    """The specific words of the phrase after a verb ("removed the orders endpoint from the API" -> orders,
+    endpoint): up to the next preposition or punctuation, generic English left out."""
+    tail = re.split(r"[.,;:!?()]", text[verb_end:], maxsplit=1)[0]
+    tail = _OBJECT_STOP.split(tail, maxsplit=1)[0]
+    words = [w.lower() for w in re.findall(r"[A-Za-z_][\w]*", tail)][:6]
+    return [w for w in words if len(w) >= 3 and w not in _GENERIC and w not in _ENGLISH_WORDS
+            and w not in {"support", "ability", "option", "way", "check", "new", "old", "some", "unused"}]
+
+
+def _in_text(word: str, text: str) -> bool:
+    stem = word[:5] if len(word) > 5 else word
+    return stem in text
+
+
+def unsupported_claim(text: str, evidence: ChangeEvidence) -> str | None:
+    """Why a sentence's verb of change is not backed by the diff or the message (None when every one is)."""
+    for kind, pattern in _CLAIMS.items():
+        for match in pattern.finditer(text):
+            if _MESSAGE_SUPPORT[kind].search(evidence.message):
+                continue  # the developer says so
+            objects = _object_words(text, match.end())
+            if kind == "add":
+                pool = evidence.added + "\n" + "\n".join(evidence.added_paths).lower()
+                if (objects and any(_in_text(w, pool) for w in objects)) or (not objects and evidence.added):
+                    continue
+                return "claims an addition the diff does not show"
+            if kind == "remove":
+                pool = evidence.removed + "\n" + "\n".join(evidence.removed_paths).lower()
+                if (objects and any(_in_text(w, pool) for w in objects)) or (not objects and evidence.removed):
+                    continue
+                return "claims a removal the diff does not show"
+            if kind == "rename":
+                if evidence.renamed or (objects and any(_in_text(w, evidence.removed) for w in objects)):
+                    continue
+                return "claims a rename the diff does not show"
+            if kind == "deprecate":
+                if "deprecat" in evidence.added:
+                    continue
+                return "claims a deprecation the diff does not show"
+            if kind == "fix":
+                return "claims a fix the message does not mention"
+    return None
