@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from narrator.engines.base import CodeExplainer
 from narrator.engines.redact import is_secrets_file
-from narrator.errors import NarratorError, UsageError
+from narrator.errors import UsageError
 from narrator.git.walker import GitDiffs, Repository, language_of
 
 MAX_UNIT_LINES = 400
@@ -293,18 +294,13 @@ def load_unit(repo: Repository, target: str, rev: str = "HEAD") -> tuple[CodeUni
     return find_unit(source, rel, symbol), sha
 
 
-def explain(target: str, rev: str = "HEAD", repo_path: str = ".", engine: Any = None) -> Explanation:
+def explain(repo: Repository, target: str, rev: str = "HEAD", engine: Any = None) -> Explanation:
     """Summarize ``PATH[:SYMBOL]`` at ``rev`` with ``engine`` (the heuristic summary when it cannot)."""
-    repo = Repository.open(repo_path)
     unit, _sha = load_unit(repo, target, rev)
     engine_name = getattr(engine, "name", "heuristic") if engine is not None else "heuristic"
-    skill = getattr(engine, "explain_code", None)
-    if skill is None:
+    if not isinstance(engine, CodeExplainer):
         return Explanation(unit, rev, heuristic_summary(unit), "heuristic", engine_name)
-    try:
-        text, verdict = skill(unit.code, unit.language, unit.name, unit.path)
-    except NarratorError:
-        raise
+    text, verdict = engine.explain_code(unit.code, unit.language, unit.name, unit.path)
     if text:
         return Explanation(unit, rev, text, "model", engine_name)
     return Explanation(unit, rev, heuristic_summary(unit), "heuristic", engine_name,

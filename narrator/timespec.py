@@ -10,6 +10,7 @@ the configured timezone.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
@@ -135,3 +136,36 @@ def check_window(since: datetime | None, until: datetime | None) -> None:
         raise TimeSpecError(
             f"--since ({since.isoformat(timespec='minutes')}) is after --until ({until.isoformat(timespec='minutes')})"
         )
+
+
+@dataclass(frozen=True)
+class Window:
+    """A report's period: ``since`` (None: from the first commit) to ``until`` inclusive, in zone ``tz``."""
+
+    since: datetime | None
+    until: datetime
+    tz: tzinfo
+    tz_name: str
+
+    def previous(self) -> "Window | None":
+        """The period of the same length just before this one (None when this one has no start)."""
+        if self.since is None:
+            return None
+        return Window(self.since - (self.until - self.since), self.since - timedelta(microseconds=1), self.tz,
+                      self.tz_name)
+
+
+DEFAULT_SINCE = "2w"
+
+
+def resolve_window(since: str | datetime | None, until: str | datetime | None, tz_name: str,
+                   now: datetime | None = None) -> Window:
+    """The window for ``--since``/``--until`` words (or datetimes) in the named timezone (default: the last 2w)."""
+    tz = resolve_timezone(tz_name)
+    now = (now or current_time(tz)).astimezone(tz)
+    until_dt = until if isinstance(until, datetime) else (parse_when(until, edge="until", now=now, tz=tz)
+                                                          if until else now)
+    since_dt = since if isinstance(since, datetime) else parse_when(since or DEFAULT_SINCE, edge="since", now=now,
+                                                                    tz=tz)
+    check_window(since_dt, until_dt)
+    return Window(since_dt, until_dt, tz, tz_name if tz_name != "local" else str(now.tzname() or "local"))

@@ -141,7 +141,7 @@ class ScriptedEngine(GeneratingEngine):
 
 def test_importing_the_model_engines_loads_no_torch():
     code = ("import sys, narrator.engines.hf, narrator.engines.openai, narrator.engines.hf_loading, "
-            "narrator.cli_model, narrator.explain; print(any(m in sys.modules for m in ('torch', 'transformers')))")
+            "narrator.cli, narrator.explain; print(any(m in sys.modules for m in ('torch', 'transformers')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -368,7 +368,9 @@ def test_secrets_never_reach_the_engine(git_repo):
     assert ".env (secrets file)" in n.omitted
 
 
-def test_headline_is_kept_only_when_it_passes_the_guard():
+def test_headline_is_kept_only_when_it_passes_the_guard_and_is_cached_by_the_session(git_repo):
+    from narrator.app.session import Session
+
     facts = {"numbers": {"commits": 12, "people": 3}, "period": "2 Nov - 15 Nov 2026", "repository": "shop"}
     sentences = ["Fixed the basket total.", "Added a login page."]
     good = ScriptedEngine(lambda t: "The team fixed the basket total and added a login page across 12 changes.")
@@ -376,9 +378,16 @@ def test_headline_is_kept_only_when_it_passes_the_guard():
     invented = ScriptedEngine(lambda t: "The team shipped 40 changes to the payments service.", key="b")
     assert invented.write_headline(facts, sentences) is None
     assert "12" in good.seen[0] and "Added a login page." in good.seen[0]
-    again = ScriptedEngine(lambda t: "never asked")
-    assert again.write_headline(facts, sentences) == good.write_headline(facts, sentences)  # from the cache
-    assert again.seen == []
+    git_repo.commit("Add the shop", {"shop.py": "x = 1\n"})
+    with Session.open(str(git_repo.path)) as session:  # engines are pure: the session caches headlines
+        first = session.headline(good, facts, sentences)
+        again = ScriptedEngine(lambda t: "never asked")
+        assert session.headline(again, facts, sentences) == first and again.seen == []  # from the cache
+        assert session.headline(invented, facts, sentences) is None
+        assert session.headline(invented, facts, sentences) is None and len(invented.seen) == 2  # rejection cached
+    with Session.open(str(git_repo.path), use_cache=False) as session:  # --no-cache: asked again
+        fresh = ScriptedEngine(lambda t: "The team fixed the basket total and added a login page across 12 changes.")
+        assert session.headline(fresh, facts, sentences) == first and len(fresh.seen) == 1
 
 
 @pytest.mark.gpu

@@ -1,7 +1,8 @@
 """SQLite cache of commit facts and narrations, in the user cache dir (never inside the analysed repository).
 
 Facts are keyed by (repository key, commit sha, facts version); narrations by (repository key, commit sha,
-engine fingerprint, prompt version). The database uses WAL and a busy timeout so that several writers
+engine fingerprint, prompt version); model-written headlines by (engine fingerprint, prompt version, a hash of
+their input). Only the composition root (``narrator.app.session``) reads or writes it: engines never do. The database uses WAL and a busy timeout so that several writers
 (the post-commit hook's background jobs, a report run) never corrupt it; schema changes go through the
 numbered ``MIGRATIONS`` (``PRAGMA user_version``).
 """
@@ -30,6 +31,15 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL, created REAL NOT NULL,
         PRIMARY KEY (repo, sha, engine, prompt_version)
     ) WITHOUT ROWID;
+    """,
+    # 2: model-written report headlines (before this, they were stored as fake narrations of repo "headline")
+    """
+    CREATE TABLE headlines (
+        engine TEXT NOT NULL, prompt_version TEXT NOT NULL, input TEXT NOT NULL, text TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (engine, prompt_version, input)
+    ) WITHOUT ROWID;
+    DELETE FROM narrations WHERE repo = 'headline';
     """,
 ]
 
@@ -147,6 +157,21 @@ class Cache:
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+    # -- headlines -----------------------------------------------------------------------------
+    def get_headline(self, engine: str, prompt_version: str, input_key: str) -> str | None:
+        """A headline stored for this input, "" when the model's answer was rejected, None when never asked."""
+        try:
+            row = self._db.execute(
+                "SELECT text FROM headlines WHERE engine = ? AND prompt_version = ? AND input = ?",
+                (engine, prompt_version, input_key)).fetchone()
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return None if row is None else str(row[0])
+
+    def put_headline(self, engine: str, prompt_version: str, input_key: str, text: str) -> None:
+        self._write("INSERT OR REPLACE INTO headlines (engine, prompt_version, input, text, created) VALUES "
+                    "(?, ?, ?, ?, ?)", [(engine, prompt_version, input_key, text, time.time())])
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         if not rows:

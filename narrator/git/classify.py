@@ -25,10 +25,6 @@ from typing import Any, Iterable, Mapping, Sequence
 from narrator.errors import ConfigError
 from narrator.git.facts import ChangeType, Classification, CommitFacts
 
-CATEGORIES = (
-    "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies",
-    "Build & CI", "Chores", "Reverts", "Merges",
-)
 
 _CC = re.compile(r"^(?P<type>[a-zA-Z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*(?P<desc>.+)$")
 _PREFIX = re.compile(r"^(?P<scope>[\w./-]{2,30}):\s+(?P<desc>\S.*)$")  # "pre-commit: Add codespell"
@@ -158,11 +154,6 @@ def path_matches(path: str, globs: Sequence[str]) -> bool:
 @lru_cache(maxsize=65536)
 def is_test_path(path: str) -> bool:
     return path_matches(path, TEST_GLOBS)
-
-
-@lru_cache(maxsize=65536)
-def is_doc_path(path: str) -> bool:
-    return path_matches(path, DOC_GLOBS)
 
 
 @lru_cache(maxsize=65536)
@@ -308,17 +299,23 @@ class Classifier:
         return found
 
 
-def dominant_area(classifications: Iterable[Classification], share: float = 0.6) -> str | None:
-    """A top-level code directory holding most of the work (a package at the root, like ``numpy/``).
+def root_package(paths: Iterable[str], classifier: "Classifier", share: float = 0.6) -> str | None:
+    """A top-level code directory holding most of the repository's source files (a package at the root, like
+    ``numpy/``), or None. Decided from the tracked files, not from a window's commits, so that a commit gets the
+    same areas in every report, in ``narrate commit`` and in the hook.
 
     Reports split such a directory one level deeper, otherwise every line would say "in numpy".
     """
+    from narrator.git.walker import language_of
+
     counts: dict[str, int] = {}
     total = 0
-    for c in classifications:
+    for path in paths:
+        if not is_source_path(path, language_of(path)):
+            continue
         total += 1
-        for area in c.areas:
-            counts[area] = counts.get(area, 0) + 1
+        area = classifier.area_of(path)
+        counts[area] = counts.get(area, 0) + 1
     if not counts or total < 5:
         return None
     area, count = max(counts.items(), key=lambda kv: kv[1])

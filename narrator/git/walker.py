@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from narrator.errors import RepositoryError, RevisionError
-from narrator.git.facts import ChangeType, CommitFacts, FileChange, Person
+from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person
 from narrator.git.text import clean_line, clean_text, decode
-from narrator.prompts import FileDiff
 
 log = logging.getLogger(__name__)
 
@@ -378,10 +377,6 @@ def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], No
         raise RepositoryError(f"git log failed in {repo.root}: {message[-1] if message else code}")
 
 
-def mark_bots(commits: Iterable[CommitFacts], is_bot: Callable[[Person], bool]) -> list[CommitFacts]:
-    return [replace(c, is_bot=is_bot(c.author)) if is_bot(c.author) != c.is_bot else c for c in commits]
-
-
 class GitDiffs:
     """A ``DiffProvider`` for engines that read code: per-file diff text of a commit, read-only."""
 
@@ -405,14 +400,10 @@ class GitDiffs:
             if facts is None:
                 continue
             seen.add(path)
-            diffs.append(FileDiff(
-                path=path, diff=clean_text(block), change_type=facts.change_type.value, old_path=facts.old_path,
-                binary=facts.binary or "Binary files " in block[:400], language=facts.language,
-            ))
+            diffs.append(FileDiff.of(facts, clean_text(block), binary=facts.binary or "Binary files " in block[:400]))
         for f in commit.files:  # beyond max_bytes, or binary with no text: still named
             if f.path not in seen:
-                diffs.append(FileDiff(path=f.path, diff="", change_type=f.change_type.value, old_path=f.old_path,
-                                      binary=f.binary, language=f.language))
+                diffs.append(FileDiff.of(f))
         return diffs
 
     def file_at(self, rev: str, path: str) -> str:

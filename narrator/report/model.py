@@ -14,32 +14,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterable, Mapping, Sequence
 
+from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
 from narrator.git.facts import Classification, CommitFacts, Narration
+from narrator.report.text import day_label, join_words as _join, plural
 
 SCHEMA_VERSION = 1
+_DELIVERED = set(category_table.DELIVERED)
 _SUPPORT_AREAS = {ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA}
 _AREA_WORDS = {ROOT_AREA: "the top-level files", DOCS_AREA: "the documentation", TESTS_AREA: "the tests",
                TOOLING_AREA: "the build and tooling files"}
 
-WORK_CATEGORY_ORDER = [
-    "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies", "Build & CI",
-    "Chores", "Reverts",
-]
-_CATEGORY_WEIGHT = {"Features": 5.0, "Fixes": 4.0, "Performance": 4.0, "Reverts": 1.5, "Refactoring": 1.5,
-                    "Documentation": 1.0, "Tests": 1.0, "Build & CI": 0.6, "Dependencies": 0.5, "Chores": 0.5}
-_CATEGORY_NOUN = {
-    "Features": ("new feature or improvement", "new features and improvements"),
-    "Fixes": ("fix", "fixes"),
-    "Performance": ("speed-up", "speed-ups"),
-    "Refactoring": ("code reorganisation", "code reorganisations"),
-    "Documentation": ("documentation update", "documentation updates"),
-    "Tests": ("test change", "test changes"),
-    "Dependencies": ("dependency update", "dependency updates"),
-    "Build & CI": ("build or automation change", "build and automation changes"),
-    "Chores": ("upkeep change", "upkeep changes"),
-    "Reverts": ("undone change", "undone changes"),
-}
+WORK_CATEGORY_ORDER = list(category_table.WORK_ORDER)
 # Merges that bring in a reviewed contribution (as opposed to syncing one branch into another).
 _PR_MERGE = re.compile(
     r"^Merge (pull request|PR) #\d+|^Merge branch '[^']+' into '[^']+'|\(#\d+\)$|^Merge commit from fork", re.I)
@@ -153,8 +139,8 @@ class Numbers:
 
 @dataclass
 class Comparison:
-    since: str
-    until: str
+    since: datetime
+    until: datetime
     label: str
     commits: int
     work_commits: int
@@ -179,10 +165,10 @@ class Report:
     title: str
     repository: str
     revision: str
-    since: str
-    until: str
+    since: datetime | None
+    until: datetime
     period_label: str
-    generated_at: str
+    generated_at: datetime
     timezone: str
     empty: bool
     headline: str
@@ -213,14 +199,30 @@ class Report:
         memo: dict[int, Any] = {}
         return _plain(self, memo)
 
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> "Report":
+        """The report back from its context (``to_context()`` or the JSON output): render from a saved context."""
+        return _load(cls, context)
+
+
+def json_value(value: Any) -> Any:
+    """A field value as JSON sees it: datetimes as ISO 8601 text, a report without a start as ""."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
 
 def _plain(value: Any, memo: dict[int, Any]) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
     fields = getattr(type(value), "__dataclass_fields__", None)
     if fields is not None:
         key = id(value)
         found = memo.get(key)
         if found is None:
             found = memo[key] = {name: _plain(getattr(value, name), memo) for name in fields}
+            if type(value) is Report and found["since"] is None:
+                found["since"] = ""
         return found
     if isinstance(value, (list, tuple)):
         return [_plain(v, memo) for v in value]
@@ -229,12 +231,42 @@ def _plain(value: Any, memo: dict[int, Any]) -> Any:
     return value
 
 
+def _load(kind: Any, value: Any) -> Any:
+    """``value`` (JSON-ready) converted back to the annotated type ``kind``."""
+    import dataclasses
+    import typing
+
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        kwargs = {}
+        for f in dataclasses.fields(kind):
+            if f.name in value:
+                kwargs[f.name] = _load(hints[f.name], value[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                kwargs[f.name] = _missing(hints[f.name])  # a context saved by an older narrator
+        return kind(**kwargs)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Union or type(kind).__name__ == "UnionType":
+        if value is None or value == "" and datetime in args:
+            return None
+        return _load(next(a for a in args if a is not type(None)), value)
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if origin is list:
+        return [_load(args[0], v) for v in value] if args else list(value)
+    if origin is tuple:
+        return tuple(value)
+    return value
+
+
+def _missing(kind: Any) -> Any:
+    import typing
+
+    origin = typing.get_origin(kind) or kind
+    return {str: "", int: 0, float: 0.0, bool: False, list: [], dict: {}, tuple: ()}.get(origin)
+
+
 # -- small text helpers -------------------------------------------------------------------------------
-
-def day_label(day: date, with_year: bool = False) -> str:
-    text = f"{day.day} {day.strftime('%B')}"
-    return f"{text} {day.year}" if with_year else text
-
 
 def period_label(since: datetime | None, until: datetime, first_commit: datetime | None = None) -> str:
     start = (since or first_commit or until).date()
@@ -246,22 +278,8 @@ def period_label(since: datetime | None, until: datetime, first_commit: datetime
     return f"{day_label(start, True)} to {day_label(end, True)}"
 
 
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
-
-
-def _join(items: Sequence[str]) -> str:
-    items = [i for i in items if i]
-    if not items:
-        return ""
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def category_phrase(category: str, count: int) -> str:
-    one, many = _CATEGORY_NOUN.get(category, (category.lower(), category.lower()))
-    return f"{count:,} {one if count == 1 else many}"
+    return category_table.phrase(category, count)
 
 
 def is_pr_merge(commit: CommitFacts) -> bool:
@@ -313,7 +331,7 @@ def _summarise_period(period: PeriodInput) -> dict[str, Any]:
 
 
 def _impact(c: CommitFacts, cl: Classification) -> float:
-    weight = _CATEGORY_WEIGHT.get(cl.category, 0.5)
+    weight = category_table.weight(cl.category)
     source_churn = sum(f.churn for f in c.files if is_source_path(f.path, f.language)) or c.churn
     score = weight * (1.0 + math.log1p(source_churn))
     if cl.breaking:
@@ -463,7 +481,7 @@ def build_report(
         prev = _summarise_period(previous)
         prev_label = period_label(previous.since.astimezone(tz), previous.until.astimezone(tz))
         comparison = Comparison(
-            since=previous.since.isoformat(), until=previous.until.isoformat(), label=prev_label,
+            since=previous.since, until=previous.until, label=prev_label,
             commits=prev["commits"], work_commits=prev["work_commits"], contributors=prev["contributors"],
             lines_added=prev["lines_added"], lines_deleted=prev["lines_deleted"], categories=prev["categories"],
             summary=_comparison_sentence(numbers, prev, prev_label),
@@ -476,8 +494,8 @@ def build_report(
         schema_version=SCHEMA_VERSION,
         title=title or f"{repository} \u2014 progress report, {label}",
         repository=repository, revision=revision,
-        since=period.since.isoformat() if period.since else "", until=until.isoformat(), period_label=label,
-        generated_at=generated_at.isoformat(timespec="seconds"), timezone=tz_name, empty=not commits,
+        since=period.since, until=until, period_label=label,
+        generated_at=generated_at.replace(microsecond=0), timezone=tz_name, empty=not commits,
         headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
         people=people_summary, per_person=per_person, attention=attention, activity=activity,
         activity_unit="week" if activity and activity[0].label.startswith("week of") else "day", peak_days=peak,
@@ -496,12 +514,12 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
             first += f" ({plural(numbers.bot_commits, 'automated update')})"
         return first + "."
     cats = {c.name: c.commits for c in categories}
-    delivered = [category_phrase(name, cats[name]) for name in ("Features", "Fixes", "Performance") if cats.get(name)]
+    delivered = [category_phrase(name, cats[name]) for name in category_table.DELIVERED if cats.get(name)]
     who = plural(numbers.contributors, "person", "people")
     lead = f"{who} made {plural(numbers.work_commits, 'change')}"
     if delivered:
         lead += f": {_join(delivered)}"
-    rest = [c for c in categories if c.name not in ("Features", "Fixes", "Performance")]
+    rest = [c for c in categories if c.name not in _DELIVERED]
     if rest:
         upkeep = sum(c.commits for c in rest)
         top = [c.name.lower().replace("build & ci", "build and automation") for c in

@@ -1,0 +1,95 @@
+"""Small read-only questions about a history, answered by git plumbing: tags, first commit, recent shas, layout.
+
+The walk itself (commit facts) is ``walker``; this module holds the other git queries the use cases need, so
+no git command is run outside ``narrator.git``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from narrator.git.facts import CommitFacts
+from narrator.git.text import decode
+from narrator.git.walker import Repository, run_git
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    sha: str          # the commit the tag points at
+    committed_at: datetime
+
+
+def tags_on(repo: Repository, commits: Mapping[str, CommitFacts] | Sequence[CommitFacts]) -> list[Tag]:
+    """Tags pointing at these commits, oldest first."""
+    by_sha = commits if isinstance(commits, Mapping) else {c.sha: c for c in commits}
+    if not by_sha:
+        return []
+    proc = run_git(repo.root, ["for-each-ref", "refs/tags", "--format=%(refname:short)%00%(objectname)%00%(*objectname)"],
+                   check=False)
+    found = []
+    for line in decode(proc.stdout).splitlines():
+        parts = line.split("\0")
+        if len(parts) != 3:
+            continue
+        name, obj, peeled = parts
+        sha = peeled or obj
+        commit = by_sha.get(sha)
+        if commit is not None:
+            found.append(Tag(name, sha, commit.committed_at))
+    return sorted(found, key=lambda t: t.committed_at)
+
+
+def first_commit_time(repo: Repository, revision: str = "HEAD") -> datetime | None:
+    """Commit date of the oldest root commit reachable from ``revision``."""
+    proc = run_git(repo.root, ["log", "--max-parents=0", "--format=%ct", revision, "--"], check=False)
+    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit()]
+    return datetime.fromtimestamp(min(stamps), tz=timezone.utc) if stamps else None
+
+
+def commits_after(repo: Repository, moment: datetime, revision: str = "HEAD") -> tuple[int, datetime | None]:
+    """How many commits reachable from ``revision`` are dated after ``moment`` (a wrong clock), and the latest."""
+    proc = run_git(repo.root, ["log", f"--since=@{int(moment.timestamp())}", "--format=%ct", revision, "--"],
+                   check=False)
+    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit() and int(s) > moment.timestamp()]
+    if not stamps:
+        return 0, None
+    return len(stamps), datetime.fromtimestamp(max(stamps), tz=timezone.utc)
+
+
+def recent_shas(repo: Repository, count: int, revision: str = "HEAD") -> list[str]:
+    """The newest ``count`` commits reachable from ``revision``, newest first."""
+    proc = run_git(repo.root, ["rev-list", f"--max-count={max(1, count)}", revision, "--"])
+    return decode(proc.stdout).split()
+
+
+def tracked_paths(repo: Repository, revision: str = "HEAD") -> list[str]:
+    """Every file path in ``revision``'s tree (empty when the revision has no tree yet)."""
+    proc = run_git(repo.root, ["-c", "core.quotepath=off", "ls-tree", "-r", "-z", "--name-only", revision, "--"],
+                   check=False)
+    if proc.returncode != 0:
+        return []
+    return [p for p in decode(proc.stdout).split("\0") if p]
+
+
+@dataclass(frozen=True)
+class HooksPaths:
+    """Where git looks for hooks, as git itself answers (relative paths are relative to the asked path)."""
+
+    common_dir: str
+    hooks_dir: str
+    hooks_path_config: str  # core.hooksPath as configured ("" when unset)
+    hooks_path_origin: str  # where core.hooksPath is set (e.g. "file:/home/me/.gitconfig")
+
+
+def hooks_paths(path: str | Path) -> HooksPaths:
+    proc = run_git(path, ["rev-parse", "--git-common-dir", "--git-path", "hooks"])
+    common_dir, hooks = decode(proc.stdout).splitlines()[:2]
+    origin = run_git(path, ["config", "--show-origin", "--get", "core.hooksPath"], check=False)
+    configured, where = "", ""
+    if origin.returncode == 0:
+        where, _, configured = decode(origin.stdout).rstrip("\n").partition("\t")
+    return HooksPaths(common_dir, hooks, configured, where)
