@@ -6,22 +6,8 @@ split, engine, cache), so the commit shows the same category, areas and text as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 from narrator.app.session import Session
-from narrator.git.facts import Classification, CommitFacts, Narration
-
-
-@dataclass(frozen=True)
-class CommitView:
-    facts: CommitFacts
-    classification: Classification
-    narration: Narration
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"facts": self.facts.to_dict(), "classification": asdict(self.classification),
-                "narration": self.narration.to_dict()}
+from narrator.report.commit_text import CommitView
 
 
 def explain_commit(session: Session, rev: str, engine_name: str | None = None) -> CommitView:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from narrator import categories
 from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, ProgressCallback
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
@@ -69,12 +70,6 @@ _BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'(?: of 
 _TITLED_MERGE = re.compile(r"^(?!Merge )(.+?)\s*\((#\d+)\)\s*$")
 _REVERT_OF = re.compile(r'^Revert "(.+)"$', re.I)
 
-_CATEGORY_PHRASE = {
-    "Documentation": "documentation",
-    "Tests": "tests",
-    "Dependencies": "dependencies",
-    "Build & CI": "build and automation setup",
-}
 
 
 def _past_tense(text: str) -> str:
@@ -171,7 +166,8 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
     where = _where(classification.areas)
     if len(text) < 4 or not re.search(r"[A-Za-z]{3}", text):
         # No usable message: describe the change from its files alone.
-        kind = _CATEGORY_PHRASE.get(classification.category, "files")
+        category = categories.get(classification.category)
+        kind = (category.phrase if category else "") or "files"
         sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
         return sentence + "."
     sentence = _plain(_past_tense(text))

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.report.json_out import dumps_safe
 from narrator.report.text import md_escape, one_line
 
-if TYPE_CHECKING:
-    from narrator.app.commit import CommitView
 
+@dataclass(frozen=True)
+class CommitView:
+    """One commit as ``narrate commit`` shows it: its facts, classification and narration."""
 
-def render_commit(view: "CommitView", fmt: str) -> str:
+    facts: CommitFacts
+    classification: Classification
+    narration: Narration
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"facts": self.facts.to_dict(), "classification": asdict(self.classification),
+                "narration": self.narration.to_dict()}
+
+def render_commit(view: CommitView, fmt: str) -> str:
     if fmt == "json":
         return dumps_safe(view.to_dict())
 
@@ -39,7 +50,7 @@ def render_commit(view: "CommitView", fmt: str) -> str:
     return "\n".join(lines)
 
 
-def print_commit(view: "CommitView", console) -> None:
+def print_commit(view: CommitView, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
