@@ -44,6 +44,10 @@ DEFAULT_BOT_PATTERNS = (
     "pre-commit-ci*",
     "imgbot*",
     "allcontributors*",
+    "*bot",  # logins such as jekyllbot, a release or history bot (one-word names only, see narrator.git.bots)
+    "*-bot",
+    "semantic-release*",
+    "release-please*",
 )
 
 
@@ -144,7 +148,8 @@ class Settings:
 
     engine: str = setting("heuristic", "Narration engine: heuristic (offline), hf, openai or a plugin.",
                           trusted=True)
-    timezone: str = setting("local", "Timezone of dates in reports: an IANA name, UTC, or local.")
+    timezone: str = setting("repository", "Timezone of dates in reports: repository (the UTC offset most commits "
+                            "of the period were made with, so dates match `git log`), local, UTC or an IANA name.")
     areas: dict = setting({}, "Area names by glob, first match wins, e.g. \"src/api/**\" = \"Public API\".")
     bots: BotSettings = field(default_factory=BotSettings)
     classify: ClassifySettings = field(default_factory=ClassifySettings)

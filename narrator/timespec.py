@@ -23,9 +23,21 @@ _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "mi": "minute
 Edge = Literal["since", "until"]
 
 
+def fixed_zone(minutes: int) -> tzinfo:
+    """A fixed UTC offset (a repository's own time), named like ``UTC-08:00``."""
+    from datetime import timezone
+
+    if minutes == 0:
+        return timezone.utc
+    sign = "-" if minutes < 0 else "+"
+    return timezone(timedelta(minutes=minutes), f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}")
+
+
 def resolve_timezone(name: str | None) -> tzinfo:
-    """``local`` (or empty) -> the machine's zone; otherwise an IANA name such as ``Europe/Paris`` or ``UTC``."""
-    if not name or name == "local":
+    """``local`` (or empty) -> the machine's zone; otherwise an IANA name such as ``Europe/Paris`` or ``UTC``.
+
+    (``repository``, the default setting, is resolved by the use cases from the commits themselves.)"""
+    if not name or name in ("local", "repository"):
         return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
     if name.upper() in ("UTC", "Z"):
         from datetime import timezone
@@ -159,13 +171,20 @@ DEFAULT_SINCE = "2w"
 
 
 def resolve_window(since: str | datetime | None, until: str | datetime | None, tz_name: str,
-                   now: datetime | None = None) -> Window:
-    """The window for ``--since``/``--until`` words (or datetimes) in the named timezone (default: the last 2w)."""
-    tz = resolve_timezone(tz_name)
+                   now: datetime | None = None, tz: tzinfo | None = None) -> Window:
+    """The window for ``--since``/``--until`` words (or datetimes) in the named timezone (default: the last 2w);
+    ``tz`` given: that zone, named ``tz_name``."""
+    if tz is None:
+        tz = resolve_timezone(tz_name)
+    elif tz_name in ("", "local", "repository"):
+        tz_name = str(tz)
     now = (now or current_time(tz)).astimezone(tz)
     until_dt = until if isinstance(until, datetime) else (parse_when(until, edge="until", now=now, tz=tz)
                                                           if until else now)
-    since_dt = since if isinstance(since, datetime) else parse_when(since or DEFAULT_SINCE, edge="since", now=now,
-                                                                    tz=tz)
+    # Relative starts ("3mo", "2w", "last monday") count back from the end of the window, not from today.
+    anchor = min(until_dt.astimezone(tz), now) if until else now
+    since_dt = since if isinstance(since, datetime) else parse_when(since or DEFAULT_SINCE, edge="since",
+                                                                    now=anchor, tz=tz)
     check_window(since_dt, until_dt)
-    return Window(since_dt, until_dt, tz, tz_name if tz_name != "local" else str(now.tzname() or "local"))
+    return Window(since_dt, until_dt, tz, tz_name if tz_name not in ("local", "repository")
+                  else str(now.tzname() or "local"))

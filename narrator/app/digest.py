@@ -28,11 +28,11 @@ from narrator.app.report import ReportRequest, build
 from narrator.app.session import Session
 from narrator.config import Settings
 from narrator.errors import NarratorError, OutputError, UsageError
-from narrator.git.history import commits_after, first_commit_time
+from narrator.git.history import commits_after, dominant_offset, first_commit_time
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.report.output import write_atomic
 from narrator.report.render import render_digest, render_index
-from narrator.timespec import Window, check_window, current_time, parse_when, resolve_timezone
+from narrator.timespec import Window, check_window, current_time, fixed_zone, parse_when, resolve_timezone
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,16 @@ def _entry_for_index(name: str, data: Mapping[str, Any], formats: Sequence[str])
             "week": data.get("week", name)}
 
 
+def _digest_zone(session: Session) -> tzinfo:
+    """The configured zone; by default (``repository``) the offset most of the last 500 commits were made with,
+    so that weeks are cut where the team's days end."""
+    setting = session.settings.timezone
+    if setting != "repository":
+        return resolve_timezone(setting)
+    offset = dominant_offset(session.repo, None, None, limit=500) if session.repo.has_commits() else None
+    return fixed_zone(offset) if offset is not None else resolve_timezone("local")
+
+
 def write_digests(session: Session, request: DigestRequest, now: datetime | None = None,
                   cwd: Path | None = None) -> DigestResult:
     """Write the asked weeks' digests and the index into the output directory; return what was done."""
@@ -237,7 +247,7 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         raise UsageError(f"{repo.root} is a bare repository; digests need a work tree clone")
     formats = _parse_formats(request.formats, settings)
     out = resolve_out_dir(request, settings, repo.root, cwd)
-    tz = resolve_timezone(settings.timezone)
+    tz = _digest_zone(session)
     start_day = week_start_index(settings.digest.week_start)
     now = (now or current_time(tz)).astimezone(tz)
     current = week_of(now, tz, start_day)
@@ -323,7 +333,7 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         shas = [s for s, when in listed if week.start <= when < week.end]
         in_progress = week.name == current.name
         title = f"{repo.name} \u2014 weekly digest, week {week.iso[1]} of {week.iso[0]}"
-        window = Window(week.start, week.until, tz, settings.timezone if settings.timezone != "local"
+        window = Window(week.start, week.until, tz, settings.timezone if settings.timezone not in ("local", "repository")
                         else str(now.tzname() or "local"))
         report = build(session, ReportRequest(engine=request.engine, title=title), now=now, window=window)
         if in_progress and future_count:

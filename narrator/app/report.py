@@ -7,19 +7,20 @@ narrate (cached) -> aggregate (``narrator.report.model``) -> optional model head
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Sequence
 
 from narrator.app.session import Session
+from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.facts import CommitFacts
 from narrator.git.filters import CommitFilter
-from narrator.git.history import tags_on
+from narrator.git.history import dominant_offset, last_commit_before, tags_on
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
 from narrator.report.model import PeriodInput, Report, Thresholds, build_report
-from narrator.timespec import Window, current_time, resolve_window
+from narrator.timespec import Window, current_time, fixed_zone, resolve_window
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,16 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
 
 
 def report_window(session: Session, request: ReportRequest, now: datetime | None = None) -> Window:
-    return resolve_window(request.since, request.until, session.settings.timezone, now)
+    """The window in the configured zone; by default (``repository``) in the offset most of its commits have."""
+    setting = session.settings.timezone
+    if setting != "repository":
+        return resolve_window(request.since, request.until, setting, now)
+    rough = resolve_window(request.since, request.until, "UTC", now)
+    offset = dominant_offset(session.repo, rough.since, rough.until, request.revisions or ("HEAD",),
+                             request.all_branches) if session.repo.has_commits() else None
+    if offset is None:
+        return resolve_window(request.since, request.until, "local", now)
+    return resolve_window(request.since, request.until, "repository", now, tz=fixed_zone(offset))
 
 
 def build(session: Session, request: ReportRequest, now: datetime | None = None,
@@ -107,6 +117,10 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
         fix_share_warning=report_settings.fix_share_warning,
         highlights=report_settings.highlights,
     )
+    last_activity = None
+    if not outcome.commits and window.since is not None and session.repo.has_commits():
+        last_activity = last_commit_before(session.repo, window.since, request.revisions or ("HEAD",),
+                                           request.all_branches)
     before = window.previous()
     previous = PeriodInput(outcome.previous, classes, before.since, before.until) \
         if before is not None and outcome.compared else None
@@ -126,15 +140,16 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
         engine={"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
                 "narrations": stats, "headline_source": "facts"},
         notes=outcome.notes,
+        last_activity=last_activity,
     )
     return _model_headline(session, report, engine)
 
 
-def _model_headline(session: Session, report: Report, engine) -> Report:
-    if report.empty:
+def _model_headline(session: Session, report: Report, engine: Engine) -> Report:
+    if report.empty or not isinstance(engine, HeadlineWriter):
         return report
-    facts = {"numbers": report.to_context()["numbers"], "period": report.period_label,
-             "headline": report.headline, "repository": report.repository}
+    facts = {"numbers": asdict(report.numbers), "period": report.period_label, "headline": report.headline,
+             "repository": report.repository}
     sentences = [h.text for h in report.highlights] or [c.narration for c in report.commits[:10]]
     text = session.headline(engine, facts, sentences)
     if text:

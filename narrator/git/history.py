@@ -93,3 +93,38 @@ def hooks_paths(path: str | Path) -> HooksPaths:
     if origin.returncode == 0:
         where, _, configured = decode(origin.stdout).rstrip("\n").partition("\t")
     return HooksPaths(common_dir, hooks, configured, where)
+
+
+def last_commit_before(repo: Repository, moment: datetime, revisions: Sequence[str] = ("HEAD",),
+                       all_branches: bool = False) -> datetime | None:
+    """Commit date of the newest commit (reachable from ``revisions``) dated before ``moment``."""
+    revs = ["--branches", "--remotes"] if all_branches else list(revisions)
+    proc = run_git(repo.root, ["log", "-1", "--format=%ct", f"--until=@{max(0, int(moment.timestamp()) - 1)}",
+                               *revs, "--"], check=False)
+    stamp = proc.stdout.strip()
+    return datetime.fromtimestamp(int(stamp), tz=timezone.utc) if stamp.isdigit() else None
+
+
+def dominant_offset(repo: Repository, since: datetime | None, until: datetime | None,
+                    revisions: Sequence[str] = ("HEAD",), all_branches: bool = False,
+                    limit: int = 5000) -> int | None:
+    """The committer UTC offset (in minutes) most commits in [since, until] were made with, or None.
+
+    This is the repository's own time: reports date a release the way ``git log`` shows it.
+    """
+    args = ["log", f"--max-count={limit}", "--format=%ci"]  # "2026-02-18 19:41:55 -0800": the offset is last
+    if since is not None and since.timestamp() > 86400:
+        args.append(f"--since-as-filter=@{int(since.timestamp())}")
+    if until is not None and until.timestamp() > 86400:
+        args.append(f"--until=@{int(until.timestamp()) + 1}")
+    args += ["--branches", "--remotes"] if all_branches else list(revisions)
+    proc = run_git(repo.root, [*args, "--"], check=False)
+    counts: dict[int, int] = {}
+    for line in decode(proc.stdout).splitlines():
+        raw = line.rsplit(" ", 1)[-1]
+        if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():
+            minutes = (int(raw[1:3]) * 60 + int(raw[3:5])) * (-1 if raw[0] == "-" else 1)
+            counts[minutes] = counts.get(minutes, 0) + 1
+    if not counts:
+        return None
+    return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0]

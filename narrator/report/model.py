@@ -382,7 +382,9 @@ def build_report(
     releases: Sequence[tuple[str, str, datetime]] = (),
     engine: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    last_activity: datetime | None = None,
 ) -> Report:
+    """The report for one window; ``last_activity``: the newest commit before an empty window, if any."""
     commits = list(period.commits)
     cls = period.classifications
     until = period.until
@@ -488,7 +490,7 @@ def build_report(
         )
 
     headline = _headline(numbers, categories, areas, release_list, label) if commits else (
-        f"No activity between {label.replace(' to ', ' and ')}."
+        f"No activity between {label.replace(' to ', ' and ')}." + _last_activity(last_activity, period, tz)
     )
     return Report(
         schema_version=SCHEMA_VERSION,
@@ -503,6 +505,16 @@ def build_report(
         merges=[entries[c.sha] for c in merges], commits=[entries[c.sha] for c in commits],
         engine=dict(engine or {}), notes=list(notes),
     )
+
+
+def _last_activity(last: datetime | None, period: PeriodInput, tz: tzinfo) -> str:
+    if last is None:
+        return " There are no earlier commits either."
+    day = last.astimezone(tz).date()
+    start = (period.since or period.until).astimezone(tz).date()
+    gap = (start - day).days
+    ago = f", {plural(gap, 'day')} before this period started" if gap > 1 else ""
+    return f" The last commit before it was on {day_label(day, True)}{ago}."
 
 
 def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[AreaSummary],
