@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -130,7 +131,8 @@ def test_hostile_commit_messages_are_inert_everywhere(make_repo, tmp_path):
     md = run_narrate("report", "--repo", str(repo.path), *WINDOW, "--format", "md",
                      env={"SOURCE_DATE_EPOCH": "1767225600"})  # generated at 00:00, so "49" can only be {{ 7*7 }}
     assert md.returncode == 0, md.stderr
-    assert "<script" not in md.stdout and "<img" not in md.stdout and "](javascript" not in md.stdout
+    assert "<script" not in md.stdout and "<img" not in md.stdout
+    assert not re.search(r"(?<!\\)\[[^\]]*\]\(", md.stdout)  # every link or image opener is escaped
     assert "49" not in md.stdout and "\x1b" not in md.stdout
     html_out = tmp_path / "r.html"
     proc = run_narrate("report", "--repo", str(repo.path), *WINDOW, "--format", "html", "--output", str(html_out))

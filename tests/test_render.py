@@ -316,7 +316,7 @@ def test_empty_report(empty_report: Report) -> None:
 def test_hostile_markdown_is_inert(hostile_report: Report) -> None:
     md = render(hostile_report, "md")
     assert "<script" not in md and "<img" not in md and "<b>" not in md
-    assert "](" not in md
+    assert not re.search(r"(?<!\\)\[[^\]]*\]\(", md)  # every link or image opener is escaped
     assert "49" not in md
     assert "\x1b" not in md and "http://evil\x1b" not in md
     assert "{{ 7\\*7 }}" in md  # the text is shown, not evaluated
@@ -378,11 +378,13 @@ def test_md_escape_neutralises_block_markers() -> None:
     assert md_escape("- item") == "\\- item"
     assert md_escape("1. item") == "1\\. item"
     assert md_escape("3.1.3") == "3.1.3"
-    assert md_escape("> quote") == "&gt; quote"
+    assert md_escape("> quote") == "\\> quote"
+    assert md_escape("deprecate should_ignore_error: a -> b, docs/results.md") == \
+        "deprecate should_ignore_error: a -> b, docs/results.md"  # reads clean as plain text
     assert md_escape("# h") == "\\# h"
     assert md_escape("a\nb\r\nc") == "a b c"
     assert md_escape("&lt;b&gt; & co") == "\\&lt;b\\&gt; & co"
-    assert md_escape("![x](y)") == "\\!\\[x\\]\\(y)"
+    assert md_escape("![x](y)") == "!\\[x](y)"
 
 
 # -- user templates -------------------------------------------------------------------------------------------

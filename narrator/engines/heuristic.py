@@ -15,7 +15,7 @@ from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, 
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "2"
+HEURISTIC_VERSION = "3"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -94,11 +94,20 @@ def _starts_with_verb(text: str) -> bool:
 _BACKTICKS = re.compile(r"`{1,2}([^`]+)`{1,2}")
 
 
+_PLAIN_WORD = re.compile(r"^\(?[A-Za-z][a-z]*(?:/o)?[),.;:!?]*$|^w/$")  # a word of prose, not a name of something
+
+
 def _plain(text: str) -> str:
+    """Jargon words spelled out ("deps" -> "dependencies") in prose words only: a token that names something
+    (``docs/results.md``, ``--no-deps``, ``config.audit.*``, ``DEPS_DIR``) is never rewritten inside."""
     text = _BACKTICKS.sub(r"\1", text)  # `name` / ``name``: code formatting means nothing to the reader
-    for pattern, replacement in _JARGON:
-        text = pattern.sub(replacement, text)
-    return text
+    out = []
+    for chunk in text.split(" "):
+        if _PLAIN_WORD.match(chunk):
+            for pattern, replacement in _JARGON:
+                chunk = pattern.sub(replacement, chunk)
+        out.append(chunk)
+    return " ".join(out)
 
 
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
@@ -172,7 +181,9 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
         return sentence + "."
     sentence = _plain(_past_tense(text))
     if classification.category == "Fixes" and not _starts_with_verb(text):
-        sentence = "Fixed " + sentence[:1].lower() + sentence[1:]  # "crash on empty input" names the problem
+        # "crash on empty input" names the problem, "match gzip ... case-insensitively" the remedy: the colon
+        # reads right for both, where "Fixed match gzip" would not.
+        sentence = "Fixed: " + (sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence)
     elif classification.scope and not _starts_with_verb(text) and classification.scope.lower() not in text.lower():
         # "hooks: post-commit install" -> keep the scope, it is what the fragment is about
         if sentence[1:2].islower():

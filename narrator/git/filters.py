@@ -45,7 +45,8 @@ def _filter_files(commit: CommitFacts, paths: Sequence[str], excludes: Sequence[
 
 
 def _author_matches(commit: CommitFacts, authors: Sequence[str]) -> bool:
+    """``--author``: the commit's author (as ``git log --author``), so the people count follows the filter."""
     if not authors:
         return True
-    hay = [f"{p.name} <{p.email}>".lower() for p in commit.people]
-    return any(a.lower() in h for a in authors for h in hay)
+    hay = f"{commit.author.name} <{commit.author.email}>".lower()
+    return any(a.lower() in hay for a in authors)

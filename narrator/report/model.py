@@ -135,6 +135,8 @@ class Numbers:
     lines_deleted: int
     active_days: int
     days_in_period: int
+    co_authors: list[str] = field(default_factory=list)  # co-authors of work commits who authored none
+    mergers: list[str] = field(default_factory=list)  # people who only merged others' work
 
 
 @dataclass
@@ -310,11 +312,29 @@ def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo) 
 
 
 def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
+    """The ONE people count: distinct human authors of work commits (after .mailmap; merges and bots out)."""
     people: dict[str, str] = {}
     for c in commits:
-        for p in c.people:
-            people.setdefault(p.key, p.name or p.email)
+        if not c.is_merge and not c.is_bot:
+            people.setdefault(c.author.key, c.author.name or c.author.email)
     return people
+
+
+def _helpers(commits: Sequence[CommitFacts], authors: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """People shown apart from the contributors: co-authors of work commits, and people who only merged."""
+    co: dict[str, str] = {}
+    mergers: dict[str, str] = {}
+    for c in commits:
+        if c.is_bot:
+            continue
+        if c.is_merge:
+            if c.author.key not in authors:
+                mergers.setdefault(c.author.key, c.author.name or c.author.email)
+            continue
+        for p in c.co_authors:
+            if p.key not in authors:
+                co.setdefault(p.key, p.name or p.email)
+    return sorted(co.values()), sorted(v for k, v in mergers.items() if k not in co)
 
 
 def _summarise_period(period: PeriodInput) -> dict[str, Any]:
@@ -323,7 +343,7 @@ def _summarise_period(period: PeriodInput) -> dict[str, Any]:
     return {
         "commits": len(period.commits),
         "work_commits": len(work),
-        "contributors": len(_contributors(c for c in period.commits if not c.is_bot)),
+        "contributors": len(_contributors(period.commits)),
         "lines_added": sum(c.lines_added for c in work),
         "lines_deleted": sum(c.lines_deleted for c in work),
         "categories": [(k, v) for k, v in sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))],
@@ -398,6 +418,7 @@ def build_report(
     work = [c for c in humans if not c.is_merge]
     pr_merges = [c for c in merges if is_pr_merge(c)]
     people = _contributors(humans)
+    co_authors, mergers = _helpers(humans, people)
 
     files_touched = {f.path for c in humans for f in c.files}
     numbers = Numbers(
@@ -408,6 +429,7 @@ def build_report(
         active_days=len({c.committed_at.astimezone(tz).date() for c in humans}),
         days_in_period=max(1, ((until - period.since).days + 1) if period.since else
                            ((until - first).days + 1 if first else 1)),
+        co_authors=co_authors, mergers=mergers,
     )
 
     # Categories (work commits only: merges are bookkeeping, bots are reported apart)

@@ -15,23 +15,30 @@ from narrator.git.text import clean_text, one_line
 __all__ = ["clean_text", "one_line", "md_escape", "plural", "join_words", "sentence", "day_label", "day_words",
            "count_words", "period_words", "are"]
 
-_MD_PUNCT = re.compile(r"([\\`*_\[\]#|~])")
+_MD_ALWAYS = re.compile(r"([`*\[|])")  # code spans, emphasis, links and images, table cells
+_MD_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)")  # a backslash that would escape what follows
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # only at a word's edge can _ emphasise
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # the start of an HTML tag or autolink; "a -> b" stays as it is
 _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-_MD_LEADING = re.compile(r"^([-+=])|^(\d{1,9})([.)])(?=\s|$)")
+_MD_LEADING = re.compile(r"^([-+=#>])|^(\d{1,9})([.)])(?=\s|$)")
 
 
 def md_escape(value: object) -> str:
-    """Escape text for inline Markdown (paragraphs, list items and table cells).
+    """Escape text for inline Markdown (paragraphs, list items and table cells), readable as plain text.
 
-    Nothing in the result can open a link, image, HTML tag, heading, emphasis, code span, table cell or
-    list item: Markdown punctuation gets a backslash, ``<``/``>`` become entities, entity-like ``&`` is
-    escaped, and a leading list or block marker is neutralised. Newlines are folded to spaces.
+    Nothing in the result can open a link, image, HTML tag, heading, emphasis, code span, strikethrough,
+    table cell, block quote or list item, yet only what could do so is escaped: ``should_ignore_error``,
+    ``a -> b`` and ``docs/results.md`` stay as written, so the Markdown reads clean when pasted into mail
+    or chat. Newlines are folded to spaces.
     """
     text = one_line(value)
-    text = _MD_PUNCT.sub(r"\\\1", text)
+    text = _MD_BACKSLASH.sub(r"\\\\", text)
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    if text.count("~") > 1:
+        text = text.replace("~", "\\~")
     text = _MD_ENTITY.sub(r"\\&", text)
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("!\\[", "\\!\\[").replace("\\](", "\\]\\(")
+    text = _MD_TAG.sub("&lt;", text)
     return _MD_LEADING.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)
 
 

@@ -59,7 +59,15 @@ def _team_summary(report: Report) -> str:
         parts.append(are(n.bot_commits, "an automated update", "automated updates"))
     commits = plural(n.commits, "commit")
     breakdown = f", of which {join_words(parts)}" if len(parts) > 1 or n.work_commits != n.commits else ""
-    return (f"{plural(n.contributors, 'contributor')}; {commits}{breakdown}; "
+    helpers = []
+    if n.co_authors:
+        helpers.append(f"co-authored by {join_words(list(n.co_authors[:3]))}"
+                       + (f" and {len(n.co_authors) - 3:,} more" if len(n.co_authors) > 3 else ""))
+    if n.mergers:
+        helpers.append(f"merged by {join_words(list(n.mergers[:3]))}"
+                       + (f" and {len(n.mergers) - 3:,} more" if len(n.mergers) > 3 else ""))
+    who = plural(n.contributors, "contributor") + (f" (plus work {'; '.join(helpers)})" if helpers else "")
+    return (f"{who}; {commits}{breakdown}; "
             f"{plural(n.files_touched, 'file')} touched, {n.lines_added:,} lines added and "
             f"{n.lines_deleted:,} removed.")
 
