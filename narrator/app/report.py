@@ -94,8 +94,12 @@ def report_window(session: Session, request: ReportRequest, now: datetime | None
     if setting != "repository":
         return resolve_window(request.since, request.until, setting, now)
     rough = resolve_window(request.since, request.until, "UTC", now)
-    offset = dominant_offset(session.repo, rough.since, rough.until, request.revisions or ("HEAD",),
-                             request.all_branches) if session.repo.has_commits() else None
+    revisions = request.revisions or ("HEAD",)
+    offset = None
+    if session.repo.has_commits():
+        offset = dominant_offset(session.repo, rough.since, rough.until, revisions, request.all_branches)
+        if offset is None:  # a quiet window: the time of the commits before it
+            offset = dominant_offset(session.repo, None, rough.until, revisions, request.all_branches, limit=500)
     if offset is None:
         return resolve_window(request.since, request.until, "local", now)
     return resolve_window(request.since, request.until, "repository", now, tz=fixed_zone(offset))

@@ -78,9 +78,10 @@ class Session:
         """Rules and areas from the settings; a root package holding most source files is split one level."""
         if self._classifier is None:
             rules, areas = self.settings.classify.rules, self.settings.areas
-            plain = Classifier(rules, areas)
-            package = root_package(tracked_paths(self.repo), plain) if self.repo.has_commits() else None
-            self._classifier = Classifier(rules, areas, split_areas=[package]) if package else plain
+            package = root_package(tracked_paths(self.repo), Classifier(rules, areas)) \
+                if self.repo.has_commits() else None
+            self._classifier = Classifier(rules, areas, split_areas=[package] if package else (),
+                                          project=self.repo.name)
         return self._classifier
 
     def engine(self, name: str | None = None) -> Engine:

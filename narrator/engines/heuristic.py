@@ -126,8 +126,14 @@ _AREA_PHRASE = {"documentation": "the documentation", "tests": "the tests",
                 "build, tooling and dependencies": "the build and tooling files"}
 
 
+def _area_phrase(area: str) -> str:
+    if area.endswith(" core"):
+        return f"the {area}"  # "the flask core": the project's own code
+    return _AREA_PHRASE.get(area, area)
+
+
 def _where(areas: Sequence[str]) -> str:
-    named = [_AREA_PHRASE.get(a, a) for a in areas if a != ROOT_AREA]
+    named = [_area_phrase(a) for a in areas if a != ROOT_AREA]
     if not areas:
         return ""
     if not named:

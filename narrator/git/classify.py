@@ -204,10 +204,14 @@ class Classifier:
     """Applies the ordered rules and the area mapping to commits."""
 
     def __init__(self, extra_rules: Sequence[Mapping[str, Any]] = (), areas: Mapping[str, str] | None = None,
-                 split_areas: Iterable[str] = ()):
+                 split_areas: Iterable[str] = (), project: str = ""):
         self.rules = _validate_rules(list(extra_rules)) + DEFAULT_RULES
         self.areas = dict(areas or {})
         self.split_areas = frozenset(split_areas)  # top-level directories shown one level deeper
+        # The project's own code (root-level source files of a Go-style repository, src/<project>/, <project>/)
+        # is named "<project> core": the area a manager should read as "the product itself".
+        self.project = project.strip()
+        self.core_area = f"{self.project} core" if self.project else ""
         self._subject_res = {id(r): re.compile(r["subject"], re.I) for r in self.rules if "subject" in r}
         self._area_cache: dict[str, str] = {}
         self._path_cache: dict[tuple[int, str, str], bool] = {}
@@ -236,9 +240,18 @@ class Classifier:
         if root_file and path_matches(path, _ROOT_TOOLING):
             return TOOLING_AREA
         if len(parts) == 1:
+            if self.core_area:
+                from narrator.git.walker import language_of
+
+                if is_source_path(path, language_of(path)):
+                    return self.core_area
             return ROOT_AREA
         if (top in _AREA_CONTAINERS or parts[0] in self.split_areas) and len(parts) > 2:
+            if self.core_area and top in _AREA_CONTAINERS and parts[1].lower() == self.project.lower():
+                return self.core_area
             return f"{parts[0]}/{parts[1]}"
+        if self.core_area and top == self.project.lower() and parts[0] not in self.split_areas:
+            return self.core_area
         return parts[0]
 
     def classify(self, commit: CommitFacts) -> Classification:

@@ -9,6 +9,26 @@ from narrator.git.classify import path_matches
 from narrator.git.facts import CommitFacts
 
 
+def pathspec_globs(patterns: Sequence[str]) -> tuple[str, ...]:
+    """``--path``/``--exclude`` patterns as globs that match at any depth, the way people expect git pathspecs to:
+    ``*.md`` is any Markdown file, ``docs`` is any ``docs`` directory (or file) and everything under it,
+    ``src/api`` is that directory and everything under it; ``**`` patterns are kept as written."""
+    out: list[str] = []
+    for raw in patterns:
+        pattern = raw.strip().lstrip("./") if raw.strip().startswith("./") else raw.strip()
+        pattern = pattern.rstrip("/")
+        if not pattern:
+            continue
+        if pattern.startswith("/"):  # anchored at the repository root
+            pattern = pattern.lstrip("/")
+            out += [pattern, f"{pattern}/**"]
+        elif "/" not in pattern:
+            out += [pattern, f"**/{pattern}", f"{pattern}/**", f"**/{pattern}/**"]
+        else:
+            out += [pattern, f"{pattern}/**"]
+    return tuple(dict.fromkeys(out))
+
+
 @dataclass(frozen=True)
 class CommitFilter:
     """Which commits and files a report keeps: ``--author``, ``--path``, ``--exclude``, ``--no-merges``."""
@@ -19,13 +39,14 @@ class CommitFilter:
     no_merges: bool = False
 
     def apply(self, commits: Iterable[CommitFacts]) -> list[CommitFacts]:
+        paths, excludes = pathspec_globs(self.paths), pathspec_globs(self.excludes)
         out = []
         for c in commits:
             if self.no_merges and c.is_merge:
                 continue
             if not _author_matches(c, self.authors):
                 continue
-            kept = _filter_files(c, self.paths, self.excludes)
+            kept = _filter_files(c, paths, excludes)
             if kept is not None:
                 out.append(kept)
         return out

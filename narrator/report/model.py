@@ -529,6 +529,13 @@ def build_report(
     )
 
 
+def _area_words(name: str) -> str:
+    """An area as a sentence names it: "the flask core", "the documentation", "examples"."""
+    if name.endswith(" core"):
+        return f"the {name}"
+    return _AREA_WORDS.get(name, name)
+
+
 def _last_activity(last: datetime | None, period: PeriodInput, tz: tzinfo) -> str:
     if last is None:
         return " There are no earlier commits either."
@@ -565,9 +572,9 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
     parts.append(lead + ".")
     code_areas = [a for a in areas if a.name not in _SUPPORT_AREAS][:2]
     if code_areas:
-        parts.append(f"Most code changes were in {_join([a.name for a in code_areas])}.")
+        parts.append(f"Most code changes were in {_join([_area_words(a.name) for a in code_areas])}.")
     elif areas:
-        parts.append(f"Most of the work was in {_join([_AREA_WORDS.get(a.name, a.name) for a in areas[:2]])}.")
+        parts.append(f"Most of the work was in {_join([_area_words(a.name) for a in areas[:2]])}.")
     if releases:
         shown = releases[-3:]
         years = {r.date[:4] for r in releases}
