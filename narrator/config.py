@@ -83,6 +83,7 @@ class ReportSettings:
     hotspot_min_commits: int = setting(5, "Commits to one file from which it is a hotspot.")
     fix_share_warning: float = setting(0.5, "Share of fixes among work commits that needs attention.")
     highlights: int = setting(6, "How many highlights a report lists at most.")
+    detail: str = setting("short", "short: what a manager reads (about a page); full: every commit listed too.")
 
 
 @dataclass(frozen=True)

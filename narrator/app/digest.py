@@ -125,6 +125,7 @@ class DigestRequest:
     out_dir: str | None = None  # None: digest.out_dir from the config (then never inside the repository)
     formats: tuple[str, ...] = ()
     engine: str | None = None
+    detail: str | None = None  # None: report.detail from the settings
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
     out = resolve_out_dir(request, settings, repo.root, cwd)
     tz = _digest_zone(session)
     start_day = week_start_index(settings.digest.week_start)
+    detail = request.detail or settings.report.detail
     now = (now or current_time(tz)).astimezone(tz)
     current = week_of(now, tz, start_day)
     if not repo.has_commits():
@@ -357,20 +359,20 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         wrote: list[str] = []
         if keep_stamp:
             pinned = replace(report, generated_at=datetime.fromisoformat(old["generated_at"]))
-            texts = {fmt: render_digest(pinned, fmt, digest) for fmt in formats}
+            texts = {fmt: render_digest(pinned, fmt, digest, detail) for fmt in formats}
             for fmt, text in texts.items():
                 if _write_if_changed(out / f"{week.name}.{fmt}", text):
                     wrote.append(fmt)
             stamp = old["generated_at"]
             if wrote:  # something changed (template, neighbours, narrations): date it now
-                texts = {fmt: render_digest(report, fmt, digest) for fmt in formats}
+                texts = {fmt: render_digest(report, fmt, digest, detail) for fmt in formats}
                 for fmt, text in texts.items():
                     _write_if_changed(out / f"{week.name}.{fmt}", text)
                 wrote = list(formats)
                 stamp = report.generated_at.isoformat()
         else:
             for fmt in formats:
-                _write_if_changed(out / f"{week.name}.{fmt}", render_digest(report, fmt, digest))
+                _write_if_changed(out / f"{week.name}.{fmt}", render_digest(report, fmt, digest, detail))
             wrote = list(formats)
             stamp = report.generated_at.isoformat()
         recorded[week.name] = {

@@ -19,17 +19,18 @@ from narrator.cli.common import model_options, model_overrides, open_session, te
               "digest.formats).")
 @click.option("--engine", metavar="NAME", help="Narration engine (default from config).")
 @model_options
+@click.option("--detail", type=click.Choice(("short", "full")), help="short (default) or full (every commit).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @verbose_option
 def digest_command(repo_path: str, weeks: int | None, since: str | None, until: str | None, out_dir: str | None,
                    formats: str | None, engine: str | None, model: str | None, adapter: str | None,
-                   no_cache: bool) -> None:
+                   detail: str | None, no_cache: bool) -> None:
     """Write weekly digests (Markdown and HTML) and an index, idempotently."""
     from narrator.app.digest import DigestRequest, write_digests
 
     request = DigestRequest(
         weeks=weeks, since=since, until=until, out_dir=out_dir, engine=engine,
-        formats=tuple(f for f in (formats or "").split(",") if f.strip()),
+        formats=tuple(f for f in (formats or "").split(",") if f.strip()), detail=detail,
     )
     with open_session(repo_path, model_overrides(model, adapter), use_cache=not no_cache,
                       progress=terminal_progress()) as session:

@@ -38,6 +38,8 @@ FORMATS = ("md", "html", "json", "term")
               "a plugin (`narrate engines` lists them).")
 @model_options
 @click.option("--title", metavar="TEXT", help="Report title.")
+@click.option("--detail", type=click.Choice(("short", "full")), help="short (default): what a manager reads; "
+              "full: every commit listed by category too.")
 @click.option("--per-person", is_flag=True, default=None, help="Include a per-person breakdown.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @verbose_option
@@ -45,7 +47,7 @@ def report_command(repo_path: str, since: str | None, until: str | None, branche
                    all_branches: bool, authors: tuple[str, ...], paths: tuple[str, ...], excludes: tuple[str, ...],
                    no_merges: bool, include_bots: bool | None, fmt: str | None, output: str | None,
                    template: str | None, engine: str | None, model: str | None, adapter: str | None,
-                   title: str | None, per_person: bool | None, no_cache: bool) -> None:
+                   title: str | None, detail: str | None, per_person: bool | None, no_cache: bool) -> None:
     """Write a progress report for a window of the history (default: the last two weeks)."""
     from narrator.app.report import ReportRequest, build
     from narrator.git.filters import CommitFilter
@@ -65,14 +67,16 @@ def report_command(repo_path: str, since: str | None, until: str | None, branche
     with open_session(repo_path, model_overrides(model, adapter), use_cache=not no_cache,
                       progress=terminal_progress()) as session:
         fmt = "template" if template else choose_format(fmt, output, session.settings.report.format)
+        detail = detail or session.settings.report.detail
         result = build(session, request)
     if fmt == "term" and not output:
         from rich.console import Console
 
         from narrator.report.terminal import render_terminal
 
-        render_terminal(result, Console())
+        render_terminal(result, Console(), detail)
         return
     from narrator.report.render import render_chunks
 
-    emit(render_chunks(result, "md" if fmt == "template" else fmt, Path(template) if template else None), output)
+    emit(render_chunks(result, "md" if fmt == "template" else fmt, Path(template) if template else None, detail),
+         output)

@@ -165,7 +165,7 @@ def _render_user(template: Path, context: Mapping[str, Any], view: View) -> str:
 # -- public API --------------------------------------------------------------------------------------------
 
 def render_template(name: str, report: Report | None = None, extra: Mapping[str, Any] | None = None,
-                    context: Mapping[str, Any] | None = None) -> str:
+                    context: Mapping[str, Any] | None = None, detail: str = "short") -> str:
     """Render a built-in template (``report.md.j2``, ``digest.html.j2``, ``index.md.j2`` ...).
 
     The format follows the name: ``.html.j2`` templates get HTML autoescaping and charts, others Markdown
@@ -177,7 +177,7 @@ def render_template(name: str, report: Report | None = None, extra: Mapping[str,
     data: dict[str, Any] = {}
     if report is not None:
         data.update(context if context is not None else report.to_context())
-        data["view"] = build_view(report, with_charts=fmt == "html")
+        data["view"] = build_view(report, with_charts=fmt == "html", detail=detail)
     data.update(extra or {})
     text = env.get_template(name).render(data)
     if fmt == "md":
@@ -185,7 +185,7 @@ def render_template(name: str, report: Report | None = None, extra: Mapping[str,
     return text
 
 
-def render(report: Report, fmt: str, template: Path | str | None = None) -> str:
+def render(report: Report, fmt: str, template: Path | str | None = None, detail: str = "short") -> str:
     """Render ``report`` as ``md``, ``html``, ``json`` or ``term`` (plain text), or with a user template.
 
     With ``template``, ``fmt`` is ignored: the template file decides (HTML autoescaping for ``.html``/``.htm``).
@@ -193,23 +193,25 @@ def render(report: Report, fmt: str, template: Path | str | None = None) -> str:
     """
     if template is not None:
         path = Path(template)
-        return _render_user(path, report.to_context(), build_view(report, with_charts=_is_html_name(path.name)))
+        return _render_user(path, report.to_context(), build_view(report, with_charts=_is_html_name(path.name),
+                                                                  detail=detail))
     if fmt == "json":
         return context_json(report)  # encoded straight from the dataclasses: no second copy of the context
     if fmt == "term":
         from narrator.report.terminal import render_terminal_text
 
-        return render_terminal_text(report)
+        return render_terminal_text(report, detail=detail)
     if fmt not in ("md", "html"):
         raise UsageError(f"unknown report format '{fmt}'; choose one of: {', '.join(FORMATS)}")
-    return render_template(f"report.{fmt}.j2", report)
+    return render_template(f"report.{fmt}.j2", report, detail=detail)
 
 
-def render_chunks(report: Report, fmt: str, template: Path | str | None = None) -> Iterator[str]:
+def render_chunks(report: Report, fmt: str, template: Path | str | None = None,
+                  detail: str = "short") -> Iterator[str]:
     """Like ``render`` but as pieces of text, so large JSON reports are streamed to their destination."""
     if fmt == "json" and template is None:
         return json_chunks(report)
-    return iter([render(report, fmt, template)])
+    return iter([render(report, fmt, template, detail)])
 
 
 def render_context(context: Mapping[str, Any], fmt: str, template: Path | str | None = None) -> str:
@@ -217,9 +219,9 @@ def render_context(context: Mapping[str, Any], fmt: str, template: Path | str | 
     return render(Report.from_context(context), fmt, template)
 
 
-def render_digest(report: Report, fmt: str, digest: Mapping[str, Any]) -> str:
+def render_digest(report: Report, fmt: str, digest: Mapping[str, Any], detail: str = "short") -> str:
     """One week's digest: the report's own template, extended with the digest banner and links."""
-    return render_template(f"digest.{fmt}.j2", report, {"digest": digest})
+    return render_template(f"digest.{fmt}.j2", report, {"digest": digest}, detail=detail)
 
 
 def render_index(entries: Sequence[Mapping[str, Any]], fmt: str, repository: str) -> str:

@@ -63,8 +63,8 @@ def _bar(value: int, top: int, width: int = 16) -> Text:
     return Text("█" * cells, style="blue")
 
 
-def _render(report: Report, console: Console) -> None:
-    view = build_view(report)
+def _render(report: Report, console: Console, detail: str = "short") -> None:
+    view = build_view(report, detail=detail)
     n = report.numbers
     with_year = view.with_year
 
@@ -194,15 +194,15 @@ def _footer(view: View, console: Console) -> None:
                                 style="dim"))
 
 
-def render_terminal(report: Report | Mapping[str, Any], console: Console) -> None:
+def render_terminal(report: Report | Mapping[str, Any], console: Console, detail: str = "short") -> None:
     """Print ``report`` (a ``Report`` or its saved context) on ``console``."""
-    _render(report if isinstance(report, Report) else Report.from_context(report), console)
+    _render(report if isinstance(report, Report) else Report.from_context(report), console, detail)
 
 
-def render_terminal_text(report: Report | Mapping[str, Any], width: int = 100) -> str:
+def render_terminal_text(report: Report | Mapping[str, Any], width: int = 100, detail: str = "short") -> str:
     """The terminal view as plain text (no colours or escape codes), e.g. for ``--format term --output``."""
     buffer = StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None, no_color=True,
                       highlight=False, emoji=False, soft_wrap=False)
-    render_terminal(report, console)
+    render_terminal(report, console, detail)
     return buffer.getvalue()

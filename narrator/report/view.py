@@ -40,6 +40,8 @@ class View:
     open_all_categories: bool
     activity_unit: str
     charts: dict[str, Markup] = field(default_factory=dict)
+    detail: str = "short"  # "short": what a manager reads; "full": every commit listed too
+    attention_items: int = 5  # items shown under each attention point in a short report
 
     def __getitem__(self, key: str) -> Any:  # templates and callers may use view["x"] or view.x
         return getattr(self, key)
@@ -169,7 +171,10 @@ def _spans_years(report: Report) -> bool:
     return first.year != report.until.year
 
 
-def build_view(report: Report, with_charts: bool = False) -> View:
+DETAILS = ("short", "full")
+
+
+def build_view(report: Report, with_charts: bool = False, detail: str = "short") -> View:
     """Presentation-only values for one report (chart SVG only when asked: HTML needs it)."""
     n = report.numbers
     area_commits = sum(a.commits for a in report.areas)
@@ -194,4 +199,5 @@ def build_view(report: Report, with_charts: bool = False) -> View:
         open_all_categories=n.work_commits <= 30,
         activity_unit=report.activity_unit,
         charts=_charts(report) if with_charts else {},
+        detail=detail,
     )
