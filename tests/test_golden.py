@@ -30,6 +30,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("NARRATOR_UPDATE_GOLDEN", "") not in ("", "0")
 NOW = "1773835200"  # SOURCE_DATE_EPOCH: Wednesday 18 March 2026 12:00 UTC, "now" for every scenario
 REPORT_FORMATS = ("md", "json", "html")  # expected.<format> = stdout of `narrate <args> --format <format>`
+REQUIRED_FORMATS = ("md", "json")  # every report or commit scenario; html where expected.html exists
 OUT_PLACEHOLDER = "{out}"  # in args: a fresh output directory; its files are compared with expected.out/
 MANIFEST = ".narrator-digests.json"
 
@@ -109,8 +110,8 @@ def _cases() -> list[tuple[str, str]]:
         if OUT_PLACEHOLDER in _args(scenario):
             cases.append((scenario, "out"))
             continue
-        formats = [f for f in REPORT_FORMATS if (GOLDEN / scenario / f"expected.{f}").is_file()]
-        cases.extend((scenario, f) for f in (formats or ["md", "json"]))  # a new scenario: md and json
+        cases.extend((scenario, f) for f in REPORT_FORMATS
+                     if f in REQUIRED_FORMATS or (GOLDEN / scenario / f"expected.{f}").is_file())
     return cases
 
 
@@ -144,11 +145,12 @@ def _visible(line: str) -> str:
 def _diff(expected: str, actual: str, name: str) -> str:
     if name.endswith(".json"):  # one long line: compare the pretty-printed forms to see where they differ
         try:
-            expected, actual = (json.dumps(json.loads(t), indent=1, ensure_ascii=False) + "\n"
-                                for t in (expected, actual))
-            name += " (pretty-printed for the diff)"
+            pretty = [json.dumps(json.loads(t), indent=1, ensure_ascii=False) + "\n" for t in (expected, actual)]
         except ValueError:
-            pass
+            pretty = []
+        if pretty and pretty[0] != pretty[1]:
+            expected, actual = pretty
+            name += " (pretty-printed for the diff)"
     lines = difflib.unified_diff(expected.splitlines(keepends=True), actual.splitlines(keepends=True),
                                  f"expected {name}", f"actual {name}", n=2)
     return "".join(_visible(line) for line in lines)
@@ -163,7 +165,7 @@ def _compare(expected_file: Path, actual: str, run: str, *, write: bool) -> None
     rel = expected_file.relative_to(GOLDEN)
     if not expected_file.is_file():
         pytest.fail(f"{rel} is missing; create it with NARRATOR_UPDATE_GOLDEN=1 python -m pytest "
-                    "tests/test_golden.py, then review it")
+                    "tests/test_golden.py, then review it", pytrace=False)
     expected = expected_file.read_bytes().decode("utf-8")
     if actual != expected:
         pytest.fail(f"{run}: output differs from {rel} (if the change is intended, refresh with "
@@ -232,9 +234,12 @@ def test_golden(scenario: str, output: str, built, tmp_path: Path) -> None:
             if write:
                 shutil.rmtree(folder / "expected.out", ignore_errors=True)
             else:
-                expected_names = sorted(_read_tree(folder / "expected.out")) if (folder / "expected.out").is_dir() \
-                    else []
-                assert sorted(actual) == expected_names, f"{scenario} ({run}): other files were written"
+                expected_dir = folder / "expected.out"
+                expected_names = set(_read_tree(expected_dir)) if expected_dir.is_dir() else set()
+                if set(actual) != expected_names:
+                    pytest.fail(f"{run}: the files written differ from {expected_dir.relative_to(GOLDEN)}/: "
+                                f"missing {sorted(expected_names - set(actual))}, "
+                                f"unexpected {sorted(set(actual) - expected_names)}", pytrace=False)
             for name, text in actual.items():
                 _compare(folder / "expected.out" / name, text, run, write=write)
         else:
