@@ -1,31 +1,35 @@
 """Code health of a few chosen commits: PyDriller's delta-maintainability and method-level changes.
 
-This is the one place where PyDriller earns its cost (~0.1 s per commit, against ~5 ms for the plain
-``git`` walk; see ``bench/code_health.py``): for the handful of source commits a report picks, it runs
-lizard on every changed *shipped source* file before and after the commit and reports
+This is the one place where PyDriller earns its cost (tens of milliseconds per commit, 8-15x a plain
+``git show --numstat``; see ``bench/code_health.py``): for the handful of source commits a report
+picks, lizard (PyDriller's method parser) reads every changed *shipped source* file before and after
+the commit, and this module reports
 
 - the Delta Maintainability Model (Di Biase et al., 2019) for unit size, unit complexity and unit
   interfacing: the share of the changed method volume (lines of code) that is low-risk code added or
   high-risk code removed. 1.0 = every changed line made the code easier to maintain, 0.0 = every
-  changed line went into (or made) long, complex or many-parameter methods. PyDriller's own risk
+  changed line went into (or made) long, complex or many-parameter methods. PyDriller's risk
   thresholds apply (a method is low-risk with <= 15 lines, <= 5 cyclomatic complexity, <= 2
-  parameters). The value is computed exactly as PyDriller's ``Commit.dmm_*`` does (per-file delta risk
-  profiles summed, then the good-change proportion), but over shipped source files only: tests, docs,
-  vendored, minified and generated files do not count. ``None`` when no such file is in a language
-  lizard reads, or when the commit changes no method volume;
-- the methods added, removed and changed in each of those files, with their size, complexity and
-  parameter count before/after, and whether an added/removed one looks public (per-language rules in
-  ``looks_public``); plus the files' summed method lines and complexity before/after.
+  parameters). The value is computed as PyDriller's ``Commit.dmm_*`` computes it (per-file delta risk
+  profiles summed, then the good-change proportion; a test checks the numbers agree), but over shipped
+  source files only: tests, docs, vendored, minified and generated files do not count. ``None`` when
+  no such file is in a language lizard reads, or when the commit changes no method volume;
+- the methods added, removed and changed in each of those files, with size, complexity and parameter
+  count before/after, and whether each looks public (per-language rules in ``looks_public``); plus the
+  files' summed method lines and complexity before/after. Anonymous functions count in the DMM volume
+  but are not listed (lizard numbers them by position, so they have no stable name).
 
-Callers cap the number of commits (the recommended default is in ``DEFAULT_MAX_COMMITS``) and cache
-the results per commit: ``CodeHealth.to_dict``/``from_dict`` give versioned JSON (``CODE_HEALTH_VERSION``).
-``window_health`` turns a window's results into one judgment with the commits, files and methods that
-drove it, so an attention item can cite them.
+Callers cap the number of commits (``DEFAULT_MAX_COMMITS``; the window's source commits with the most
+changed source lines are the ones worth it) and cache the results per commit:
+``CodeHealth.to_dict``/``from_dict`` give versioned JSON (``CODE_HEALTH_VERSION``). ``window_health``
+turns a window's results into one judgment with the commits, files and methods that drove it, so an
+attention item can cite them.
 
-PyDriller and GitPython are imported lazily, inside ``measure_code_health``: never when ``narrator.git``
-is imported, never on the report's hot path. PyDriller's own ``Git``/``Repository`` classes are NOT
-used: opening a repository through them writes ``blame.markUnblamableLines`` into its ``.git/config``.
-Here a plain read-only GitPython ``Repo`` feeds PyDriller's ``Commit``; nothing is written.
+PyDriller, GitPython and lizard are imported lazily, inside ``measure_code_health``: never when
+``narrator.git`` is imported, never on the report's hot path. PyDriller's own ``Git``/``Repository``
+classes are NOT used: opening a repository through them writes ``blame.markUnblamableLines`` into its
+``.git/config``. Here a plain read-only GitPython ``Repo`` feeds PyDriller's ``Commit`` (diffs,
+changed lines) and ``Method`` (risk thresholds); each blob is analysed once per call (``_Analyser``).
 Merge commits have no PyDriller diff (PyDriller reports no files for them): pass the merged commits.
 """
 
@@ -43,7 +47,10 @@ log = logging.getLogger(__name__)
 
 CODE_HEALTH_VERSION = 1  # bump when the shape or the meaning of CodeHealth changes (part of the cache key)
 
-DEFAULT_MAX_COMMITS = 40  # measured cost: see bench/code_health.py and the module docstring
+# Measured cold (bench/code_health.py, 2 CPU cores): 50 source commits take ~3 s on flask and composer
+# (medians 32-50 ms per commit, p90 130-180 ms, against 3-4 ms for `git show --numstat`), 200 take 8-11 s.
+# 25 commits keep a cold report within ~1.5 s extra; cached commits cost nothing on the next run.
+DEFAULT_MAX_COMMITS = 25
 MAX_FILE_BYTES = 400_000  # lizard takes seconds on larger files (mostly bundles); such files are listed, not read
 
 # PyDriller's thresholds (pydriller.domain.commit.Method.*_LOW_RISK_THRESHOLD), repeated so the window
@@ -371,6 +378,71 @@ def _is_shipped_source(path: str) -> tuple[bool, str | None]:
 
 
 _ANONYMOUS = re.compile(r"^\(?anonymous|^lambda$|^<lambda>$")
+_JAVA_ANNOTATION_START = re.compile(r"@(?!interface\b)[A-Za-z_][\w.]*")
+
+
+def mask_java_annotations(source: str) -> str:
+    """Java source with every annotation (``@Name`` and its ``(...)`` arguments) blanked out, lines kept.
+
+    Why: lizard takes ``@SuppressWarnings("x")`` on the line above a method for the method itself
+    (named ``SuppressWarnings``, with the wrong start line). Annotations carry no size, complexity or
+    parameters, so blanking them changes no metric; strings, characters and comments are left alone.
+    """
+    out = list(source)
+    i, n = 0, len(source)
+
+    def skip_string(j: int) -> int:
+        """Index after the string or char literal starting at ``j``."""
+        if source.startswith('"""', j):
+            end = source.find('"""', j + 3)
+            return n if end < 0 else end + 3
+        quote = source[j]
+        j += 1
+        while j < n and source[j] != quote and source[j] != "\n":
+            j += 2 if source[j] == "\\" else 1
+        return j + 1
+
+    while i < n:
+        c = source[i]
+        if source.startswith("//", i):
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif c in "\"'":
+            i = skip_string(i)
+        elif c == "@" and (match := _JAVA_ANNOTATION_START.match(source, i)):
+            j = match.end()
+            k = j
+            while k < n and source[k] in " \t\r\n":
+                k += 1
+            if k < n and source[k] == "(":
+                depth, k = 0, k
+                while k < n:
+                    if source[k] in "\"'":
+                        k = skip_string(k)
+                        continue
+                    depth += source[k] == "("
+                    depth -= source[k] == ")"
+                    k += 1
+                    if depth == 0:
+                        break
+                j = k
+            for p in range(i, j):
+                if out[p] != "\n":
+                    out[p] = " "
+            i = j
+        else:
+            i += 1
+    return "".join(out)
+
+
+def lizard_functions(lizard: Any, filename: str, text: str) -> list[Any]:
+    """lizard's functions of one file (Java annotations masked first, see ``mask_java_annotations``)."""
+    if filename.lower().endswith(".java"):
+        text = mask_java_annotations(text)
+    return list(lizard.analyze_file.analyze_source_code(filename, text).function_list)
 
 
 def _metrics(method: Any) -> MethodMetrics:
@@ -410,8 +482,8 @@ class _Analyser:
         found = self._memo.get(key)
         if found is None:
             text = blob.data_stream.read().decode("utf-8", "ignore")  # PyDriller's decoding
-            result = self._lizard.analyze_file.analyze_source_code(filename, text)
-            found = _Analysis(tuple(self._method(f) for f in result.function_list), tuple(text.splitlines()))
+            functions = lizard_functions(self._lizard, filename, text)
+            found = _Analysis(tuple(self._method(f) for f in functions), tuple(text.splitlines()))
             self._memo[key] = found
         return found
 
