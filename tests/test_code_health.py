@@ -302,6 +302,27 @@ def test_names_and_visibility_per_language(git_repo):
     assert health.dmm_unit_size == 1.0  # only small new methods
 
 
+def test_java_annotations_do_not_confuse_lizard():
+    import lizard
+
+    from narrator.git.code_health import lizard_functions, mask_java_annotations
+
+    source = (
+        'class A {\n'
+        '    @Override\n'
+        '    @SuppressWarnings({"unchecked", "x(y"})\n'
+        '    public long total(@Nullable Object a, int b) {\n'
+        '        String mail = "ann@example.com"; // @Deprecated in a comment\n'
+        '        return b;\n'
+        '    }\n'
+        '}\n')
+    masked = mask_java_annotations(source)
+    assert masked.count("\n") == source.count("\n") and len(masked) == len(source)
+    assert "@" not in masked.split("String mail")[0] and '"ann@example.com"' in masked and "@Deprecated" in masked
+    (fn,) = lizard_functions(lizard, "A.java", source)
+    assert (fn.name, fn.start_line, fn.end_line, len(fn.parameters)) == ("A::total", 4, 7, 2)
+
+
 # ---------------------------------------------------------------- the window's judgment
 
 
