@@ -47,9 +47,9 @@ log = logging.getLogger(__name__)
 
 CODE_HEALTH_VERSION = 1  # bump when the shape or the meaning of CodeHealth changes (part of the cache key)
 
-# Measured cold (bench/code_health.py, 2 CPU cores): 50 source commits take ~3 s on flask and composer
-# (medians 32-50 ms per commit, p90 130-180 ms, against 3-4 ms for `git show --numstat`), 200 take 8-11 s.
-# 25 commits keep a cold report within ~1.5 s extra; cached commits cost nothing on the next run.
+# Measured cold (bench/code_health.py, 2 shared CPU cores): 50 source commits take 2-7 s on echo, composer,
+# flask and guice (per-commit medians 29-84 ms, p90 95-325 ms, against 4-11 ms for `git show --numstat`),
+# 200 take 9-15 s. 25 commits keep a cold report within ~1-3.5 s extra; cached commits cost nothing later.
 DEFAULT_MAX_COMMITS = 25
 MAX_FILE_BYTES = 400_000  # lizard takes seconds on larger files (mostly bundles); such files are listed, not read
 
