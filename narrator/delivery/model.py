@@ -8,13 +8,13 @@ destination; its ``identity`` is what the ledger remembers (see ``narrator.deliv
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import NarratorError, UsageError
+from narrator.git.text import one_line
 
 __all__ = [
     "DeliveryError", "DestinationError", "Destination", "Parcel", "DeliveryResult", "Status",
@@ -32,14 +32,9 @@ class DestinationError(DeliveryError, UsageError):
     """A ``--to`` value is not a usable destination: unknown scheme, invalid address or URL (exit 2)."""
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
-_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
-_SPACES = re.compile(r"\s+")
-
-
 def clean_line(value: object, limit: int = 0) -> str:
-    """Untrusted text on one line: terminal escapes and control characters removed, whitespace folded."""
-    text = _SPACES.sub(" ", _CONTROL.sub("", _ANSI.sub("", str(value)))).strip()
+    """Untrusted text on one line (``narrator.git.text``, the one sanitizer), cut to ``limit`` characters."""
+    text = one_line(value)
     if limit and len(text) > limit:
         text = text[: limit - 1].rstrip() + "\u2026"
     return text
