@@ -118,9 +118,13 @@ def _deliver_one(parcel: Parcel, destination: Destination, ledger: Ledger, outbo
                 log.warning("delivery to %s failed: %s", destination.display, failure.reason)
                 return [_queue(outbox, key, destination, parcel, _failure_reason(failure, attempts), attempts,
                                failure.transient, settings)]
-            ledger.record(key, destination, parcel)
             outbox.remove(key)
-            results = [DeliveryResult(destination.display, Status.DELIVERED, "", attempts)]
+            try:
+                ledger.record(key, destination, parcel)
+                note = ""
+            except DeliveryError as exc:  # it did arrive; only the memory of it is missing
+                note = str(exc)
+            results = [DeliveryResult(destination.display, Status.DELIVERED, note, attempts)]
             if refused:
                 results.append(_refused(parcel, destination, refused, ledger, outbox, settings))
             return results

@@ -127,7 +127,7 @@ class DeliveryResult:
     def line(self) -> str:
         if self.status is Status.DELIVERED:
             tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
-            return f"delivered to {self.destination}{tries}"
+            return f"delivered to {self.destination}{tries}" + (f"; {self.reason}" if self.reason else "")
         if self.status is Status.SKIPPED:
             return f"not sent to {self.destination} again: {self.reason}"
         if self.status is Status.QUEUED:
