@@ -18,9 +18,10 @@ PACKAGE = ROOT / "narrator"
 # Who may import whom (top-level packages/modules of narrator). A module may always import itself.
 LAYERS = {
     "cli": {"app", "config", "errors", "git", "report", "engines", "hooks", "progress", "timespec", "cache",
-            "categories", "explain", "prompts"},
+            "categories", "explain", "prompts", "delivery"},
     "app": {"config", "errors", "git", "report", "engines", "hooks", "progress", "timespec", "cache", "categories",
-            "explain", "prompts"},
+            "explain", "prompts", "delivery"},
+    "delivery": {"errors", "git"},
     "hooks": {"errors", "git", "cache"},
     "report": {"errors", "git", "categories", "timespec"},
     "engines": {"errors", "git", "prompts", "config", "cache", "categories"},
