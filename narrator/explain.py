@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from narrator.engines.base import CodeExplainer
-from narrator.engines.redact import is_secrets_file
+from narrator.engines.redact import is_secrets_file, is_secrets_text, redact
 from narrator.errors import UsageError
 from narrator.git.walker import GitDiffs, Repository, language_of
 
@@ -291,6 +291,8 @@ def load_unit(repo: Repository, target: str, rev: str = "HEAD") -> tuple[CodeUni
     source = GitDiffs(repo).file_at(sha, rel)
     if "\0" in source[:8000]:
         raise UsageError(f"{rel} is a binary file at {rev}; explain works on source code")
+    if is_secrets_text(source):
+        raise UsageError(f"{rel} holds secrets (key or registry credentials): narrator never sends it to an engine")
     return find_unit(source, rel, symbol), sha
 
 
@@ -300,7 +302,8 @@ def explain(repo: Repository, target: str, rev: str = "HEAD", engine: Any = None
     engine_name = getattr(engine, "name", "heuristic") if engine is not None else "heuristic"
     if not isinstance(engine, CodeExplainer):
         return Explanation(unit, rev, heuristic_summary(unit), "heuristic", engine_name)
-    text, verdict = engine.explain_code(unit.code, unit.language, unit.name, unit.path)
+    # Redacted here, for every engine (plugins included), not only inside the built-in ones.
+    text, verdict = engine.explain_code(redact(unit.code, unit.path), unit.language, unit.name, unit.path)
     if text:
         return Explanation(unit, rev, text, "model", engine_name)
     return Explanation(unit, rev, heuristic_summary(unit), "heuristic", engine_name,

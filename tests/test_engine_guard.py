@@ -81,7 +81,7 @@ SECRETS = {
     "aws": "AKIAIOSFODNN7EXAMPLE",
     "github": "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
     "openai": "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456",
-    "slack": "xoxb-" + "123456789012-abcdefghijkl",
+    "slack": "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
     "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "password": "hunter2hunter2",
     "dsn_password": "s3cr3t-pw",
