@@ -135,12 +135,14 @@ def test_cli_flags_and_auth_headers():
     _assert_masked('mysql --password="two words" -h db\n', "two words")
     _assert_masked("login --token=abcd1234efgh5678\n", "abcd1234efgh5678")
     _assert_masked("Authorization: Basic dXNlcjpwYXNzd29yZA==\n", "dXNlcjpwYXNzd29yZA==")
+    _assert_masked("curl -H 'Authorization: Bearer 0a1b2c3d4e5f6a7b8c9d' api\n", "0a1b2c3d4e5f6a7b8c9d")
 
 
 def test_ordinary_code_stays_readable():
     text = ('password = os.environ["DB_PASSWORD"]\ntoken = request_token\ntimeout = 30\n'
             'api_version = "2024-06-01"\nauthor = "Ada Lovelace"\ndef check_password(user, given):\n'
             "    return verify(user.password_hash, given)\n")
+    text += "# Test basic arithmetic functions\nBearer tokens are described in RFC 6750.\n"
     out = redact(text)
     assert out == text
 

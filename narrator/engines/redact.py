@@ -325,7 +325,10 @@ _CLI_FLAG = re.compile(
     r"(?i)(?<![\w-])--?(?:password|passwd|token|api-key|secret)(?:=|\s+)(?:\"(?P<s1>[^\"\n]{1,200})\"|"
     r"'(?P<s2>[^'\n]{1,200})'|(?P<s3>[^\s\"'-][^\s\"']{3,199}))"
 )
-_AUTH_HEADER = re.compile(r"(?i)\b(?:Authorization\s*[:=]\s*[\"']?)?(?:Bearer|Basic|Token)\s+(?P<s>[A-Za-z0-9._~+/=-]{8,})")
+_AUTH_HEADER = re.compile(
+    r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:Bearer|Basic|Token)\s+(?P<s>[A-Za-z0-9._~+/=-]{8,})"
+    r"|\bBearer\s+(?P<b>[A-Za-z0-9._~+/=-]{16,})"
+)
 # NAME = <value> / NAME: <value> / "name": <value> / NAME := <value> / 'name' => <value>, NAME secret-like.
 _SECRET_WORD_RE = re.compile(_SECRET_WORD, re.IGNORECASE)
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -430,7 +433,7 @@ def _assignment_spans(text: str) -> Iterator[tuple[int, int]]:
 _HINTS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (_URL_PASSWORD, ("://",)), (_URL_KEY, ("://",)),
     (_CONN_PART, ("password=", "pwd=", "accountkey=", "sharedaccesskey=", "sharedsecret=")),
-    (_AUTH_HEADER, ("bearer", "basic", "token")),
+    (_AUTH_HEADER, ("bearer", "authorization")),
 ]
 
 
@@ -442,7 +445,9 @@ def _structural_spans(text: str, lower: str | None = None) -> Iterator[tuple[int
     for pattern, hints in _HINTS:
         if any(h in lower for h in hints):
             for m in pattern.finditer(text):
-                yield m.span("s")
+                span = _group_span(m, *pattern.groupindex)
+                if span:
+                    yield span
     if "whsec_" in lower or "sk-" in lower:
         for m in _TOKENS.finditer(text):
             yield m.span()
