@@ -78,10 +78,11 @@ class Session:
         """Rules and areas from the settings; a root package holding most source files is split one level."""
         if self._classifier is None:
             rules, areas = self.settings.classify.rules, self.settings.areas
-            package = root_package(tracked_paths(self.repo), Classifier(rules, areas)) \
+            source = self.settings.sources.get("classify.rules", "the config")  # regex errors name the file
+            package = root_package(tracked_paths(self.repo), Classifier(rules, areas, source=source)) \
                 if self.repo.has_commits() else None
             self._classifier = Classifier(rules, areas, split_areas=[package] if package else (),
-                                          project=self.repo.name)
+                                          project=self.repo.name, source=source)
         return self._classifier
 
     def engine(self, name: str | None = None) -> Engine:

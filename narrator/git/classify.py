@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
 from narrator.git.facts import ChangeType, Classification, CommitFacts
+from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
 
 
 _CC = re.compile(r"^(?P<type>[a-zA-Z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*(?P<desc>.+)$")
@@ -115,36 +116,15 @@ _ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.to
 
 
 @lru_cache(maxsize=4096)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Glob with ``**`` (any depth, including none) and ``*`` (within one path segment)."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out) + r"\Z", re.I)
+def _glob_regex(pattern: str) -> GlobSet:
+    """Glob with ``**`` (any depth, including none) and ``*`` (within one path segment); linear-time matcher."""
+    return compile_globs([pattern])
 
 
 @lru_cache(maxsize=1024)
-def _globs_regex(globs: tuple[str, ...]) -> re.Pattern[str]:
-    """One alternation for a whole glob list (much faster than trying each glob in turn)."""
-    if not globs:
-        return re.compile(r"(?!)")
-    return re.compile("|".join(f"(?:{_glob_regex(g).pattern})" for g in globs), re.I)
+def _globs_regex(globs: tuple[str, ...]) -> GlobSet:
+    """One matcher for a whole glob list (one pass over the path, much faster than trying each glob in turn)."""
+    return compile_globs(globs)
 
 
 def path_matches(path: str, globs: Sequence[str]) -> bool:
@@ -181,7 +161,7 @@ def parse_conventional(subject: str) -> ConventionalSubject | None:
     )
 
 
-def _validate_rules(rules: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _validate_rules(rules: Sequence[Mapping[str, Any]], source: str = "the config") -> list[Mapping[str, Any]]:
     known = {"name", "category", "revert", "merge", "cc_types", "cc_scopes", "subject", "all_paths", "any_path",
              "added_source"}
     checked = []
@@ -192,10 +172,7 @@ def _validate_rules(rules: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
         if unknown:
             raise ConfigError(f"classify.rules entry {index} has unknown keys: {', '.join(sorted(unknown))}")
         if "subject" in rule:
-            try:
-                re.compile(rule["subject"])
-            except re.error as exc:
-                raise ConfigError(f"classify.rules entry {index}: invalid subject regex: {exc}") from None
+            compile_user_regex(rule["subject"], f"classify.rules entry {index}", source, what="subject ")
         checked.append(rule)
     return checked
 
@@ -204,15 +181,20 @@ class Classifier:
     """Applies the ordered rules and the area mapping to commits."""
 
     def __init__(self, extra_rules: Sequence[Mapping[str, Any]] = (), areas: Mapping[str, str] | None = None,
-                 split_areas: Iterable[str] = (), project: str = ""):
-        self.rules = _validate_rules(list(extra_rules)) + DEFAULT_RULES
+                 split_areas: Iterable[str] = (), project: str = "", source: str = "the config"):
+        user_rules = _validate_rules(list(extra_rules), source)
+        self.rules = user_rules + DEFAULT_RULES
         self.areas = dict(areas or {})
         self.split_areas = frozenset(split_areas)  # top-level directories shown one level deeper
         # The project's own code (root-level source files of a Go-style repository, src/<project>/, <project>/)
         # is named "<project> core": the area a manager should read as "the product itself".
         self.project = project.strip()
         self.core_area = f"{self.project} core" if self.project else ""
-        self._subject_res = {id(r): re.compile(r["subject"], re.I) for r in self.rules if "subject" in r}
+        # a user's subject regex is matched with time limits (safe_regex); the built-in ones are ours
+        self._subject_res: dict[int, Any] = {
+            id(r): compile_user_regex(r["subject"], f"classify.rules entry {i}", source, what="subject ")
+            for i, r in enumerate(user_rules, start=1) if "subject" in r}
+        self._subject_res.update({id(r): re.compile(r["subject"], re.I) for r in DEFAULT_RULES if "subject" in r})
         self._area_cache: dict[str, str] = {}
         self._path_cache: dict[tuple[int, str, str], bool] = {}
         self._glob_res = {(i, key): _globs_regex(tuple(r[key])) for i, r in enumerate(self.rules)
