@@ -264,12 +264,14 @@ def test_report_diffs_sent_to_the_server_are_redacted(serve, git_repo):
 
 def test_narrate_explain_with_the_openai_engine_redacts_the_code(serve, git_repo):
     from narrator.explain import explain
+    from narrator.git.walker import Repository
     from test_engine_openai import engine_for
 
     server = _server(serve)
     git_repo.commit("feat: settings", {"shop/settings.py": SECRET_SOURCE})
+    repo = Repository.open(git_repo.path)
     for target in ("shop/settings.py", "shop/settings.py:connect"):
-        explain(target, repo_path=str(git_repo.path), engine=engine_for(server.url))
+        explain(repo, target, engine=engine_for(server.url))
     sent = json.dumps(server.requests)
     assert len(server.requests) == 2
     for secret in SENT_SECRETS:
@@ -280,8 +282,10 @@ def test_narrate_explain_with_the_openai_engine_redacts_the_code(serve, git_repo
 def test_explain_refuses_credentials_files_by_name_and_content(git_repo):
     from narrator.errors import UsageError
     from narrator.explain import explain
+    from narrator.git.walker import Repository
 
     git_repo.commit("chore", {"config/prod.env": "A=1\n", "deploy/cluster.yaml": "client-key-data: QUJD\n"})
+    repo = Repository.open(git_repo.path)
     for target in ("config/prod.env", "deploy/cluster.yaml"):
         with pytest.raises(UsageError, match="holds secrets"):
-            explain(target, repo_path=str(git_repo.path))
+            explain(repo, target)
