@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Literal
 
 from narrator.errors import TimeSpecError
@@ -74,7 +74,19 @@ def _day_edge(day: date, edge: Edge, tz: tzinfo) -> datetime:
 
 
 def parse_when(text: str, *, edge: Edge = "since", now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
-    """Parse one --since/--until value; raise ``TimeSpecError`` with the accepted forms when it fails."""
+    """Parse one --since/--until value; raise ``TimeSpecError`` with the accepted forms when it fails.
+
+    Dates at the ends of the calendar (``0001-01-01``, ``9999-12-31``) are clamped to ``EARLIEST``/``LATEST``:
+    they mean "from the beginning" and "up to the end".
+    """
+    try:
+        return _in_range(_parse_when(text, edge, now, tz))
+    except OverflowError:
+        raise TimeSpecError(f"--{edge} '{text}' is too far from today; give a date between the years 1 and 9999") \
+            from None
+
+
+def _parse_when(text: str, edge: Edge, now: datetime | None, tz: tzinfo | None) -> datetime:
     tz = tz or resolve_timezone("local")
     now = (now or current_time(tz)).astimezone(tz)
     raw = text
@@ -84,10 +96,12 @@ def parse_when(text: str, *, edge: Edge = "since", now: datetime | None = None, 
     match = _DURATION.match(text)
     if match:
         amount, unit = int(match.group(1)), match.group(2)
-        if unit.startswith("mo"):
-            return _months_ago(now, amount)
-        if unit.startswith("y"):
-            return _months_ago(now, 12 * amount)
+        if unit.startswith("mo") or unit.startswith("y"):
+            months = amount if unit.startswith("mo") else 12 * amount
+            try:
+                return _months_ago(now, months)
+            except TimeSpecError:
+                raise TimeSpecError(f"--{edge} '{raw}' is too far in the past") from None
         key = "mi" if unit.startswith("mi") else unit[0]
         try:
             return now - timedelta(**{_UNITS[key]: amount})
@@ -143,6 +157,28 @@ def _parse_iso(text: str, edge: Edge, tz: tzinfo) -> datetime:
     return parsed
 
 
+# The instants narrator works between: a day inside Python's calendar at both ends, so that a date in any
+# timezone still converts to UTC and back. No commit lies outside; values beyond are clamped to these.
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)
+
+
+def _utc_seconds(moment: datetime) -> int:
+    """Seconds since 0001-01-01 UTC, in integers (no datetime arithmetic, so nothing can overflow)."""
+    offset = moment.utcoffset() or timedelta(0)
+    return (moment.toordinal() * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second
+            - int(offset.total_seconds()))
+
+
+def _in_range(moment: datetime) -> datetime:
+    """``moment`` clamped to [EARLIEST, LATEST], in its own zone (no commit lies outside)."""
+    if _utc_seconds(moment) < _utc_seconds(EARLIEST):
+        return EARLIEST.astimezone(moment.tzinfo)
+    if _utc_seconds(moment) > _utc_seconds(LATEST):
+        return LATEST.astimezone(moment.tzinfo)
+    return moment
+
+
 def check_window(since: datetime | None, until: datetime | None) -> None:
     if since is not None and until is not None and since > until:
         raise TimeSpecError(
@@ -160,11 +196,14 @@ class Window:
     tz_name: str
 
     def previous(self) -> "Window | None":
-        """The period of the same length just before this one (None when this one has no start)."""
-        if self.since is None:
+        """The period of the same length just before this one (None when this one has no start, or when it
+        starts at the beginning of the calendar); it never starts before ``EARLIEST``."""
+        if self.since is None or self.since <= EARLIEST:
             return None
-        return Window(self.since - (self.until - self.since), self.since - timedelta(microseconds=1), self.tz,
-                      self.tz_name)
+        end = self.since - timedelta(microseconds=1)
+        length = self.until - self.since
+        start = EARLIEST.astimezone(self.tz) if length >= end - EARLIEST else end - length
+        return Window(start, end, self.tz, self.tz_name)
 
 
 DEFAULT_SINCE = "2w"

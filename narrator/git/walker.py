@@ -180,10 +180,11 @@ class WalkSpec:
     def window_args(self) -> list[str]:
         args = []
         # git compares whole seconds; the exact (inclusive) check is repeated in Python. Dates go to git as
-        # explicit UTC times ("@<epoch>" is misread by git for small numbers); before 1970 git has no filter.
-        if self.since is not None and self.since.timestamp() > 86400:
+        # explicit UTC times ("@<epoch>" is misread by git for small numbers); before 1970 git has no filter,
+        # and git reads no year after 2099 (a later bound would match nothing): Python filters those alone.
+        if self.since is not None and 86400 < self.since.timestamp() < _GIT_LAST_TIME:
             args.append(f"--since-as-filter={_git_time(self.since.timestamp() - 1)}")
-        if self.until is not None and self.until.timestamp() > 86400:
+        if self.until is not None and 86400 < self.until.timestamp() < _GIT_LAST_TIME:
             args.append(f"--until={_git_time(self.until.timestamp() + 1)}")
         return args
 
@@ -193,6 +194,9 @@ class WalkSpec:
         if self.until is not None and committed_at > self.until:
             return False
         return True
+
+
+_GIT_LAST_TIME = 4102444800 - 86400  # 2099-12-31 UTC: git's date parser stops at 2099
 
 
 def _git_time(epoch: float) -> str:

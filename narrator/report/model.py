@@ -367,6 +367,8 @@ def _activity(commits: Sequence[CommitFacts], since: datetime | None, until: dat
     end = until.astimezone(tz).date()
     if end < start:
         start, end = end, start
+    if (end - start).days > 3653:  # a window of decades (--since 0001-01-01): chart the span of the commits
+        start, end = max(start, min(per_day)), min(end, max(per_day))
     days = (end - start).days + 1
     if days > 120:  # long windows: one bar per ISO week keeps the chart readable
         weeks: Counter[date] = Counter()
