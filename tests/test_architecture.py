@@ -23,7 +23,7 @@ LAYERS = {
             "explain", "prompts", "delivery"},
     "delivery": {"errors", "git"},
     "hooks": {"errors", "git", "cache"},
-    "report": {"errors", "git", "categories", "timespec"},
+    "report": {"errors", "git", "categories", "timespec", "cache"},  # cache: output refuses the cache directory
     "engines": {"errors", "git", "prompts", "config", "cache", "categories"},
     "explain": {"errors", "git", "engines"},
     "prompts": {"git"},

@@ -10,11 +10,12 @@ numbered ``MIGRATIONS`` (``PRAGMA user_version``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from narrator.errors import CacheError
 from narrator.git.facts import FACTS_VERSION, CommitFacts, Narration
@@ -43,6 +44,8 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+log = logging.getLogger(__name__)
+
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
 
@@ -58,6 +61,16 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("narrator"))
+
+
+def _decode(kind: Any, sha: str, data: Any) -> Any:
+    """A cached row decoded, or None for a damaged one (it is then recomputed and written again)."""
+    try:
+        return kind.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        log.debug("ignoring a damaged %s row in the cache for %s (%s); it will be recomputed", kind.__name__,
+                  str(sha)[:12], type(exc).__name__)
+        return None
 
 
 class Cache:
@@ -79,6 +92,12 @@ class Cache:
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            self._db.close()
+            raise CacheError(
+                f"this cache ({self.path}) was written by a newer narrator (schema {version}, this one knows "
+                f"{len(MIGRATIONS)}); upgrade narrator or set NARRATOR_CACHE_DIR to another directory"
+            )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -115,7 +134,9 @@ class Cache:
                     (repo, FACTS_VERSION, *chunk),
                 )
                 for sha, data in rows:
-                    found[sha] = CommitFacts.from_dict(json.loads(data))
+                    facts = _decode(CommitFacts, sha, data)
+                    if facts is not None:
+                        found[sha] = facts
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found
@@ -139,7 +160,9 @@ class Cache:
                     (repo, engine, _narration_version(prompt_version), *chunk),
                 )
                 for sha, data in rows:
-                    found[sha] = Narration.from_dict(json.loads(data))
+                    narration = _decode(Narration, sha, data)
+                    if narration is not None:
+                        found[sha] = narration
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found

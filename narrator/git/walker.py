@@ -88,6 +88,26 @@ def run_git(root: str | Path, args: Sequence[str], *, input: bytes | None = None
     return proc
 
 
+def _open_error(path: Path, stderr: str) -> RepositoryError:
+    """Why ``git rev-parse`` found no repository at ``path``: unreadable, not trusted by git, or none at all."""
+    where = path.resolve()
+    for folder in [where, *where.parents]:
+        dot_git = folder / ".git"
+        if os.path.lexists(dot_git):
+            wanted = os.R_OK | (os.X_OK if dot_git.is_dir() else 0)
+            if not os.access(dot_git, wanted) or "ermission denied" in stderr:
+                return RepositoryError(f"{dot_git} is not readable (permission denied); fix its permissions "
+                                       "or run narrate as a user who can read it")
+            break
+    if "dubious ownership" in stderr:
+        return RepositoryError(f"git refuses {where}: it belongs to another user; if you trust it, run "
+                               f"git config --global --add safe.directory {where}")
+    if "ermission denied" in stderr:
+        line = next((ln for ln in stderr.splitlines() if "ermission denied" in ln), "").strip()
+        return RepositoryError(f"{where} is not readable: {line}; fix its permissions")
+    return RepositoryError(f"{where} is not a git repository (or any of its parents); use --repo PATH to point at one")
+
+
 @dataclass(frozen=True)
 class Repository:
     """A located git repository (work tree or bare), plus the facts about it that the walk needs."""
@@ -109,8 +129,7 @@ class Repository:
         proc = run_git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
                               "--is-shallow-repository"], check=False)
         if proc.returncode != 0:
-            raise RepositoryError(f"{path.resolve()} is not a git repository (or any of its parents); "
-                                  "use --repo PATH to point at one")
+            raise _open_error(path, decode(proc.stderr))
         bare_s, git_dir, common_dir, shallow_s = decode(proc.stdout).splitlines()[:4]
         bare = bare_s.strip() == "true"
         if bare:
