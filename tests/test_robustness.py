@@ -202,3 +202,293 @@ def test_a_password_in_base_url_is_never_printed(hostile, caplog):
     with pytest.raises(EngineError) as bad:
         OpenAIEngine({"base_url": f"http://ada:{secret}@[::1", "model": "tiny"})
     assert secret not in str(bad.value)
+
+
+# -- catastrophic user regexes and globs -------------------------------------------------------------------
+
+from conftest import BASE_DATE, GitRepo, run_narrate  # noqa: E402
+
+
+def _narrate(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
+    """The real command in a subprocess with a time limit: a hang fails the test instead of the suite."""
+    return subprocess.run([sys.executable, "-m", "narrator", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8",
+                                                **(env or {})})
+
+
+def _one_line(proc) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def small_repo(make_repo) -> GitRepo:
+    repo = make_repo("small")
+    # a directory of 59 a's: one short of what a 60-star glob "*a*a...*a" needs, the worst case for backtracking
+    repo.commit("feat: " + "a" * 60 + "!", {"src/" + "a" * 59 + "/mod.py": "x = 1\n"})
+    repo.commit("fix: the login page", {"src/app/login.py": "def login():\n    return True\n"})
+    return repo
+
+
+def _user_config(tmp_path: Path, text: str) -> dict[str, str]:
+    config = tmp_path / "user-config.toml"
+    config.write_text(text, encoding="utf-8")
+    return {"NARRATOR_CONFIG_FILE": str(config)}
+
+
+def test_a_catastrophic_subject_regex_is_a_clear_error_not_a_hang(small_repo, tmp_path):
+    env = _user_config(tmp_path, '[[classify.rules]]\ncategory = "Fixes"\nsubject = "^(a|aa)+$"\n')
+    started = time.monotonic()
+    proc = _narrate("report", "--since", "2026-11-01", "--until", "2026-11-30", "--format", "json",
+                    cwd=small_repo.path, env=env)
+    elapsed = time.monotonic() - started
+    line = _one_line(proc)
+    print(f"catastrophic subject regex: refused after {elapsed:.1f} s")
+    assert "classify.rules entry 1" in line and str(tmp_path / "user-config.toml") in line
+    assert "takes too long" in line and elapsed < 30
+
+
+def test_an_area_glob_with_60_stars_does_not_hang(small_repo, tmp_path):
+    glob = "src/" + "*a" * 60 + "/**"  # 60 stars in one segment: a backtracking regex never ends on a miss
+    deep = "**/a" * 30 + "/**"  # 31 '**' segments
+    env = _user_config(tmp_path, f'[areas]\n"{glob}" = "Starry"\n"{deep}" = "Deep"\n"src/app/**" = "App"\n')
+    started = time.monotonic()
+    proc = _narrate("report", "--since", "2026-11-01", "--until", "2026-11-30", "--format", "json",
+                    cwd=small_repo.path, env=env)
+    elapsed = time.monotonic() - started
+    print(f"60-star area glob: report in {elapsed:.1f} s")
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < 30 and "App" in proc.stdout
+
+
+def test_pathological_globs_and_regexes_in_process_are_fast():
+    from narrator.errors import ConfigError
+    from narrator.git.classify import Classifier, path_matches
+    from narrator.safe_regex import compile_user_regex
+
+    cases = [("*a" * 60 + "b", "a" * 5000), ("**/a/" * 30 + "b", "a/" * 3000), ("*" * 200 + "z", "x/" * 2000),
+             ("?*" * 100 + "z", "y" * 4000)]
+    for glob, path in cases:
+        started = time.perf_counter()
+        assert not path_matches(path, [glob])
+        assert time.perf_counter() - started < 1.0, glob[:20]
+    assert path_matches("src/a/b/c.py", ["src/**/*.py"]) and path_matches("x.md", ["**/*.md"])
+    pattern = compile_user_regex("(x+x+)+y", "classify.rules entry 3", "/home/ada/.config/narrator/config.toml")
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"classify.rules entry 3 in /home/ada/.config/narrator/config.toml.*too long"):
+        for _ in range(100):
+            pattern.search("x" * 5000)
+    assert time.perf_counter() - started < 5.0
+    with pytest.raises(ConfigError, match=r"classify.rules entry 1 in a.toml: invalid subject regex"):
+        Classifier([{"category": "Fixes", "subject": "(unclosed"}], source="a.toml")
+
+
+# -- extreme dates -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("window", [
+    ["--since", "0001-01-01"], ["--until", "9999-12-31"], ["--since", "0001-01-01", "--until", "9999-12-31"],
+    ["--since", "0001-01-01T00:00+14:00"], ["--until", "9999-12-31T23:59-12:00"],
+    ["--since", "2099-12-01", "--until", "9999-12-31"], ["--since", "0001-01-01", "--until", "0001-02-01"],
+])
+@pytest.mark.parametrize("fmt", ["json", "md", "html", "term"])
+def test_calendar_edges_give_a_report(small_repo, window, fmt):
+    proc = run_narrate("report", "--repo", str(small_repo.path), *window, "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    if fmt == "json":
+        data = json.loads(proc.stdout)
+        spans_commits = window[1].startswith("0001-01-01") and (len(window) == 2 or window[3].startswith("9999"))
+        assert data["numbers"]["commits"] == (2 if spans_commits else 0)
+
+
+@pytest.mark.parametrize("value", ["99999999999d", "999999999w", "9999999y", "99999999999999999999h",
+                                   "99999999999999999999999999999999999999y", "100000mo"])
+def test_absurd_durations_are_one_clear_line(small_repo, value):
+    proc = run_narrate("report", "--repo", str(small_repo.path), "--since", value)
+    line = _one_line(proc)
+    assert f"--since '{value}'" in line and proc.returncode == 2
+
+
+def test_until_before_the_calendar_needs_a_start_inside_it(small_repo):
+    line = _one_line(run_narrate("report", "--repo", str(small_repo.path), "--until", "0001-01-01"))
+    assert "--since '2w' is too far in the past" in line
+
+
+def test_digest_at_the_calendar_edges(small_repo, tmp_path):
+    proc = run_narrate("digest", "--repo", str(small_repo.path), "--since", "0001-01-01", "--until", "0001-02-01",
+                       "--out", str(tmp_path / "digests"))
+    assert proc.returncode == 0 or (len([ln for ln in proc.stderr.splitlines() if ln.strip()]) == 1
+                                    and "Traceback" not in proc.stderr and "unexpected" not in proc.stderr), proc.stderr
+
+
+# -- a damaged or newer cache --------------------------------------------------------------------------------
+
+def _cache_db(env_home: Path) -> Path:
+    return Path(os.environ["NARRATOR_CACHE_DIR"]) / "cache.sqlite3"
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"sha": "x"}', "[1, 2, 3]", '{"files": 7}', "null"])
+def test_a_tampered_cache_row_is_ignored_and_recomputed(small_repo, damage, caplog):
+    import logging
+    import sqlite3
+
+    first = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    db = sqlite3.connect(_cache_db(Path()))
+    assert db.execute("UPDATE facts SET data = ?", (damage,)).rowcount >= 2
+    assert db.execute("UPDATE narrations SET data = ?", (damage,)).rowcount >= 1
+    db.commit()
+    db.close()
+    caplog.set_level(logging.DEBUG, logger="narrator.cache")
+    second = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "--format", "json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["numbers"] == json.loads(first.stdout)["numbers"]
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    db = sqlite3.connect(_cache_db(Path()))
+    assert all(row[0].startswith("{") and row[0] != damage for row in db.execute("SELECT data FROM facts"))
+    db.close()
+
+
+def test_a_cache_from_a_newer_narrator_says_so(small_repo):
+    import sqlite3
+
+    from narrator.cache import MIGRATIONS
+
+    assert run_narrate("report", "--repo", str(small_repo.path)).returncode == 0
+    db = sqlite3.connect(_cache_db(Path()))
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    db.commit()
+    db.close()
+    line = _one_line(run_narrate("report", "--repo", str(small_repo.path)))
+    assert f"was written by a newer narrator (schema {len(MIGRATIONS) + 5}" in line
+    assert "upgrade narrator or set NARRATOR_CACHE_DIR to another directory" in line
+
+
+# -- where -o writes -----------------------------------------------------------------------------------------
+
+def test_output_into_the_cache_directory_is_refused(small_repo):
+    cache = Path(os.environ["NARRATOR_CACHE_DIR"])
+    assert run_narrate("report", "--repo", str(small_repo.path)).returncode == 0
+    before = (cache / "cache.sqlite3").read_bytes()
+    for target in (cache / "cache.sqlite3", cache / "notes" / ".." / "report.md", cache):
+        line = _one_line(run_narrate("report", "--repo", str(small_repo.path), "-o", str(target)))
+        assert "inside narrator's cache directory" in line
+    assert (cache / "cache.sqlite3").read_bytes() == before
+    assert run_narrate("report", "--repo", str(small_repo.path)).returncode == 0  # the cache still works
+
+
+def test_output_onto_a_named_pipe_streams_into_it(small_repo, tmp_path):
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "--format", "md",
+                       "-o", str(fifo))
+    reader.join(30)
+    assert proc.returncode == 0, proc.stderr
+    import stat
+
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe, not replaced by a regular file
+    assert b"login page" in received[0]
+    assert not [p for p in tmp_path.iterdir() if ".narrator-" in p.name]
+
+
+def test_output_onto_a_device_writes_into_it(small_repo):
+    import stat
+
+    proc = run_narrate("report", "--repo", str(small_repo.path), "-o", "/dev/null")
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+_KILLED_WRITER = """
+import sys, time
+from narrator.report.output import write_atomic
+def pieces():
+    yield "# half a report\\n"
+    print("writing", flush=True)
+    time.sleep(600)
+    yield "never"
+write_atomic(sys.argv[1], pieces())
+"""
+
+
+def test_a_killed_write_leaves_a_recognisable_temporary_that_the_next_run_cleans(tmp_path):
+    import signal
+
+    from narrator.report.output import STALE_AFTER_S, write_atomic
+
+    target = tmp_path / "report.md"
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert writer.stdout.readline().strip() == "writing"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(10)
+    [left] = [p for p in tmp_path.iterdir() if p.name != "report.md"]
+    assert left.name.startswith(".report.md.narrator-") and left.name.endswith(".tmp") and not target.exists()
+    write_atomic(target, "fresh\n")  # a fresh file (younger than STALE_AFTER_S) is left alone
+    assert left.exists()
+    old = time.time() - STALE_AFTER_S - 60
+    os.utime(left, (old, old))
+    other = tmp_path / ".notes.txt.tmp"  # not of our naming: never touched
+    other.write_text("keep")
+    os.utime(other, (old, old))
+    write_atomic(target, "second\n")
+    assert not left.exists() and other.exists() and target.read_text() == "second\n"
+
+
+# -- an unreadable repository --------------------------------------------------------------------------------
+
+_OPEN_AS_NOBODY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from narrator.git.walker import Repository
+from narrator.errors import NarratorError
+try:
+    Repository.open(sys.argv[2])
+    print("opened")
+except NarratorError as exc:
+    print(exc)
+"""
+
+
+def test_an_unreadable_git_directory_is_reported_as_unreadable(tmp_path):
+    import tempfile
+
+    from narrator.errors import RepositoryError
+    from narrator.git.walker import Repository
+
+    base = Path(tempfile.mkdtemp(prefix="narrator-unreadable-"))
+    try:
+        os.chmod(base, 0o755)
+        repo = GitRepo(base / "repo")
+        repo.commit("feat: one", {"a.py": "x = 1\n"})
+        os.chmod(repo.path, 0o755)
+        os.chmod(repo.path / ".git", 0)
+        if os.geteuid() != 0:
+            with pytest.raises(RepositoryError, match=r"\.git is not readable \(permission denied\)"):
+                Repository.open(repo.path)
+            return
+        # root reads everything: ask as an unprivileged user, with an interpreter that user may run
+        interpreter = "/usr/bin/python3"
+        if not os.access(interpreter, os.X_OK):
+            pytest.skip("no system python3 to run as an unprivileged user")
+
+        def drop():
+            os.setgid(65534)
+            os.setuid(65534)
+
+        proc = subprocess.run([interpreter, "-c", _OPEN_AS_NOBODY, str(ROOT), str(repo.path)], capture_output=True,
+                              text=True, preexec_fn=drop, cwd="/", timeout=60,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(base)})
+        if "No module named" in proc.stderr or "Permission denied" in proc.stderr:
+            pytest.skip("the source tree is not readable by an unprivileged user here")
+        assert "is not readable (permission denied)" in proc.stdout, proc.stdout + proc.stderr
+        assert "not a git repository" not in proc.stdout
+    finally:
+        os.chmod(base / "repo" / ".git", 0o755) if (base / "repo" / ".git").exists() else None
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
