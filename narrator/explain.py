@@ -18,6 +18,7 @@ from typing import Any
 from narrator.engines.base import CodeExplainer
 from narrator.engines.redact import is_secrets_file, is_secrets_text, redact
 from narrator.errors import UsageError
+from narrator.git.text import clean_text, one_line
 from narrator.git.walker import GitDiffs, Repository, language_of
 
 MAX_UNIT_LINES = 400
@@ -55,10 +56,13 @@ class Explanation:
     fallback_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        # Code, its docstrings and file names are untrusted text: inert in JSON as everywhere else.
         return {
-            "path": self.unit.path, "symbol": self.unit.name, "kind": self.unit.kind, "language": self.unit.language,
-            "start_line": self.unit.start_line, "end_line": self.unit.end_line, "rev": self.rev, "text": self.text,
-            "source": self.source, "engine": self.engine, "fallback_reason": self.fallback_reason,
+            "path": one_line(self.unit.path), "symbol": one_line(self.unit.name) if self.unit.name else None,
+            "kind": self.unit.kind, "language": self.unit.language, "start_line": self.unit.start_line,
+            "end_line": self.unit.end_line, "rev": one_line(self.rev), "text": clean_text(self.text),
+            "source": self.source, "engine": one_line(self.engine),
+            "fallback_reason": one_line(self.fallback_reason) if self.fallback_reason else None,
         }
 
 
@@ -78,7 +82,7 @@ def parse_target(target: str) -> tuple[str, str | None]:
 
 
 def _first_sentence(text: str) -> str:
-    text = " ".join((text or "").strip().split())
+    text = one_line(text or "")
     if not text:
         return ""
     match = re.match(r"(.+?[.!?])(\s|$)", text)

@@ -18,8 +18,18 @@ _ANSI = re.compile(
     r"|\x1b[ -/]*[0-~]?"  # other ESC sequences (and a lone ESC)
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
-# C0 controls except tab and newline, DEL, C1 controls, and bidi/zero-width format characters.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Everything invisible that can reorder, hide or forge text: C0 controls except tab and newline, DEL, C1
+# controls, and every Unicode format character (category Cf: bidi marks, embeddings, overrides and isolates
+# U+061C U+200E/F U+202A-202E U+2066-2069, zero-width characters, word joiners and invisible operators, the
+# soft hyphen, interlinear annotations, tag characters), plus the Hangul fillers that render as nothing.
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+_CONTROL = INVISIBLE
+_LINE_SEPARATORS = re.compile("[\u2028\u2029]")  # Unicode line and paragraph separators: plain newlines
 _SPACES = re.compile(r"\s+")
 
 
@@ -34,6 +44,7 @@ def decode(raw: bytes) -> str:
 def clean_text(text: object) -> str:
     """Multi-line text with escape sequences and control characters removed (tabs and newlines kept)."""
     text = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _LINE_SEPARATORS.sub("\n", text)
     text = _ANSI.sub("", text)
     return _CONTROL.sub("", text)
 
