@@ -202,7 +202,7 @@ class Window:
             return None
         end = self.since - timedelta(microseconds=1)
         length = self.until - self.since
-        start = EARLIEST.astimezone(self.tz) if length >= end - EARLIEST else end - length
+        start = EARLIEST.astimezone(self.tz) if length >= self.since - EARLIEST else self.since - length
         return Window(start, end, self.tz, self.tz_name)
 
 
