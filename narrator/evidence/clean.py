@@ -8,7 +8,8 @@ One job: ``clean_markup(text)`` removes markup a reader should not see and nothi
 - links: ``[text](url)``, ``[text][ref]``, ``![alt](img)``, reST ```text <url>`_`` -> their text;
   ``<https://x>`` -> the URL;
 - emphasis markers: ``**b**``, ``*e*``, ``__b b__``, ``_e e_``, ``~~s~~`` (only when they flank words);
-- a small set of lower-case HTML tags (``<br>``, ``<code>``, ``<b>`` ...), HTML comments, fenced code blocks,
+- lower-case HTML formatting tags that come in pairs (``<b>x</b>``, ``<code>x</code>``), ``<br>``, ``<a href>``
+  links (a lone ``<p>`` or ``<img/>`` is kept: it may be what the sentence is about), HTML comments, fenced code blocks,
   reST directive lines, Markdown backslash escapes (``should\\_ignore\\_error`` -> ``should_ignore_error``);
 - whitespace runs (collapsed to one space).
 
@@ -42,19 +43,23 @@ _LINK = re.compile(r"(?<!\\)\[(?P<text>[^\]\[]*(?:\[[^\]\[]*\][^\]\[]*)*)\]"
                    r"\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
 _REF_LINK = re.compile(r"(?<![\w\]\\])\[(?P<text>[^\]\[]+)\]\[[^\]\[]*\]")
 _AUTOLINK = re.compile(r"<(?P<url>(?:https?|ftp|mailto):[^\s<>]+)>")
-_HTML_TAG = re.compile(r"(?<![\w<])</?(?:a|b|i|u|s|em|strong|code|kbd|samp|var|tt|br|p|span|div|sup|sub|del|ins|"
-                       r"small|mark|hr|pre|ul|ol|li|details|summary|img|center|font|strike|cite|q|abbr)"
-                       r"(?:\s+[a-z-]+(?:=(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*\s*/?>")
+# HTML: only formatting tags that come as an open/close pair (``<b>x</b>``), ``<br>``, and links with an href.
+# A lone ``<p>`` or ``<svg><img/></svg>`` is the subject of the sentence (an HTML parser's changelog), so it stays.
+_HTML_PAIR = re.compile(r"(?<![\w<])<(?P<tag>b|i|u|s|em|strong|code|kbd|samp|var|tt|sup|sub|del|ins|small|mark|span|"
+                        r"strike|cite|q|abbr|p|div|pre|details|summary|center|font)(?:\s+[a-z-]+=(?:\"[^\"]*\"|'[^']*'))*>"
+                        r"(?P<body>.*?)</(?P=tag)>")
+_HTML_LINK = re.compile(r"<a\s+[^>]*href=(?:\"[^\"]*\"|'[^']*')[^>]*>(?P<body>.*?)</a>", re.I)
+_HTML_BREAK = re.compile(r"(?<![\w<])<br\s*/?>|<hr\s*/?>")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+.!|~<>-])")
 # Emphasis: the opening marker follows a start/space/opening bracket and precedes a word character; the
 # closing one follows a word character and precedes an end/space/punctuation. Nothing inside a token
 # (a_b_c, __init__, config.audit.*, *args, **/*.md) can satisfy both.
 _OPEN = r"(?:(?<=^)|(?<=[\s(\[{\"'\u2018\u201c]))"
 _CLOSE = r"(?=$|[\s)\]},.;:!?\"'\u2019\u201d])"
-_STRONG_STAR = re.compile(_OPEN + r"(\*\*\*?)(?=[\w\x00(\"'`])(?P<body>[^*\n]*?[\w\x00)\"'`.!?:])\1" + _CLOSE)
-_EM_STAR = re.compile(_OPEN + r"\*(?=[\w\x00(\"'`])(?P<body>[^*\n]*?[\w\x00)\"'`!?])\*" + _CLOSE)
+_STRONG_STAR = re.compile(_OPEN + r"(\*\*\*?)(?=[\w\x00(\"'`$@#~-])(?P<body>[^*\n]*?[\w\x00)\"'`.!?:])\1" + _CLOSE)
+_EM_STAR = re.compile(_OPEN + r"\*(?=[\w\x00(\"'`$@#~-])(?P<body>[^*\n]*?[\w\x00)\"'`!?])\*" + _CLOSE)
 _STRONG_UNDER = re.compile(_OPEN + r"__(?=[A-Za-z\x00])(?P<body>[^_\n]*\s[^_\n]*?[A-Za-z\x00.!?:])__" + _CLOSE)
-_EM_UNDER = re.compile(_OPEN + r"_(?=[A-Za-z\x00])(?P<body>[A-Za-z\x00][A-Za-z\x00 ,'-]*[A-Za-z\x00]|[A-Za-z])_"
+_EM_UNDER = re.compile(r"(?:(?<=^)|(?<=[\s(\[{]))_(?=[A-Za-z\x00])(?P<body>[A-Za-z\x00][A-Za-z\x00 ,'-]*[A-Za-z\x00]|[A-Za-z])_"
                        + _CLOSE)
 _STRIKE = re.compile(_OPEN + r"~~(?=\S)(?P<body>[^~\n]*?\S)~~" + _CLOSE)
 _SPACE = re.compile(r"\s+")
@@ -131,7 +136,10 @@ def clean_markup(text: str) -> str:
         text = _REF_LINK.sub(lambda m: m.group("text"), text)
     if "<" in text:
         text = _AUTOLINK.sub(lambda m: vault.put(m.group("url")), text)
-        text = _HTML_TAG.sub("", text)
+        text = _HTML_LINK.sub(lambda m: m.group("body"), text)
+        for _ in range(3):  # nested pairs
+            text = _HTML_PAIR.sub(lambda m: m.group("body"), text)
+        text = _HTML_BREAK.sub(" ", text)
     if "*" in text:
         text = _STRONG_STAR.sub(lambda m: m.group("body"), text)
         text = _EM_STAR.sub(lambda m: m.group("body"), text)

@@ -14,10 +14,10 @@ The tier is the highest that the evidence supports; its base dominates the score
 | fix         |  90  | a changelog entry of kind bugfix; or the category Fixes with shipped source touched         |
 | performance |  80  | a changelog entry of kind performance; or the category Performance with shipped source     |
 | code        |  60  | shipped source changed, nothing else known                                                  |
-| docs        |  40  | documentation (entry kind doc, category Documentation, or only docs/changelog files)        |
+| docs        |  40  | documentation (entry kind doc, category Documentation, or only docs/changelog files); a release-notes commit (entries added, no shipped source: ``match.match_entries`` gives its entries to the commits they describe) |
 | refactor    |  35  | the category Refactoring with shipped source; a revert                                     |
 | tests       |  30  | only tests                                                                                  |
-| upkeep      |  10  | tooling, CI, dependencies, generated/vendored files, branch syncs, bots, misc/packaging entries |
+| upkeep      |  10  | tooling, CI, dependencies, generated/vendored files, bots, misc/packaging entries; a branch sync (``Merge branch 'stable'``) always, whatever its diff carries: that work is counted in its own commits |
 
 Adjustments, added to the base (at most +42 in all, so a tier is never overtaken by the one two steps below):
 
@@ -29,7 +29,7 @@ Adjustments, added to the base (at most +42 in all, so a tier is never overtaken
 | more behaviour signals  | +2 per distinct further signal name, at most +6               |
 | weak security wording   | +8 ("vulnerability", "path traversal", ...; the tier is kept) |
 
-A bot's commit is always upkeep and gets no adjustment.
+A bot's commit and a branch sync are always upkeep; a bot's commit gets no adjustment.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     reasons: list[str] = []
     if evidence.is_bot:
         return "upkeep", ["made by a bot"]
+    if _BRANCH_SYNC.match(evidence.subject or ""):
+        return "upkeep", ["merges one branch into another (the work is counted in its own commits)"]
     strong_security = [s for s in evidence.signals if s.kind == "security" and s.strength == "strong"]
     if strong_security:
         first = strong_security[0]
@@ -106,8 +108,12 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         if evidence.breaking and not reasons:
             reasons.append("marked as a breaking change in the commit message")
         return "behaviour", reasons
-    if _BRANCH_SYNC.match(evidence.subject or "") and not evidence.entries:
-        return "upkeep", ["merges one branch into another"]
+    counts = evidence.kind_counts
+    if evidence.entries and not evidence.touches_source and counts and \
+            set(counts) <= {"changelog", "docs", "tooling", "dependencies"} and "changelog" in counts:
+        n = len(evidence.entries)
+        return "docs", [f"adds release notes ({n} entr{'y' if n == 1 else 'ies'}; match_entries gives them to the "
+                        f"commits they describe)"]
     ranks = sorted(TIERS, key=lambda t: -TIERS[t])
     best = None
     for entry in evidence.entries:
@@ -125,7 +131,6 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         return category_tier, [f"classified as {evidence.category}"]
     if evidence.touches_source:
         return "code", ["changes shipped source"]
-    counts = evidence.kind_counts
     if best is not None:
         return "upkeep", [f"changelog entry ({best[1].kind}): \u201c{_quote(best[1].text)}\u201d"]
     if counts and set(counts) <= {"docs", "changelog"}:
@@ -144,7 +149,7 @@ def score(evidence: CommitEvidence) -> Score:
     """The importance of one commit: tier base + adjustments, with every reason as a short plain string."""
     tier, reasons = tier_of(evidence)
     value = float(TIERS[tier])
-    if evidence.is_bot:
+    if evidence.is_bot or _BRANCH_SYNC.match(evidence.subject or ""):
         return Score(value, tier, tuple(reasons))
     bonus = 0.0
     human = [e for e in evidence.entries if e.source in ("changelog", "fragment", "tag")]

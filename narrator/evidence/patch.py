@@ -125,7 +125,7 @@ def _unquote(raw: str) -> str:
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
-            if nxt in "01234567" and i + 3 < len(body) + 1 and body[i + 1:i + 4].isdigit():
+            if len(body[i + 1:i + 4]) == 3 and all(c in "01234567" for c in body[i + 1:i + 4]):
                 out.append(int(body[i + 1:i + 4], 8) & 0xFF)
                 i += 4
                 continue
@@ -143,11 +143,13 @@ def _strip_prefix(path: str) -> str:
 
 def _header_path(value: str) -> str | None:
     """The path of a ``---``/``+++`` line (None for /dev/null)."""
+    value = value.rstrip("\r")
+    if value.endswith("\t"):
+        value = value[:-1]  # git marks a name containing spaces with a trailing tab
     if value.startswith('"'):
-        value = _unquote(value)
+        value = _unquote(value if value.endswith('"') else value.split("\t", 1)[0])
     elif "\t" in value:
         value = value.split("\t", 1)[0]  # GNU diff appends a timestamp after a tab
-    value = value.rstrip("\r")
     if value == "/dev/null":
         return None
     return _strip_prefix(value)

@@ -388,7 +388,8 @@ _PROPERTY = {
     "Python": re.compile(r"^    (?P<name>[a-z_]\w*)\s*(?::\s*[^=]+?)?\s*=\s*(?P<value>" + _LITERAL + r")\s*(?:#.*)?$"),
     "Ruby": re.compile(r"^\s*(?P<name>[A-Z][A-Z0-9_]*DEFAULT\w*|DEFAULT\w*)\s*=\s*(?P<value>.+?)\s*$"),
 }
-_DEFAULT_NAME = re.compile(r"(?P<name>\b\w*(?:[Dd]efault|DEFAULT)\w*)\s*(?::=|=(?![=>])|:(?!:))\s*(?P<value>[^;,{]+?)\s*[;,]?\s*$")
+_DEFAULT_NAME = re.compile(r"(?P<name>\b(?:[Dd]efault|DEFAULT|\w*_(?:default|DEFAULT)|\w*[a-z]Default)\w*)\s*"
+                           r"(?::=|=(?![=>])|:(?!:))\s*(?P<value>[^;,{#]+?)\s*[;,]?\s*(?:(?:#|//).*)?$")
 _OPTION_DEFAULT = re.compile(r"""\b(?:default|Default|defaultValue|Value)\s*[=:]\s*(?P<value>[^,)}]+)""")
 _KEYED = re.compile(r"""^\s*['"]?(?P<name>[\w.-]+)['"]?\s*(?:=>|:|=)\s*(?P<value>""" + _LITERAL + r""")\s*,?\s*(?:#.*|//.*)?$""")
 _CONFIG_FILE = re.compile(r"(?:^|/)[^/]*(?:config|default|setting|option|preference)s?[^/]*$", re.I)

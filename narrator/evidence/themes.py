@@ -8,8 +8,11 @@ its Conventional Commits scope or ``Topic:`` prefix (counted twice: a prefix suc
 author's own grouping), the changelog sections and kinds of its entries, and the shipped-source files it
 touches. A word is *specific* when it occurs in at least 2 commits and in at most ``max_share`` (25%, at least
 3 commits) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
-commits) never link things. Two commits are related when they share at least 2 specific words (a shared prefix
-links on its own). Related commits form connected groups; a group is a theme when it holds ``min_size`` (3) commits.
+commits) never link things. Two commits are related when they share at least one specific subject word and
+their shared vocabulary weighs at least 4: a subject word in at most 10% of the commits weighs 2, a more common
+one 1, a file or a changelog section 1; a shared prefix links on its own. Links are taken strongest first; two groups merge only when at least half of
+the smaller group is linked to the larger one (so one shared word cannot chain unrelated work together). A
+group is a theme when it holds ``min_size`` (3) commits.
 The theme's name is its three most frequent specific words, written as they most often appear.
 """
 
@@ -98,17 +101,41 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         return x
 
     shared: Counter = Counter()
+    worded: set[tuple[int, int]] = set()
+    rare = max(2, int(0.1 * n))
     for w, members in index.items():
         if w.startswith("prefix:"):
             for k in members[1:]:  # the author's own "Topic:" grouping links directly
                 parent[find(k)] = find(members[0])
             continue
+        is_word = not w.startswith(("path:", "section:"))
+        weight = (2 if len(members) <= rare else 1) if is_word else 1
         for i in range(len(members)):
             for j in range(i + 1, len(members)):
-                shared[(members[i], members[j])] += 1
-    for (i, j), count in shared.items():
-        if count >= 2:
-            parent[find(i)] = find(j)
+                shared[(members[i], members[j])] += weight
+                if is_word:
+                    worded.add((members[i], members[j]))
+    edges = sorted(((count, i, j) for (i, j), count in shared.items() if count >= 4 and (i, j) in worded),
+                   reverse=True)
+    neighbours: dict[int, set[int]] = {}
+    for _, i, j in edges:
+        neighbours.setdefault(i, set()).add(j)
+        neighbours.setdefault(j, set()).add(i)
+    members_of: dict[int, list[int]] = {}
+    for k in range(n):
+        members_of.setdefault(find(k), []).append(k)
+    for _, i, j in edges:
+        a, b = find(i), find(j)
+        if a == b:
+            continue
+        small, large = (a, b) if len(members_of[a]) <= len(members_of[b]) else (b, a)
+        # two groups merge only when enough of the smaller one is linked to the larger (no chaining through
+        # one shared word): half of its members, rounded up
+        linked = sum(1 for u in members_of[small] if any(find(v) == large for v in neighbours.get(u, ())))
+        if linked * 2 < len(members_of[small]):
+            continue
+        parent[small] = large
+        members_of[large].extend(members_of.pop(small))
     groups: dict[int, list[int]] = {}
     for k in range(n):
         groups.setdefault(find(k), []).append(k)
