@@ -153,10 +153,10 @@ _KIND_RULES = [  # searched in order in a lower-cased label; the first hit wins
     ("doc", re.compile(r"\bdoc(s|umentation)?\b")),
     ("feature", re.compile(r"\bfeatures?\b|\badd(ed|itions?)?\b|\bnew\b|\benhance|\bimprove|\bminor\b|"
                            r"\bhighlights?\b|\bwhat'?s new\b|\bfeat\b")),
-    ("change", re.compile(r"\bchange[sd]?\b|\bmodified\b|\bbehaviou?r\b|\bupdated?\b")),
     ("packaging", re.compile(r"\bpackag|\bdependenc|\bbuild\b|\bvendor|\brequirements\b|\bdistribution\b")),
     ("misc", re.compile(r"\bmisc|\bother\b|\binternal|\btrivial|\bmaint|\brefactor|\btest|\bci\b|\bchores?\b|"
                         r"\bcontrib|\bdevelopment\b|\binfrastructure\b|\bprocess\b|\bcleanup\b")),
+    ("change", re.compile(r"\bchange[sd]?\b|\bmodified\b|\bbehaviou?r\b|\bupdated?\b")),
 ]
 
 

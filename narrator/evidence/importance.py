@@ -13,7 +13,7 @@ The tier is the highest that the evidence supports; its base dominates the score
 | notable     |  95  | a changelog entry without a kind (users were told, the section does not say what it is)     |
 | fix         |  90  | a changelog entry of kind bugfix; or the category Fixes with shipped source touched         |
 | performance |  80  | a changelog entry of kind performance; or the category Performance with shipped source     |
-| code        |  60  | shipped source changed, nothing else known                                                  |
+| code        |  60  | shipped source changed, nothing else known (an upkeep category with < 50 source lines stays upkeep) |
 | docs        |  40  | documentation (entry kind doc, category Documentation, or only docs/changelog files); a release-notes commit (entries added, no shipped source: ``match.match_entries`` gives its entries to the commits they describe) |
 | refactor    |  35  | the category Refactoring with shipped source; a revert                                     |
 | tests       |  30  | only tests                                                                                  |
@@ -51,6 +51,7 @@ _ENTRY_TIER = {"security": "security", "removal": "behaviour", "deprecation": "b
 _CATEGORY_TIER = {"Features": "feature", "Fixes": "fix", "Performance": "performance", "Refactoring": "refactor",
                   "Documentation": "docs", "Tests": "tests", "Dependencies": "upkeep", "Build & CI": "upkeep",
                   "Chores": "upkeep", "Reverts": "refactor", "Merges": "upkeep"}
+_UPKEEP_CHURN = 50  # an upkeep-classified commit touching fewer source lines than this stays upkeep
 _SOURCE_TIERS = frozenset({"feature", "fix", "performance", "refactor"})
 _SIGNAL_WORDS = {
     "api_removed": "public API removed", "api_renamed": "public API renamed", "option_removed": "CLI option removed",
@@ -129,8 +130,10 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     category_tier = _CATEGORY_TIER.get(evidence.category or "")
     if category_tier in _SOURCE_TIERS and evidence.touches_source:
         return category_tier, [f"classified as {evidence.category}"]
+    if category_tier == "upkeep" and evidence.source_churn < _UPKEEP_CHURN:
+        return "upkeep", [f"classified as {evidence.category}, touching little shipped source"]
     if evidence.touches_source:
-        return "code", ["changes shipped source"]
+        return "code", ["changes shipped source (no changelog entry or signal says more)"]
     if best is not None:
         return "upkeep", [f"changelog entry ({best[1].kind}): \u201c{_quote(best[1].text)}\u201d"]
     if counts and set(counts) <= {"docs", "changelog"}:

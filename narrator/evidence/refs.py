@@ -21,11 +21,11 @@ import re
 
 __all__ = ["find_refs", "ref_numbers", "advisory_ids", "pr_number_of_subject"]
 
-_GHSA_BODY = r"[23456789cfghjmpqrvwx]{4}-[23456789cfghjmpqrvwx]{4}-[23456789cfghjmpqrvwx]{4}"
+_GHSA_BODY = r"(?i:[23456789cfghjmpqrvwx]{4}-[23456789cfghjmpqrvwx]{4}-[23456789cfghjmpqrvwx]{4})"
 _REF = re.compile(
-    r"(?P<ghsa>\bGHSA-" + _GHSA_BODY + r"\b)"
+    r"(?P<ghsa>\b(?i:GHSA)-" + _GHSA_BODY + r"\b)"
     r"|:ghsa:`(?P<ghsa_role>" + _GHSA_BODY + r")`"
-    r"|(?P<cve>\bCVE-\d{4}-\d{4,7}\b)"
+    r"|(?P<cve>\b(?i:CVE)-\d{4}-\d{4,7}\b)"
     r"|:cve:`(?:CVE-)?(?P<cve_role>\d{4}-\d{4,7})`"
     r"|:(?:issue|pr|pull|gh|ghissue|ghpull|bug|bpo)s?:`(?P<role>[\d ,#]+)`"
     r"|(?P<xrepo>\b[\w.-]+/[\w.-]+)#(?P<xnum>\d+)\b"

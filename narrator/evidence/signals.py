@@ -133,7 +133,8 @@ _RUBY_SECTION = re.compile(r"^(?P<indent>\s*)(?P<vis>private|protected|public)\s
 _DEF_HINT = {
     "Python": ("def ", "class "), "JavaScript": ("export", "exports.", "public "), "TypeScript": ("export", "exports.", "public "),
     "Go": ("func ", "type "), "PHP": ("function ", "class ", "interface ", "trait ", "enum ", "const "),
-    "Java": ("public ",), "Kotlin": ("public ",), "Ruby": ("def ", "class ", "module "),
+    "Java": ("public ", "class ", "interface ", "enum ", "record "), "Kotlin": ("public ", "class "),
+    "Ruby": ("def ", "class ", "module ", "private", "protected", "public"),
 }
 
 
@@ -150,6 +151,22 @@ def _is_private_module(path: str, language: str) -> bool:
     return any(p in ("internal", "private", "_internal") for p in parts[:-1])
 
 
+class _Scope:
+    """What encloses the current line on one side of a hunk (old or new file)."""
+
+    __slots__ = ("section", "stack", "visibility", "cls")
+
+    def __init__(self, section: str, cls: str | None) -> None:
+        self.section = section
+        self.stack: list[tuple[int, str, str]] = []  # Python: (indent, "def"/"class", name) of open blocks
+        self.visibility: list[tuple[int, str]] = []  # Ruby: (indent, private/protected/public) sections
+        self.cls = cls  # PHP/Java: the class being read
+
+
+_CLASS_DECL = re.compile(r"^\s*(?:(?:public|final|abstract|static|readonly|sealed|non-sealed|private|protected)\s+)*"
+                         r"(?:class|interface|trait|enum|record)\s+(?P<name>[A-Za-z_$][\w$]*)")
+
+
 def _definitions(patch: FilePatch, language: str) -> tuple[list[_Def], list[_Def]]:
     """(removed definitions, added definitions) of public API in one file."""
     removed: list[_Def] = []
@@ -159,35 +176,34 @@ def _definitions(patch: FilePatch, language: str) -> tuple[list[_Def], list[_Def
         return removed, added
     if language == "Go" and any("package main" in raw for h in patch.hunks for raw in h.body[:40]):
         return removed, added
+    carried: dict[str, str | None] = {"-": None, "+": None}
     for index, hunk in enumerate(patch.hunks):
+        section_class = _CLASS_DECL.match(hunk.section or "")
+        scopes = {side: _Scope(hunk.section, section_class.group("name") if section_class else carried[side])
+                  for side in "-+"}
         if not hunk.added and not hunk.removed:
             continue
-        stack_old: list[tuple[int, str, str]] = []  # (indent, what, name) of enclosing Python/Ruby blocks
-        stack_new: list[tuple[int, str, str]] = []
-        ruby_vis_old: list[tuple[int, str]] = []
-        ruby_vis_new: list[tuple[int, str]] = []
-        section = hunk.section
         for mark, number, text in _walk(hunk):
-            if not any(h in text for h in hints) and language not in ("Ruby",):
-                if language == "Python" and text.strip() and mark != "-":
-                    _pop_python(stack_new, text)
-                if language == "Python" and text.strip() and mark != "+":
-                    _pop_python(stack_old, text)
-                continue
-            found = _match_def(language, text, section, stack_old if mark == "-" else stack_new,
-                               ruby_vis_old if mark == "-" else ruby_vis_new, mark)
-            if language == "Python" and text.strip():
-                if mark != "-":
-                    _push_python(stack_new, text)
-                if mark != "+":
-                    _push_python(stack_old, text)
-            if found is None or mark == " ":
-                continue
-            name, kind, qualified, tail = found
-            if mark == "-" and name in _COMMON_OVERRIDES and kind == "function" and qualified != name:
-                continue
-            item = _Def(name, kind, number, _short(text), _norm_tail(tail), index, qualified)
-            (removed if mark == "-" else added).append(item)
+            hinted = any(h in text for h in hints)
+            for side in ("-+" if mark == " " else mark):
+                scope = scopes[side]
+                if language == "Python" and text.strip():
+                    _pop_python(scope.stack, text)
+                if not hinted:
+                    continue
+                found = _match_def(language, text, scope, mark)
+                if language == "Python":
+                    m = _PY_DEF.match(text)
+                    if m:
+                        scope.stack.append((len(m.group("indent")), m.group("what"), m.group("name")))
+                if found is None or mark == " ":
+                    continue
+                name, kind, qualified, tail = found
+                if mark == "-" and name in _COMMON_OVERRIDES and kind == "function" and qualified != name:
+                    continue
+                item = _Def(name, kind, number, _short(text), _norm_tail(tail), index, qualified)
+                (removed if mark == "-" else added).append(item)
+        carried = {side: scopes[side].cls for side in "-+"}
     return removed, added
 
 
@@ -197,15 +213,9 @@ def _pop_python(stack: list[tuple[int, str, str]], text: str) -> None:
         stack.pop()
 
 
-def _push_python(stack: list[tuple[int, str, str]], text: str) -> None:
-    _pop_python(stack, text)
-    m = _PY_DEF.match(text)
-    if m:
-        stack.append((len(m.group("indent")), m.group("what"), m.group("name")))
-
-
-def _match_def(language: str, text: str, section: str, stack: list[tuple[int, str, str]],
-               ruby_vis: list[tuple[int, str]], mark: str) -> tuple[str, str, str, str] | None:
+def _match_def(language: str, text: str, scope: _Scope, mark: str) -> tuple[str, str, str, str] | None:
+    """(name, kind, qualified name, text after the name) when ``text`` defines public API; updates ``scope``."""
+    section = scope.section
     if language == "Python":
         m = _PY_DEF.match(text)
         if not m:
@@ -214,13 +224,12 @@ def _match_def(language: str, text: str, section: str, stack: list[tuple[int, st
         if name.startswith("_"):
             return None
         indent = len(m.group("indent"))
-        enclosing = [s for s in stack if s[0] < indent]
+        enclosing = [s for s in scope.stack if s[0] < indent]
         if indent and not enclosing:
             sm = re.match(r"^\s*(?:async\s+)?(def|class)\s+(\w+)", section or "")
-            if sm:
-                enclosing = [(0, sm.group(1), sm.group(2))]
-            else:
+            if not sm:
                 return None  # indented, but inside what? not provably public
+            enclosing = [(0, sm.group(1), sm.group(2))]
         if any(what == "def" for _, what, _ in enclosing):
             return None  # a nested helper
         if any(n.startswith("_") for _, _, n in enclosing):
@@ -238,7 +247,8 @@ def _match_def(language: str, text: str, section: str, stack: list[tuple[int, st
         if m:
             recv = m.group("recv")
             if recv:
-                recv_type = re.sub(r"[\[].*$", "", recv.split()[-1].lstrip("*")) if recv.split() else ""
+                words = recv.split()
+                recv_type = re.sub(r"\[.*$", "", words[-1].lstrip("*")) if words else ""
                 if not recv_type[:1].isupper():
                     return None
                 return m.group("name"), "function", f"{recv_type}.{m.group('name')}", m.group("tail")
@@ -248,53 +258,55 @@ def _match_def(language: str, text: str, section: str, stack: list[tuple[int, st
             return m.group("name"), "class", m.group("name"), m.group("tail")
         return None
     if language == "PHP":
+        m = _PHP_CLASS.match(text)
+        if m:
+            scope.cls = m.group("name")
+            return m.group("name"), "class", m.group("name"), m.group("tail")
         m = _PHP_FUNC.match(text)
         if m:
             if re.search(r"\b(private|protected)\b", m.group("mods")) or m.group("name").startswith("__"):
                 return None
-            cls = re.search(r"\b(?:class|interface|trait|enum)\s+(\w+)", section or "")
-            qualified = f"{cls.group(1)}::{m.group('name')}" if cls else m.group("name")
+            qualified = f"{scope.cls}::{m.group('name')}" if scope.cls else m.group("name")
             return m.group("name"), "function", qualified, m.group("tail")
-        m = _PHP_CLASS.match(text) or _PHP_CONST.match(text)
+        m = _PHP_CONST.match(text)
         if m:
-            kind = "constant" if "const" in text.split("=")[0] else "class"
-            cls = re.search(r"\b(?:class|interface|trait|enum)\s+(\w+)", section or "") if kind == "constant" else None
-            qualified = f"{cls.group(1)}::{m.group('name')}" if cls else m.group("name")
-            return m.group("name"), kind, qualified, m.group("tail")
+            qualified = f"{scope.cls}::{m.group('name')}" if scope.cls else m.group("name")
+            return m.group("name"), "constant", qualified, m.group("tail")
         return None
     if language in ("Java", "Kotlin"):
+        m = _CLASS_DECL.match(text)
+        if m:
+            scope.cls = m.group("name")
         m = _JAVA_CLASS.match(text)
         if m:
             return m.group("name"), "class", m.group("name"), m.group("tail")
         m = _JAVA_METHOD.match(text)
         if m and m.group("name") not in ("if", "for", "while", "switch", "return", "new"):
-            cls = re.search(r"\b(?:class|interface|enum|record)\s+(\w+)", section or "")
-            qualified = f"{cls.group(1)}.{m.group('name')}" if cls else m.group("name")
+            qualified = f"{scope.cls}.{m.group('name')}" if scope.cls else m.group("name")
             return m.group("name"), "function", qualified, m.group("tail")
         return None
     if language == "Ruby":
         vis = _RUBY_SECTION.match(text)
         if vis:
             indent = len(vis.group("indent"))
-            while ruby_vis and ruby_vis[-1][0] >= indent:
-                ruby_vis.pop()
-            ruby_vis.append((indent, vis.group("vis")))
+            while scope.visibility and scope.visibility[-1][0] >= indent:
+                scope.visibility.pop()
+            scope.visibility.append((indent, vis.group("vis")))
             return None
         m = _RUBY_DEF.match(text)
         if m:
             indent = len(m.group("indent"))
             if m.group("private") or m.group("name").startswith("_"):
                 return None
-            if not m.group("self") and any(i == indent and v != "public" for i, v in ruby_vis):
+            if not m.group("self") and any(i == indent and v != "public" for i, v in scope.visibility):
                 return None
             if not m.group("self") and re.search(r"^\s*(private|protected)\b", section or ""):
                 return None
             return m.group("name"), "function", m.group("name"), m.group("tail")
         m = _RUBY_CLASS.match(text)
-        if m and mark != " ":
-            return m.group("name"), "class", m.group("name"), m.group("tail")
         if m:
-            ruby_vis.clear()
+            scope.visibility.clear()
+            return m.group("name"), "class", m.group("name"), m.group("tail")
         return None
     return None
 
@@ -305,7 +317,6 @@ _OPTION_CALL = re.compile(
     r"(?:\badd_argument|\badd_option|\bclick\.option|\bcloup\.option|@option|\btyper\.Option|\bOption|\.option|"
     r"\bmethod_option|\bclass_option|\boption\s+:|@Option|@CommandLine\.Option|\.on)\s*\(?")
 _NOT_OPTION_DEF = re.compile(r"\b(?:get|has|is|set|read|parse|with|remove)_?[Oo]ption|\boptions?\s*\[|getopt")
-_QUOTED_FLAG = re.compile(r"""['"](?P<flag>--?(?:\[no-\])?[A-Za-z][\w-]*)(?:/(?P<neg>--?[A-Za-z][\w-]*))?(?=[\s='",|\[]|['"])""")
 _SYMFONY = re.compile(r"""(?:\baddOption|\bnew\s+InputOption)\s*\(\s*['"](?P<name>[A-Za-z][\w-]*)['"]""")
 _COBRA = re.compile(r"""Flags\(\)\s*\.\s*\w+\(\s*(?:&?[\w.\[\]]+\s*,\s*)?"(?P<name>[A-Za-z][\w-]*)"(?P<rest>.*)$""")
 _GOFLAG = re.compile(r"""\bflag\.(?:String|Bool|Int|Int64|Uint|Uint64|Float64|Duration|Var|Func|TextVar|BoolFunc)"""
@@ -353,12 +364,43 @@ def _option_names(text: str, language: str, recent: Sequence[str]) -> list[tuple
         if m:
             return [("--" + m.group("name"), text[m.end():])]
     after = text[call.start():]
-    for m in _QUOTED_FLAG.finditer(after):
-        flag = m.group("flag").replace("[no-]", "")
-        out.append((flag, after[m.end():]))
-        if m.group("neg"):
-            out.append((m.group("neg"), after[m.end():]))
+    for m in _QUOTED.finditer(after):
+        body = m.group("body")
+        if not body.startswith("-"):
+            continue
+        for part in re.split(r"[,\s|/]+", body):
+            fm = _FLAG.match(part)
+            if fm:
+                out.append((fm.group("flag").replace("[no-]", ""), after[m.end():]))
     return out
+
+
+_QUOTED = re.compile(r"""(?P<q>['"])(?P<body>[^'"\n]*)(?P=q)""")
+_FLAG = re.compile(r"^(?P<flag>--?(?:\[no-\])?[A-Za-z][\w-]*)")
+
+
+def _longest(flags: Sequence[str]) -> str:
+    return max(flags, key=lambda f: (f.startswith("--"), len(f)))
+
+
+def _option_default(text: str, language: str) -> str | None:
+    """The default value an option definition line gives (keyword ``default=``, Symfony's fifth argument,
+    cobra's/Go flag's value argument), or None."""
+    m = _OPTION_DEFAULT.search(text)
+    if m:
+        return " ".join(m.group("value").split())
+    call = re.search(r"(?:\baddOption|\bnew\s+InputOption)\s*\(", text)
+    if call:
+        args = _split_args(text[call.end():])
+        return " ".join(args[4].split()) if len(args) > 4 and args[4].strip() else None
+    call = re.search(r"(?:Flags\(\)\s*\.\s*|\bflag\.)(?P<fn>\w+)\(", text)
+    if call:
+        args = [a.strip() for a in _split_args(text[call.end():])]
+        names = [k for k, a in enumerate(args) if re.fullmatch(r'"[\w-]+"', a)]
+        if names:
+            k = names[0] + (2 if call.group("fn").endswith("P") else 1)
+            return args[k] if k < len(args) and args[k] else None
+    return None
 
 
 # ------------------------------------------------------------------------------------- env vars
@@ -385,7 +427,7 @@ _PROPERTY = {
                       r"\$(?P<name>\w+)\s*=\s*(?P<value>[^;]+);"),
     "Java": re.compile(r"^\s*(?:public|protected|private)\s+(?:static\s+)?(?:final\s+)?[\w<>\[\], .?]+?\s+"
                        r"(?P<name>\w+)\s*=\s*(?P<value>[^;]+);"),
-    "Python": re.compile(r"^    (?P<name>[a-z_]\w*)\s*(?::\s*[^=]+?)?\s*=\s*(?P<value>" + _LITERAL + r")\s*(?:#.*)?$"),
+    "Python": re.compile(r"^    (?P<name>[a-z]\w*)\s*(?::\s*[^=]+?)?\s*=\s*(?P<value>" + _LITERAL + r")\s*(?:#.*)?$"),
     "Ruby": re.compile(r"^\s*(?P<name>[A-Z][A-Z0-9_]*DEFAULT\w*|DEFAULT\w*)\s*=\s*(?P<value>.+?)\s*$"),
 }
 _DEFAULT_NAME = re.compile(r"(?P<name>\b(?:[Dd]efault|DEFAULT|\w*_(?:default|DEFAULT)|\w*[a-z]Default)\w*)\s*"
@@ -473,15 +515,18 @@ def _defaults(patch: FilePatch, language: str) -> dict[str, dict[tuple[str, str]
             function = None
             depth = 0
             length = 0
+            in_class = (hunk.section or "").startswith("class ")
             for mark, number, text in _walk(hunk):
                 if mark not in (" ", side):
                     continue
                 changed = mark == side
+                if language == "Python" and text[:1] not in ("", " ", "\t", "#", ")"):
+                    in_class = text.startswith("class ")
                 if function is None:
                     m = _SIG_START.search(text) if signatures else None
                     if m is None:
                         if changed:
-                            _line_defaults(text, number, hunk, prop, config_file, sides[side])
+                            _line_defaults(text, number, language, prop, in_class, config_file, sides[side])
                         continue
                     function, fragment, depth, length = m.group("name"), text[m.end():], 1, 0
                 else:
@@ -496,28 +541,30 @@ def _defaults(patch: FilePatch, language: str) -> dict[str, dict[tuple[str, str]
     return sides
 
 
-def _line_defaults(text: str, number: int, hunk: Hunk, prop: re.Pattern[str] | None, config_file: bool,
-                   out: dict[tuple[str, str], tuple[str, int, str]]) -> None:
-    scope = hunk.section[:60]
+def _line_defaults(text: str, number: int, language: str, prop: re.Pattern[str] | None, in_class: bool,
+                   config_file: bool, out: dict[tuple[str, str], tuple[str, int, str]]) -> None:
+    """Record the default a single line gives: an option's default, an initialiser, a DEFAULT_* name, or a
+    literal in a config/defaults file."""
+    options = _option_names(text, language, ())
+    if options:
+        value = _option_default(text, language)
+        if value is not None:
+            out[("", _longest([flag for flag, _ in options]))] = (value, number, text)
+        return
     if prop is not None:
         m = prop.match(text)
-        if m and (prop is not _PROPERTY["Python"] or hunk.section.lstrip().startswith("class ")):
-            out[(scope, m.group("name"))] = (" ".join(m.group("value").split()), number, text)
+        if m and (language != "Python" or in_class):
+            out[("", m.group("name"))] = (" ".join(m.group("value").split()), number, text)
             return
-    if "efault" in text or "DEFAULT" in text:
-        m = _OPTION_DEFAULT.search(text)
-        names = _option_names(text, "", ())
-        if m and names:
-            out[(scope, names[0][0])] = (m.group("value").strip(), number, text)
-            return
+    if ("efault" in text or "DEFAULT" in text) and not text.lstrip().startswith(("#", "//", "*")):
         m = _DEFAULT_NAME.search(text)
-        if m and not text.lstrip().startswith(("#", "//", "*")):
-            out[(scope, m.group("name"))] = (" ".join(m.group("value").split()), number, text)
+        if m:
+            out[("", m.group("name"))] = (" ".join(m.group("value").split()), number, text)
             return
     if config_file:
         m = _KEYED.match(text)
         if m:
-            out[(scope, m.group("name"))] = (m.group("value"), number, text)
+            out[("", m.group("name"))] = (m.group("value"), number, text)
 
 
 # ------------------------------------------------------------------------------------- exit codes
@@ -741,9 +788,7 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
             old = sides["-"].get(key)
             if old is not None and old[0] != value:
                 scope, name = key
-                label = f"{scope}({name})" if scope and not scope.startswith(("class ", "@@")) and "(" not in scope \
-                    else name
-                label = name if len(label) > 60 else label
+                label = f"{scope}({name})" if scope else name
                 out.append(Signal("default_changed", label, patch.path, number, _short(text), f"{old[0]} -> {value}",
                                   language))
         out.extend(_deprecations(patch, language, removed_blob))
@@ -767,10 +812,19 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
             out.append(Signal("api_renamed", d.qualified, patch.path, d.line, d.text, f"renamed to {rename.name}",
                               language))
     seen_opts: set[tuple[str, str]] = set()
-    for patch, flag, number, text, rest, index in removed_opts:
-        if flag in added_opts or (patch.path, flag) in seen_opts:
+    by_line: dict[tuple[str, int], list[tuple[FilePatch, str, int, str, str, int]]] = {}
+    for item in removed_opts:
+        by_line.setdefault((item[0].path, item[2]), []).append(item)
+    for items in by_line.values():  # one signal per definition line: "-p, --port" is one option
+        flags = [item[1] for item in items]
+        if any(flag in added_opts for flag in flags):
+            continue
+        flag = _longest(flags)
+        patch, _, number, text, rest, index = next(item for item in items if item[1] == flag)
+        if (patch.path, flag) in seen_opts:
             continue
         seen_opts.add((patch.path, flag))
+        others = [f for f in flags if f != flag]
         partner = None
         for other, defs in added_opts.items():
             for path, other_rest, other_index in defs:
@@ -780,7 +834,8 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
             out.append(Signal("option_renamed", flag, patch.path, number, _short(text), f"renamed to {partner}",
                               language_of(patch.path)))
         else:
-            out.append(Signal("option_removed", flag, patch.path, number, _short(text), "option removed",
+            detail = "option removed" + (f" (also {', '.join(others)})" if others else "")
+            out.append(Signal("option_removed", flag, patch.path, number, _short(text), detail,
                               language_of(patch.path)))
     seen_env: set[str] = set()
     for patch, language, name, number, text in removed_env:
