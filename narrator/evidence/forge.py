@@ -7,13 +7,16 @@ One job: ``forge_of(url)`` recognises where a repository is hosted and the link 
 | github    | github.com (and ``hosts={"ghe.corp": "github"}``)  | /commit/S     | /pull/N                 | /issues/N        | /releases/tag/T    | /compare/A...B     |
 | gitlab    | gitlab.com, hosts starting ``gitlab.`` (subgroups) | /-/commit/S   | /-/merge_requests/N     | /-/issues/N      | /-/tags/T          | /-/compare/A...B   |
 | bitbucket | bitbucket.org                                     | /commits/S    | /pull-requests/N        | /issues/N        | /src/T             | /branches/compare/B%0DA |
-| gitea     | codeberg.org, gitea.com, hosts starting ``gitea.``/``forgejo.``/``git.`` given in ``hosts`` | /commit/S | /pulls/N | /issues/N | /releases/tag/T | /compare/A...B |
+| gitea     | codeberg.org, gitea.com, hosts starting ``gitea.``/``forgejo.``   | /commit/S     | /pulls/N                | /issues/N        | /releases/tag/T    | /compare/A...B     |
+
+Any other host (a self-hosted GitHub Enterprise, GitLab or Forgejo) can be named in ``hosts``.
 
 Accepted remote forms: ``https://[user[:token]@]host[:port]/owner/repo[.git]``, ``ssh://git@host[:port]/owner/repo.git``,
 ``git@host:owner/repo.git``, ``git://host/owner/repo``. Credentials are dropped and never appear in a link; an
 ssh port is dropped (the web UI is on https). Unknown hosts give None (no links rather than wrong ones), and so
 does anything hostile or odd: other schemes (``javascript:``, ``file:``, ``data:``), spaces, quotes, angle
-brackets, backslashes, control characters, non-ASCII hosts, ``..`` segments. Link arguments are checked too: a
+brackets, backslashes, control characters (a trailing newline too: strip git's output first), non-ASCII hosts,
+``..`` segments. Link arguments are checked too: a
 commit must be hex, a number a positive integer, a tag is percent-encoded.
 """
 
@@ -68,7 +71,6 @@ def forge_of(url: str | None, hosts: Mapping[str, str] | None = None) -> Forge |
     """
     if not url or not isinstance(url, str) or len(url) > 2000:
         return None
-    url = url.strip()
     if _BAD_CHARS.search(url) or not url.isascii():
         return None
     m = _URL.match(url)
@@ -97,16 +99,12 @@ def forge_of(url: str | None, hosts: Mapping[str, str] | None = None) -> Forge |
     if path.endswith(".git"):
         path = path[:-4]
     segments = [s for s in path.split("/") if s]
+    if kind == "gitlab" and "-" in segments:
+        segments = segments[:segments.index("-")]  # a link to a page inside the project
     if any(s in (".", "..") or not _SEGMENT.match(s) for s in segments):
         return None
-    if kind == "gitlab":
-        if "-" in segments:
-            segments = segments[:segments.index("-")]  # a link to a page inside the project
-        if len(segments) < 2:
-            return None
-    else:
-        if len(segments) != 2:
-            return None
+    if len(segments) < 2 or (kind != "gitlab" and len(segments) != 2):
+        return None
     repo_path = "/".join(segments)
     return Forge(kind=kind, host=web_host, path=repo_path, base=f"https://{web_host}/{repo_path}")
 

@@ -7,6 +7,7 @@ The tier is the highest that the evidence supports; its base dominates the score
 
 | tier        | base | evidence                                                                                   |
 |-------------|------|--------------------------------------------------------------------------------------------|
+| (release notes) |  | a commit adding changelog entries without touching shipped source is docs (below): its entries describe other commits |
 | security    | 200  | a strong security marker: GHSA/CVE id, advisory link, "Merge commit from fork", a changelog entry of kind security |
 | behaviour   | 150  | a code signal in shipped source (public API/CLI option/env var removed or renamed, default changed, exit code changed, deprecation added); a changelog entry of kind removal/deprecation/change or marked breaking; a Conventional Commits ``!``/BREAKING CHANGE |
 | feature     | 100  | a changelog entry of kind feature; or the category Features with shipped source touched     |
@@ -89,6 +90,14 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         return "upkeep", ["made by a bot"]
     if _BRANCH_SYNC.match(evidence.subject or ""):
         return "upkeep", ["merges one branch into another (the work is counted in its own commits)"]
+    counts = evidence.kind_counts
+    if evidence.entries and not evidence.touches_source and counts and \
+            set(counts) <= {"changelog", "docs", "tooling", "dependencies"} and "changelog" in counts:
+        n = len(evidence.entries)
+        security = sum(1 for e in evidence.entries if e.kind == "security")
+        extra = f", {security} security" if security else ""
+        return "docs", [f"adds release notes ({n} entr{'y' if n == 1 else 'ies'}{extra}; match_entries gives them "
+                        f"to the commits they describe)"]
     strong_security = [s for s in evidence.signals if s.kind == "security" and s.strength == "strong"]
     if strong_security:
         first = strong_security[0]
@@ -109,12 +118,6 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         if evidence.breaking and not reasons:
             reasons.append("marked as a breaking change in the commit message")
         return "behaviour", reasons
-    counts = evidence.kind_counts
-    if evidence.entries and not evidence.touches_source and counts and \
-            set(counts) <= {"changelog", "docs", "tooling", "dependencies"} and "changelog" in counts:
-        n = len(evidence.entries)
-        return "docs", [f"adds release notes ({n} entr{'y' if n == 1 else 'ies'}; match_entries gives them to the "
-                        f"commits they describe)"]
     ranks = sorted(TIERS, key=lambda t: -TIERS[t])
     best = None
     for entry in evidence.entries:

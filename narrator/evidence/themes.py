@@ -9,11 +9,12 @@ author's own grouping), the changelog sections and kinds of its entries, and the
 touches. A word is *specific* when it occurs in at least 2 commits and in at most ``max_share`` (25%, at least
 3 commits) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
 commits) never link things. Two commits are related when they share at least one specific subject word and
-their shared vocabulary weighs at least 4: a subject word in at most 10% of the commits weighs 2, a more common
+their shared vocabulary weighs at least 4: a subject word in at most 10% of the commits (or 3) weighs 2, a more common
 one 1, a file or a changelog section 1; a shared prefix links on its own. Links are taken strongest first; two groups merge only when at least half of
 the smaller group is linked to the larger one (so one shared word cannot chain unrelated work together). A
 group is a theme when it holds ``min_size`` (3) commits.
-The theme's name is its three most frequent specific words, written as they most often appear.
+The theme's name is its prefix and most frequent specific words (three at most, ties alphabetical), written as
+they most often appear.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
 
     shared: Counter = Counter()
     worded: set[tuple[int, int]] = set()
-    rare = max(2, int(0.1 * n))
+    rare = max(3, int(0.1 * n))
     for w, members in index.items():
         if w.startswith("prefix:"):
             for k in members[1:]:  # the author's own "Topic:" grouping links directly
@@ -147,9 +148,10 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         for k in members:
             words, prefix = per_commit[k]
             counts.update((words | prefix) & specific)
-        top = [w for w, c in counts.most_common() if c >= 2 and not w.startswith(("path:", "section:"))][:3]
+        ranked = sorted(counts, key=lambda w: (not w.startswith("prefix:"), -counts[w], w))  # deterministic
+        top = [w for w in ranked if counts[w] >= 2 and not w.startswith(("path:", "section:"))][:3]
         if not top:
-            top = [w for w, _ in counts.most_common(3)]
+            top = ranked[:3]
         names = []
         for w in top:
             if w.startswith("prefix:"):
