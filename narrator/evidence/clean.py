@@ -63,6 +63,7 @@ _EM_UNDER = re.compile(r"(?:(?<=^)|(?<=[\s(\[{]))_(?=[A-Za-z\x00])(?P<body>[A-Za
                        + _CLOSE)
 _STRIKE = re.compile(_OPEN + r"~~(?=\S)(?P<body>[^~\n]*?\S)~~" + _CLOSE)
 _SPACE = re.compile(r"\s+")
+_MARKUP_CHARS = re.compile(r"[`*_\[<\\~:!]|\.\. |``")
 _MARK = re.compile("\x00(\\d+)\x00")
 
 
@@ -111,6 +112,8 @@ def clean_markup(text: str) -> str:
     """Plain one-line text from a Markdown/reST snippet; tokens are never changed (see the module docstring)."""
     if not text:
         return ""
+    if not _MARKUP_CHARS.search(text):
+        return " ".join(text.split())  # plain text (most commit subjects): nothing to take off
     text = text.replace("\x00", "")
     if "<!--" in text:
         text = _HTML_COMMENT.sub(" ", text)

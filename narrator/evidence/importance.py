@@ -60,6 +60,9 @@ _SIGNAL_WORDS = {
     "default_changed": "default changed", "exit_code_changed": "exit code changed",
     "deprecation_added": "deprecation added",
 }
+# Which behaviour signal to cite first: what breaks a user's command line or scripts before library API churn.
+_SEVERITY = ("option_removed", "env_removed", "exit_code_changed", "default_changed", "option_renamed", "api_removed",
+             "api_renamed", "deprecation_added")
 _BRANCH_SYNC = re.compile(r"^Merge (?:remote-tracking )?branch '[^']+'(?: of \S+)?(?: into \S+)?\s*$|"
                           r"^Merge (?:tag|branch) '[^']+'", re.I)
 
@@ -104,8 +107,9 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         label = first.detail if first.name in ("security entry", "Merge commit from fork") else \
             f"{first.detail} {first.name}"
         return "security", [f"{label} ({first.where})"]
-    behaviour = [s for s in evidence.signals if s.kind in BEHAVIOUR_KINDS and
-                 (s.where == "source" or evidence.touches_source)]
+    behaviour = sorted((s for s in evidence.signals if s.kind in BEHAVIOUR_KINDS and
+                        (s.where == "source" or evidence.touches_source)),
+                       key=lambda s: (_SEVERITY.index(s.kind), s.where != "source"))
     breaking_entries = [e for e in evidence.entries if e.breaking or e.kind in ("removal", "deprecation", "change")]
     if behaviour or breaking_entries or evidence.breaking:
         if breaking_entries:
@@ -176,7 +180,7 @@ def score(evidence: CommitEvidence) -> Score:
     if len(behaviour_names) > 1:
         bonus += min(6, 2 * (len(behaviour_names) - 1))
         cited = {r for r in reasons}
-        for s in evidence.signals:
+        for s in sorted(evidence.signals, key=lambda s: _SEVERITY.index(s.kind) if s.kind in _SEVERITY else 99):
             if s.kind in BEHAVIOUR_KINDS and s.where == "source":
                 line = _cite(s)
                 if line not in cited and len(reasons) < 8:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Protocol, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry
@@ -93,8 +94,10 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=16384)
 def significant_words(text: str) -> frozenset[str]:
-    """The stemmed, lower-cased words of ``text`` that carry meaning (see the module docstring)."""
+    """The stemmed, lower-cased words of ``text`` that carry meaning (see the module docstring). Remembered for
+    recent texts: a window's subjects are asked for again by every release's matching."""
     out = set()
     for word in _WORD.findall(text):
         lower = word.lower()
@@ -117,9 +120,13 @@ def pr_title(subject: str, body: str = "") -> str:
     return _CC_PREFIX.sub("", _TRAILING_PR.sub("", subject.strip()))
 
 
-def _numbers(commit: CommitLike) -> tuple[set[int], set[int]]:
+def _numbers(commit: CommitLike) -> tuple[frozenset[int], frozenset[int]]:
     """(the pull request the commit is, the issues it cites)."""
-    subject, body = commit.subject or "", getattr(commit, "body", "") or ""
+    return _numbers_of(commit.subject or "", getattr(commit, "body", "") or "")
+
+
+@lru_cache(maxsize=16384)
+def _numbers_of(subject: str, body: str) -> tuple[frozenset[int], frozenset[int]]:
     own = set()
     pr = pr_number_of_subject(subject, body)
     if pr is not None:
@@ -127,7 +134,7 @@ def _numbers(commit: CommitLike) -> tuple[set[int], set[int]]:
     cited = set(ref_numbers(find_refs(subject))) - own
     for m in _FIXES.finditer(body):
         cited.update(int(n) for n in re.findall(r"\d+", m.group(1)))
-    return own, cited - own
+    return frozenset(own), frozenset(cited - own)
 
 
 def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLike]) -> tuple[EntryMatch, ...]:
@@ -145,9 +152,9 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             own_index.setdefault(n, []).append(commit.sha)
         for n in cited:
             cited_index.setdefault(n, []).append(commit.sha)
-        title = pr_title(commit.subject or "", getattr(commit, "body", "") or "")
-        titles.append(" ".join(significant_words(title)))
-        words.append(significant_words(title))
+        title_words = significant_words(pr_title(commit.subject or "", getattr(commit, "body", "") or ""))
+        titles.append(" ".join(sorted(title_words)))
+        words.append(title_words)
     df: dict[str, int] = {}
     for ws in words:
         for w in ws:

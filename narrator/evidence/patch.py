@@ -12,14 +12,16 @@ The parser is strict about structure and lenient about content:
 - ``-U0`` and ``-U3`` (any context), several files, renames, copies, mode changes, binary files, quoted paths
   (``"a/na\\303\\257ve.txt"``), ``\\ No newline at end of file`` and combined merge diffs (``diff --cc``)
   are understood;
-- ``keep(path)`` may say which files' hunks are worth parsing: the others keep their header facts and line
-  counts (counted without building lines), which is how a lockfile or a minified bundle costs almost nothing.
+- parsing is cheap: a file is cut into hunks by regular expressions and its line counts are counted, but the
+  numbered ``Line`` records are built only when ``Hunk.added``/``removed`` are read; ``keep(path)`` may drop
+  the hunks of files nobody will read (lockfiles, minified bundles).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterator, NamedTuple
 
 __all__ = ["Line", "Hunk", "FilePatch", "LogEntry", "parse_patch", "split_log"]
@@ -34,16 +36,44 @@ class Line(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Hunk:
-    """One ``@@`` block. ``body`` is the raw lines in order, each with its ``+``/``-``/space prefix."""
+    """One ``@@`` block. ``text`` is its body as git printed it (each line with its ``+``/``-``/space prefix).
+
+    ``added``, ``removed``, ``body`` and ``context()`` are computed from ``text`` on each access (parsing stays
+    cheap for the many hunks nobody reads line by line): read them once into a local when you loop.
+    """
 
     old_start: int
     old_count: int
     new_start: int
     new_count: int
     section: str  # the function context git prints after the header ("def redirect(", "class Config")
-    added: tuple[Line, ...]
-    removed: tuple[Line, ...]
-    body: tuple[str, ...]
+    text: str
+    parents: int = 1
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        return tuple(self.text.split("\n")) if self.text else ()
+
+    @property
+    def added(self) -> tuple[Line, ...]:
+        return _numbered(self)[0]
+
+    @property
+    def removed(self) -> tuple[Line, ...]:
+        return _numbered(self)[1]
+
+    @property
+    def added_text(self) -> str:
+        """The added lines' text (without the prefix), joined by newlines: for one fast regex search."""
+        if self.parents != 1:
+            return "\n".join(line.text for line in self.added)
+        return "\n".join([line[1:] for line in self.text.split("\n") if line[:1] == "+"])
+
+    @property
+    def removed_text(self) -> str:
+        if self.parents != 1:
+            return "\n".join(line.text for line in self.removed)
+        return "\n".join([line[1:] for line in self.text.split("\n") if line[:1] == "-"])
 
     def context(self) -> tuple[Line, ...]:
         """The unchanged lines, numbered in the new file."""
@@ -59,34 +89,91 @@ class Hunk:
         return tuple(out)
 
 
+
+
+@lru_cache(maxsize=4096)
+def _numbered(hunk: Hunk) -> tuple[tuple[Line, ...], tuple[Line, ...]]:
+    """(added, removed) lines of a hunk with their numbers, read by the header's counts."""
+    new_line = tuple.__new__
+    added: list[Line] = []
+    removed: list[Line] = []
+    old_no, new_no = hunk.old_start, hunk.new_start
+    if hunk.parents == 1:
+        old_left, new_left = hunk.old_count, hunk.new_count
+        for line in hunk.text.split("\n"):
+            if old_left <= 0 and new_left <= 0:
+                break
+            head = line[:1]
+            if head == "+":
+                added.append(new_line(Line, (new_no, line[1:])))
+                new_no += 1
+                new_left -= 1
+            elif head == "-":
+                removed.append(new_line(Line, (old_no, line[1:])))
+                old_no += 1
+                old_left -= 1
+            elif head == " " or line == "":
+                old_no += 1
+                new_no += 1
+                old_left -= 1
+                new_left -= 1
+            elif head != "\\":
+                break  # a truncated or mangled patch: stop at the first line that cannot be a body line
+        return tuple(added), tuple(removed)
+    parents = hunk.parents  # combined diff: one prefix column per parent
+    for line in hunk.text.split("\n"):
+        if line[:1] == "\\":
+            continue
+        marks, text = line[:parents], line[parents:]
+        if len(marks) < parents or marks.strip(" +-"):
+            break
+        if "-" in marks:
+            removed.append(new_line(Line, (old_no if marks[0] == "-" else 0, text)))
+            if marks[0] == "-":
+                old_no += 1
+        elif "+" in marks:
+            added.append(new_line(Line, (new_no, text)))
+            new_no += 1
+            if marks[0] == " ":
+                old_no += 1
+        else:
+            new_no += 1
+            old_no += 1
+    return tuple(added), tuple(removed)
+
+
 @dataclass(frozen=True, slots=True)
 class FilePatch:
     """One file of a patch. ``status``: added, modified, deleted, renamed, copied or type_changed.
 
-    ``lines_added``/``lines_removed`` are always counted; ``hunks`` is empty when the file is binary, has no
-    text change, or was not wanted by ``keep`` (then ``parsed`` is False).
+    ``lines_added``/``lines_removed`` are counted when the patch is parsed. ``hunks`` is built from ``body``
+    (the file's raw hunk text) on each access, so files nobody reads cost only their header: read it once
+    into a local. It is empty when the file is binary, has no text change, or was not wanted by ``keep``
+    (then ``parsed`` is False). The last parses are remembered (a small LRU memo), so several readers of one
+    commit share one parse.
     """
 
     path: str
     old_path: str | None
     status: str
     is_binary: bool = False
-    hunks: tuple[Hunk, ...] = ()
     lines_added: int = 0
     lines_removed: int = 0
     parsed: bool = True
     combined: bool = False  # a ``diff --cc`` of a merge: removed lines carry the first parent's numbers
+    body: str = field(default="", repr=False)  # from the first "@@" line to the end of the file's patch
+    parents: int = 1
+
+    @property
+    def hunks(self) -> tuple[Hunk, ...]:
+        return _hunks_of(self.body, self.parents) if self.body else ()
 
     @property
     def added_lines(self) -> tuple[Line, ...]:
-        if len(self.hunks) == 1:
-            return self.hunks[0].added
         return tuple(line for hunk in self.hunks for line in hunk.added)
 
     @property
     def removed_lines(self) -> tuple[Line, ...]:
-        if len(self.hunks) == 1:
-            return self.hunks[0].removed
         return tuple(line for hunk in self.hunks for line in hunk.removed)
 
 
@@ -109,7 +196,6 @@ class LogEntry:
         return parts[1].strip() if len(parts) > 1 else ""
 
 
-_HUNK = re.compile(r"^@@+ -(\d+)(?:,(\d+))? (?:-\d+(?:,\d+)? )*\+(\d+)(?:,(\d+))? @@+ ?(.*)$")
 _PREFIXES = ("a/", "b/", "i/", "w/", "c/", "o/", "1/", "2/")
 _ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 _DIFF_START = re.compile(r"^diff --(?:git|cc|combined) ", re.M)
@@ -173,100 +259,61 @@ def _git_line_paths(rest: str) -> tuple[str, str]:
     return _strip_prefix(rest), _strip_prefix(rest)
 
 
-def _parse_hunks(lines: list[str], start: int, end: int, parents: int) -> tuple[tuple[Hunk, ...], int, int]:
-    """Hunks of one file from ``lines[start:end]``; returns (hunks, lines added, lines removed)."""
-    hunks: list[Hunk] = []
-    new_line = tuple.__new__
-    total_added = total_removed = 0
-    i = start
-    while i < end:
-        header = lines[i]
-        if not header.startswith("@@"):
-            i += 1
-            continue
-        match = _HUNK.match(header)
-        if match is None:
-            i += 1
-            continue
-        old_start = int(match.group(1))
-        old_count = 1 if match.group(2) is None else int(match.group(2))
-        new_start = int(match.group(3))
-        new_count = 1 if match.group(4) is None else int(match.group(4))
-        section = match.group(5).strip()
-        added: list[Line] = []
-        removed: list[Line] = []
-        old_no, new_no = old_start, new_start
-        old_left, new_left = old_count, new_count
-        j = i + 1
-        if parents == 1:
-            while j < end and (old_left > 0 or new_left > 0):
-                line = lines[j]
-                head = line[:1]
-                if head == "+":
-                    added.append(new_line(Line, (new_no, line[1:])))
-                    new_no += 1
-                    new_left -= 1
-                elif head == "-":
-                    removed.append(new_line(Line, (old_no, line[1:])))
-                    old_no += 1
-                    old_left -= 1
-                elif head == " " or line == "":
-                    old_no += 1
-                    new_no += 1
-                    old_left -= 1
-                    new_left -= 1
-                elif head != "\\":
-                    break  # a truncated or mangled patch: stop at the first line that cannot be a body line
-                j += 1
-        else:  # combined diff: one prefix column per parent; read until the next hunk or a non-body line
-            while j < end:
-                line = lines[j]
-                if line[:1] == "\\":
-                    j += 1
-                    continue
-                marks, text = line[:parents], line[parents:]
-                if line[:2] == "@@" or len(marks) < parents or marks.strip(" +-"):
-                    break
-                if "-" in marks:
-                    removed.append(new_line(Line, (old_no if marks[0] == "-" else 0, text)))
-                    if marks[0] == "-":
-                        old_no += 1
-                elif "+" in marks:
-                    added.append(new_line(Line, (new_no, text)))
-                    new_no += 1
-                    if marks[0] == " ":
-                        old_no += 1
-                else:
-                    new_no += 1
-                    old_no += 1
-                j += 1
-        if j < end and lines[j][:1] == "\\":
-            j += 1
-        hunks.append(Hunk(old_start, old_count, new_start, new_count, section, tuple(added), tuple(removed),
-                          tuple(lines[i + 1:j])))
-        total_added += len(added)
-        total_removed += len(removed)
-        i = j
-    return tuple(hunks), total_added, total_removed
+_HUNK_HEADER = re.compile(r"@@+ -(\d+)(?:,(\d+))? (?:-\d+(?:,\d+)? )*\+(\d+)(?:,(\d+))? @@+ ?(.*)")
+_NOT_BODY = re.compile(r"\n[^ +\-\\\n@]")
 
 
-def _count_only(lines: list[str], start: int, end: int) -> tuple[int, int]:
-    """Added/removed line counts of a file whose hunks are not wanted (no Line objects built)."""
+def _parse_hunks(block: str, start: int, parents: int) -> tuple[tuple[Hunk, ...], int, int]:
+    """Hunks of one file's text from ``start`` (a line beginning with ``@@``); returns (hunks, added, removed)."""
+    heads = []
+    at = start
+    while at != -1:  # str.find: C speed, no per-line Python
+        heads.append(at)
+        at = block.find("\n@@", at + 1)
+        at = at + 1 if at != -1 else -1
+    hunks = []
     added = removed = 0
-    in_body = False
-    for k in range(start, end):
-        head = lines[k][:1]
-        if head == "@":
-            in_body = True
-        elif in_body and head == "+":
-            added += 1
-        elif in_body and head == "-":
-            removed += 1
-    return added, removed
+    for n, head in enumerate(heads):
+        line_end = block.find("\n", head)
+        header = block[head:line_end if line_end != -1 else len(block)]
+        m = _HUNK_HEADER.match(header)
+        if m is None:
+            continue
+        if line_end == -1:
+            text = ""
+        elif n + 1 < len(heads):
+            text = block[line_end + 1:heads[n + 1] - 1]
+        else:
+            text = block[line_end + 1:].rstrip("\n")
+            junk = _NOT_BODY.search(text) if parents == 1 else None
+            if junk is not None:  # whatever follows the patch (a commit header) is not part of it
+                text = text[:junk.start()]
+        old_count = 1 if m.group(2) is None else int(m.group(2))
+        new_count = 1 if m.group(4) is None else int(m.group(4))
+        hunk = Hunk(int(m.group(1)), old_count, int(m.group(3)), new_count, m.group(5).strip(), text, parents)
+        if parents == 1:
+            first = text[:1]
+            added += text.count("\n+") + (first == "+")
+            removed += text.count("\n-") + (first == "-")
+        else:
+            plus, minus = _numbered(hunk)
+            added += len(plus)
+            removed += len(minus)
+        hunks.append(hunk)
+    return tuple(hunks), added, removed
 
 
-def _parse_file(lines: list[str], start: int, end: int, keep: Callable[[str], bool] | None) -> FilePatch:
-    first = lines[start]
+@lru_cache(maxsize=1024)
+def _hunks_of(body: str, parents: int) -> tuple[Hunk, ...]:
+    """A file's hunks, remembered for the last files asked for (one commit's readers share one parse)."""
+    return _parse_hunks(body, 0, parents)[0]
+
+
+def _parse_file(block: str, keep: Callable[[str], bool] | None) -> FilePatch:
+    first_hunk = block.find("\n@@")
+    header = block if first_hunk == -1 else block[:first_hunk]
+    lines = header.split("\n")
+    first = lines[0]
     parents = 1
     combined = False
     old_path = new_path = None
@@ -280,11 +327,7 @@ def _parse_file(lines: list[str], start: int, end: int, keep: Callable[[str], bo
     else:  # diff --cc path / diff --combined path
         combined = True
         git_old = git_new = _unquote(first.split(" ", 2)[2].rstrip("\r"))
-    i = start + 1
-    while i < end:
-        line = lines[i]
-        if line.startswith("@@"):
-            break
+    for line in lines[1:]:
         if line.startswith("--- "):
             old_path = _header_path(line[4:])
             saw_minus = True
@@ -317,7 +360,6 @@ def _parse_file(lines: list[str], start: int, end: int, keep: Callable[[str], bo
                     status = "added"
                 elif body.endswith(" and /dev/null"):
                     status = "deleted"
-        i += 1
     if old_mode and new_mode and old_mode[:2] != new_mode[:2]:
         status = "type_changed"
     if saw_plus and new_path is None:
@@ -332,35 +374,43 @@ def _parse_file(lines: list[str], start: int, end: int, keep: Callable[[str], bo
         previous = old_path or rename_from or (git_old if status in ("renamed", "copied") else None)
     if previous == path and status not in ("renamed", "copied"):
         previous = None
-    if combined and i < end:
-        parents = max(2, len(lines[i]) - len(lines[i].lstrip("@")) - 1)  # "@@@" = two parents
-    wanted = not binary and (keep is None or keep(path))
     if binary:
-        return FilePatch(path, previous, status, True, (), 0, 0, True, combined)
-    if not wanted:
-        added, removed = _count_only(lines, i, end)
-        return FilePatch(path, previous, status, False, (), added, removed, False, combined)
-    hunks, added, removed = _parse_hunks(lines, i, end, parents)
-    return FilePatch(path, previous, status, False, hunks, added, removed, True, combined)
+        return FilePatch(path, previous, status, True, 0, 0, True, combined)
+    if first_hunk == -1:
+        return FilePatch(path, previous, status, False, 0, 0, True, combined)
+    body = block[first_hunk + 1:]
+    if combined:
+        parents = max(2, len(body[:12]) - len(body[:12].lstrip("@")) - 1)  # "@@@" = two parents
+        _, added, removed = _parse_hunks(body, 0, parents)
+    else:
+        junk = _NOT_BODY.search(body)
+        if junk is not None:  # whatever follows the patch (a commit header) is not part of it
+            body = body[:junk.start()]
+        added = body.count("\n+")
+        removed = body.count("\n-")
+    if keep is not None and not keep(path):
+        return FilePatch(path, previous, status, False, added, removed, False, combined)
+    return FilePatch(path, previous, status, False, added, removed, True, combined, body, parents)
 
 
 def parse_patch(text: str, keep: Callable[[str], bool] | None = None) -> tuple[FilePatch, ...]:
     """Every file of a unified diff, in order. Text before the first ``diff --git`` line is ignored.
 
-    ``keep(path)`` returning False skips building that file's hunks (its counts are still exact).
+    ``keep(path)`` returning False drops that file's hunks (its counts are still exact).
     """
     if not text:
         return ()
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    starts = [k for k, line in enumerate(lines)
-              if line[:5] == "diff " and (line.startswith("diff --git ") or line.startswith("diff --cc ")
-                                          or line.startswith("diff --combined "))]
+    starts = []
+    at = 0 if text.startswith("diff --") else text.find("\ndiff --")
+    while at != -1:
+        begin = at if text.startswith("diff --", at) else at + 1
+        if text.startswith(("diff --git ", "diff --cc ", "diff --combined "), begin):
+            starts.append(begin)
+        at = text.find("\ndiff --", begin + 1)
     files = []
     for n, start in enumerate(starts):
-        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
-        files.append(_parse_file(lines, start, end, keep))
+        end = starts[n + 1] - 1 if n + 1 < len(starts) else len(text)
+        files.append(_parse_file(text[start:end].rstrip("\n"), keep))
     return tuple(files)
 
 

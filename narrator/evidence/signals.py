@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from narrator.evidence.patch import FilePatch, Hunk
 from narrator.evidence.paths import language_of, path_kind
@@ -65,6 +65,64 @@ def _short(text: str) -> str:
 
 # ------------------------------------------------------------------------------------- walking hunks
 
+# Cheap tests on a hunk's raw text (substring searches at C speed): a hunk is read line by line for a family
+# of signals only when its text could hold one, so most hunks of most commits are never walked.
+_TRIGGER_DEFS = {
+    "Python": ("def ", "class "), "JavaScript": ("export", "public "), "Go": ("func ", "type "),
+    "PHP": ("function ", "class ", "interface ", "trait ", "enum ", "const "), "Java": ("public ", "class "),
+    "Ruby": ("def ", "class ", "module "),
+}
+_TRIGGER_DEFS["TypeScript"] = _TRIGGER_DEFS["JavaScript"]
+_TRIGGER_DEFS["Kotlin"] = _TRIGGER_DEFS["Java"]
+_TRIGGER_OPTIONS = ("rgument", "ption", "Flags()", "flag.", "Flag{", "Name:", ".on(")
+_TRIGGER_ENV = ("env", "ENV", "Env")
+_TRIGGER_EXIT = ("xit", "STATUS", "Status")
+_TRIGGER_DEPRECATION = ("eprecat", "DEPRECAT", "warn", "Warn", "trigger_error")
+_LITERAL_VALUE = (r"""[ \t]*(?P<value>-?\d[\w.]*|true|false|True|False|None|null|nil|undefined|'[^'\n]{0,80}'|"""
+                  r'"[^"\n]{0,80}")')
+# Each pattern starts with a literal character, so the regular expression engine skips ahead at C speed.
+_EQ_VALUE = re.compile(r"=(?<![=!<>]=)(?!=)>?" + _LITERAL_VALUE)
+_COLON_VALUE = re.compile(r":(?<!::)(?!:)=?" + _LITERAL_VALUE)
+_NAME_BEFORE = re.compile(r"""(?P<name>[A-Za-z_$][\w$.-]*)['"]?[ \t]*(?::[ \t]*[^=\n,()]{0,40})?[ \t]*$""")
+_OPTION_DEFINITIONS = ("Flags()", "flag.", "addOption", "InputOption", "option(", "Option(", "add_argument")
+_MAX_DEFAULT_HUNK = 40  # a default change is a small replacement; in a larger rewrite it is noise
+
+
+def _any(text: str, needles: Sequence[str]) -> bool:
+    for needle in needles:
+        if needle in text:
+            return True
+    return False
+
+
+def _assigned(text: str) -> dict[str, set[str]]:
+    """name -> literal values it is given in ``text`` (the prefilter of default changes)."""
+    out: dict[str, set[str]] = {}
+    matches = list(_EQ_VALUE.finditer(text)) if "=" in text else []
+    if ":" in text:
+        matches += _COLON_VALUE.finditer(text)
+    for m in matches:
+        line_start = max(text.rfind("\n", 0, m.start()) + 1, m.start() - 80)
+        before = _NAME_BEFORE.search(text, line_start, m.start())
+        if before:
+            out.setdefault(before.group("name"), set()).add(m.group("value"))
+    return out
+
+
+def _may_change_default(removed: str, added: str) -> bool:
+    """True when some name is given a literal on both sides of a hunk (its removed and added text), with a
+    different value."""
+    if not removed or not added or removed.count("\n") >= _MAX_DEFAULT_HUNK or added.count("\n") >= _MAX_DEFAULT_HUNK:
+        return False
+    if _any(removed, _OPTION_DEFINITIONS) and _any(added, _OPTION_DEFINITIONS):
+        return True  # positional option defaults (cobra, Go flag, Symfony) have no "=" to look for
+    old = _assigned(removed)
+    if not old:
+        return False
+    new = _assigned(added)
+    return any(name in new and values != new[name] for name, values in old.items())
+
+
 def _walk(hunk: Hunk) -> Iterator[tuple[str, int, str]]:
     """(mark, number, text) for each body line: mark is '+', '-' or ' '; number in the new file for '+'
     and ' ', in the old file for '-'."""
@@ -83,6 +141,48 @@ def _walk(hunk: Hunk) -> Iterator[tuple[str, int, str]]:
             yield " ", new, raw[1:]
             old += 1
             new += 1
+
+
+def _lines_with(hunk: Hunk, needles: Sequence[str]) -> list[tuple[str, int, str]]:
+    """(mark, number, text) of the body lines holding any of ``needles``, in order: found with ``str.find`` and
+    numbered by counting (C speed), so a large hunk with two interesting lines costs two lines, not all."""
+    text = hunk.text
+    starts: set[int] = set()
+    for needle in needles:
+        at = text.find(needle)
+        while at != -1:
+            starts.add(text.rfind("\n", 0, at) + 1)
+            end = text.find("\n", at)
+            if end == -1:
+                break
+            at = text.find(needle, end)
+    out = []
+    first = text[:1]
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        line = text[start:end] if end != -1 else text[start:]
+        mark = line[:1] or " "
+        if mark not in "+- ":
+            continue
+        before = text.count("\n", 0, start)
+        lead = start > 0
+        back = text.count("\n\\", 0, start) + (lead and first == "\\")
+        if mark == "-":
+            plus = text.count("\n+", 0, start) + (lead and first == "+")
+            number = hunk.old_start + before - plus - back
+        else:
+            minus = text.count("\n-", 0, start) + (lead and first == "-")
+            number = hunk.new_start + before - minus - back
+        out.append((mark, number, line[1:]))
+    return out
+
+
+def _lines_before(text: str, hunk_text: str, count: int = 4) -> list[str]:
+    """The ``count`` body lines just above ``text`` in a hunk (for context such as ``&cli.StringFlag{``)."""
+    at = hunk_text.find(text)
+    if at <= 0:
+        return []
+    return [line[1:] for line in hunk_text[max(0, at - 400):at].split("\n")[-count - 1:-1]]
 
 
 # ------------------------------------------------------------------------------------- definitions
@@ -138,6 +238,9 @@ _DEF_HINT = {
 }
 
 
+_HINT_RE = {language: re.compile("|".join(re.escape(h) for h in hints)) for language, hints in _DEF_HINT.items()}
+
+
 def _norm_tail(tail: str) -> str:
     return re.sub(r"\s+", "", tail)[:160]
 
@@ -167,30 +270,30 @@ _CLASS_DECL = re.compile(r"^\s*(?:(?:public|final|abstract|static|readonly|seale
                          r"(?:class|interface|trait|enum|record)\s+(?P<name>[A-Za-z_$][\w$]*)")
 
 
-def _definitions(patch: FilePatch, language: str) -> tuple[list[_Def], list[_Def]]:
+def _definitions(patch: FilePatch, hunks: Sequence[Hunk], language: str,
+                 changed: Sequence[tuple[str, str]]) -> tuple[list[_Def], list[_Def]]:
     """(removed definitions, added definitions) of public API in one file."""
     removed: list[_Def] = []
     added: list[_Def] = []
     hints = _DEF_HINT.get(language)
     if not hints or _is_private_module(patch.path, language):
         return removed, added
-    if language == "Go" and any("package main" in raw for h in patch.hunks for raw in h.body[:40]):
+    if language == "Go" and any("package main" in h.text[:4000] for h in hunks):
         return removed, added
     carried: dict[str, str | None] = {"-": None, "+": None}
-    for index, hunk in enumerate(patch.hunks):
+    trigger = _TRIGGER_DEFS.get(language)
+    for index, hunk in enumerate(hunks):
         section_class = _CLASS_DECL.match(hunk.section or "")
         scopes = {side: _Scope(hunk.section, section_class.group("name") if section_class else carried[side])
                   for side in "-+"}
-        if not hunk.added and not hunk.removed:
+        removed_text, added_text = changed[index]
+        if trigger is not None and not (_any(removed_text, trigger) or _any(added_text, trigger)):
             continue
-        for mark, number, text in _walk(hunk):
-            hinted = any(h in text for h in hints)
+        for mark, number, text in _lines_with(hunk, hints):
             for side in ("-+" if mark == " " else mark):
                 scope = scopes[side]
                 if language == "Python" and text.strip():
                     _pop_python(scope.stack, text)
-                if not hinted:
-                    continue
                 found = _match_def(language, text, scope, mark)
                 if language == "Python":
                     m = _PY_DEF.match(text)
@@ -329,6 +432,8 @@ _THOR = re.compile(r"""\b(?:method_option|class_option|option)\s+:(?P<name>[a-z_
 def _option_names(text: str, language: str, recent: Sequence[str]) -> list[tuple[str, str]]:
     """(flag, rest of the definition) for every option this line defines."""
     out: list[tuple[str, str]] = []
+    if not _any(text, _TRIGGER_OPTIONS):
+        return out
     if "Name:" in text and language == "Go" and ("Flag{" in text or any("Flag{" in r for r in recent)):
         m = _URFAVE.search(text)
         if m:
@@ -501,15 +606,16 @@ def _close_paren(fragment: str, depth: int) -> tuple[int, int]:
     return len(fragment), depth
 
 
-def _defaults(patch: FilePatch, language: str) -> dict[str, dict[tuple[str, str], tuple[str, int, str]]]:
+def _defaults(patch: FilePatch, hunks: Sequence[Hunk], language: str,
+              texts: Sequence[tuple[str, str]]) -> dict[str, dict[tuple[str, str], tuple[str, int, str]]]:
     """For the old ('-') and new ('+') side: (scope, name) -> (value, line, text) of the default-bearing lines
     that were removed or added (signature parameters, option defaults, initialisers, DEFAULT_* names)."""
     sides: dict[str, dict[tuple[str, str], tuple[str, int, str]]] = {"-": {}, "+": {}}
     prop = _PROPERTY.get(language)
     config_file = bool(_CONFIG_FILE.search(patch.path))
     signatures = language in _SIGNATURE_LANGUAGES
-    for hunk in patch.hunks:
-        if not hunk.added or not hunk.removed:
+    for index, hunk in enumerate(hunks):
+        if not _may_change_default(*texts[index]):
             continue
         for side in "-+":
             function = None
@@ -600,13 +706,14 @@ _DEPRECATION_CLASS = re.compile(r"\b(?:Pending)?DeprecationWarning\b|\bFutureWar
 _QUOTED_NAME = re.compile(r"""['"`]{1,2}(?P<name>[A-Za-z_$][\w.:$-]*(?:\(\))?)['"`]{1,2}""")
 
 
-def _deprecations(patch: FilePatch, language: str, removed_blob: str) -> list[Signal]:
+def _deprecations(patch: FilePatch, hunks: Sequence[Hunk], language: str, removed_blob: Callable[[], str],
+                  changed: Sequence[tuple[str, str]]) -> list[Signal]:
     pattern = _DEPRECATION_LINE.get(language)
     if pattern is None:
         return []
     out: list[Signal] = []
-    for hunk in patch.hunks:
-        if not hunk.added:
+    for index, hunk in enumerate(hunks):
+        if not _any(changed[index][1], _TRIGGER_DEPRECATION):
             continue
         lines = list(_walk(hunk))
         for k, (mark, number, text) in enumerate(lines):
@@ -623,7 +730,7 @@ def _deprecations(patch: FilePatch, language: str, removed_blob: str) -> list[Si
             if not hit:
                 continue
             key = " ".join(text.split())
-            if key and key in removed_blob:
+            if key and key in removed_blob():
                 continue  # moved, not added
             out.append(Signal("deprecation_added", _deprecated_name(lines, k, hunk, language), patch.path, number,
                                _short(text), "", language))
@@ -689,6 +796,9 @@ _DOC_FLAG = re.compile(r"^\s*(?:[-*+]\s+|#+\s+)?(?:\*\*|`|``)?(?P<flag>--[a-z][\
 _DOC_ENV_HEADING = re.compile(r"^\s*#{1,6}\s+`?(?P<name>[A-Z][A-Z0-9]*_[A-Z0-9_]+)`?\s*$")
 
 
+_DOC_REMOVAL_HINT = re.compile(r"\n-[ \t]*(?:[-*+][ \t]+|#+[ \t]+)?(?:\*\*|`{1,2})?(?:--[a-z]|[A-Z][A-Z0-9]*_[A-Z0-9_]+`?[ \t]*\n)")
+
+
 def _doc_removals(patch: FilePatch) -> tuple[list[Signal], set[str]]:
     out = []
     added = set()
@@ -727,11 +837,12 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
     doc_signals: list[Signal] = []
     source_files = []
     for patch in files:
-        if not patch.hunks:
+        if not patch.body:
             continue
         kind = path_kind(patch.path, patch.is_binary)
         if kind in ("docs", "changelog"):
-            if kind == "docs" and patch.removed_lines:
+            body = patch.body
+            if kind == "docs" and "\n-" in body and _DOC_REMOVAL_HINT.search(body):
                 signals, _ = _doc_removals(patch)
                 doc_signals.extend(signals)
             continue
@@ -741,39 +852,63 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
         if language not in _SIGNAL_LANGUAGES:
             continue
         source_files.append((patch, language))
-        added_blob.setdefault(language, []).extend(line.text for line in patch.added_lines)
-    removed_blob = "\n".join(" ".join(line.text.split()) for patch, _ in source_files for line in patch.removed_lines)
+    # keyed by the patch object: a path can appear twice in odd input
+    hunks_of = {id(patch): patch.hunks for patch, _ in source_files}
+    changed_of = {key: [(h.removed_text, h.added_text) for h in hunks] for key, hunks in hunks_of.items()}
+    added_text = {key: "\n".join(added for _, added in pairs) for key, pairs in changed_of.items()}
     for patch, language in source_files:
-        removed, added = _definitions(patch, language)
+        added_blob.setdefault(language, []).append(added_text[id(patch)])
+    removed_cache: list[str] = []
+
+    def removed_blob() -> str:
+        """The commit's removed source lines, whitespace-normalised (built once, only when needed)."""
+        if not removed_cache:
+            raw = "\n".join(removed for pairs in changed_of.values() for removed, _ in pairs)
+            removed_cache.append("\n".join(" ".join(line.split()) for line in raw.split("\n")))
+        return removed_cache[0]
+    for patch, language in source_files:
+        changed = changed_of[id(patch)]
+        hunks = hunks_of[id(patch)]
+        removed, added = _definitions(patch, hunks, language, changed)
         for d in removed:
             removed_defs.append((patch, language, d))
         for d in added:
             added_defs.setdefault((language, d.name), []).append((patch, d))
-        for index, hunk in enumerate(patch.hunks):
-            recent: list[str] = []
+        for index, hunk in enumerate(hunks):
+            raw = changed[index][0] + "\n" + changed[index][1]
+            want_options = _any(raw, _TRIGGER_OPTIONS)
+            want_env = _any(raw, _TRIGGER_ENV)
+            want_exit = _any(raw, _TRIGGER_EXIT)
+            if not (want_options or want_env or want_exit):
+                continue
+            needles = (_TRIGGER_OPTIONS if want_options else ()) + (_TRIGGER_ENV if want_env else ()) + \
+                (_TRIGGER_EXIT if want_exit else ())
             exits_old: list[tuple[str, int, str]] = []
             exits_new: list[tuple[str, int, str]] = []
             consts_old: dict[str, tuple[str, int, str]] = {}
             consts_new: dict[str, tuple[str, int, str]] = {}
-            for mark, number, text in _walk(hunk):
-                if mark != " ":
-                    for flag, rest in _option_names(text, language, recent[-4:]):
+            for mark, number, text in _lines_with(hunk, needles):
+                if mark == " ":
+                    continue
+                if want_options:
+                    recent = _lines_before(mark + text, hunk.text) if "Name:" in text else ()
+                    for flag, rest in _option_names(text, language, recent):
                         if mark == "-":
                             removed_opts.append((patch, flag, number, text, rest, index))
                         else:
                             added_opts.setdefault(flag, []).append((patch.path, rest, index))
+                if want_env:
                     for name in _env_names(text):
                         if mark == "-":
                             removed_env.append((patch, language, name, number, text))
                         else:
                             added_env.add(name)
-                    if "xit" in text or "STATUS" in text or "Status" in text:
-                        for m in _EXIT.finditer(text):
-                            code = m.group("a") or m.group("b") or m.group("c")
-                            (exits_old if mark == "-" else exits_new).append((code, number, text))
-                        for m in _EXIT_CONST.finditer(text):
-                            (consts_old if mark == "-" else consts_new)[m.group("name")] = (m.group("value"), number, text)
-                recent.append(text)
+                if want_exit and ("xit" in text or "STATUS" in text or "Status" in text):
+                    for m in _EXIT.finditer(text):
+                        code = m.group("a") or m.group("b") or m.group("c")
+                        (exits_old if mark == "-" else exits_new).append((code, number, text))
+                    for m in _EXIT_CONST.finditer(text):
+                        (consts_old if mark == "-" else consts_new)[m.group("name")] = (m.group("value"), number, text)
             if exits_old and exits_new and len(exits_old) == len(exits_new):
                 for (old_code, _, _), (new_code, number, text) in zip(exits_old, exits_new):
                     if old_code != new_code:
@@ -783,7 +918,7 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
                 if name in consts_old and consts_old[name][0] != value:
                     out.append(Signal("exit_code_changed", name, patch.path, number, _short(text),
                                       f"{consts_old[name][0]} -> {value}", language))
-        sides = _defaults(patch, language)
+        sides = _defaults(patch, hunks, language, changed)
         for key, (value, number, text) in sides["+"].items():
             old = sides["-"].get(key)
             if old is not None and old[0] != value:
@@ -791,15 +926,17 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
                 label = f"{scope}({name})" if scope else name
                 out.append(Signal("default_changed", label, patch.path, number, _short(text), f"{old[0]} -> {value}",
                                   language))
-        out.extend(_deprecations(patch, language, removed_blob))
+        out.extend(_deprecations(patch, hunks, language, removed_blob, changed))
 
     blobs = {lang: "\n".join(lines) for lang, lines in added_blob.items()}
-    file_blobs = {patch.path: "\n".join(line.text for line in patch.added_lines) for patch, _ in source_files}
+    file_blobs: dict[str, str] = {}
+    for patch, _ in source_files:
+        file_blobs[patch.path] = file_blobs.get(patch.path, "") + "\n" + added_text[id(patch)]
     used_added: set[int] = set()
     for patch, language, d in removed_defs:
         if (language, d.name) in added_defs:
             continue  # still defined (moved, or its signature changed)
-        if re.search(r"(?<![\w$])" + re.escape(d.name) + r"(?![\w$])", file_blobs.get(patch.path, "")):
+        if _has_word(file_blobs.get(patch.path, ""), d.name):
             rename = None
         else:
             rename = _rename_partner(patch, language, d, added_defs, used_added, {r[2].name for r in removed_defs})
@@ -850,6 +987,19 @@ def find_signals(files: Sequence[FilePatch]) -> tuple[Signal, ...]:
     return tuple(out)
 
 
+def _has_word(text: str, word: str) -> bool:
+    """``word`` occurs in ``text`` as a whole identifier (no regular expression: names are many and varied)."""
+    at = text.find(word)
+    while at != -1:
+        before = text[at - 1] if at else " "
+        end = at + len(word)
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before in "_$") and not (after.isalnum() or after in "_$"):
+            return True
+        at = text.find(word, at + 1)
+    return False
+
+
 def _rename_partner(patch: FilePatch, language: str, d: _Def, added_defs, used: set[int],
                     removed_names: set[str]) -> _Def | None:
     for (lang, name), defs in added_defs.items():
@@ -875,6 +1025,10 @@ _WEAK_SECURITY = re.compile(
     r"open redirect|timing attack|insecure)\b", re.I)
 
 
+_WEAK_HINTS = ("vulnerab", "xss", "csrf", "ssrf", "xxe", "rce", "remote code", "traversal", "injection",
+               "pollution", "security", "denial", "dos", "leak", "privilege", "redirect", "timing", "insecure")
+
+
 def text_signals(subject: str, body: str = "", entries: Iterable[object] = (), notes: str = "") -> tuple[Signal, ...]:
     """Security markers in a commit's message, its changelog entries (``ChangelogEntry``) and tag notes.
 
@@ -896,6 +1050,10 @@ def text_signals(subject: str, body: str = "", entries: Iterable[object] = (), n
     for where, text in (("subject", subject or ""), ("body", body or ""), ("tag", notes or "")):
         if not text:
             continue
+        lower = text.lower()
+        if "ghsa" not in lower and "cve" not in lower and "advisor" not in lower and \
+                not _any(lower, _WEAK_HINTS):
+            continue  # nothing to look for (the common case): skip the regular expressions
         for ref in find_refs(text):
             if ref.startswith(("GHSA-", "CVE-")):
                 add(ref, where, _around(text, ref), "security advisory", "strong")

@@ -7,7 +7,7 @@ Each commit contributes *theme words*: the significant words of its subject (``m
 its Conventional Commits scope or ``Topic:`` prefix (counted twice: a prefix such as ``FilterLists:`` is the
 author's own grouping), the changelog sections and kinds of its entries, and the shipped-source files it
 touches. A word is *specific* when it occurs in at least 2 commits and in at most ``max_share`` (25%, at least
-3 commits) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
+3 commits, at most 80) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
 commits) never link things. Two commits are related when they share at least one specific subject word and
 their shared vocabulary weighs at least 4: a subject word in at most 10% of the commits (or 3) weighs 2, a more common
 one 1, a file or a changelog section 1; a shared prefix links on its own. Links are taken strongest first; two groups merge only when at least half of
@@ -45,6 +45,7 @@ class Theme:
         return len(self.shas)
 
 
+_MAX_PAIRS_PER_WORD = 80  # words in more commits than this never link pairs (bounded, quadratic work)
 _PREFIX = re.compile(r"^(?:(?P<cc>[a-z]+)\((?P<scope>[^)]{1,40})\)!?|(?P<topic>[A-Za-z][\w./-]{1,30})):\s")
 _GENERIC_TOPICS = frozenset({"fix", "feat", "feature", "chore", "docs", "doc", "test", "tests", "ci", "build",
                              "refactor", "perf", "style", "revert", "deps", "release", "wip", "merge"})
@@ -109,6 +110,8 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
             for k in members[1:]:  # the author's own "Topic:" grouping links directly
                 parent[find(k)] = find(members[0])
             continue
+        if len(members) > _MAX_PAIRS_PER_WORD:
+            continue  # a word this common in a big window is not specific enough to link two commits
         is_word = not w.startswith(("path:", "section:"))
         weight = (2 if len(members) <= rare else 1) if is_word else 1
         for i in range(len(members)):
