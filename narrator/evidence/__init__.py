@@ -17,4 +17,9 @@ Pure functions over plain data (no git calls, no cache, no printing); each modul
 
 Import the submodules directly (``from narrator.evidence.paths import path_kind``); nothing is re-exported
 here so that importing one piece stays cheap.
+
+Everything here is deterministic in its inputs, so a ``commit.CommitEvidence`` can be cached per commit:
+``EVIDENCE_VERSION`` belongs in such a cache key and changes whenever a rule changes what is found.
 """
+
+EVIDENCE_VERSION = "1"

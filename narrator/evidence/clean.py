@@ -174,8 +174,11 @@ _LEADING_CREDITS = re.compile(r"^(?:(?:#|GH-)\d+\s*[:.)-]\s*|\[(?:#|GH-)?\d+\]\s
 def strip_credits(text: str) -> str:
     """``text`` without trailing ``(#123)``, ``[#123]``, ``by @user``, ``- @user``, ``Fixes #12`` or a leading
     ``#123:`` (the references themselves are found by ``refs.find_refs`` on the raw text)."""
-    previous = None
     text = text.strip()
+    if "#" not in text and "@" not in text and "GH-" not in text and "!" not in text and "GHSA" not in text \
+            and "CVE" not in text:
+        return text  # every credit pattern needs one of these
+    previous = None
     while previous != text:
         previous = text
         text = _LEADING_CREDITS.sub("", text)

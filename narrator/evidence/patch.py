@@ -263,7 +263,7 @@ _HUNK_HEADER = re.compile(r"@@+ -(\d+)(?:,(\d+))? (?:-\d+(?:,\d+)? )*\+(\d+)(?:,
 _NOT_BODY = re.compile(r"\n[^ +\-\\\n@]")
 
 
-def _parse_hunks(block: str, start: int, parents: int) -> tuple[tuple[Hunk, ...], int, int]:
+def _parse_hunks(block: str, start: int, parents: int, count: bool = True) -> tuple[tuple[Hunk, ...], int, int]:
     """Hunks of one file's text from ``start`` (a line beginning with ``@@``); returns (hunks, added, removed)."""
     heads = []
     at = start
@@ -291,7 +291,9 @@ def _parse_hunks(block: str, start: int, parents: int) -> tuple[tuple[Hunk, ...]
         old_count = 1 if m.group(2) is None else int(m.group(2))
         new_count = 1 if m.group(4) is None else int(m.group(4))
         hunk = Hunk(int(m.group(1)), old_count, int(m.group(3)), new_count, m.group(5).strip(), text, parents)
-        if parents == 1:
+        if not count:
+            pass
+        elif parents == 1:
             first = text[:1]
             added += text.count("\n+") + (first == "+")
             removed += text.count("\n-") + (first == "-")
@@ -306,7 +308,7 @@ def _parse_hunks(block: str, start: int, parents: int) -> tuple[tuple[Hunk, ...]
 @lru_cache(maxsize=1024)
 def _hunks_of(body: str, parents: int) -> tuple[Hunk, ...]:
     """A file's hunks, remembered for the last files asked for (one commit's readers share one parse)."""
-    return _parse_hunks(body, 0, parents)[0]
+    return _parse_hunks(body, 0, parents, count=False)[0]
 
 
 def _parse_file(block: str, keep: Callable[[str], bool] | None) -> FilePatch:

@@ -34,13 +34,14 @@ _REF = re.compile(
     r"|(?<![\w!])!(?P<mr>\d{1,7})\b"
     r"|(?P<jira>\b[A-Z][A-Z0-9]{1,9}-\d{1,6}\b)"
 )
+_ANY_REF = re.compile(r"[#!:/]|-\d")  # every reference form holds one of these: a quick test first
 _NOT_JIRA = re.compile(r"^(UTF|ISO|SHA|MD|RFC|PEP|CVE|GHSA|X|ES|TLS|SSL|HTTP|PHP|PSR|IEEE|ANSI|GH|WIP|CWE|TODO|"
                        r"[A-Z])-", re.I)
 
 
 def find_refs(text: str) -> tuple[str, ...]:
     """The references in ``text``, normalised (see the table above), in order of appearance, no duplicates."""
-    if not text:
+    if not text or not _ANY_REF.search(text):
         return ()
     out: list[str] = []
     seen: set[str] = set()

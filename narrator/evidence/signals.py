@@ -9,7 +9,7 @@ function is not a removed API, a default changed in a fixture is not a changed d
 
 | kind               | what it means                                    | idioms recognised                         |
 |--------------------|--------------------------------------------------|-------------------------------------------|
-| api_removed        | a public function/class/method/constant is gone  | Python ``def``/``class`` (no ``_``, not nested, not in a ``_private`` module); JS/TS ``export function/class/const``, ``exports.x =``, ``export {a}``, TS ``public m(``; Go exported ``func``/``type`` (not ``internal/``, not package main); PHP ``function`` (not private/protected), ``class``, ``public const``; Java ``public`` methods/classes; Ruby ``def`` outside a ``private``/``protected`` section, ``class``/``module`` |
+| api_removed        | a public function/class/method/constant is gone  | Python ``def``/``class`` (no ``_``, not nested, not in a ``_private`` module); JS/TS ``export function/class/const``, ``exports.x =``, TS ``public m(`` (not ``export {a}`` lists); Go exported ``func``/``type`` (not ``internal/``, not package main); PHP ``function`` (not private/protected), ``class``, ``public const``; Java ``public`` methods/classes; Ruby ``def`` outside a ``private``/``protected`` section, ``class``/``module`` |
 | api_renamed        | the same definition under a new name             | a removed and an added definition in one hunk with the same parameters |
 | option_removed     | a command-line option is gone                    | argparse ``add_argument('--x')``, optparse, click/typer ``option('--x')``, commander/yargs ``.option('--x')``, cobra ``Flags().StringVar(&v, "x", ...)``, Go ``flag.String("x")``, urfave/cli ``&cli.StringFlag{Name: "x"}``, Symfony ``addOption('x')``/``new InputOption('x')``, picocli ``@Option(names = "--x")``, OptionParser ``on('--x')``, Thor ``method_option :x`` |
 | option_renamed     | an option under a new name                       | removed and added option lines in one hunk that differ only by the name |
@@ -214,7 +214,6 @@ _JS_DEFS = [
     re.compile(r"^\s*(?:module\.)?exports\.(?P<name>[A-Za-z_$][\w$]*)\s*=(?P<tail>.*)$"),
     re.compile(r"^\s*public\s+(?:static\s+|async\s+|readonly\s+|override\s+)*(?P<name>[A-Za-z_$][\w$]*)\s*(?P<tail>[(<].*)$"),
 ]
-_JS_EXPORT_LIST = re.compile(r"^\s*export\s*\{(?P<list>[^}]*)\}")
 _GO_FUNC = re.compile(r"^func\s+(?:\((?P<recv>[^)]*)\)\s*)?(?P<name>[A-Z]\w*)\s*(?P<tail>[\[(].*)$")
 _GO_TYPE = re.compile(r"^type\s+(?P<name>[A-Z]\w*)\b(?P<tail>.*)$")
 _PHP_FUNC = re.compile(r"^\s*(?P<mods>(?:(?:final|abstract|static|public|private|protected|readonly)\s+)*)function\s+&?"
@@ -236,9 +235,6 @@ _DEF_HINT = {
     "Java": ("public ", "class ", "interface ", "enum ", "record "), "Kotlin": ("public ", "class "),
     "Ruby": ("def ", "class ", "module ", "private", "protected", "public"),
 }
-
-
-_HINT_RE = {language: re.compile("|".join(re.escape(h) for h in hints)) for language, hints in _DEF_HINT.items()}
 
 
 def _norm_tail(tail: str) -> str:
@@ -270,6 +266,10 @@ _CLASS_DECL = re.compile(r"^\s*(?:(?:public|final|abstract|static|readonly|seale
                          r"(?:class|interface|trait|enum|record)\s+(?P<name>[A-Za-z_$][\w$]*)")
 
 
+_CLASS_DECL_ANYWHERE = re.compile(r"^[ +-]\s*(?:(?:public|final|abstract|static|readonly|sealed|private|protected)\s+)*"
+                                  r"(?:class|interface|trait|enum|record)\s+([A-Za-z_$][\w$]*)", re.M)
+
+
 def _definitions(patch: FilePatch, hunks: Sequence[Hunk], language: str,
                  changed: Sequence[tuple[str, str]]) -> tuple[list[_Def], list[_Def]]:
     """(removed definitions, added definitions) of public API in one file."""
@@ -283,12 +283,16 @@ def _definitions(patch: FilePatch, hunks: Sequence[Hunk], language: str,
     carried: dict[str, str | None] = {"-": None, "+": None}
     trigger = _TRIGGER_DEFS.get(language)
     for index, hunk in enumerate(hunks):
+        removed_text, added_text = changed[index]
+        if trigger is not None and not (_any(removed_text, trigger) or _any(added_text, trigger)):
+            if language in ("PHP", "Java", "Kotlin") and "class " in hunk.text:
+                found_class = _CLASS_DECL_ANYWHERE.findall(hunk.text)
+                if found_class:
+                    carried = {"-": found_class[-1], "+": found_class[-1]}
+            continue
         section_class = _CLASS_DECL.match(hunk.section or "")
         scopes = {side: _Scope(hunk.section, section_class.group("name") if section_class else carried[side])
                   for side in "-+"}
-        removed_text, added_text = changed[index]
-        if trigger is not None and not (_any(removed_text, trigger) or _any(added_text, trigger)):
-            continue
         for mark, number, text in _lines_with(hunk, hints):
             for side in ("-+" if mark == " " else mark):
                 scope = scopes[side]

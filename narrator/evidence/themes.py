@@ -7,7 +7,7 @@ Each commit contributes *theme words*: the significant words of its subject (``m
 its Conventional Commits scope or ``Topic:`` prefix (counted twice: a prefix such as ``FilterLists:`` is the
 author's own grouping), the changelog sections and kinds of its entries, and the shipped-source files it
 touches. A word is *specific* when it occurs in at least 2 commits and in at most ``max_share`` (25%, at least
-3 commits, at most 80) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
+3 commits, at most 50) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
 commits) never link things. Two commits are related when they share at least one specific subject word and
 their shared vocabulary weighs at least 4: a subject word in at most 10% of the commits (or 3) weighs 2, a more common
 one 1, a file or a changelog section 1; a shared prefix links on its own. Links are taken strongest first; two groups merge only when at least half of
@@ -45,7 +45,7 @@ class Theme:
         return len(self.shas)
 
 
-_MAX_PAIRS_PER_WORD = 80  # words in more commits than this never link pairs (bounded, quadratic work)
+_MAX_PAIRS_PER_WORD = 50  # words in more commits than this never link pairs (bounded, quadratic work)
 _PREFIX = re.compile(r"^(?:(?P<cc>[a-z]+)\((?P<scope>[^)]{1,40})\)!?|(?P<topic>[A-Za-z][\w./-]{1,30})):\s")
 _GENERIC_TOPICS = frozenset({"fix", "feat", "feature", "chore", "docs", "doc", "test", "tests", "ci", "build",
                              "refactor", "perf", "style", "revert", "deps", "release", "wip", "merge"})
@@ -125,9 +125,10 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
     for _, i, j in edges:
         neighbours.setdefault(i, set()).add(j)
         neighbours.setdefault(j, set()).add(i)
-    members_of: dict[int, list[int]] = {}
+    members_of: dict[int, set[int]] = {}
     for k in range(n):
-        members_of.setdefault(find(k), []).append(k)
+        members_of.setdefault(find(k), set()).add(k)
+    empty: set[int] = set()
     for _, i, j in edges:
         a, b = find(i), find(j)
         if a == b:
@@ -135,11 +136,13 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         small, large = (a, b) if len(members_of[a]) <= len(members_of[b]) else (b, a)
         # two groups merge only when enough of the smaller one is linked to the larger (no chaining through
         # one shared word): half of its members, rounded up
-        linked = sum(1 for u in members_of[small] if any(find(v) == large for v in neighbours.get(u, ())))
-        if linked * 2 < len(members_of[small]):
-            continue
+        if len(members_of[small]) > 1:  # a single commit is linked by this very edge
+            large_members = members_of[large]
+            linked = sum(1 for u in members_of[small] if not neighbours.get(u, empty).isdisjoint(large_members))
+            if linked * 2 < len(members_of[small]):
+                continue
         parent[small] = large
-        members_of[large].extend(members_of.pop(small))
+        members_of[large] |= members_of.pop(small)
     groups: dict[int, list[int]] = {}
     for k in range(n):
         groups.setdefault(find(k), []).append(k)
