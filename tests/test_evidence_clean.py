@@ -29,6 +29,10 @@ if not DATA.is_dir():
     (":meth:`Flask.redirect <flask.Flask.redirect>` too. :issue:`5895`", "Flask.redirect too."),
     ("Use `the docs <https://example.com/docs>`_ now", "Use the docs now"),
     (":ghsa:`68rp-wp8r-4726` fixed", "fixed"),
+    # MyST (click's changelog): {role}`target`
+    ("{func}`get_binary_stream` and {meth}`~click.testing.CliRunner.isolated_filesystem`. {issue}`123`",
+     "get_binary_stream and isolated_filesystem."),
+    ("``{name}`` and ``:a:`` are literal", "{name} and :a: are literal"),
     # Markdown
     ("See [docs/results.md](https://x.y/docs/results.md) now", "See docs/results.md now"),
     ("Read the [guide][1] and ![logo](a.png)", "Read the guide and logo"),
@@ -59,6 +63,8 @@ def test_clean_markup(raw, expected):
     ("Fixed the thing. Fixes #12", "Fixed the thing"),
     ("#123: Fixed the thing", "Fixed the thing"),
     ("Keep #123 in the middle", "Keep #123 in the middle"),
+    ("Make listener creation context-aware by @EricGusmao in https://github.com/labstack/echo/pull/2936",
+     "Make listener creation context-aware"),
 ])
 def test_strip_credits(raw, expected):
     assert strip_credits(raw) == expected

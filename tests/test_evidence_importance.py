@@ -132,6 +132,15 @@ def test_release_notes_commit_is_not_the_work():
     assert result.tier == "docs" and "release notes (2 entries" in result.reasons[0]
 
 
+def test_release_commit_bumping_a_version_constant_is_still_release_notes():
+    ev = gather("v", "Changelog for v5.1.1 (#2965)", "", [Stat("CHANGELOG.md", 18), Stat("version.go", 1, 1)],
+                entries=[entry("Context.Scheme() should validate values", "security"), entry("Add linter", "feature")])
+    assert score(ev).tier == "docs"
+    one_fix = gather("f", "Fix scheme", "", [Stat("CHANGELOG.md", 1), Stat("context.go", 1, 1)],
+                     entries=[entry("Fixed scheme handling", "bugfix")])
+    assert score(one_fix).tier == "fix"  # one entry with its own small code change is the work itself
+
+
 def test_weak_security_wording_bonus_keeps_tier():
     plain = score(gather("a", "Sanitize bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
     worded = score(gather("b", "Prevent path traversal in bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))

@@ -2,7 +2,7 @@
 
 One job: ``clean_markup(text)`` removes markup a reader should not see and nothing else. What goes:
 
-- reST roles: ``:func:`~a.b``` -> ``b``, ``:class:`Title <target>``` -> ``Title``; reference roles
+- reST and MyST roles: ``:func:`~a.b``` or ``{func}`~a.b``` -> ``b``, ``:class:`Title <target>``` -> ``Title``; reference roles
   (``:issue:`` ``:pr:`` ``:ghsa:`` ``:user:`` ``:cve:`` ...) are dropped (``refs.find_refs`` keeps them);
 - code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte);
 - links: ``[text](url)``, ``[text][ref]``, ``![alt](img)``, reST ```text <url>`_`` -> their text;
@@ -34,7 +34,8 @@ _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(^[ \t]*\1[ \t]*$|\Z)", re.S | 
 _DIRECTIVE = re.compile(r"^[ \t]*\.\. [\w:-]+::.*$", re.M)
 _REF_ROLES = frozenset({"issue", "issues", "pr", "prs", "pull", "pulls", "ghsa", "cve", "user", "users", "gh",
                         "ghissue", "ghpull", "bug", "bpo", "commit", "sha", "cwe", "discussion", "ghuser"})
-_ROLE = re.compile(r":(?:[\w.+-]+:)*?(?P<name>[\w+-]+):`(?P<body>[^`]*)`(?!`)")
+_ROLE = re.compile(r"(?<!`):(?:[\w.+-]+:)*?(?P<name>[\w+-]+):`(?P<body>[^`]+)`(?!`)")
+_MYST_ROLE = re.compile(r"(?<!`)\{(?P<name>[\w+-]+)(?::[\w+-]+)*\}`(?P<body>[^`]+)`(?!`)")  # MyST: {func}`name`
 _REST_LINK = re.compile(r"`(?P<text>[^`<]*?)\s*<(?P<url>[^`>]*)>`__?")
 _REST_REF = re.compile(r"(?<![`\w])`(?P<text>[^`]+)`__?(?![\w])")
 _CODE = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)(?P<body>.+?)(?<!`)(?P=ticks)(?!`)")
@@ -126,6 +127,8 @@ def clean_markup(text: str) -> str:
     if "`" in text:
         if ":`" in text:
             text = _ROLE.sub(lambda m: _role(m, vault), text)
+        if "}`" in text:
+            text = _MYST_ROLE.sub(lambda m: _role(m, vault), text)
         if ">`_" in text:
             text = _REST_LINK.sub(lambda m: vault.put(m.group("text") or m.group("url")), text)
         if "`_" in text:
@@ -157,6 +160,8 @@ def clean_markup(text: str) -> str:
 
 
 _TRAILING_CREDITS = [
+    # GitHub's generated release notes: "* Fix x by @user in https://github.com/o/r/pull/12"
+    re.compile(r"\s+(?:by\s+@[\w-]+(?:\s*(?:,|and|&)\s*@[\w-]+)*\s+)?in\s+https?://\S+/(?:pull|issues|merge_requests)/\d+\s*\.?$"),
     re.compile(r"\s*[(\[]\s*(?:(?:#|GH-|!)\d+|[\w.-]+/[\w.-]+#\d+|@[\w-]+|GHSA-[\w-]+|CVE-\d+-\d+)"
                r"(?:\s*(?:,|and|&)\s*(?:(?:#|GH-|!)\d+|[\w.-]+/[\w.-]+#\d+|@[\w-]+|GHSA-[\w-]+|CVE-\d+-\d+))*"
                r"\s*[)\]]\s*\.?$"),
@@ -176,7 +181,7 @@ def strip_credits(text: str) -> str:
     ``#123:`` (the references themselves are found by ``refs.find_refs`` on the raw text)."""
     text = text.strip()
     if "#" not in text and "@" not in text and "GH-" not in text and "!" not in text and "GHSA" not in text \
-            and "CVE" not in text:
+            and "CVE" not in text and "://" not in text:
         return text  # every credit pattern needs one of these
     previous = None
     while previous != text:

@@ -7,7 +7,7 @@ The tier is the highest that the evidence supports; its base dominates the score
 
 | tier        | base | evidence                                                                                   |
 |-------------|------|--------------------------------------------------------------------------------------------|
-| (release notes) |  | a commit adding changelog entries without touching shipped source is docs (below): its entries describe other commits |
+| (release notes) |  | a commit adding changelog entries without touching shipped source (or adding two or more with at most 6 source lines, a version bump) is docs (below): its entries describe other commits |
 | security    | 200  | a strong security marker: GHSA/CVE id, advisory link, "Merge commit from fork", a changelog entry of kind security |
 | behaviour   | 150  | a code signal in shipped source (public API/CLI option/env var removed or renamed, default changed, exit code changed, deprecation added); a changelog entry of kind removal/deprecation/change or marked breaking; a Conventional Commits ``!``/BREAKING CHANGE |
 | feature     | 100  | a changelog entry of kind feature; or the category Features with shipped source touched     |
@@ -52,6 +52,7 @@ _ENTRY_TIER = {"security": "security", "removal": "behaviour", "deprecation": "b
 _CATEGORY_TIER = {"Features": "feature", "Fixes": "fix", "Performance": "performance", "Refactoring": "refactor",
                   "Documentation": "docs", "Tests": "tests", "Dependencies": "upkeep", "Build & CI": "upkeep",
                   "Chores": "upkeep", "Reverts": "refactor", "Merges": "upkeep"}
+_VERSION_BUMP_CHURN = 6  # a release commit may bump a version constant in source (echo's version.go)
 _UPKEEP_CHURN = 50  # an upkeep-classified commit touching fewer source lines than this stays upkeep
 _SOURCE_TIERS = frozenset({"feature", "fix", "performance", "refactor"})
 _SIGNAL_WORDS = {
@@ -94,8 +95,10 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     if _BRANCH_SYNC.match(evidence.subject or ""):
         return "upkeep", ["merges one branch into another (the work is counted in its own commits)"]
     counts = evidence.kind_counts
-    if evidence.entries and not evidence.touches_source and counts and \
-            set(counts) <= {"changelog", "docs", "tooling", "dependencies"} and "changelog" in counts:
+    release_notes = evidence.entries and "changelog" in counts and (
+        (not evidence.touches_source and set(counts) <= {"changelog", "docs", "tooling", "dependencies"})
+        or (len(evidence.entries) >= 2 and evidence.source_churn <= _VERSION_BUMP_CHURN))
+    if release_notes:
         n = len(evidence.entries)
         security = sum(1 for e in evidence.entries if e.kind == "security")
         extra = f", {security} security" if security else ""

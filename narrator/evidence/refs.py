@@ -5,7 +5,7 @@ normalised so they can be compared:
 
 | written as                                               | normalised            |
 |----------------------------------------------------------|-----------------------|
-| ``#123``, ``GH-123``, ``gh-123``, ``:issue:`123```, ``:pr:`123```, | ``#123``        |
+| ``#123``, ``GH-123``, ``gh-123``, ``:issue:`123```, ``:pr:`123```, ``{issue}`123``` | ``#123`` |
 | ``.../pull/123``, ``.../issues/123``, ``!123`` (GitLab MR)  | ``#123`` (``!123``)   |
 | ``GHSA-68rp-wp8r-4726``, ``:ghsa:`68rp-wp8r-4726```, ``.../security/advisories/GHSA-...`` | ``GHSA-68rp-wp8r-4726`` |
 | ``CVE-2024-12345``, ``:cve:`2024-12345```                  | ``CVE-2024-12345``    |
@@ -24,10 +24,10 @@ __all__ = ["find_refs", "ref_numbers", "advisory_ids", "pr_number_of_subject"]
 _GHSA_BODY = r"(?i:[23456789cfghjmpqrvwx]{4}-[23456789cfghjmpqrvwx]{4}-[23456789cfghjmpqrvwx]{4})"
 _REF = re.compile(
     r"(?P<ghsa>\b(?i:GHSA)-" + _GHSA_BODY + r"\b)"
-    r"|:ghsa:`(?P<ghsa_role>" + _GHSA_BODY + r")`"
+    r"|(?::ghsa:|\{ghsa\})`(?P<ghsa_role>" + _GHSA_BODY + r")`"
     r"|(?P<cve>\b(?i:CVE)-\d{4}-\d{4,7}\b)"
     r"|:cve:`(?:CVE-)?(?P<cve_role>\d{4}-\d{4,7})`"
-    r"|:(?:issue|pr|pull|gh|ghissue|ghpull|bug|bpo)s?:`(?P<role>[\d ,#]+)`"
+    r"|(?::|\{)(?:issue|pr|pull|gh|ghissue|ghpull|bug|bpo)s?(?::|\})`(?P<role>[\d ,#]+)`"
     r"|(?P<xrepo>\b[\w.-]+/[\w.-]+)#(?P<xnum>\d+)\b"
     r"|(?<![\w/&#!-])(?:#|GH-|gh-)(?P<num>\d{1,7})\b(?![-.]\d)"
     r"|/(?:pull|issues|pulls|merge_requests|pull-requests)/(?P<url_num>\d{1,7})\b"
