@@ -29,6 +29,7 @@ LAYERS = {
     "prompts": {"git"},
     "cache": {"errors", "git"},
     "git": {"errors", "categories", "safe_regex"},
+    "evidence": set(),  # pure: plain data in, frozen data out; imported by git/classify, prompts, report, app
     "config": {"errors"},
     "timespec": {"errors"},
     "safe_regex": {"errors"},
