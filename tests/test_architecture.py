@@ -18,17 +18,17 @@ PACKAGE = ROOT / "narrator"
 # Who may import whom (top-level packages/modules of narrator). A module may always import itself.
 LAYERS = {
     "cli": {"app", "config", "errors", "git", "report", "engines", "hooks", "progress", "timespec", "cache",
-            "categories", "explain", "prompts", "delivery"},
+            "categories", "explain", "prompts", "delivery", "evidence"},
     "app": {"config", "errors", "git", "report", "engines", "hooks", "progress", "timespec", "cache", "categories",
-            "explain", "prompts", "delivery"},
+            "explain", "prompts", "delivery", "evidence"},
     "delivery": {"errors", "git"},
     "hooks": {"errors", "git", "cache"},
-    "report": {"errors", "git", "categories", "timespec", "cache"},  # cache: output refuses the cache directory
-    "engines": {"errors", "git", "prompts", "config", "cache", "categories"},
+    "report": {"errors", "git", "categories", "timespec", "cache", "evidence"},  # cache: output refuses the cache directory
+    "engines": {"errors", "git", "prompts", "config", "cache", "categories", "evidence"},
     "explain": {"errors", "git", "engines"},
     "prompts": {"git"},
     "cache": {"errors", "git"},
-    "git": {"errors", "categories", "safe_regex"},
+    "git": {"errors", "categories", "safe_regex", "evidence"},
     "evidence": set(),  # pure: plain data in, frozen data out; imported by git/classify, prompts, report, app
     "config": {"errors"},
     "timespec": {"errors"},

@@ -11,12 +11,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Sequence
 
+from narrator.app.evidence import HUMAN_SOURCES, judge
 from narrator.app.session import Session
 from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.facts import CommitFacts
 from narrator.git.filters import CommitFilter
-from narrator.git.history import dominant_offset, last_commit_before, tags_on
+from narrator.evidence.forge import forge_of
+from narrator.git.history import dominant_offset, last_commit_before, remote_url, tags_on
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
 from narrator.report.model import PeriodInput, Report, Thresholds, build_report
@@ -112,8 +114,12 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     window = window or report_window(session, request, now)
     outcome = walk(session, request, window)
     classes = session.classify([*outcome.commits, *outcome.previous])
+    tags = tags_on(session.repo, outcome.commits)
+    judgments, themes, classes = judge(session, outcome.commits, classes, tags)
+    descriptions = {sha: j.description for sha, j in judgments.items()
+                    if j.description_source in HUMAN_SOURCES and j.description}
     engine = session.engine(request.engine)
-    narrations, stats = session.narrate(outcome.commits, classes, engine)
+    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions)
     report_settings = settings.report
     thresholds = Thresholds(
         large_change_lines=report_settings.large_change_lines,
@@ -140,11 +146,14 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
         title=request.title or report_settings.title,
         thresholds=thresholds,
         per_person=report_settings.per_person if request.per_person is None else request.per_person,
-        releases=[(t.name, t.sha, t.committed_at) for t in tags_on(session.repo, outcome.commits)],
+        releases=[(t.name, t.sha, t.committed_at) for t in tags],
         engine={"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
                 "narrations": stats, "headline_source": "facts"},
         notes=outcome.notes,
         last_activity=last_activity,
+        judgments=judgments,
+        themes=themes,
+        forge=forge_of(remote_url(session.repo)),
     )
     return _model_headline(session, report, engine)
 

@@ -131,12 +131,21 @@ class Session:
         return {c.sha: classifier.classify(c) for c in commits}
 
     def narrate(self, commits: Sequence[CommitFacts], classifications: Mapping[str, Classification],
-                engine: Engine | None = None) -> tuple[dict[str, Narration], dict[str, int]]:
+                engine: Engine | None = None, descriptions: Mapping[str, str] | None = None,
+                ) -> tuple[dict[str, Narration], dict[str, int]]:
         """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached.
 
-        Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback).
+        ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
+        the engine. Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback).
         """
         engine = engine or self.engine()
+        descriptions = descriptions or {}
+
+        def basis(sha: str) -> str:  # what a heuristic sentence was made from: classification and description
+            digest = classifications[sha].digest
+            text = descriptions.get(sha, "")
+            return digest if not text else hashlib.sha256(f"{digest}\0{text}".encode("utf-8", "surrogatepass")
+                                                          ).hexdigest()[:16]
         cache, key = self.cache, self.repo.key
         fingerprint = engine.fingerprint()
         shas = [c.sha for c in commits]
@@ -144,7 +153,7 @@ class Session:
         stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0}
 
         def stamped(batch: Iterable[Narration]) -> list[Narration]:
-            return [replace(n, basis=classifications[n.sha].digest) if n.source == "heuristic" else n for n in batch]
+            return [replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n for n in batch]
 
         def store(batch: list[Narration]) -> None:
             if cache is not None:
@@ -152,12 +161,15 @@ class Session:
 
         # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
         by_sha = {c.sha: c for c in commits}
-        stale = [n for n in found.values() if n.source == "heuristic" and n.basis != classifications[n.sha].digest]
+        stale = [n for n in found.values() if n.source == "heuristic" and n.basis != basis(n.sha)]
         if stale:
-            refreshed = [replace(n, text=narrate_commit(by_sha[n.sha], classifications[n.sha])) for n in stale]
+            refreshed = [replace(n, text=narrate_commit(by_sha[n.sha], classifications[n.sha],
+                                                        descriptions.get(n.sha, ""))) for n in stale]
+            refreshed = stamped(refreshed)
             store(refreshed)
             found.update((n.sha, n) for n in refreshed)
-        missing = [NarrationRequest(c, classifications[c.sha]) for c in commits if c.sha not in found]
+        missing = [NarrationRequest(c, classifications[c.sha], descriptions.get(c.sha, "")) for c in commits
+                   if c.sha not in found]
         if missing:
             self.progress.start(f"Narrating with {engine.name}", len(missing))  # shown only after a second
             try:
@@ -168,7 +180,7 @@ class Session:
             if len(fresh) != len(missing):
                 raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
                                     "commits")
-            found.update((n.sha, n) for n in fresh)
+            found.update((n.sha, n) for n in stamped(fresh))  # as the cache holds them: cold = warm
         for n in found.values():
             if n.source == "model":
                 stats["model"] += 1

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Mapping, Any, Iterable, Sequence
 
 from narrator.errors import CacheError
 from narrator.git.facts import FACTS_VERSION, CommitFacts, Narration
@@ -41,6 +41,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (engine, prompt_version, input)
     ) WITHOUT ROWID;
     DELETE FROM narrations WHERE repo = 'headline';
+    """,
+    # 3: per-commit records derived from a commit alone (evidence, code health), keyed by kind and version
+    """
+    CREATE TABLE records (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, kind TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (repo, kind, version, sha)
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -180,6 +187,33 @@ class Cache:
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+    # -- per-commit records (evidence, code health) --------------------------------------------
+    def get_records(self, repo: str, kind: str, version: str, shas: Sequence[str]) -> dict[str, dict]:
+        """JSON records of ``kind`` for these commits; a damaged row is left out (recomputed by the caller)."""
+        found: dict[str, dict] = {}
+        try:
+            for start in range(0, len(shas), _CHUNK):
+                chunk = shas[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT sha, data FROM records WHERE repo = ? AND kind = ? AND version = ? AND sha IN ({marks})",
+                    (repo, kind, version, *chunk))
+                for sha, data in rows:
+                    try:
+                        value = json.loads(data)
+                    except ValueError:
+                        log.debug("ignoring a damaged %s record for %s", kind, sha)
+                        continue
+                    if isinstance(value, dict):
+                        found[sha] = value
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return found
+
+    def put_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
+        rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
+        self._write("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) VALUES (?, ?, ?, ?, ?)", rows)
 
     # -- headlines -----------------------------------------------------------------------------
     def get_headline(self, engine: str, prompt_version: str, input_key: str) -> str | None:

@@ -24,10 +24,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class NarrationRequest:
-    """One commit to narrate, with its classification (category, areas)."""
+    """One commit to narrate, with its classification (category, areas) and, when the repository has one, the
+    human-written description chosen by the report's judgment (a changelog entry, a news fragment, tag notes):
+    an engine rewrites it for a manager, never adding a claim that is not in it or in the diff."""
 
     commit: CommitFacts
     classification: Classification
+    description: str = ""
 
 
 class DiffProvider(Protocol):

@@ -15,7 +15,7 @@ from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, 
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "3"
+HEURISTIC_VERSION = "4"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -153,8 +153,25 @@ def _size(commit: CommitFacts) -> str:
     return f"{files} file{'s' if files != 1 else ''}"
 
 
-def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
-    """One sentence for one commit, from its facts only."""
+def describe_sentence(description: str) -> str:
+    """A human-written description (a changelog entry) as the report's sentence: kept word for word, only its
+    first letter raised when it starts a plain word, and a full stop added."""
+    text = " ".join(description.split())
+    if not text:
+        return ""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    if len(sentences) > 2:  # the first two say what changed; the rest is detail for the changelog reader
+        text = " ".join(sentences[:2])
+    first = text.split(" ", 1)[0]
+    if first.isalpha() and first.islower():
+        text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:
+    """One sentence for one commit, from its facts only (or from the human description the judgment chose)."""
+    if description and not commit.is_merge:
+        return describe_sentence(description)
     subject = commit.subject
     if commit.is_merge:
         pr = _PR_MERGE.match(subject)
@@ -233,7 +250,8 @@ class HeuristicEngine:
         on_batch=None,
     ) -> list[Narration]:
         out = [
-            Narration(sha=r.commit.sha, text=narrate_commit(r.commit, r.classification), engine=self.name)
+            Narration(sha=r.commit.sha, text=narrate_commit(r.commit, r.classification, r.description),
+                      engine=self.name)
             for r in requests
         ]
         if on_progress:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from narrator.git.facts import CommitFacts
-from narrator.git.text import decode
+from narrator.git.text import clean_text, decode
 from narrator.git.walker import Repository, run_git
 
 
@@ -21,6 +21,7 @@ class Tag:
     name: str
     sha: str          # the commit the tag points at
     committed_at: datetime
+    notes: str = ""   # an annotated tag's message (its release notes), signature left out
 
 
 def tags_on(repo: Repository, commits: Mapping[str, CommitFacts] | Sequence[CommitFacts]) -> list[Tag]:
@@ -28,18 +29,19 @@ def tags_on(repo: Repository, commits: Mapping[str, CommitFacts] | Sequence[Comm
     by_sha = commits if isinstance(commits, Mapping) else {c.sha: c for c in commits}
     if not by_sha:
         return []
-    proc = run_git(repo.root, ["for-each-ref", "refs/tags", "--format=%(refname:short)%00%(objectname)%00%(*objectname)"],
-                   check=False)
+    proc = run_git(repo.root, ["for-each-ref", "refs/tags", "--format=%(refname:short)%00%(objectname)%00"
+                               "%(*objectname)%00%(contents:subject)%00%(contents:body)%00%01"], check=False)
     found = []
-    for line in decode(proc.stdout).splitlines():
-        parts = line.split("\0")
-        if len(parts) != 3:
+    for record in decode(proc.stdout).split("\0\x01"):
+        parts = record.lstrip("\n").split("\0")
+        if len(parts) < 5:
             continue
-        name, obj, peeled = parts
+        name, obj, peeled, subject, body = parts[:5]
         sha = peeled or obj
         commit = by_sha.get(sha)
         if commit is not None:
-            found.append(Tag(name, sha, commit.committed_at))
+            notes = "\n\n".join(p for p in (subject.strip(), body.strip()) if p) if peeled else ""
+            found.append(Tag(name, sha, commit.committed_at, clean_text(notes)))
     return sorted(found, key=lambda t: t.committed_at)
 
 
@@ -128,3 +130,9 @@ def dominant_offset(repo: Repository, since: datetime | None, until: datetime | 
     if not counts:
         return None
     return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0]
+
+
+def remote_url(repo: Repository, name: str = "origin") -> str:
+    """The URL of a remote ("" when there is none): where links to commits and pull requests point."""
+    proc = run_git(repo.root, ["config", "--get", f"remote.{name}.url"], check=False)
+    return decode(proc.stdout).strip() if proc.returncode == 0 else ""

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
+from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.report.text import day_label, join_words as _join, plural
 
@@ -42,6 +43,58 @@ class Thresholds:
     concentration_min_commits: int = 10
 
 
+@dataclass(frozen=True)
+class EntryRef:
+    """A changelog entry, news fragment or tag note that describes a commit."""
+
+    text: str
+    kind: str  # feature, bugfix, change, removal, deprecation, security, performance, doc, packaging, misc, ""
+    section: str
+    version: str
+    file: str
+    line: int
+    source: str  # changelog, fragment, tag
+
+
+@dataclass(frozen=True)
+class SignalRef:
+    """A piece of code or text evidence: what it is, the name it is about, and where it shows."""
+
+    kind: str  # api_removed, option_removed, default_changed, exit_code_changed, deprecation_added, security, ...
+    name: str
+    file: str
+    line: int
+    text: str
+    where: str  # source, docs, subject, body, changelog, tag
+    strength: str  # strong, weak
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """How much a commit matters and why (computed by the judging stage from the repository's own evidence)."""
+
+    score: float
+    tier: str  # security, behaviour, feature, notable, fix, performance, code, docs, refactor, tests, upkeep
+    reasons: tuple[str, ...]
+    description: str  # the best human text: changelog entry > fragment > tag notes > PR title > subject
+    description_source: str
+    refs: tuple[str, ...] = ()
+    entries: tuple[EntryRef, ...] = ()
+    signals: tuple[SignalRef, ...] = ()
+    shipped_source: bool = False
+    tests_touched: bool = False
+
+
+@dataclass(frozen=True)
+class ThemeRef:
+    """Related commits (the same feature built over many commits)."""
+
+    name: str
+    shas: tuple[str, ...]
+    section: str
+    score: float
+
+
 @dataclass(slots=True)
 class CommitEntry:
     sha: str
@@ -62,6 +115,13 @@ class CommitEntry:
     is_bot: bool
     breaking: bool
     omitted: list[str] = field(default_factory=list)
+    importance: float = 0.0  # the judging stage's score (see narrator.evidence.importance)
+    tier: str = ""
+    reasons: list[str] = field(default_factory=list)  # why it scored so, in plain words
+    description: str = ""  # the best human-written text for it
+    url: str = ""  # the commit on the repository's forge ("" without a known origin)
+    entries: list[EntryRef] = field(default_factory=list)
+    signals: list[SignalRef] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +133,12 @@ class Highlight:
     areas: list[str]
     author: str
     sha: str
+    tier: str = ""  # what kind of change it is for users: security, behaviour, feature, fix ...
+    importance: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    url: str = ""
+    related: int = 0  # other commits of the same theme folded into this highlight
+    theme: str = ""
 
 
 @dataclass
@@ -93,8 +159,9 @@ class AreaSummary:
     lines_added: int
     lines_deleted: int
     categories: list[tuple[str, int]]
-    what: str
+    what: str  # what changed there, in words: the most important descriptions (or the kinds of work)
     items: list[CommitEntry]
+    kinds: str = ""  # the kinds of work by count: "3 fixes and 2 new features and improvements"
 
 
 @dataclass
@@ -112,6 +179,7 @@ class AttentionItem:
     title: str
     detail: str
     items: list[str] = field(default_factory=list)
+    shas: list[str] = field(default_factory=list)  # the commits the items cite
 
 
 @dataclass
@@ -159,6 +227,8 @@ class Release:
     day: str
     sha: str
     date: str = ""  # ISO date (YYYY-MM-DD) in the report's timezone
+    url: str = ""
+    notes: list[str] = field(default_factory=list)  # what its changelog says it brings, most important first
 
 
 @dataclass
@@ -191,6 +261,7 @@ class Report:
     commits: list[CommitEntry]
     engine: dict[str, Any]
     notes: list[str]
+    links: dict[str, str] = field(default_factory=dict)  # repository, compare (the period on the forge)
 
     def to_context(self) -> dict[str, Any]:
         """The JSON-ready context every template (built-in or user) receives.
@@ -300,15 +371,24 @@ class PeriodInput:
     until: datetime
 
 
-def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo) -> CommitEntry:
+def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo, j: Judgment | None = None,
+           forge: Any = None) -> CommitEntry:
     local = c.committed_at.astimezone(tz)
-    return CommitEntry(
+    entry = CommitEntry(
         sha=c.sha, short_sha=c.short_sha, date=local.isoformat(timespec="minutes"), day=local.date().isoformat(),
         author=c.author.name or c.author.email, subject=c.subject, category=cl.category, areas=list(cl.areas),
         narration=n.text if n else c.subject, narration_source=n.source if n else "none", files=len(c.files),
         lines_added=c.lines_added, lines_deleted=c.lines_deleted, is_merge=c.is_merge, is_revert=c.is_revert,
         is_bot=c.is_bot, breaking=cl.breaking, omitted=list(n.omitted) if n else [],
     )
+    if forge is not None:
+        from narrator.evidence.forge import commit_url
+
+        entry.url = commit_url(forge, c.sha) or ""
+    if j is not None:
+        entry.importance, entry.tier, entry.reasons = j.score, j.tier, list(j.reasons)
+        entry.description, entry.entries, entry.signals = j.description, list(j.entries), list(j.signals)
+    return entry
 
 
 def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
@@ -405,15 +485,24 @@ def build_report(
     engine: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     last_activity: datetime | None = None,
+    judgments: Mapping[str, Judgment] | None = None,
+    themes: Sequence[ThemeRef] = (),
+    forge: Any = None,
 ) -> Report:
-    """The report for one window; ``last_activity``: the newest commit before an empty window, if any."""
+    """The report for one window.
+
+    ``last_activity``: the newest commit before an empty window, if any. ``judgments``: the judging stage's
+    importance, description and evidence per commit (without them, a simpler category-weight ranking is used).
+    ``forge``: a ``narrator.evidence.forge.Forge`` for links, or None.
+    """
+    judgments = judgments or {}
     commits = list(period.commits)
     cls = period.classifications
     until = period.until
     first = min((c.committed_at for c in commits), default=None)
     label = period_label(period.since.astimezone(tz) if period.since else None, until.astimezone(tz),
                          first.astimezone(tz) if first else None)
-    entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz) for c in commits}
+    entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge) for c in commits}
     bots = [c for c in commits if c.is_bot]
     humans = [c for c in commits if not c.is_bot]
     merges = [c for c in humans if c.is_merge]
@@ -461,11 +550,12 @@ def build_report(
     areas = []
     for name, items in sorted(by_area.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         cat_counts = Counter(cls[c.sha].category for c in items).most_common()
-        what = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
+        kinds = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
+        what = _area_what(items, entries, judgments) if judgments else kinds
         areas.append(AreaSummary(
             name=name, commits=len(items), files=len(area_files[name]),
             lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
-            categories=cat_counts, what=what, items=[entries[c.sha] for c in items],
+            categories=cat_counts, what=what or kinds, items=[entries[c.sha] for c in items], kinds=kinds,
         ))
 
     # People
@@ -481,24 +571,16 @@ def build_report(
         key=lambda p: (-p.commits, p.name),
     )
 
-    # Highlights: the most significant work, features and fixes first
-    ranked = sorted(work, key=lambda c: (-_impact(c, cls[c.sha]), c.committed_at))
-    highlight_commits = [c for c in ranked if cls[c.sha].category in ("Features", "Fixes", "Performance")
-                         or cls[c.sha].breaking][: thresholds.highlights]
-    if len(highlight_commits) < min(3, thresholds.highlights):
-        extra = [c for c in ranked if c not in highlight_commits]
-        highlight_commits += extra[: min(3, thresholds.highlights) - len(highlight_commits)]
-    highlights = [
-        Highlight(text=entries[c.sha].narration, day=day_label(c.committed_at.astimezone(tz).date()),
-                  date=c.committed_at.astimezone(tz).date().isoformat(),
-                  category=cls[c.sha].category, areas=list(cls[c.sha].areas),
-                  author=c.author.name or c.author.email, sha=c.sha)
-        for c in sorted(highlight_commits, key=lambda c: -_impact(c, cls[c.sha]))
-    ]
-    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat())
+    if judgments:
+        highlights = _judged_highlights(work, cls, entries, judgments, themes, thresholds, tz)
+    else:
+        highlights = _weighted_highlights(work, cls, entries, thresholds, tz)
+    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
+                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work))
                     for name, sha, when in releases]
 
-    attention = _attention(work, humans, bots, commits, cls, entries, thresholds, tz)
+    attention = _judged_attention(work, entries, judgments, tz) if judgments else []
+    attention += _attention(work, humans, bots, commits, cls, entries, thresholds, tz, judged=bool(judgments))
     activity = _activity(humans, period.since, until, tz)
     peak = sorted((a for a in activity if a.commits), key=lambda a: (-a.commits, a.day))[:2]
 
@@ -513,7 +595,7 @@ def build_report(
             summary=_comparison_sentence(numbers, prev, prev_label),
         )
 
-    headline = _headline(numbers, categories, areas, release_list, label) if commits else (
+    headline = _headline(numbers, categories, areas, release_list, label, attention) if commits else (
         f"No activity between {label.replace(' to ', ' and ')}." + _last_activity(last_activity, period, tz)
     )
     return Report(
@@ -549,8 +631,16 @@ def _last_activity(last: datetime | None, period: PeriodInput, tz: tzinfo) -> st
 
 
 def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[AreaSummary],
-              releases: list[Release], label: str) -> str:
+              releases: list[Release], label: str, attention: Sequence[AttentionItem] = ()) -> str:
     parts = []
+    kinds = {a.kind: a for a in attention}
+    warn = []
+    if "security" in kinds:
+        warn.append(plural(len(kinds["security"].items), "security fix", "security fixes"))
+    if "behaviour" in kinds:
+        n = len(kinds["behaviour"].items)
+        warn.append(f"{plural(n, 'behaviour change')} that can affect users")
+
     if numbers.work_commits == 0:
         first = f"{plural(numbers.commits, 'commit')} landed, none of them new work by the team"
         if numbers.bot_commits:
@@ -583,6 +673,9 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
         names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
         more = f" and {len(releases) - len(shown)} earlier ones" if len(releases) > len(shown) else ""
         parts.insert(0, f"Released {names}{more}.")
+    if warn:  # what a manager must act on comes right after the release, before the counts
+        parts.insert(1 if releases else 0,
+                     f"{'It includes' if releases else 'This period brings'} {_join(warn)} (see Needs attention).")
     return " ".join(parts)
 
 
@@ -603,9 +696,212 @@ def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str
             f"{numbers.contributors:,} contributors against {prev['contributors']:,}.")
 
 
-def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo) -> list[AttentionItem]:
+_TIER_ORDER = {"security": 0, "behaviour": 1, "feature": 2, "notable": 3, "fix": 3, "performance": 4, "code": 5,
+               "refactor": 6, "docs": 7, "tests": 8, "upkeep": 9}
+_TIER_WORDS = {"security": "security fix", "behaviour": "behaviour change", "feature": "feature", "notable": "user-facing change",
+               "fix": "fix", "performance": "speed-up", "code": "code change", "refactor": "reorganisation",
+               "docs": "documentation", "tests": "tests", "upkeep": "upkeep"}
+_NOISE_TIERS = {"upkeep", "tests", "docs", "refactor"}
+_SIGNAL_WORDS = {
+    "api_removed": "public function or class removed", "api_renamed": "public function or class renamed",
+    "option_removed": "command-line option removed", "option_renamed": "command-line option renamed",
+    "env_removed": "environment variable no longer read", "default_changed": "default changed",
+    "exit_code_changed": "exit code changed", "deprecation_added": "deprecated",
+}
+
+
+def tier_words(tier: str) -> str:
+    return _TIER_WORDS.get(tier, tier)
+
+
+def _reverted(work: Sequence[CommitFacts]) -> set[str]:
+    """Commits undone by a revert in the same window (they are not highlights: the work did not stay)."""
+    out = set()
+    shas = {c.sha for c in work}
+    for c in work:
+        if c.is_revert and c.reverted_sha:
+            out |= {s for s in shas if s.startswith(c.reverted_sha)}
+            out.add(c.sha)
+    return out
+
+
+def _weighted_highlights(work, cls, entries, thresholds: Thresholds, tz: tzinfo) -> list[Highlight]:
+    """Without judgments (a saved context of an older narrator, tests): features and fixes by category weight."""
+    ranked = sorted(work, key=lambda c: (-_impact(c, cls[c.sha]), c.committed_at))
+    chosen = [c for c in ranked if cls[c.sha].category in ("Features", "Fixes", "Performance")
+              or cls[c.sha].breaking][: thresholds.highlights]
+    if len(chosen) < min(3, thresholds.highlights):
+        extra = [c for c in ranked if c not in chosen]
+        chosen += extra[: min(3, thresholds.highlights) - len(chosen)]
+    return [_highlight(c, cls, entries, tz) for c in sorted(chosen, key=lambda c: -_impact(c, cls[c.sha]))]
+
+
+def _highlight(c: CommitFacts, cls, entries, tz: tzinfo, related: int = 0, theme: str = "") -> Highlight:
+    e = entries[c.sha]
+    return Highlight(text=e.narration, day=day_label(c.committed_at.astimezone(tz).date()),
+                     date=c.committed_at.astimezone(tz).date().isoformat(), category=cls[c.sha].category,
+                     areas=list(cls[c.sha].areas), author=c.author.name or c.author.email, sha=c.sha,
+                     tier=e.tier, importance=e.importance, reasons=list(e.reasons), url=e.url, related=related,
+                     theme=theme)
+
+
+def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], themes: Sequence[ThemeRef],
+                       thresholds: Thresholds, tz: tzinfo) -> list[Highlight]:
+    """The top work by importance (security and behaviour changes first), related commits folded into one theme;
+    tooling, CI, tests and documentation are never highlights while real work exists."""
+    undone = _reverted(work)
+    candidates = [c for c in work if c.sha not in undone and c.sha in judgments]
+    real = [c for c in candidates if judgments[c.sha].tier not in _NOISE_TIERS]
+    pool = real or candidates
+    in_theme: dict[str, ThemeRef] = {}
+    for theme in themes if len(work) >= 15 else ():  # in a handful of commits, shared words are chance
+        if len(theme.shas) >= 3:
+            for sha in theme.shas:
+                in_theme.setdefault(sha, theme)
+
+    def rank(c: CommitFacts) -> tuple:
+        j = judgments[c.sha]
+        return (_TIER_ORDER.get(j.tier, 9), -j.score, c.committed_at)
+
+    chosen: list[Highlight] = []
+    used_themes: set[str] = set()
+    said: set[str] = set()  # one change landed twice (a backport, a cherry-pick) is one highlight
+    for c in sorted(pool, key=rank):
+        if len(chosen) >= thresholds.highlights:
+            break
+        text = " ".join(entries[c.sha].narration.lower().split())
+        if text in said:
+            continue
+        said.add(text)
+        theme = in_theme.get(c.sha)
+        if theme is not None and judgments[c.sha].tier not in ("security", "behaviour"):
+            if theme.name in used_themes:
+                continue
+            used_themes.add(theme.name)
+            chosen.append(_highlight(c, cls, entries, tz, related=len(theme.shas) - 1, theme=theme.name))
+        else:
+            chosen.append(_highlight(c, cls, entries, tz))
+    return chosen
+
+
+def _topic(text: str, words: int = 9) -> str:
+    """A description cut to a short topic: its first clause, at most ``words`` words, no final full stop."""
+    import re as _re
+
+    first = _re.split(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s", " ".join(text.split()), maxsplit=1)[0].rstrip(".;:!?")
+    parts = first.split(" ")
+    if parts and parts[0].isalpha() and parts[0].islower():
+        parts[0] = parts[0][:1].upper() + parts[0][1:]
+    return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")
+
+
+def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment]) -> str:
+    """The top three things that changed in an area, in the words of their descriptions."""
+    undone = _reverted(items)
+    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone),
+                    key=lambda c: (_TIER_ORDER.get(judgments[c.sha].tier, 9), -judgments[c.sha].score))
+    topics: list[str] = []
+    for c in ranked:
+        topic = _topic(judgments[c.sha].description or entries[c.sha].narration)
+        if topic and topic.lower() not in (t.lower() for t in topics):
+            topics.append(topic)
+        if len(topics) == 3:
+            break
+    return "; ".join(topics)
+
+
+def _tag_url(forge: Any, name: str) -> str:
+    if forge is None:
+        return ""
+    from narrator.evidence.forge import tag_url
+
+    return tag_url(forge, name) or ""
+
+
+def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts]) -> list[str]:
+    """What a release brings, from the changelog entries filed under its version (most important first)."""
+    version = name.lstrip("vV")
+    found: list[tuple[float, str]] = []
+    seen: set[str] = set()
+    for c in work:
+        j = judgments.get(c.sha)
+        if j is None:
+            continue
+        for e in j.entries:
+            if e.version and e.version.lstrip("vV") == version and e.text not in seen:
+                seen.add(e.text)
+                found.append((j.score, _short(_first_sentence(e.text), 140)))
+    return [text for _score, text in sorted(found, key=lambda x: -x[0])[:2]]
+
+
+def _first_sentence(text: str) -> str:
+    import re as _re
+
+    return _re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join(text.split()), maxsplit=1)[0]
+
+
+def _cite(entry: CommitEntry, j: Judgment) -> str:
+    """Where a behaviour change shows: the changelog line or the code line, and the commit."""
+    said = " ".join(entry.narration.lower().split())
+    for e in j.entries:
+        if e.kind in ("removal", "deprecation", "change", "security") or not e.kind:
+            where = f"{e.file}:{e.line}" if e.line else e.file
+            quote = "" if _short(e.text, 60).rstrip("\u2026").lower()[:50] in said else f"\u201c{_short(e.text)}\u201d, "
+            return f"{quote}changelog {where}, commit {entry.short_sha}"
+    for sg in j.signals:
+        if sg.kind in _SIGNAL_WORDS and sg.where == "source":
+            return f"{_SIGNAL_WORDS[sg.kind]}: {sg.name} at {sg.file}:{sg.line}, commit {entry.short_sha}"
+    return f"commit {entry.short_sha}"
+
+
+def _short(text: str, width: int = 110) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
+
+
+def _judged_attention(work, entries, judgments: Mapping[str, Judgment], tz: tzinfo) -> list[AttentionItem]:
     out: list[AttentionItem] = []
-    breaking = [c for c in work if cls[c.sha].breaking]
+    def once(items: list[CommitFacts]) -> list[CommitFacts]:  # a backported change is cited once
+        seen: set[str] = set()
+        out = []
+        for c in items:
+            text = " ".join(entries[c.sha].narration.lower().split())
+            if text not in seen:
+                seen.add(text)
+                out.append(c)
+        return out
+
+    security = once([c for c in work if c.sha in judgments and judgments[c.sha].tier == "security"])
+    if security:
+        out.append(AttentionItem(
+            "security", f"{plural(len(security), 'security fix', 'security fixes')}",
+            "Users should upgrade to the release that contains them.",
+            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in security],
+            [c.sha for c in security]))
+    from narrator.evidence.paths import path_kind
+
+    def reaches_users(c: CommitFacts) -> bool:  # a contributor-process or CI change is not a behaviour change
+        j = judgments[c.sha]
+        return bool(j.shipped_source or j.entries) or (
+            bool(c.files) and not all(path_kind(f.path) in ("docs", "ci", "test", "changelog") for f in c.files))
+
+    behaviour = [c for c in work if c.sha in judgments and judgments[c.sha].tier == "behaviour" and not c.is_revert
+                 and reaches_users(c)]
+    behaviour = once(sorted(behaviour, key=lambda c: -judgments[c.sha].score))
+    if behaviour:
+        out.append(AttentionItem(
+            "behaviour", f"{plural(len(behaviour), 'behaviour change')} that can affect users",
+            "Removed or renamed options and functions, changed defaults or exit codes, and deprecations may need "
+            "action from people who use this software before they upgrade.",
+            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in behaviour],
+            [c.sha for c in behaviour]))
+    return out
+
+
+def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo,
+               judged: bool = False) -> list[AttentionItem]:
+    out: list[AttentionItem] = []
+    breaking = [] if judged else [c for c in work if cls[c.sha].breaking]  # judged: behaviour changes cover it
     if breaking:
         out.append(AttentionItem(
             "breaking", f"{plural(len(breaking), 'change')} marked as breaking",
@@ -614,7 +910,7 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
         ))
     large = []
     for c in work:
-        source = [f for f in c.files if is_source_path(f.path, f.language)]
+        source = [f for f in c.files if is_shipped_source(f.path, f.binary)]
         churn = sum(f.churn for f in source)
         if churn >= t.large_change_lines and not any(is_test_path(f.path) for f in c.files):
             large.append((c, churn))
@@ -641,7 +937,7 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
     file_commits: Counter[str] = Counter()
     for c in work:
         for f in c.files:
-            if is_source_path(f.path, f.language):  # changelogs and lockfiles change often by design
+            if is_shipped_source(f.path, f.binary):  # never generated, minified, vendored or lockfiles
                 file_commits[f.path] += 1
     hot = [(p, n) for p, n in file_commits.most_common(5) if n >= t.hotspot_min_commits]
     if hot:

@@ -40,6 +40,31 @@ def _num(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
 
 
+def _tier(value: object, category: object = "") -> str:
+    """What kind of change a highlight is for users ("security fix", "behaviour change"), else its category tag."""
+    from narrator.report.model import tier_words
+
+    return tier_words(str(value)) if value else categories.tag(str(category))
+
+
+_URL_SAFE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d+)?/[A-Za-z0-9._~:/?#\[\]@!$&'*+,;=%\-]*$")
+
+
+def _safe_url(url: object) -> str:
+    """A link narrator built to a forge (https, no spaces or quotes), else "" (a saved context is untrusted)."""
+    link = str(url or "")
+    return link if link and _URL_SAFE.match(link) and not any(c in link for c in "()<> \"'") else ""
+
+
+def _md_link(text: object, url: object) -> str:
+    """``[text](url)`` in Markdown for a forge URL narrator built (anything else: the text alone)."""
+    label = md_escape(text)
+    link = str(url or "")
+    if not link or not _URL_SAFE.match(link) or any(c in link for c in "()<> "):
+        return label
+    return f"[{label}]({link})"
+
+
 def _pct(value: object) -> str:
     return f"{float(value):.0%}" if isinstance(value, (int, float)) else str(value)
 
@@ -78,6 +103,9 @@ def _filters(markdown: bool) -> dict[str, Callable[..., Any]]:
         "sentence": sentence,
         "kind": categories.tag,
         "category_color": categories.color,
+        "tier": _tier,
+        "mdlink": _md_link,
+        "safe_url": _safe_url,
     }
 
 

@@ -22,6 +22,8 @@ from narrator.report.text import are, day_label, day_words, join_words, one_line
 class ReleaseLine:
     name: str
     day: str
+    url: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,8 @@ def build_view(report: Report, with_charts: bool = False, detail: str = "short")
         comparison_heading=f"Compared with the previous {period_words(n.days_in_period)}",
         comparison_rows=_comparison_rows(report),
         comparison_label=report.comparison.label if report.comparison else "",
-        releases=[ReleaseLine(one_line(r.name), when.get(r.sha, r.day)) for r in report.releases],
+        releases=[ReleaseLine(one_line(r.name), when.get(r.sha, r.day), r.url, tuple(r.notes))
+                  for r in report.releases],
         when=when,
         with_year=with_year,
         open_all_categories=n.work_commits <= 30,
