@@ -359,3 +359,36 @@ def test_two_gloo_processes_train_in_lockstep_write_once_and_resume_exactly(tmp_
     assert summary_b["result"]["steps"] == 4 and summary_b["rank_weight_digests"] == digests
     final_a, final_b = (load_file(str(d / "adapter" / "adapter_model.safetensors")) for d in (out_a, out_b))
     assert final_a.keys() == final_b.keys() and all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+
+
+def test_other_commands_run_on_rank_0_only(tmp_path, monkeypatch):
+    from finetune.__main__ import main
+
+    for name in ("TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"):  # rank 1 sets them: restore after
+        monkeypatch.delenv(name, raising=False)
+    args = ["data", "--data-root", str(FIXTURES), "--set", "data.languages=Python,Go"]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main([*args, "--dump", str(tmp_path / "rank1.jsonl")]) == 0
+    assert not (tmp_path / "rank1.jsonl").exists()
+    monkeypatch.setenv("RANK", "0")
+    assert main([*args, "--dump", str(tmp_path / "rank0.jsonl")]) == 0
+    assert (tmp_path / "rank0.jsonl").read_text().count("\n") > 0
+
+
+def test_scheduler_advances_once_per_optimizer_step_with_accumulation(tmp_path, tiny_model_dir):
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from finetune.train import train
+
+    lrs: list[float] = []
+    handle = register_optimizer_step_post_hook(lambda opt, a, kw: lrs.append(opt.param_groups[0]["lr"]))
+    try:
+        sets = _overrides(tiny_model_dir, tmp_path / "run") + ["train.grad_accum=2", "train.max_steps=3",
+                                                               "train.device=cpu", "train.save_every=0",
+                                                               "train.eval_every=0"]
+        result = train(load_config(overrides=sets))
+    finally:
+        handle.remove()
+    assert result.steps == 3 and result.examples_seen == 12  # 3 steps x 2 micro-batches x batch 2
+    assert lrs == pytest.approx([0.0, 0.005, 0.01])  # one optimizer step (and lr change) per 2 micro-batches
