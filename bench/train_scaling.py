@@ -2,7 +2,9 @@
 
 Each run is a real multi-process launch, ``python -m finetune launch -n P train ...`` (accelerate launch:
 one process per GPU, gradients all-reduced; NVLink multicast off), with the same per-process batch, so P
-processes train P times the tokens per step (weak scaling). Efficiency = tokens/s(N) / (N x tokens/s(1)).
+processes train P times the tokens per step (weak scaling); with ``--global-batch G`` each of the P
+processes takes G/P examples instead, so every run trains the same batches (strong scaling, what the
+2-GPU recipe does) and its final validation CE is comparable too. Efficiency = tokens/s(N) / (N x tokens/s(1)).
 Rounds alternate 1, N, 1, N, ... and the medians are reported; tokens/s is the steady figure of
 ``train_summary.json`` (the first ``finetune.train.WARMUP_STEPS`` steps excluded), summed over ranks.
 
@@ -14,7 +16,8 @@ The 2-GPU run (``nvidia-h200-x2``; the recipe's per-GPU batch 8, 5 warm-up + 60 
 On the CPU (gloo; a tiny random Llama built on the fly, data from tests/fixtures/finetune; one thread
 per process, so 1 vs 2 processes is 1 vs 2 cores):
 
-    python bench/train_scaling.py --cpu --tiny --processes 1,2 --steps 20 --rounds 3
+    python bench/train_scaling.py --cpu --tiny --processes 1,2 --steps 40 --rounds 3
+    python bench/train_scaling.py --cpu --tiny --processes 1,2 --steps 60 --rounds 2 --global-batch 8
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import copy
 import gzip
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -85,12 +89,17 @@ def run_once(args: argparse.Namespace, processes: int, overrides: list[str]) -> 
     from finetune.train import WARMUP_STEPS
 
     out = Path(tempfile.mkdtemp(prefix=f"bench-scaling-{processes}p-"))
+    if args.global_batch:
+        if args.global_batch % processes:
+            raise SystemExit(f"--global-batch {args.global_batch} does not split over {processes} processes")
+        overrides = overrides + [f"train.batch_size={args.global_batch // processes}"]
     sets = overrides + [f"train.output_dir={out}", "train.eval_every=0", "train.save_every=0",
-                        "train.val_examples=8", "train.progress=false", "train.log_every=1000",
+                        f"train.val_examples={args.val_examples}", "train.progress=false", "train.log_every=1000",
                         f"train.max_steps={WARMUP_STEPS + args.steps}"] + args.set
     finetune_args = ["train"] + (["-c", args.config] if args.config else []) + [x for s in sets for x in ("--set", s)]
     argv = distributed.launch_argv(finetune_args, processes, cpu=args.cpu)
     env = distributed.launch_env(processes, cpu=args.cpu, threads=args.threads)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -104,7 +113,9 @@ def run_once(args: argparse.Namespace, processes: int, overrides: list[str]) -> 
             "tokens_per_second": result["tokens_per_second"], "steps": result["steps"],
             "train_seconds": result["seconds"], "wall_seconds": round(wall, 2),
             "peak_memory_bytes": result["peak_memory_bytes"], "device": summary["device"],
-            "final_train_loss": result["final_train_loss"], "output_dir": str(out),
+            "final_train_loss": result["final_train_loss"], "final_val": result["val_history"][-1],
+            "batch_size_per_process": summary["config"]["train"]["batch_size"], "output_dir": str(out),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "command": distributed.shell_line(argv, env, cpu=args.cpu)}
 
 
@@ -119,6 +130,8 @@ def main() -> int:
     p.add_argument("--tiny", action="store_true", help="a tiny random Llama on the fixture data (no model files)")
     p.add_argument("--tiny-hidden", type=int, default=64)
     p.add_argument("--tiny-layers", type=int, default=2)
+    p.add_argument("--val-examples", type=int, default=64, help="validation examples for the final val CE")
+    p.add_argument("--global-batch", type=int, help="split this many examples per step over the processes")
     p.add_argument("--set", action="append", default=[], help="extra config override (repeatable)")
     p.add_argument("--json", help="also write the figures here")
     args = p.parse_args()
@@ -137,7 +150,8 @@ def main() -> int:
             runs.append({"round": round_ + 1, **r})
             print(f"round {round_ + 1}: {n} process(es): {r['steady_tokens_per_second']:.0f} tokens/s "
                   f"(steady, summed over ranks; {r['steps']} steps, {r['train_seconds']:.1f} s training, "
-                  f"{r['wall_seconds']:.1f} s wall)", flush=True)
+                  f"{r['wall_seconds']:.1f} s wall; final val CE {r['final_val']['all']:.4f}; load average {r['load_average_1min'][0]:.1f} -> "
+                  f"{r['load_average_1min'][1]:.1f} on {os.cpu_count()} cores)", flush=True)
     medians = {n: statistics.median(r["steady_tokens_per_second"] for r in runs if r["processes"] == n)
                for n in counts}
     base_n = counts[0]
@@ -151,7 +165,8 @@ def main() -> int:
         print(f"{n} process(es): median {medians[n]:.0f} tokens/s, x{speedup:.2f} vs {base_n} "
               f"(baseline), scaling efficiency {eff:.0%}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"runs": runs, "scaling": scaling, "argv": sys.argv}, indent=2))
+        Path(args.json).write_text(json.dumps({"runs": runs, "scaling": scaling, "argv": sys.argv,
+                                               "cpu_count": os.cpu_count()}, indent=2))
     return 0
 
 

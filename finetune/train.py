@@ -175,6 +175,11 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     set_seed(cfg.train.seed)
     _seed_everything(cfg.train.seed)
     main = accelerator.is_main_process
+    if accelerator.num_processes > 1 and cfg.model.gguf_file and (tokenizer is None or model is None):
+        from finetune.modeling import materialize
+
+        with accelerator.main_process_first():  # [distributed] rank 0 converts the GGUF once; the others reuse it
+            materialize(cfg.model)
 
     if bundle is None:
         bundle = build_bundle(cfg.data, splits=("train", "val"))
