@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from typing import Any, Mapping, Sequence
 
 from narrator.app.session import Session
@@ -32,7 +33,7 @@ from narrator.report.model import EntryRef, Judgment, SignalRef, ThemeRef
 
 log = logging.getLogger(__name__)
 
-PATCH_LIMIT = 1500
+PATCH_LIMIT = 400  # diffs read per run: every changelog commit, then likely behaviour changes, then by churn
 HUMAN_SOURCES = ("changelog", "fragment", "tag")  # descriptions a person wrote for users
 _RECORD = "evidence"
 # A human changelog section or fragment type decides the category (it beats verbs in the subject).
@@ -42,8 +43,17 @@ _KIND_CATEGORY = {"feature": "Features", "bugfix": "Fixes", "security": "Fixes",
 
 # -- cache codec -------------------------------------------------------------------------------------------
 
+_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(ChangelogEntry))
+_SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(Signal))
+_PLAIN_FIELDS = tuple(f.name for f in dataclasses.fields(CommitEvidence) if f.name not in ("entries", "signals"))
+_HINT = re.compile(r"\b(remov|deprecat|default|renam|drop|option|flag|exit|break|security|cve|ghsa|vulnerab)", re.I)
+
+
 def _to_dict(ev: CommitEvidence) -> dict[str, Any]:
-    return dataclasses.asdict(ev)
+    data = {name: getattr(ev, name) for name in _PLAIN_FIELDS}
+    data["entries"] = [{n: getattr(e, n) for n in _ENTRY_FIELDS} for e in ev.entries]
+    data["signals"] = [{n: getattr(x, n) for n in _SIGNAL_FIELDS} for x in ev.signals]
+    return data
 
 
 def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
@@ -82,7 +92,7 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     if not missing:
         return found
     readable = [c for c in missing if not c.is_merge and not c.is_bot and (_touches_changelog(c) or _source_churn(c))]
-    readable.sort(key=lambda c: (not _touches_changelog(c), -_source_churn(c)))
+    readable.sort(key=lambda c: (not _touches_changelog(c), not _HINT.search(c.subject), -_source_churn(c)))
     chosen = {c.sha for c in readable[:PATCH_LIMIT]}
     patches: dict[str, tuple] = {}
     if chosen:
