@@ -130,6 +130,21 @@ def own_category(evidence: CommitEvidence, classification: Classification) -> Cl
     return dataclasses.replace(classification, category=category, rule=f"changelog: {kinds[0]}")
 
 
+_BREAKING_CHURN = 20  # shipped-source lines from which a "!" or BREAKING CHANGE is believed without other evidence
+
+
+_PACKAGE_METADATA = re.compile(r"(^|/)(pyproject\.toml|setup\.py|setup\.cfg|package\.json|[^/]*\.gemspec|go\.mod|"
+                               r"composer\.json|Cargo\.toml|pom\.xml|build\.gradle(\.kts)?)$")
+
+
+def _breaks_users(ev: CommitEvidence, commit: CommitFacts) -> bool:
+    """Whether a "!" or BREAKING CHANGE can reach users: a changelog entry, a code signal, real shipped-source
+    change, or the package's own metadata (supported versions, entry points); not CI or release scripts alone."""
+    behaviour = any(x.where == "source" and x.kind not in ("security",) for x in ev.signals)
+    metadata = any(_PACKAGE_METADATA.search(f.path) for f in commit.files)
+    return bool(ev.entries) or behaviour or metadata or ev.source_churn >= _BREAKING_CHURN
+
+
 def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
           tags: Sequence[Tag] = ()) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
     """Judgments for these commits, the themes among them, and the classifications their changelog entries imply."""
@@ -160,6 +175,10 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
             ev = dataclasses.replace(ev, entries=entries, signals=code + text_signals(c.subject, c.body, entries))
         cl = own_category(local[c.sha], classes[c.sha])
+        if cl.breaking and not _breaks_users(ev, c):
+            # "feat!: streamline the release process" says breaking, but nothing users run or read changed
+            cl = dataclasses.replace(cl, breaking=False)
+            ev = dataclasses.replace(ev, breaking=False)
         if cl is not classes[c.sha]:
             new_classes[c.sha] = cl
             ev = dataclasses.replace(ev, category=cl.category)

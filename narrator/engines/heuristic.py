@@ -15,7 +15,7 @@ from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, 
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "4"
+HEURISTIC_VERSION = "5"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -110,9 +110,14 @@ def _plain(text: str) -> str:
     return " ".join(out)
 
 
+_MD_LINK = re.compile(r"!?\[([^\]]+)\]\((?:https?://|#|/)[^)\s]*\)")
+
+
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
-    """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets or [skip ci]."""
+    """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets, [skip ci] or link
+    targets (``[Migrate](https://...)`` reads "Migrate")."""
     text = classification.description if classification and classification.description else subject
+    text = _MD_LINK.sub(r"\1", text)
     text = _TICKET_PREFIX.sub("", text)
     previous = None
     while previous != text:

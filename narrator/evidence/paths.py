@@ -95,7 +95,7 @@ _DOC_NAMES = re.compile(
 _TOOLING_DIRS = frozenset({"scripts", "script", "tools", "tool", "bench", "benchmark", "benchmarks", "hack",
                            "build-aux", "ci", "requirements", "devtools", "dev", "utils-dev", "phpstan",
                            "typings", "stubs", "misc", "contrib", "docker", "deploy",
-                           "packaging", "perf", "fuzz"})
+                           "packaging", "perf", "fuzz", "rake", "rakelib", "tasks", "gulp", "grunt"})
 _TOOLING_NAMES = re.compile(
     r"^(pyproject\.toml|setup\.py|setup\.cfg|manifest\.in|makefile|gnumakefile|[^/]*\.mk|dockerfile[^/]*|"
     r"[^/]*\.dockerfile|docker-compose[^/]*\.ya?ml|compose\.ya?ml|tox\.ini|noxfile\.py|fabfile\.py|"

@@ -671,7 +671,8 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
         shown = releases[-3:]
         years = {r.date[:4] for r in releases}
         names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
-        more = f" and {len(releases) - len(shown)} earlier ones" if len(releases) > len(shown) else ""
+        earlier = len(releases) - len(shown)
+        more = f" and {earlier} earlier {'one' if earlier == 1 else 'ones'}" if earlier else ""
         parts.insert(0, f"Released {names}{more}.")
     if warn:  # what a manager must act on comes right after the release, before the counts
         parts.insert(1 if releases else 0,
@@ -830,8 +831,12 @@ def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[
         for e in j.entries:
             if e.version and e.version.lstrip("vV") == version and e.text not in seen:
                 seen.add(e.text)
-                found.append((j.score, _short(_first_sentence(e.text), 140)))
+                text = _CC_PREFIX.sub("", _first_sentence(e.text))
+                found.append((j.score, _short(text[:1].upper() + text[1:], 140)))
     return [text for _score, text in sorted(found, key=lambda x: -x[0])[:2]]
+
+
+_CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s+")
 
 
 def _first_sentence(text: str) -> str:
