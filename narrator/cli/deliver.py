@@ -28,13 +28,15 @@ def delivery_options(func: Any) -> Any:
                         "webhook), file:DIR. Repeatable. Mail needs [delivery.smtp] in your config.")(func)
 
 
-def print_results(results: Iterable[Any]) -> bool:
-    """One line per delivery result on stderr; True when every one arrived (or had arrived before)."""
+def print_results(results: Iterable[Any], what: str = "") -> bool:
+    """One line per delivery result on stderr (``what``: e.g. the digest week it is about); True when every one
+    arrived (or had arrived before)."""
     from narrator.app.delivery import config_keys
 
     ok = True
+    prefix = f"{what}: " if what else ""
     for result in results:
-        click.echo(f"narrate: {config_keys(result.line())}", err=True)
+        click.echo(f"narrate: {prefix}{config_keys(result.line())}", err=True)
         ok = ok and result.ok
     return ok
 
@@ -74,4 +76,4 @@ def flush_first(plan: Any) -> bool:
     results = flush(plan)
     if results:
         echo_note(f"retrying {len(results)} delivery(ies) waiting in the outbox")
-    return print_results(results)
+    return print_results(results, "outbox")
