@@ -9,6 +9,7 @@ run exit 3 (``EXIT_DELIVERY``) although the report itself was written.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -18,6 +19,10 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 
 from narrator.cli.common import echo_note
+
+# Every delivery result is printed as one line below; the delivery package's own warnings about the same
+# failures would repeat it (Python prints unhandled warnings on stderr). `-v` still shows them.
+logging.getLogger("narrator.delivery").addHandler(logging.NullHandler())
 
 
 def delivery_options(func: Any) -> Any:
@@ -75,5 +80,5 @@ def flush_first(plan: Any) -> bool:
 
     results = flush(plan)
     if results:
-        echo_note(f"retrying {len(results)} delivery(ies) waiting in the outbox")
+        echo_note(f"retrying {len(results)} waiting deliver{'y' if len(results) == 1 else 'ies'} from the outbox")
     return print_results(results, "outbox")

@@ -25,6 +25,7 @@ def outbox_group(ctx: click.Context) -> None:
 @verbose_option
 def outbox_list() -> None:
     """List the waiting deliveries: key, destination, attempts, last error."""
+    from narrator.app.delivery import config_keys
     from narrator.delivery import data_dir, outbox_entries
     from narrator.git.text import one_line
 
@@ -35,7 +36,7 @@ def outbox_list() -> None:
     for entry in entries:
         shown = entry.data.get("shown") or entry.destination
         click.echo(one_line(f"{entry.key}  {shown}  {entry.title}  waiting since {entry.created_at}, "
-                            f"{entry.attempts} attempt(s): {entry.last_error}"))
+                            f"{entry.attempts} attempt(s): {config_keys(entry.last_error)}"))
 
 
 @outbox_group.command("retry")
