@@ -453,8 +453,14 @@ def test_team_weekly_digest_arrives_by_mail_and_webhook_once(tmp_path, config, s
     message = mailbox.messages[1][2]
     plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
-    assert plain == (out / "2026-W46.md").read_text(encoding="utf-8").replace("\r\n", "\n")
-    assert html == (out / "2026-W46.html").read_text(encoding="utf-8")
+    page_md, page_html = ((out / f"2026-W46.{ext}").read_text(encoding="utf-8") for ext in ("md", "html"))
+    assert page_md.startswith("[All digests](index.md)") and '<nav class="digest-nav' in page_html
+    # the digest itself, less the links to the other files of the digest directory (they lead nowhere from mail)
+    assert plain.startswith("> **Weekly digest: week 46 of 2026") and plain in page_md
+    assert "[All digests]" not in plain and '<nav class="digest-nav' not in html and "</main>" in html
+    from narrator.cli.digest import for_mail
+
+    assert plain == for_mail(page_md, "md") and html == for_mail(page_html, "html")
     for name in ("## api", "## web", "## handbook", "## Where the work went"):
         assert name in plain
     assert "| api | 2 |" in plain and "| web | 2 |" in plain and "| handbook | 1 |" in plain  # (+ the .mailmap)
@@ -491,3 +497,24 @@ def test_team_digest_with_a_missing_repository_is_partial(tmp_path, config, hook
     text = (out / "2026-W46.md").read_text(encoding="utf-8")
     assert "## Not included" in text and "gone could not be read" in text
     assert any("gone could not be read" in a for a in server.calls[0][1]["narrator"]["attention"])
+
+
+def test_digest_mail_leaves_out_the_directory_links_and_points_at_the_published_index(tmp_path, config, smtp):
+    mailbox, port = smtp
+    path = config(port)
+    path.write_text(path.read_text().replace("[delivery]\n", '[delivery]\nlink = "https://reports.example.com/app"\n'),
+                    encoding="utf-8")
+    repo = weekly(tmp_path / "app")
+    repo.commit("feat: [All digests](index.md) <nav class=\"digest-nav\">x</nav>", {"src/n.py": "x = 9\n"},
+                when=BASE_DATE + timedelta(days=1))
+    proc = run_narrate("digest", "--repo", str(repo.path), "--since", "2026-11-02", "--until", "2026-11-08",
+                       "--out", str(tmp_path / "d"), "--to", "mailto:boss@example.com",
+                       env={"SOURCE_DATE_EPOCH": NOW_W47})
+    assert proc.returncode == 0, proc.stderr
+    (_, _, message), = mailbox.messages
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content()
+    assert plain.rstrip().endswith("All digests: https://reports.example.com/app/index.html")
+    assert '(index.md) &lt;nav class="digest-nav">x&lt;/nav>' in plain  # the commit's text, escaped, stays
+    assert '<a href="https://reports.example.com/app/index.html">All digests</a>' in html
+    assert "&lt;nav class=&#34;digest-nav&#34;&gt;" in html or "&lt;nav class=&quot;digest-nav&quot;&gt;" in html

@@ -103,13 +103,19 @@ def report_parcel(context: Mapping[str, Any], *, html: str, text: str, files: Se
     if context.get("kind") == "team":
         sections = context.get("repositories") or []
         many = len(sections) > 1
-        highlights, attention, all_shas = [], [], []
-        for section in sections:
+        busiest = {row.get("name"): i for i, row in enumerate(context.get("work") or [])}
+        ranked = sorted(sections, key=lambda s: busiest.get(s.get("name"), len(busiest)))
+        per_repo: list[list[str]] = []
+        attention, all_shas = [], []
+        for section in ranked:
             name, report = section.get("name", ""), section.get("report") or {}
             prefix = f"{name}: " if many else ""
-            highlights += [f"{prefix}{h.get('text', '')}" for h in report.get("highlights") or []]
+            per_repo.append([f"{prefix}{h.get('text', '')}" for h in report.get("highlights") or []])
             attention += [f"{prefix}{a.get('title', '')}" for a in report.get("attention") or []]
             all_shas += [c.get("sha", "") for c in report.get("commits") or []]
+        # the busiest repository's best highlight first, then each other repository's best, then the second ones
+        highlights = [items[i] for i in range(max(map(len, per_repo), default=0)) for items in per_repo
+                      if i < len(items)]
         for problem in context.get("problems") or []:
             attention.append(f"{problem.get('name', '')} could not be read: {problem.get('reason', '')}")
         numbers = context.get("numbers") or {}

@@ -11,6 +11,8 @@ is complete. Exit 3 when a delivery waits in the outbox, 4 when a repository of 
 
 from __future__ import annotations
 
+import re
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -130,14 +132,33 @@ def _deliver_weeks(plan: Any, result: Any, settings: Any, request: Any, detail: 
     for week in chosen:
         report = week.report
         files = [Path(f) for f in week.files]
-        html = _read(files, ".html") or _render(report, "html", detail)
-        text = _read(files, ".md") or _render(report, "md", detail)
         link = f"{plan.link.rstrip('/')}/{week.name}.html" if plan.link else ""
+        index = f"{plan.link.rstrip('/')}/index.html" if plan.link else ""
+        html = for_mail(_read(files, ".html") or _render(report, "html", detail), "html", index)
+        text = for_mail(_read(files, ".md") or _render(report, "md", detail), "md", index)
         context = report.to_context()
         parcel = report_parcel(context, html=html, text=text, files=files, kind="digest", link=link,
                                period_key=week.name)
         ok = print_results(send(plan, parcel), week.name) and ok
     return ok
+
+
+_HTML_NAV = re.compile(r'<nav class="digest-nav[^"]*"[^>]*>.*?</nav>\s*', re.S)
+_MD_NAV = re.compile(r"^\[All digests\]\(index\.md\).*\n+", re.M)
+
+
+def for_mail(text: str, fmt: str, index: str = "") -> str:
+    """A digest page as a message: the links to the index and the other weeks (relative file names, which
+    lead nowhere from a mail) are taken out; with ``delivery.link`` set, one link to the index takes their
+    place. (Commit text cannot forge these lines: it is escaped in both formats.)"""
+    if fmt == "html":
+        text = _HTML_NAV.sub("", text)
+        if index:
+            text = text.replace("</main>", f'<p class="note"><a href="{html_escape(index)}">All digests</a></p>\n'
+                                           "</main>", 1)
+        return text
+    text = _MD_NAV.sub("", text).rstrip() + "\n"
+    return text + (f"\nAll digests: {index}\n" if index else "")
 
 
 def _read(files: Sequence[Path], suffix: str) -> str:
