@@ -9,6 +9,7 @@ partial (a repository could not be read).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,11 @@ def report_command(repo_paths: tuple[str, ...], workspace: str | None, since: st
         raise UsageError("--template replaces --format; give one or the other")
     if template and not Path(template).is_file():
         raise UsageError(f"--template {template} does not exist")
+    check_output_path(output)  # where it goes first (the cache directory, a missing folder), then its format
     check_output_format(fmt, output, template)
+    if fmt == "pdf" and not output and sys.stdout.isatty():
+        raise UsageError("a PDF is not for the terminal; give -o report.pdf (or redirect stdout to a file)")
     parse_period(compare_with)  # nonsense fails here, before any work
-    check_output_path(output)
     request = ReportRequest(
         since=since, until=until, revisions=branches, all_branches=all_branches,
         filter=CommitFilter(authors=authors, paths=paths, excludes=excludes, no_merges=no_merges),
