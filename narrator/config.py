@@ -51,9 +51,12 @@ DEFAULT_BOT_PATTERNS = (
 )
 
 
-def setting(default: Any, help: str, *, trusted: bool = False) -> Any:
-    """A settings field: its default, one line of help, and whether only trusted sources may set it."""
-    meta = {"help": help, "trusted": trusted}
+def setting(default: Any, help: str, *, trusted: bool = False, check: Any = None) -> Any:
+    """A settings field: its default, one line of help, and whether only trusted sources may set it.
+
+    ``check(key, value, source)``, when given, converts and validates the value instead of the type rules
+    (for values with a structure of their own, such as ``workspace``)."""
+    meta = {"help": help, "trusted": trusted, "check": check}
     if isinstance(default, (list, dict)):
         value = default
         return field(default_factory=lambda: type(value)(value), metadata=meta)
@@ -138,6 +141,74 @@ class OpenAISettings:
 
 
 @dataclass(frozen=True)
+class SmtpDeliverySettings:
+    host: str = setting("localhost", "SMTP server for mailto: destinations.", trusted=True)
+    port: int = setting(0, "SMTP port (0: 587 for starttls, 465 for tls, 25 for none).", trusted=True)
+    security: str = setting("starttls", "starttls, tls (implicit TLS) or none (this machine only when logging "
+                            "in).", trusted=True)
+    username: str = setting("", "SMTP login name (empty: no login).", trusted=True)
+    password_env: str = setting("", "NAME of the environment variable holding the SMTP password (the password "
+                                "itself is never written in a config file).", trusted=True)
+    from_addr: str = setting("", "Sender of report mail, e.g. 'Team reports <reports@example.com>' (the key "
+                             "'from' in [delivery.smtp] is the same setting).", trusted=True)
+    subject_prefix: str = setting("[narrator]", "Put before every mail subject.", trusted=True)
+    timeout_s: float = setting(30.0, "Time limit of each SMTP network operation, in seconds.", trusted=True)
+    cafile: str = setting("", "CA bundle to trust for the SMTP server instead of the system's.", trusted=True)
+
+
+@dataclass(frozen=True)
+class WebhookDeliverySettings:
+    timeout_s: float = setting(15.0, "Time limit of one webhook POST, in seconds.", trusted=True)
+    cafile: str = setting("", "CA bundle to trust for webhook hosts instead of the system's.", trusted=True)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    attempts: int = setting(4, "Tries of one delivery in one run (the first included) before it waits in the "
+                            "outbox.", trusted=True)
+    backoff_s: float = setting(1.0, "First wait before a retry, doubled each time.", trusted=True)
+    backoff_cap_s: float = setting(30.0, "Longest single wait between retries.", trusted=True)
+    link: str = setting("", "Where the delivered reports can be read (a URL or shared folder), put in mail and "
+                        "chat messages; a digest adds its week's file name.", trusted=True)
+    smtp: SmtpDeliverySettings = field(default_factory=SmtpDeliverySettings)
+    webhook: WebhookDeliverySettings = field(default_factory=WebhookDeliverySettings)
+
+
+def _check_workspaces(key: str, value: Any, source: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``[workspace.<name>]`` tables: each maps repository names to a path, or to ``{path, branch, areas}``;
+    returned as ``{workspace: {repository: {"path": str, "branch": str, "areas": {glob: area}}}}``."""
+    example = ('e.g. [workspace.payments] with api = "~/src/api" or web = { path = "~/src/web", '
+               'branch = "main" }')
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config key '{key}' in {source} must be tables of repositories ({example})")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, repos in value.items():
+        if not isinstance(repos, Mapping) or not repos:
+            raise ConfigError(f"workspace '{name}' in {source} must map repository names to paths ({example})")
+        found: dict[str, dict[str, Any]] = {}
+        for repo_name, entry in repos.items():
+            where = f"workspace '{name}', repository '{repo_name}' in {source}"
+            if isinstance(entry, str):
+                entry = {"path": entry}
+            if not isinstance(entry, Mapping):
+                raise ConfigError(f"{where} must be a path or a table with path, branch and areas ({example})")
+            unknown = sorted(set(entry) - {"path", "branch", "areas"})
+            if unknown:
+                raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}; use path, branch and areas")
+            path, branch, areas = entry.get("path"), entry.get("branch", ""), entry.get("areas", {})
+            if not isinstance(path, str) or not path.strip():
+                raise ConfigError(f"{where} needs a path ({example})")
+            if not isinstance(branch, str):
+                raise ConfigError(f"{where}: branch must be a string")
+            if not isinstance(areas, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                         for k, v in areas.items()):
+                raise ConfigError(f"{where}: areas must be a table of path globs to area names")
+            found[str(repo_name)] = {"path": path.strip(), "branch": branch.strip(), "areas": dict(areas)}
+        out[str(name)] = found
+    return out
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     hf: HFSettings = field(default_factory=HFSettings)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
@@ -158,6 +229,10 @@ class Settings:
     digest: DigestSettings = field(default_factory=DigestSettings)
     hook: HookSettings = field(default_factory=HookSettings)
     engines: EngineSettings = field(default_factory=EngineSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    workspace: dict = setting({}, "Named groups of repositories for one team report ([workspace.<name>]: "
+                              "repository name = path, or = { path, branch, areas }).", trusted=True,
+                              check=_check_workspaces)
     plugins: dict = field(default_factory=dict)  # engine name -> its settings (keys narrator does not know)
     sources: dict = field(default_factory=dict, compare=False)  # key -> "default", a file path, "$NARRATOR_X"...
     notes: tuple = field(default=(), compare=False)  # one line each, e.g. a repository trying to set the engine
@@ -208,6 +283,7 @@ class FieldSpec:
     default: Any
     help: str
     trusted: bool
+    check: Any = None
 
 
 def _specs(cls: type, prefix: str = "") -> Iterator[FieldSpec]:
@@ -220,10 +296,18 @@ def _specs(cls: type, prefix: str = "") -> Iterator[FieldSpec]:
             yield from _specs(kind, f"{prefix}{f.name}.")
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        yield FieldSpec(f"{prefix}{f.name}", kind, default, f.metadata.get("help", ""), f.metadata.get("trusted", False))
+        yield FieldSpec(f"{prefix}{f.name}", kind, default, f.metadata.get("help", ""), f.metadata.get("trusted", False),
+                        f.metadata.get("check"))
 
 
 FIELDS: dict[str, FieldSpec] = {spec.key: spec for spec in _specs(Settings)}
+# Other names of a key: ``from`` is what a TOML table naturally says, but not a Python field name.
+KEY_ALIASES = {"delivery.smtp.from": "delivery.smtp.from_addr"}
+# Keys refused with a reason of their own (they would put a secret in a file).
+_REFUSED_KEYS = {
+    "delivery.smtp.password": "the SMTP password must not be written in a config file; put it in an environment "
+                              "variable and set delivery.smtp.password_env to that variable's NAME",
+}
 # The defaults as a flat dict (``DEFAULTS["engines.hf.model"]``), for engines that merge their own section.
 DEFAULTS: dict[str, Any] = {key: spec.default for key, spec in FIELDS.items()}
 
@@ -249,6 +333,10 @@ def _bad(key: str, source: str, kind: Any, value: Any, detail: str = "") -> Conf
 def _check(key: str, value: Any, source: str) -> Any:
     """``value`` converted to the type of ``key``'s field, or a ConfigError naming key, source and type."""
     spec = FIELDS.get(key)
+    if key in _REFUSED_KEYS:
+        raise ConfigError(f"{_REFUSED_KEYS[key]} (found in {source})")
+    if spec is not None and spec.check is not None:
+        return spec.check(key, value, source)
     if spec is None:
         if key.startswith("engines.") and key.count(".") >= 2:
             return value  # a plugin engine's own setting
@@ -304,7 +392,7 @@ def _check(key: str, value: Any, source: str) -> Any:
 
 def _flatten_table(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     for key, value in table.items():
-        dotted = f"{prefix}{key}"
+        dotted = KEY_ALIASES.get(f"{prefix}{key}", f"{prefix}{key}")
         if isinstance(value, dict) and dotted not in FIELDS:
             yield from _flatten_table(value, dotted + ".")
         else:
@@ -406,6 +494,7 @@ def load_settings(repo_root: str | Path | None = None, env: Mapping[str, str] | 
         if not name.startswith("NARRATOR_") or name in ENV_NOT_SETTINGS:
             continue
         key = name[len("NARRATOR_"):].lower().replace("__", ".")
+        key = KEY_ALIASES.get(key, key)  # (a password variable such as NARRATOR_SMTP_PASSWORD is not a setting)
         if key in FIELDS or (key.startswith("engines.") and key.count(".") >= 2):
             flat[key], sources[key] = _check(key, raw, f"${name}"), f"${name}"
     settings = _build(flat, sources, tuple(notes))

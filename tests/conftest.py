@@ -1,7 +1,7 @@
 """Shared test fixtures: real throw-away git repositories with pinned dates, and an isolated environment.
 
-Every test gets its own cache directory and a non-existent user config file, so no test reads or writes
-the real user's cache or configuration.
+Every test gets its own cache directory, data directory (delivery outbox and ledger) and a non-existent user
+config file, so no test reads or writes the real user's cache, deliveries or configuration.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ def isolated_env(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("narrator-env")
     monkeypatch.setenv("NARRATOR_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("NARRATOR_CONFIG_FILE", str(home / "no-config.toml"))
+    monkeypatch.setenv("NARRATOR_DATA_DIR", str(home / "data"))  # delivery outbox and ledger
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name in list(os.environ):
         if name.startswith("NARRATOR_") and name not in ("NARRATOR_CACHE_DIR", "NARRATOR_CONFIG_FILE",
-                                                         "NARRATOR_TEST_GGUF"):
+                                                         "NARRATOR_DATA_DIR", "NARRATOR_TEST_GGUF"):
             monkeypatch.delenv(name, raising=False)
     yield home
 

@@ -151,7 +151,7 @@ def test_hostile_commit_messages_are_inert_everywhere(make_repo, tmp_path):
     (["--since", "2026-11-20", "--until", "2026-11-01"], 2, "is after --until"),
     (["--branch", "nope"], 2, "unknown branch or revision 'nope'"),
     (["--branch", "main", "--all-branches"], 2, "cannot be used together"),
-    (["--format", "pdf"], 2, "pdf"),
+    (["-o", "report.docx"], 2, "cannot write -o report.docx"),
     (["--engine", "nonesuch"], 1, "unknown engine 'nonesuch'"),
 ])
 def test_usage_errors(team_repo, args, code, message):

@@ -138,6 +138,8 @@ class WeekOutcome:
     in_progress: bool
     quiet: bool
     headline: str
+    requested: bool = True  # False: an earlier week refreshed for its links or its finished state
+    report: Any = field(default=None, compare=False, repr=False)  # the week's Report (for delivery)
 
 
 @dataclass
@@ -383,7 +385,8 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         result.weeks.append(WeekOutcome(
             name=week.name, label=week.label(), action="written" if wrote else "unchanged",
             files=tuple(str(out / f"{week.name}.{fmt}") for fmt in formats), commits=report.numbers.commits,
-            in_progress=in_progress, quiet=report.empty, headline=report.headline))
+            in_progress=in_progress, quiet=report.empty, headline=report.headline,
+            requested=week.name in requested, report=report))
 
     entries = [_entry_for_index(name, recorded[name], recorded[name].get("formats", formats))
                for name in sorted(recorded, reverse=True)

@@ -22,7 +22,7 @@ from narrator.git.history import dominant_offset, last_commit_before, remote_url
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
 from narrator.report.model import PeriodInput, Report, Thresholds, build_report
-from narrator.timespec import Window, current_time, fixed_zone, resolve_window
+from narrator.timespec import Window, current_time, fixed_zone, parse_period, resolve_window
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,12 @@ class ReportRequest:
     engine: str | None = None
     title: str | None = None
     per_person: bool | None = None
+    compare_with: str | None = None  # --compare-with PERIOD (narrator.timespec.parse_period); None: previous
+
+
+def comparison_window(request: ReportRequest, window: Window) -> Window | None:
+    """The period the report is compared with (default: the one of the same length just before)."""
+    return parse_period(request.compare_with).resolve(window)
 
 
 @dataclass
@@ -63,12 +69,13 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
         raise NarratorError(f"repository {repo.root} has no commits yet: nothing to report")
     label = "all branches" if request.all_branches else ", ".join(
         (repo.current_branch() or "HEAD (detached)") if r == "HEAD" else r for r in revisions)
-    previous = window.previous()
+    previous = comparison_window(request, window)
     spec = WalkSpec(revisions=tuple(revisions), all_branches=request.all_branches,
                     since=previous.since if previous else window.since, until=window.until)
     listed = list_commits(repo, spec)
     current_shas = [s for s, when in listed if window.since is None or when >= window.since]
-    previous_shas = [s for s, when in listed if window.since is not None and when < window.since]
+    previous_shas = [s for s, when in listed if window.since is not None and when < window.since
+                     and previous is not None and previous.since <= when <= previous.until]
     facts = session.facts(current_shas)
     notes, compared = [], True
     try:  # the comparison is secondary: a damaged older history must not cost the whole report
@@ -131,7 +138,7 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     if not outcome.commits and window.since is not None and session.repo.has_commits():
         last_activity = last_commit_before(session.repo, window.since, request.revisions or ("HEAD",),
                                            request.all_branches)
-    before = window.previous()
+    before = comparison_window(request, window)
     previous = PeriodInput(outcome.previous, classes, before.since, before.until) \
         if before is not None and outcome.compared else None
     report = build_report(
@@ -154,6 +161,7 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
         judgments=judgments,
         themes=themes,
         forge=forge_of(remote_url(session.repo)),
+        comparison_name=parse_period(request.compare_with).name,
     )
     return _model_headline(session, report, engine)
 

@@ -1,5 +1,6 @@
-"""What every command shares: the -v option, the --repo option, opening a session, choosing a format,
-writing output atomically, and the progress bar. Commands are the only code that prints."""
+"""What every command shares: the -v option, the --repo option, opening a session, choosing a format (from
+--format or the -o extension, checked before any work), writing output atomically (text or PDF bytes), the
+exit codes beyond 0/1/2, and the progress bar. Commands are the only code that prints."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from typing import Any, Iterable, Mapping
 
 import click
 
-_EXTENSION_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+from narrator.errors import UsageError
+
+_EXTENSION_FORMATS = {".md": "md", ".markdown": "md", ".txt": "md", ".html": "html", ".htm": "html",
+                      ".json": "json", ".pdf": "pdf"}
+
+# Exit codes beyond click's (0 done, 1 failed, 2 usage): the output was written, but ...
+EXIT_DELIVERY = 3  # ... some delivery is waiting in the outbox (or failed); the next run retries it
+EXIT_PARTIAL = 4  # ... some repository of a team report could not be read (it is named in the report)
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
@@ -86,6 +94,50 @@ def choose_format(fmt: str | None, output: str | None, default: str = "") -> str
     if default:
         return default
     return "term" if sys.stdout.isatty() else "md"
+
+
+def check_output_format(fmt: str | None, output: str | None, template: str | None = None) -> None:
+    """Before any work: an ``-o`` extension narrator cannot write, or one that contradicts ``--format``, is a
+    usage error (a .pdf full of Markdown helps nobody)."""
+    if not output or template:
+        return
+    suffix = Path(output).suffix.lower()
+    if not suffix:
+        return
+    by_extension = _EXTENSION_FORMATS.get(suffix)
+    if by_extension is None:
+        if fmt:
+            return  # --format decides; the name is the user's business (notes.txt, report.out)
+        known = ", ".join(sorted({".md", ".html", ".json", ".pdf"}))
+        raise UsageError(f"cannot write -o {output}: narrator writes {known} (or give --format md|html|json|pdf "
+                         "to choose the format whatever the name)")
+    if fmt and fmt != "term" and by_extension != fmt and not (suffix == ".txt" and fmt in ("md", "term")):
+        raise UsageError(f"--format {fmt} does not match -o {output} (a {by_extension} name); change one of them")
+
+
+def check_pdf() -> None:
+    """Before any work: PDF output needs WeasyPrint and Pango (one line naming what to install)."""
+    from narrator.report import pdf
+
+    if not pdf.pdf_available():
+        pdf.html_to_pdf("")  # raises the PdfError that names the missing piece
+
+
+def emit_pdf(html: str, output: str | None) -> None:
+    """The HTML page as a PDF file (atomically), or as bytes on stdout when it is not a terminal."""
+    from narrator.report.pdf import html_to_pdf, write_pdf
+
+    if output:
+        write_pdf(html, output)
+        click.echo(f"narrate: wrote {output}", err=True)
+        return
+    if sys.stdout.isatty():
+        raise UsageError("a PDF is not for the terminal; give -o report.pdf (or redirect stdout to a file)")
+    data = html_to_pdf(html)
+    sys.stdout.flush()
+    stream = getattr(sys.stdout, "buffer", sys.stdout)
+    stream.write(data)
+    stream.flush()
 
 
 def emit(text: str | Iterable[str], output: str | None) -> None:

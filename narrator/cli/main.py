@@ -22,7 +22,9 @@ from narrator.cli.digest import digest_command
 from narrator.cli.engines import engines_command
 from narrator.cli.explain import explain_command
 from narrator.cli.hook import hook_group
+from narrator.cli.outbox import outbox_group
 from narrator.cli.report import report_command
+from narrator.cli.schema import schema_command
 from narrator.errors import NarratorError
 
 _NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
@@ -74,7 +76,7 @@ def cli() -> None:
 
 
 for _command in (report_command, commit_command, config_group, digest_command, hook_group, engines_command,
-                 explain_command):
+                 explain_command, schema_command, outbox_group):
     cli.add_command(_command)
 
 

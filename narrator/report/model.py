@@ -488,6 +488,7 @@ def build_report(
     judgments: Mapping[str, Judgment] | None = None,
     themes: Sequence[ThemeRef] = (),
     forge: Any = None,
+    comparison_name: str = "the previous period",
 ) -> Report:
     """The report for one window.
 
@@ -592,7 +593,7 @@ def build_report(
             since=previous.since, until=previous.until, label=prev_label,
             commits=prev["commits"], work_commits=prev["work_commits"], contributors=prev["contributors"],
             lines_added=prev["lines_added"], lines_deleted=prev["lines_deleted"], categories=prev["categories"],
-            summary=_comparison_sentence(numbers, prev, prev_label),
+            summary=_comparison_sentence(numbers, prev, prev_label, comparison_name),
         )
 
     headline = _headline(numbers, categories, areas, release_list, label, attention) if commits else (
@@ -680,12 +681,13 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
     return " ".join(parts)
 
 
-def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str) -> str:
+def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str,
+                         name: str = "the previous period") -> str:
     now, before = numbers.work_commits, prev["work_commits"]
     if before == 0 and now == 0:
-        return f"As quiet as the previous period ({prev_label}): no work commits in either."
+        return f"As quiet as {name} ({prev_label}): no work commits in either."
     if before == 0:
-        return f"The previous period ({prev_label}) had no work commits; this one had {now:,}."
+        return f"{name[:1].upper()}{name[1:]} ({prev_label}) had no work commits; this one had {now:,}."
     change = (now - before) / before
     if abs(change) < 0.15:
         trend = "About as busy as"
@@ -693,7 +695,7 @@ def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str
         trend = "Busier than"
     else:
         trend = "Quieter than"
-    return (f"{trend} the previous period ({prev_label}): {now:,} work commits against {before:,}, "
+    return (f"{trend} {name} ({prev_label}): {now:,} work commits against {before:,}, "
             f"{numbers.contributors:,} contributors against {prev['contributors']:,}.")
 
 

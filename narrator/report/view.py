@@ -7,7 +7,7 @@ instead of recomputing them; they are not part of the JSON context.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from markupsafe import Markup
@@ -173,6 +173,15 @@ def _spans_years(report: Report) -> bool:
     return first.year != report.until.year
 
 
+def _comparison_heading(report: Report) -> str:
+    """"Compared with the previous two weeks", or with the chosen period's dates (``--compare-with``)."""
+    cmp = report.comparison
+    adjacent = cmp is None or report.since is None or timedelta(0) <= report.since - cmp.until <= timedelta(seconds=1)
+    if adjacent:
+        return f"Compared with the previous {period_words(report.numbers.days_in_period)}"
+    return f"Compared with {one_line(cmp.label)}"
+
+
 DETAILS = ("short", "full")
 
 
@@ -192,7 +201,7 @@ def build_view(report: Report, with_charts: bool = False, detail: str = "short")
         engine_line=_engine_line(report),
         generated=_generated_label(report),
         area_note=f"({area_note}.)",
-        comparison_heading=f"Compared with the previous {period_words(n.days_in_period)}",
+        comparison_heading=_comparison_heading(report),
         comparison_rows=_comparison_rows(report),
         comparison_label=report.comparison.label if report.comparison else "",
         releases=[ReleaseLine(one_line(r.name), when.get(r.sha, r.day), r.url, tuple(r.notes))
