@@ -14,6 +14,10 @@ and the peak resident memory of the narrate process.
     python bench/walk.py                      # 5,000 commits, 5 rounds
     python bench/walk.py --commits 50000 --rounds 3
     python bench/walk.py --repo /path/to/real/clone --since 2000-01-01
+    python bench/walk.py --baseline-src /path/to/older/checkout   # also time that code, same rounds
+
+With ``--baseline-src``, every round also times the narrator found in that source tree (PYTHONPATH), so a
+change can be compared with the code before it under the same machine load.
 """
 
 from __future__ import annotations
@@ -120,7 +124,7 @@ def build_repo(path: Path, commits: int, seed: int = 1) -> None:
     subprocess.run(["git", "-C", str(path), "reset", "-q", "--hard", "main"], check=True)
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system, the command and its children) of one run, output discarded.
 
     CPU time is reported too because this 2-core machine is often shared: it is far less sensitive than
@@ -128,7 +132,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     elapsed = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -137,11 +141,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return elapsed, cpu
 
 
-def peak_rss_kib(cmd: list[str], env: dict[str, str]) -> int:
+def peak_rss_kib(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
     """Peak RSS of one run, measured in a fresh child so earlier runs do not mask it."""
     code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True);"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True, check=True, cwd=cwd)
     return int(out.stdout.strip())
 
 
@@ -152,7 +156,9 @@ def main() -> None:
     parser.add_argument("--repo", help="benchmark an existing repository instead of a generated one")
     parser.add_argument("--since", default="2000-01-01", help="window start (default: the whole history)")
     parser.add_argument("--keep", action="store_true", help="keep the generated repository")
+    parser.add_argument("--baseline-src", help="also time the narrator in this source tree (e.g. a worktree of main)")
     args = parser.parse_args()
+    here = str(Path(__file__).resolve().parents[1])
 
     work = Path(tempfile.mkdtemp(prefix="narrator-bench-"))
     try:
@@ -168,26 +174,39 @@ def main() -> None:
         floor_cmd = ["git", "-C", str(repo), "log", "--numstat", f"--since={args.since}", "HEAD"]
         narrate = [sys.executable, "-m", "narrator", "report", "--repo", str(repo), "--since", args.since,
                    "--format", "json"]
-        runs: dict[str, list[tuple[float, float]]] = {"floor": [], "cold": [], "warm": []}
+        sources = {"": here, **({"baseline ": str(Path(args.baseline_src).resolve())} if args.baseline_src else {})}
+        runs: dict[str, list[tuple[float, float]]] = {"floor": []}
+        rss: dict[str, tuple[int, int]] = {}
         for r in range(args.rounds):
-            cache = work / f"cache-{r}"
-            env = {**os.environ, "NARRATOR_CACHE_DIR": str(cache), "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
             runs["floor"].append(timed(floor_cmd))
-            runs["cold"].append(timed(narrate, env))
-            runs["warm"].append(timed(narrate, env))
-            shutil.rmtree(cache, ignore_errors=True)
-        env = {**os.environ, "NARRATOR_CACHE_DIR": str(work / "cache-mem"), "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
-        cold_rss = peak_rss_kib(narrate, env)
-        warm_rss = peak_rss_kib(narrate, env)
+            for tag, src in sources.items():
+                cache = work / f"cache-{r}-{len(tag)}"
+                env = {**os.environ, "NARRATOR_CACHE_DIR": str(cache), "NARRATOR_CONFIG_FILE": str(work / "none.toml"),
+                       "PYTHONPATH": src}
+                runs.setdefault(f"{tag}cold", []).append(timed(narrate, env, cwd=work))
+                runs.setdefault(f"{tag}warm", []).append(timed(narrate, env, cwd=work))
+                shutil.rmtree(cache, ignore_errors=True)
+        for tag, src in sources.items():
+            env = {**os.environ, "NARRATOR_CACHE_DIR": str(work / f"cache-mem-{len(tag)}"),
+                   "NARRATOR_CONFIG_FILE": str(work / "none.toml"), "PYTHONPATH": src}
+            rss[tag] = (peak_rss_kib(narrate, env, cwd=work), peak_rss_kib(narrate, env, cwd=work))
         wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
         cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
         print(f"repository: {repo} ({count:,} commits in the window), {args.rounds} rounds, medians:")
         print(f"  {'':28}{'wall s':>8} {'ratio':>7} {'cpu s':>8} {'ratio':>7}  commits/s (wall)")
-        for key, label, target in (("floor", "git log --numstat (floor)", ""), ("cold", "narrate report cold", " (target <= 5)"),
-                                   ("warm", "narrate report warm", " (target <= 1.5)")):
+        rows = [("floor", "git log --numstat (floor)", "")]
+        for tag in sources:
+            rows += [(f"{tag}cold", f"{tag}narrate report cold", " (target <= 5)"),
+                     (f"{tag}warm", f"{tag}narrate report warm", " (target <= 1.5)")]
+        for key, label, target in rows:
             print(f"  {label:28}{wall[key]:8.3f} {wall[key] / wall['floor']:6.2f}x {cpu[key]:8.3f} "
                   f"{cpu[key] / cpu['floor']:6.2f}x  {count / wall[key]:>10,.0f}{target}")
-        print(f"  peak RSS of narrate: cold {cold_rss / 1024:.0f} MiB, warm {warm_rss / 1024:.0f} MiB")
+        for tag, (cold_rss, warm_rss) in rss.items():
+            print(f"  peak RSS of {tag}narrate: cold {cold_rss / 1024:.0f} MiB, warm {warm_rss / 1024:.0f} MiB")
+        if args.baseline_src:
+            for kind in ("cold", "warm"):
+                print(f"  {kind}: this code / baseline = {wall[kind] / wall['baseline ' + kind]:.2f}x wall, "
+                      f"{cpu[kind] / cpu['baseline ' + kind]:.2f}x cpu")
         for key, values in runs.items():
             print(f"  {key} runs (wall/cpu s): {[(round(w, 2), round(c, 2)) for w, c in values]}")
     finally:

@@ -1,8 +1,10 @@
-"""``python -m finetune {train,evaluate,export,mine,data}``: the fine-tuning command line.
+"""``python -m finetune {train,evaluate,export,mine,data,launch}``: the fine-tuning command line.
 
 Every command takes ``--config RECIPE.yaml`` and any number of ``--set section.key=value`` overrides
 (``--help-config`` lists every key with its help text). Errors are ``NarratorError``s: one line on
-stderr and a non-zero exit (``-v`` shows the traceback).
+stderr and a non-zero exit (``-v`` shows the traceback). Under a multi-process launch
+(``python -m finetune launch -n 2 train ...`` or ``accelerate launch``) every process trains, but only
+rank 0 logs, prints and exports, and the other commands run on rank 0 alone (``finetune.distributed``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump", help="write the training mixture as JSON Lines here")
     p.add_argument("--chars", action="store_true",
                    help="budget narration prompts by characters (no tokenizer needed; training uses the tokenizer)")
+
+    p = sub.add_parser("launch", help="run a finetune command on N processes (accelerate launch, one per GPU)",
+                       description="e.g. python -m finetune launch -n 2 train -c "
+                                   "finetune/configs/smollm2-135m-cocktail-2gpu.yaml (NVLink multicast kept off)")
+    p.add_argument("-n", "--num-processes", type=int, required=True, help="processes (one per GPU)")
+    p.add_argument("--cpu", action="store_true", help="CPU processes with the gloo backend (tests, smoke runs)")
+    p.add_argument("--threads", type=int, help="CPU threads per process with --cpu (default: cores / N)")
+    p.add_argument("--port", type=int, help="rendezvous port (default: a free one)")
+    p.add_argument("--dry-run", action="store_true", help="print the command and its environment, run nothing")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("finetune_args", nargs=argparse.REMAINDER, help="the finetune command to run, e.g. train -c R.yaml")
     return parser
 
 
@@ -103,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from finetune import distributed
+
+    distributed.configure_logging(logging.DEBUG if verbose else logging.INFO)  # INFO from rank 0 only
     command = "python -m finetune " + " ".join(shlex.quote(a) for a in argv)
     if args.help_config:
         from finetune.config import describe_fields
@@ -125,11 +139,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, command: str) -> int:
+    from finetune import distributed
+
+    if args.command == "launch":
+        rest = args.finetune_args[1:] if args.finetune_args[:1] == ["--"] else args.finetune_args
+        if args.dry_run:
+            argv = distributed.launch_argv(rest, args.num_processes, cpu=args.cpu, port=args.port)
+            env = distributed.launch_env(args.num_processes, cpu=args.cpu, threads=args.threads)
+            print(distributed.shell_line(argv, env, cpu=args.cpu))
+            return 0
+        return distributed.launch(rest, args.num_processes, cpu=args.cpu, threads=args.threads, port=args.port)
+    if args.command != "train" and not distributed.is_main_process():
+        logging.getLogger(__name__).debug("rank %d: %s runs on rank 0 only", distributed.rank(), args.command)
+        return 0
     if args.command == "train":
         from finetune.train import train
 
         cfg = _load(args)
         result = train(cfg, resume=args.resume, command=command)
+        distributed.cleanup()  # every rank is past train()'s last barrier: the files are written
+        if not distributed.is_main_process():
+            return 0
         print(json.dumps({k: v for k, v in result.to_dict().items() if k not in ("loss_history",)}, indent=2))
         if args.export:
             from finetune.export import base_model_entry, export_adapter

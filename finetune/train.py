@@ -6,6 +6,8 @@ completion positions only), optional sequence packing (``train.packing``: rows o
 tokens, no padding, per-example attention and positions), validation loss every N steps, checkpoints that
 carry a hash of the config (a checkpoint of another config is refused on resume), a time limit that still
 saves the adapter, and a ``train_summary.json`` with the figures (tokens/s, peak memory, the mixture).
+What several processes must agree on (sharding, sums over ranks, main-only writes) is in
+``finetune.distributed``; its call sites here are marked ``[distributed]``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from finetune import distributed as dist
 from finetune.config import RunConfig, config_hash, dump_yaml
 from finetune.data.mixture import DataBundle, TokenCounter, build_bundle
 from finetune.data.schema import Example
@@ -119,13 +122,14 @@ def evaluate_loss(model: Any, datasets: dict[str, EncodedDataset], batch_size: i
     """Token-weighted completion cross-entropy per task (and overall) on the given datasets."""
     import torch
 
+    model = accelerator.unwrap_model(model)  # [distributed] ranks run different batch counts: no DDP forward
     model.eval()
     out: dict[str, float] = {}
     all_sum, all_n = 0.0, 0
     with torch.no_grad():
         for task, ds in datasets.items():
             total, count = 0.0, 0
-            idx = list(range(accelerator.process_index, len(ds), accelerator.num_processes))
+            idx = dist.shard(range(len(ds)), accelerator.process_index, accelerator.num_processes)
             for start in range(0, len(idx), batch_size):
                 batch = collate([ds[i] for i in idx[start:start + batch_size]], pad_id)
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
@@ -163,6 +167,7 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
 
     from finetune.modeling import add_lora, check_quantization, load_model, load_tokenizer, resolve_device
 
+    dist.disable_multicast()  # [distributed] before any process group or NCCL communicator exists
     device = resolve_device(cfg.train.device)
     check_quantization(cfg.quant, device)  # before any data or model is read: fail fast and clearly
     chash = config_hash(cfg)
@@ -179,6 +184,11 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     set_seed(cfg.train.seed)
     _seed_everything(cfg.train.seed)
     main = accelerator.is_main_process
+    if accelerator.num_processes > 1 and cfg.model.gguf_file and (tokenizer is None or model is None):
+        from finetune.modeling import materialize
+
+        with accelerator.main_process_first():  # [distributed] rank 0 converts the GGUF once; the others reuse it
+            materialize(cfg.model)
 
     if tokenizer is None:
         tokenizer = load_tokenizer(cfg.model)
@@ -227,13 +237,17 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     warmup = min(cfg.train.warmup_steps, max(1, total_steps // 10))
     scheduler = make_scheduler(cfg.train.scheduler, optimizer, warmup, total_steps)
     loss_model = completion_loss_module(model)
-    loss_model, optimizer, scheduler = accelerator.prepare(loss_model, optimizer, scheduler)
+    loss_model, optimizer = accelerator.prepare(loss_model, optimizer)  # [distributed] scheduler stepped below, per step
     start_step = 0
     if start_state is not None:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location="cpu", weights_only=True))
         scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", map_location="cpu", weights_only=True))
         start_step = int(start_state["step"])
         log.info("resuming from %s at step %d", checkpoint, start_step)
+        if int(start_state.get("world_size", 1)) != world:  # [distributed]
+            log.warning("checkpoint %s was made by %s processes, this run has %d: the batches after the resume "
+                        "are not the ones the first run would have seen", checkpoint, start_state.get("world_size", 1),
+                        world)
 
     def order_for_epoch(epoch: int) -> list[int]:
         idx = list(range(units))
@@ -247,7 +261,7 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
             order = order_for_epoch(epoch)
             for start in range(0, len(order), per_step):
                 chunk = order[start:start + per_step]
-                mine_ = chunk[accelerator.process_index::world]
+                mine_ = dist.shard(chunk, accelerator.process_index, world)  # [distributed] disjoint shares
                 if not mine_:
                     continue
                 for a in range(0, len(mine_), batch_rows):
@@ -270,7 +284,8 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
     step = start_step
     tokens = 0
     examples_per_unit = len(train_ds) / max(units, 1)
-    examples_seen = int(start_step * per_step * examples_per_unit)
+    resumed_examples = int(start_step * per_step * examples_per_unit)  # this rank counts only what it sees now
+    examples_seen = 0
     train_seconds = 0.0
     steady_tokens, steady_seconds = 0, 0.0
     data_seconds = 0.0
@@ -300,10 +315,11 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
                 if accelerator.sync_gradients and cfg.train.max_grad_norm:
                     accelerator.clip_grad_norm_(params, cfg.train.max_grad_norm)
                 optimizer.step()
-                scheduler.step()
+                if accelerator.sync_gradients:  # [distributed] once per optimizer step, whatever the world size
+                    scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            step_tokens += n_tokens * world
-            examples_seen += n_examples * world
+            step_tokens += n_tokens  # this rank's; summed over ranks at the end
+            examples_seen += n_examples
             running += float(loss.detach())
             running_n += 1
         if device == "cuda":
@@ -318,8 +334,9 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         bar.update(1)
         last_loss = running / max(running_n, 1)
         if step % cfg.train.log_every == 0 or step == total_steps:
+            last_loss = dist.reduce_mean(last_loss)  # [distributed] mean over ranks (same steps on every rank)
             loss_history.append({"step": step, "loss": round(last_loss, 5)})
-            bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{tokens / max(train_seconds, 1e-9):.0f}")
+            bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{tokens * world / max(train_seconds, 1e-9):.0f}")
             log.info("step %d loss %.4f", step, last_loss)
             running, running_n = 0.0, 0
         if cfg.train.eval_every and step % cfg.train.eval_every == 0 and step < total_steps:
@@ -328,17 +345,24 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
             log.info("step %d val %s", step, val_history[-1])
         if cfg.train.save_every and step % cfg.train.save_every == 0 and step < total_steps:
             save_checkpoint(accelerator, model, optimizer, scheduler, out_dir, step, chash)
-        if cfg.train.max_minutes and time.perf_counter() - wall_start > cfg.train.max_minutes * 60:
+        if cfg.train.max_minutes and dist.any_rank(time.perf_counter() - wall_start > cfg.train.max_minutes * 60):
             stopped = f"time limit of {cfg.train.max_minutes:g} min reached at step {step} of {total_steps}"
             log.warning(stopped)
             break
     bar.close()
     val_history.append({"step": step, **evaluate_loss(model, val_sets, cfg.eval.batch_size, pad_id, accelerator)})
     adapter_dir = out_dir / "adapter"
-    accelerator.wait_for_everyone()
-    if main:
-        accelerator.unwrap_model(model).save_pretrained(str(adapter_dir))
+    # [distributed] tokens and examples summed over ranks, time and memory their maximum; same weights everywhere
+    tokens, steady_tokens, new_examples = (int(v) for v in dist.reduce_sum(
+        [tokens, steady_tokens, examples_seen]))
+    examples_seen = resumed_examples + new_examples
     peak = int(torch.cuda.max_memory_allocated()) if device == "cuda" else 0
+    train_seconds, steady_seconds, peak_max = dist.reduce_max([train_seconds, steady_seconds, peak])
+    peak, last_loss = int(peak_max), dist.reduce_mean(last_loss)
+    rank_digests = dist.check_same_weights(accelerator.unwrap_model(model))
+    with dist.main_process_only(main) as writer:
+        if writer:
+            accelerator.unwrap_model(model).save_pretrained(str(adapter_dir))
     result = TrainResult(
         output_dir=str(out_dir), adapter_dir=str(adapter_dir), steps=step, examples_seen=examples_seen,
         train_tokens=tokens, tokens_per_second=tokens / max(train_seconds, 1e-9), seconds=train_seconds,
@@ -346,12 +370,13 @@ def train(cfg: RunConfig, *, bundle: DataBundle | None = None, tokenizer: Any = 
         stopped=stopped, config_hash=chash,
         steady_tokens_per_second=steady_tokens / steady_seconds if steady_seconds else 0.0,
         data_seconds=data_seconds)
-    if main:
-        summary = {"name": cfg.name, "command": command, "result": result.to_dict(), "config": cfg.to_dict(),
-                   "data": {"train_examples": len(bundle.train), "sources": bundle.sources,
-                            "hashes": bundle.hashes(), "mixture": mixture_record(cfg, bundle)},
-                   "device": _device_name(device), "world_size": world}
-        (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    with dist.main_process_only(main) as writer:  # [distributed] the others wait until the summary is on disk
+        if writer:
+            summary = {"name": cfg.name, "command": command, "result": result.to_dict(), "config": cfg.to_dict(),
+                       "data": {"train_examples": len(bundle.train), "sources": bundle.sources,
+                                "hashes": bundle.hashes(), "mixture": mixture_record(cfg, bundle)},
+                       "device": _device_name(device), "world_size": world, "rank_weight_digests": rank_digests}
+            (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return result
 
 
@@ -371,13 +396,14 @@ def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
     import torch
 
     path = out_dir / "checkpoints" / f"step-{step}"
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        path.mkdir(parents=True, exist_ok=True)
-        accelerator.unwrap_model(model).save_pretrained(str(path / "adapter"))
-        torch.save(optimizer.state_dict(), path / "optimizer.pt")
-        torch.save(scheduler.state_dict(), path / "scheduler.pt")
-        (path / STATE_FILE).write_text(json.dumps({"step": step, "config_hash": chash}))
+    with dist.main_process_only(accelerator.is_main_process) as writer:  # [distributed] rank 0 writes, all wait
+        if writer:
+            path.mkdir(parents=True, exist_ok=True)
+            accelerator.unwrap_model(model).save_pretrained(str(path / "adapter"))
+            torch.save(optimizer.state_dict(), path / "optimizer.pt")
+            torch.save(scheduler.state_dict(), path / "scheduler.pt")
+            (path / STATE_FILE).write_text(json.dumps({"step": step, "config_hash": chash,
+                                                       "world_size": accelerator.num_processes}))
     return path
 
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from narrator.engines.redact import is_secrets_file
-from narrator.errors import NarratorError, UsageError
+from narrator.engines.base import CodeExplainer
+from narrator.engines.redact import is_secrets_file, is_secrets_text, redact
+from narrator.errors import UsageError
+from narrator.git.text import clean_text, one_line
 from narrator.git.walker import GitDiffs, Repository, language_of
 
 MAX_UNIT_LINES = 400
@@ -54,10 +56,13 @@ class Explanation:
     fallback_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        # Code, its docstrings and file names are untrusted text: inert in JSON as everywhere else.
         return {
-            "path": self.unit.path, "symbol": self.unit.name, "kind": self.unit.kind, "language": self.unit.language,
-            "start_line": self.unit.start_line, "end_line": self.unit.end_line, "rev": self.rev, "text": self.text,
-            "source": self.source, "engine": self.engine, "fallback_reason": self.fallback_reason,
+            "path": one_line(self.unit.path), "symbol": one_line(self.unit.name) if self.unit.name else None,
+            "kind": self.unit.kind, "language": self.unit.language, "start_line": self.unit.start_line,
+            "end_line": self.unit.end_line, "rev": one_line(self.rev), "text": clean_text(self.text),
+            "source": self.source, "engine": one_line(self.engine),
+            "fallback_reason": one_line(self.fallback_reason) if self.fallback_reason else None,
         }
 
 
@@ -77,7 +82,7 @@ def parse_target(target: str) -> tuple[str, str | None]:
 
 
 def _first_sentence(text: str) -> str:
-    text = " ".join((text or "").strip().split())
+    text = one_line(text or "")
     if not text:
         return ""
     match = re.match(r"(.+?[.!?])(\s|$)", text)
@@ -290,21 +295,19 @@ def load_unit(repo: Repository, target: str, rev: str = "HEAD") -> tuple[CodeUni
     source = GitDiffs(repo).file_at(sha, rel)
     if "\0" in source[:8000]:
         raise UsageError(f"{rel} is a binary file at {rev}; explain works on source code")
+    if is_secrets_text(source):
+        raise UsageError(f"{rel} holds secrets (key or registry credentials): narrator never sends it to an engine")
     return find_unit(source, rel, symbol), sha
 
 
-def explain(target: str, rev: str = "HEAD", repo_path: str = ".", engine: Any = None) -> Explanation:
+def explain(repo: Repository, target: str, rev: str = "HEAD", engine: Any = None) -> Explanation:
     """Summarize ``PATH[:SYMBOL]`` at ``rev`` with ``engine`` (the heuristic summary when it cannot)."""
-    repo = Repository.open(repo_path)
     unit, _sha = load_unit(repo, target, rev)
     engine_name = getattr(engine, "name", "heuristic") if engine is not None else "heuristic"
-    skill = getattr(engine, "explain_code", None)
-    if skill is None:
+    if not isinstance(engine, CodeExplainer):
         return Explanation(unit, rev, heuristic_summary(unit), "heuristic", engine_name)
-    try:
-        text, verdict = skill(unit.code, unit.language, unit.name, unit.path)
-    except NarratorError:
-        raise
+    # Redacted here, for every engine (plugins included), not only inside the built-in ones.
+    text, verdict = engine.explain_code(redact(unit.code, unit.path), unit.language, unit.name, unit.path)
     if text:
         return Explanation(unit, rev, text, "model", engine_name)
     return Explanation(unit, rev, heuristic_summary(unit), "heuristic", engine_name,

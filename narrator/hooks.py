@@ -1,4 +1,4 @@
-"""Install, remove and inspect narrator's git ``post-commit`` hook, and run its background job.
+"""Install, remove and inspect narrator's git ``post-commit`` hook (its background job is ``app.hook_job``).
 
 The hook is a tiny POSIX ``sh`` script that returns at once: it runs any hook it replaced (moved aside to
 ``post-commit.narrator-chained``, exit status preserved), skips rebases, ``git am`` and cherry-pick/revert
@@ -18,18 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import stat
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
 from narrator.errors import NarratorError, RepositoryError
-from narrator.git.text import decode
-from narrator.git.walker import Repository, run_git
+from narrator.git.history import hooks_paths
+from narrator.git.walker import Repository
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +104,13 @@ def locate(repo_path: str | Path = ".") -> HookLocation:
     if repo.bare:
         raise RepositoryError(f"{path.resolve()} is a bare repository: nobody commits there, so a post-commit "
                               "hook would never run; install it in a clone")
-    proc = run_git(path, ["rev-parse", "--git-common-dir", "--git-path", "hooks"])
-    common_dir, hooks = decode(proc.stdout).splitlines()[:2]
+    where_git = hooks_paths(path)
+    common_dir, hooks = where_git.common_dir, where_git.hooks_dir
+    configured, where = where_git.hooks_path_config, where_git.hooks_path_origin
     git_dir = repo.git_dir
     work_tree = Path(repo.root)
     hooks_dir = Path(os.path.abspath(path / hooks)) if not os.path.isabs(hooks) else Path(hooks)
     common = Path(os.path.abspath(path / common_dir)) if not os.path.isabs(common_dir) else Path(common_dir)
-    origin = run_git(path, ["config", "--show-origin", "--get", "core.hooksPath"], check=False)
-    configured, where = "", ""
-    if origin.returncode == 0:
-        where, _, configured = decode(origin.stdout).rstrip("\n").partition("\t")
     real = Path(os.path.realpath(hooks_dir))
     inside = any(_is_within(real, Path(os.path.realpath(p))) for p in (work_tree, common, git_dir))
     return HookLocation(work_tree=work_tree, git_dir=Path(git_dir), common_dir=common, hooks_dir=hooks_dir,
@@ -339,183 +331,3 @@ def status(repo_path: str | Path = ".") -> HookStatus:
     return HookStatus(location=location, installed=ours, current=current,
                       chained=describe(location.chained) if ours else "",
                       foreign="" if ours else describe(hook), command=command, log_file=log_dir() / LOG_NAME)
-
-
-# -- the background job ---------------------------------------------------------------------------------
-
-def in_progress_state(git_dir: Path) -> str:
-    """The rebase/am/cherry-pick/revert state that makes the hook skip, or ""."""
-    for name in SKIP_STATES:
-        if (git_dir / name).exists():
-            return name
-    return ""
-
-
-def _rotate_log() -> None:
-    path = log_dir() / LOG_NAME
-    try:
-        if path.stat().st_size > LOG_MAX_BYTES:
-            os.replace(path, path.with_name(LOG_NAME + ".1"))
-    except OSError:
-        pass
-
-
-def _lock(path: Path) -> Any:
-    """A non-blocking exclusive lock (fcntl), or None when another job holds it."""
-    import fcntl
-
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
-def narrate_recent(repo_path: str | Path = ".", *, recent: int = 10, engine: Any | None = None,
-                   config: Any | None = None) -> int:
-    """Narrate ``HEAD`` and up to ``recent - 1`` ancestors missing from the cache; returns how many were new."""
-    from narrator.cache import Cache
-    from narrator.config import load_config
-    from narrator.engines import registry
-    from narrator.git.classify import Classifier
-    from narrator.git.walker import Repository, run_git
-    from narrator.prompts import PROMPT_VERSION
-    from narrator.report.build import NoProgress, collect_facts, narrate
-
-    repo = Repository.open(repo_path)
-    config = config or load_config(repo.root)
-    if not repo.has_commits():
-        return 0
-    proc = run_git(repo.root, ["rev-list", f"--max-count={max(1, recent)}", "HEAD", "--"])
-    shas = decode(proc.stdout).split()
-    engine_name = config.get("engine", "heuristic")
-    with Cache() as cache:
-        if engine is None:
-            engine = registry.create(engine_name, config.section(f"engines.{engine_name}"))
-        done = cache.get_narrations(repo.key, shas, engine.fingerprint(), PROMPT_VERSION)
-        missing = [s for s in shas if s not in done]
-        if not missing:
-            return 0
-        progress = NoProgress()
-        facts = collect_facts(repo, missing, cache, progress)
-        commits = [facts[s] for s in missing if s in facts]
-        classifier = Classifier(config.get("classify.rules", []), config.get("areas", {}))
-        classes = {c.sha: classifier.classify(c) for c in commits}
-        narrate(commits, classes, engine, repo, cache, progress)
-    return len(commits)
-
-
-def run_job(repo_path: str | Path = ".", *, now: Callable[[], float] = time.monotonic) -> int:
-    """The detached job the hook starts. Never raises; returns an exit status for the log's sake.
-
-    Bursts of commits coalesce: each job raises a "pending" flag, and only the job holding the per-worktree
-    lock narrates, looping while the flag is raised, so a rebase finishing or a scripted series of commits
-    costs one or two runs instead of one process per commit fighting over the cache.
-    """
-    from narrator.config import load_config
-    from narrator.git.walker import Repository
-
-    started = now()
-    os.environ.pop("GIT_INDEX_FILE", None)  # git's temporary index may vanish while we run
-    _rotate_log()
-    try:
-        repo = Repository.open(repo_path)
-        config = load_config(repo.root)
-    except NarratorError as exc:
-        log.warning("hook job: %s", exc)
-        return 1
-    if not config.get("hook.enabled", True):
-        log.debug("hook disabled for %s", repo.root)
-        return 0
-    state = in_progress_state(Path(repo.git_dir))
-    if state:
-        log.info("skipped %s: %s in progress (the next report narrates the result)", repo.name, state)
-        return 0
-    _renice(int(config.get("hook.nice", 10)))
-    timeout = float(config.get("hook.timeout_s", 600))
-    _arm_timeout(timeout)
-    import hashlib
-
-    tag = hashlib.sha1(os.path.realpath(repo.git_dir).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    locks = log_dir().parent / "locks"
-    try:
-        locks.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        log.warning("hook job: cannot create %s: %s", locks, exc.strerror)
-        return 1
-    pending = locks / f"hook-{tag}.pending"
-    lock_path = locks / f"hook-{tag}.lock"
-    pending.touch()
-    total = 0
-    recent = int(config.get("hook.recent_commits", 10))
-    try:
-        while True:
-            handle = _lock(lock_path)
-            if handle is None:
-                log.debug("another hook job is running for %s; it will narrate this commit", repo.name)
-                return 0
-            try:
-                while pending.exists():
-                    pending.unlink(missing_ok=True)
-                    total += narrate_recent(repo.root, recent=recent, config=config)
-            finally:
-                handle.close()
-            if not pending.exists():
-                break
-    except NarratorError as exc:
-        log.warning("hook job for %s failed: %s", repo.name, exc)
-        return 1
-    except Exception:  # the log is the only place anyone will see this
-        log.exception("hook job for %s failed unexpectedly", repo.name)
-        return 1
-    log.info("narrated %d new commit(s) of %s in %.2f s", total, repo.name, now() - started)
-    return 0
-
-
-def _renice(target: int) -> None:
-    try:
-        current = os.nice(0)
-        if target > current:
-            os.nice(target - current)
-    except (OSError, AttributeError):
-        pass
-
-
-def _arm_timeout(seconds: float) -> None:
-    """Stop the job after ``seconds`` even inside native code (a model): a timer thread, and SIGALRM later."""
-    if seconds <= 0:
-        return
-
-    def expire() -> None:
-        log.warning("hook job stopped after hook.timeout_s = %g s", seconds)
-        logging.shutdown()
-        os._exit(124)
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        import signal
-
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(int(seconds) + 30)
-    except (AttributeError, ValueError):
-        pass
-
-
-def spawn_detached(repo_path: str | Path = ".") -> None:
-    """Start ``hook run`` as a detached, low-priority process (used by the pre-commit framework entry)."""
-    directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / LOG_NAME).open("ab") as out:
-        subprocess.Popen(
-            [sys.executable, "-m", "narrator", "hook", "run", "--repo", str(repo_path)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True,
-            env={**os.environ, "NARRATOR_HOOK_CHILD": "1"},
-        )
-
-
-def file_mode(path: Path) -> int:
-    return stat.S_IMODE(os.lstat(path).st_mode)

@@ -1,7 +1,7 @@
 """Shared test fixtures: real throw-away git repositories with pinned dates, and an isolated environment.
 
-Every test gets its own cache directory and a non-existent user config file, so no test reads or writes
-the real user's cache or configuration.
+Every test gets its own cache directory, data directory (delivery outbox and ledger) and a non-existent user
+config file, so no test reads or writes the real user's cache, deliveries or configuration.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ def isolated_env(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("narrator-env")
     monkeypatch.setenv("NARRATOR_CACHE_DIR", str(home / "cache"))
     monkeypatch.setenv("NARRATOR_CONFIG_FILE", str(home / "no-config.toml"))
+    monkeypatch.setenv("NARRATOR_DATA_DIR", str(home / "data"))  # delivery outbox and ledger
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name in list(os.environ):
         if name.startswith("NARRATOR_") and name not in ("NARRATOR_CACHE_DIR", "NARRATOR_CONFIG_FILE",
-                                                         "NARRATOR_TEST_GGUF"):
+                                                         "NARRATOR_DATA_DIR", "NARRATOR_TEST_GGUF"):
             monkeypatch.delenv(name, raising=False)
     yield home
 
@@ -106,7 +107,46 @@ def make_repo(tmp_path):
 
 
 def run_narrate(*args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None,
-                input: str | None = None) -> subprocess.CompletedProcess[str]:
+                input: str | None = None, real: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``narrate`` with these arguments and return its exit code, stdout and stderr.
+
+    In-process by default (click's isolation around ``narrator.cli.main``: the same entry point, error
+    boundary and exit codes, without starting Python again); ``real=True`` (or NARRATOR_TEST_SUBPROCESS=1) runs
+    the real command in a subprocess, as a user types it.
+    """
+    if real or os.environ.get("NARRATOR_TEST_SUBPROCESS"):
+        return run_narrate_subprocess(*args, cwd=cwd, env=env, input=input)
+    import logging
+
+    from click.testing import CliRunner
+
+    from narrator.cli import main
+
+    runner = CliRunner()
+    previous = os.getcwd()
+    root_logger = logging.getLogger()
+    handlers, level = list(root_logger.handlers), root_logger.level
+    with runner.isolation(input=input, env=env) as (out, err, _both):
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            os.chdir(previous)
+            for handler in root_logger.handlers[:]:  # -v installs a handler on the captured stderr
+                if handler not in handlers:
+                    root_logger.removeHandler(handler)
+            root_logger.setLevel(level)
+        stdout = out.getvalue().decode("utf-8", "replace")
+        stderr = err.getvalue().decode("utf-8", "replace")
+    return subprocess.CompletedProcess(["narrate", *args], code, stdout, stderr)
+
+
+def run_narrate_subprocess(*args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None,
+                           input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``narrate`` command in a subprocess (what a user types)."""
     import sys
 

@@ -186,15 +186,17 @@ def test_numpy_style_prefixes(subject, expected):
     assert Classifier().classify(facts(subject)).category == expected
 
 
-def test_a_root_package_holding_most_work_is_split_one_level():
-    from narrator.git.classify import dominant_area
+def test_a_root_package_holding_most_source_files_is_split_one_level():
+    from narrator.git.classify import root_package
 
-    commits = [facts(f"Change {i}", (f"numpy/{sub}/x{i}.py",)) for i, sub in enumerate(["_core", "lib", "_core", "ma", "random", "_core"])]
+    tree = [f"numpy/{sub}/x{i}.py" for i, sub in enumerate(["_core", "lib", "_core", "ma", "random", "_core"])]
+    tree += ["README.md", "docs/index.rst", "tools/ci.sh"]
     plain = Classifier()
-    assert dominant_area(plain.classify(c) for c in commits) == "numpy"
+    assert root_package(tree, plain) == "numpy"
     split = Classifier(split_areas=["numpy"])
-    assert split.classify(commits[0]).areas == ("numpy/_core",)
+    assert split.classify(facts("Change", ("numpy/_core/x0.py",))).areas == ("numpy/_core",)
     assert split.area_of("numpy/__init__.py") == "numpy"
-    mixed = [facts("a", ("api/x.py",)), facts("b", ("web/y.py",)), facts("c", ("db/z.py",)), facts("d", ("api/q.py",)),
-             facts("e", ("web/r.py",))]
-    assert dominant_area(plain.classify(c) for c in mixed) is None
+    mixed = ["api/x.py", "web/y.py", "db/z.py", "api/q.py", "web/r.py"]
+    assert root_package(mixed, plain) is None
+    assert root_package(["src/pkg/a.py"] * 6, plain) is None  # already a package area (src/<pkg>)
+    assert root_package(["numpy/a.py"] * 4, plain) is None  # too few source files to tell

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -127,9 +128,11 @@ def test_hostile_commit_messages_are_inert_everywhere(make_repo, tmp_path):
                 {"src/a.py": "x = 1\n"})
     repo.commit("# Heading | cell | ![img](http://evil.example/x.png) <img src=x onerror=alert(1)>",
                 {"src/b.py": "y = 2\n"})
-    md = run_narrate("report", "--repo", str(repo.path), *WINDOW, "--format", "md")
+    md = run_narrate("report", "--repo", str(repo.path), *WINDOW, "--format", "md",
+                     env={"SOURCE_DATE_EPOCH": "1767225600"})  # generated at 00:00, so "49" can only be {{ 7*7 }}
     assert md.returncode == 0, md.stderr
-    assert "<script" not in md.stdout and "<img" not in md.stdout and "](javascript" not in md.stdout
+    assert "<script" not in md.stdout and "<img" not in md.stdout
+    assert not re.search(r"(?<!\\)\[[^\]]*\]\(", md.stdout)  # every link or image opener is escaped
     assert "49" not in md.stdout and "\x1b" not in md.stdout
     html_out = tmp_path / "r.html"
     proc = run_narrate("report", "--repo", str(repo.path), *WINDOW, "--format", "html", "--output", str(html_out))
@@ -148,7 +151,7 @@ def test_hostile_commit_messages_are_inert_everywhere(make_repo, tmp_path):
     (["--since", "2026-11-20", "--until", "2026-11-01"], 2, "is after --until"),
     (["--branch", "nope"], 2, "unknown branch or revision 'nope'"),
     (["--branch", "main", "--all-branches"], 2, "cannot be used together"),
-    (["--format", "pdf"], 2, "pdf"),
+    (["-o", "report.docx"], 2, "cannot write -o report.docx"),
     (["--engine", "nonesuch"], 1, "unknown engine 'nonesuch'"),
 ])
 def test_usage_errors(team_repo, args, code, message):
@@ -279,3 +282,28 @@ def test_cached_heuristic_sentences_follow_a_new_area_mapping(team_repo):
     second = run_narrate("report", "--repo", str(team_repo.path), *WINDOW, "--format", "json")
     narrations = [c["narration"] for c in json.loads(second.stdout)["commits"]]
     assert any("in Website" in n for n in narrations) and not any("src/web" in n for n in narrations)
+
+
+def test_a_closed_stdout_pipe_ends_quietly(make_repo):
+    """`narrate report | head -c 10`: the reader goes away mid-output; no BrokenPipeError, no traceback."""
+    import subprocess
+    import sys
+
+    repo = make_repo("big")
+    stream = []
+    for i in range(1500):  # ~1 MB of JSON: far more than a pipe holds
+        stamp = int(BASE_DATE.timestamp()) + i * 60
+        data = f"v = {i}\n".encode()
+        stream.append(f"commit refs/heads/main\ncommitter Ann <ann@example.com> {stamp} +0000\n"
+                      f"data {len(f'Change number {i}')}\nChange number {i}\n"
+                      + f"M 100644 inline src/f{i % 40}.py\ndata {len(data)}\n{data.decode()}\n")
+    repo.git("fast-import", "--quiet", input="".join(stream).encode())
+    repo.git("checkout", "-q", "main")
+    writer = subprocess.Popen([sys.executable, "-m", "narrator", "report", "--repo", str(repo.path), "--since",
+                               "2026-11-01", "--until", "2026-11-30", "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout.read(10) == b'{"schema_v'
+    writer.stdout.close()  # like `head` exiting after its first bytes
+    _, err = writer.communicate(timeout=300)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err and b"Exception ignored" not in err, err
+    assert writer.returncode == 141, (writer.returncode, err)

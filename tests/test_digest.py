@@ -10,23 +10,22 @@ from pathlib import Path
 import pytest
 
 from conftest import BASE_DATE, run_narrate
-from narrator.cache import Cache
-from narrator.config import load_config
-from narrator.digest import MANIFEST_NAME, DigestError, DigestRequest, week_of, weeks_between, write_digests
+from narrator.app.digest import MANIFEST_NAME, DigestError, DigestRequest, week_of, weeks_between, write_digests
+from narrator.app.session import Session
 from narrator.errors import UsageError
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday of ISO week 48
 
 
-def config_for(repo, **overrides):
-    return load_config(repo.path).with_overrides({"timezone": "UTC", **overrides})
+def session_for(repo, **overrides):
+    return Session.open(str(repo.path), {"timezone": "UTC", **overrides})
 
 
 def digest(repo, out: Path, now: datetime = NOW, **kwargs):
-    request = DigestRequest(repo=str(repo.path), out_dir=str(out), **kwargs)
-    with Cache() as cache:
-        return write_digests(request, config_for(repo), cache, now=now)
+    request = DigestRequest(out_dir=str(out), **kwargs)
+    with session_for(repo) as session:
+        return write_digests(session, request, now=now)
 
 
 @pytest.fixture
@@ -131,14 +130,14 @@ def test_out_that_is_a_file_is_one_clear_error(history, tmp_path):
 
 
 def test_default_out_dir_inside_repository_needs_explicit_out(history, tmp_path):
-    request = DigestRequest(repo=str(history.path), weeks=1)
-    with Cache() as cache, pytest.raises(DigestError, match="inside the analysed repository"):
-        write_digests(request, config_for(history), cache, now=NOW, cwd=history.path)
+    request = DigestRequest(weeks=1)
+    with session_for(history) as session, pytest.raises(DigestError, match="inside the analysed repository"):
+        write_digests(session, request, now=NOW, cwd=history.path)
     assert not (history.path / "narrator-digests").exists()
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    with Cache() as cache:
-        write_digests(request, config_for(history), cache, now=NOW, cwd=outside)
+    with session_for(history) as session:
+        write_digests(session, request, now=NOW, cwd=outside)
     assert (outside / "narrator-digests" / "index.html").is_file()
     assert history.git("status", "--porcelain") == ""  # nothing written into the analysed repository
 

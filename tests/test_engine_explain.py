@@ -9,6 +9,7 @@ import pytest
 from narrator.engines.guard import Verdict
 from narrator.errors import RevisionError, UsageError
 from narrator.explain import SymbolNotFoundError, explain, find_unit, heuristic_summary, parse_target
+from narrator.git.walker import Repository
 
 PY = '''"""Shopping basket arithmetic."""
 
@@ -116,14 +117,14 @@ def test_explain_at_a_revision_with_heuristic_and_scripted_engines(git_repo):
     git_repo.commit("feat: cart", {"app/cart.py": PY})
     first = git_repo.git("rev-parse", "HEAD")
     git_repo.commit("refactor: drop cart", {"app/cart.py": "x = 1\n"})
-    result = explain("app/cart.py:Cart.total", rev=first, repo_path=str(git_repo.path))
+    result = explain(Repository.open(str(git_repo.path)), "app/cart.py:Cart.total", rev=first)
     assert result.source == "heuristic" and result.unit.start_line == 16
     assert result.text == ("The Python method Cart.total in app/cart.py (lines 16-19): sum of the prices, "
                            "taxes included.")
     with pytest.raises(SymbolNotFoundError):
-        explain("app/cart.py:Cart.total", repo_path=str(git_repo.path))  # gone at HEAD
+        explain(Repository.open(str(git_repo.path)), "app/cart.py:Cart.total")  # gone at HEAD
     with pytest.raises(RevisionError):
-        explain("app/cart.py", rev="no-such-branch", repo_path=str(git_repo.path))
+        explain(Repository.open(str(git_repo.path)), "app/cart.py", rev="no-such-branch")
 
     class Scripted:
         name = "scripted"
@@ -136,19 +137,19 @@ def test_explain_at_a_revision_with_heuristic_and_scripted_engines(git_repo):
             self.seen.append(code)
             return (self.reply, Verdict(True)) if self.reply else (None, Verdict(False, "names not in the commit: x"))
 
-    ok = explain("app/cart.py:Cart.total", rev=first, repo_path=str(git_repo.path),
+    ok = explain(Repository.open(str(git_repo.path)), "app/cart.py:Cart.total", rev=first,
                  engine=Scripted("Adds up the prices of everything in the basket."))
     assert ok.source == "model" and ok.text.startswith("Adds up")
-    rejected = explain("app/cart.py:Cart.total", rev=first, repo_path=str(git_repo.path), engine=Scripted(None))
+    rejected = explain(Repository.open(str(git_repo.path)), "app/cart.py:Cart.total", rev=first, engine=Scripted(None))
     assert rejected.source == "heuristic" and rejected.fallback_reason.startswith("names not in")
 
 
 def test_explain_refuses_secrets_and_binaries(git_repo):
     git_repo.commit("chore", {".env": "TOKEN=abc\n", "logo.png": bytes(range(256))})
     with pytest.raises(UsageError, match="holds secrets"):
-        explain(".env", repo_path=str(git_repo.path))
+        explain(Repository.open(str(git_repo.path)), ".env")
     with pytest.raises(UsageError, match="binary"):
-        explain("logo.png", repo_path=str(git_repo.path))
+        explain(Repository.open(str(git_repo.path)), "logo.png")
 
 
 def test_generating_engine_explain_code_guards_and_redacts():
@@ -181,7 +182,8 @@ def test_generating_engine_explain_code_guards_and_redacts():
 def test_cli_explain_and_engines_commands(git_repo):
     from click.testing import CliRunner
 
-    from narrator.cli_model import engines_command, explain_command
+    from narrator.cli.engines import engines_command
+    from narrator.cli.explain import explain_command
 
     git_repo.commit("feat: cart", {"app/cart.py": PY})
     runner = CliRunner()

@@ -81,7 +81,7 @@ SECRETS = {
     "aws": "AKIAIOSFODNN7EXAMPLE",
     "github": "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
     "openai": "sk-" + "proj-abcdefghijklmnopqrstuvwxyz123456",
-    "slack": "xoxb-" + "123456789012-abcdefghijkl",
+    "slack": "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
     "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "password": "hunter2hunter2",
     "dsn_password": "s3cr3t-pw",
@@ -130,3 +130,48 @@ def test_secrets_files_are_never_sent():
     assert SECRETS["github"] not in safe[3].diff
     assert is_secrets_file(".env.production") and is_secrets_file("certs/server.pem")
     assert not is_secrets_file("docs/env.md")
+
+
+# -- verbs of change checked against the diff and the message ------------------------------------------
+
+def _orders_context(message: str = "feat: orders API") -> Context:
+    files = [FileDiff(path="app/orders.py", change_type="added",
+                      diff="+@app.route('/orders')\n+def list_orders():\n+    return Order.query.all()\n")]
+    texts = [message, "app/orders.py", files[0].diff]
+    return Context(texts, message=message, files=files)
+
+
+def test_a_removal_claimed_for_a_commit_that_adds_it_is_rejected():
+    verdict = check("Removed the orders endpoint.", _orders_context())
+    assert not verdict.ok and verdict.reason == "claims a removal the diff does not show"
+    assert check("Added an endpoint that lists the orders.", _orders_context()).ok
+
+
+def test_a_fix_needs_the_message_to_say_so():
+    assert check("Fixed the orders endpoint.", _orders_context("feat: orders API")).reason \
+        == "claims a fix the message does not mention"
+    assert check("Fixed the orders endpoint.", _orders_context("Fix the orders endpoint crash")).ok
+
+
+def test_a_deprecation_or_rename_needs_its_evidence():
+    assert check("Deprecated the orders endpoint.", _orders_context()).reason \
+        == "claims a deprecation the diff does not show"
+    assert check("Renamed the orders endpoint.", _orders_context()).reason == "claims a rename the diff does not show"
+
+
+def test_an_addition_claimed_for_a_pure_deletion_is_rejected():
+    files = [FileDiff(path="app/legacy.py", change_type="deleted", diff="-def legacy_export():\n-    pass\n")]
+    ctx = Context(["chore: legacy export", "app/legacy.py", files[0].diff], message="chore: legacy export",
+                  files=files)
+    assert check("Added the legacy export.", ctx).reason == "claims an addition the diff does not show"
+    assert check("Removed the legacy export.", ctx).ok
+
+
+def test_plain_text_removes_rest_roles_and_markdown_markup():
+    from narrator.engines.guard import plain_text
+
+    assert plain_text("Deprecated :meth:`~flask.Flask.should_ignore_error` (:pr:`5899`).") \
+        == "Deprecated should_ignore_error."
+    assert plain_text("The :class:`Request <flask.Request>` object **now** keeps `json`.") \
+        == "The Request object now keeps json."
+    assert plain_text("See [the docs](https://example.com/x) for _more_.") == "See the docs for _more_."

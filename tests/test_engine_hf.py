@@ -141,7 +141,7 @@ class ScriptedEngine(GeneratingEngine):
 
 def test_importing_the_model_engines_loads_no_torch():
     code = ("import sys, narrator.engines.hf, narrator.engines.openai, narrator.engines.hf_loading, "
-            "narrator.cli_model, narrator.explain; print(any(m in sys.modules for m in ('torch', 'transformers')))")
+            "narrator.cli, narrator.explain; print(any(m in sys.modules for m in ('torch', 'transformers')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -338,22 +338,17 @@ def test_batches_are_length_sorted(git_repo):
     assert lengths == sorted(lengths, reverse=True) and engine.batches == [2, 2, 1]
 
 
-def test_large_commit_is_narrated_file_by_file_then_combined(git_repo):
-    files = {f"app/part{i}.py": "".join(f"value_{i}_{j} = {j}\n" for j in range(60)) for i in range(3)}
+def test_large_commit_is_one_prompt_within_the_budget_and_names_what_it_left_out(git_repo):
+    files = {f"app/part{i}.py": "".join(f"value_{i}_{j} = {j}\n" for j in range(300)) for i in range(3)}
     sha = git_repo.commit("feat: three parts", files)
     requests, diffs = requests_for(git_repo, [sha])
-
-    def answer(text):
-        if text.startswith("These sentences"):
-            return "Added three new parts to the app that hold the values it needs."
-        name = next(p for p in files if p in text)
-        return f"Added {name.rsplit('/', 1)[-1]} with the values it needs."
-
-    engine = ScriptedEngine(answer, budget=PromptBudget(max_prompt_tokens=400, max_file_tokens=300))
+    engine = ScriptedEngine(lambda t: "Added three parts that hold the values the app needs.",
+                            budget=PromptBudget(max_prompt_tokens=400, max_file_tokens=300))
     [n] = engine.narrate(requests, diffs=diffs)
-    assert n.source == "model" and n.text == "Added three new parts to the app that hold the values it needs."
-    combine = [t for t in engine.seen if t.startswith("These sentences")]
-    assert len(combine) == 1 and all(f"part{i}.py" in combine[0] for i in range(3))
+    assert n.source == "model" and n.text == "Added three parts that hold the values the app needs."
+    [prompt] = engine.seen  # one prompt per commit: the message first, then as much diff as fits
+    assert prompt.index("three parts") < prompt.index("app/part")
+    assert n.omitted and all(o.startswith("app/part") for o in n.omitted)
 
 
 def test_secrets_never_reach_the_engine(git_repo):
@@ -368,7 +363,9 @@ def test_secrets_never_reach_the_engine(git_repo):
     assert ".env (secrets file)" in n.omitted
 
 
-def test_headline_is_kept_only_when_it_passes_the_guard():
+def test_headline_is_kept_only_when_it_passes_the_guard_and_is_cached_by_the_session(git_repo):
+    from narrator.app.session import Session
+
     facts = {"numbers": {"commits": 12, "people": 3}, "period": "2 Nov - 15 Nov 2026", "repository": "shop"}
     sentences = ["Fixed the basket total.", "Added a login page."]
     good = ScriptedEngine(lambda t: "The team fixed the basket total and added a login page across 12 changes.")
@@ -376,9 +373,16 @@ def test_headline_is_kept_only_when_it_passes_the_guard():
     invented = ScriptedEngine(lambda t: "The team shipped 40 changes to the payments service.", key="b")
     assert invented.write_headline(facts, sentences) is None
     assert "12" in good.seen[0] and "Added a login page." in good.seen[0]
-    again = ScriptedEngine(lambda t: "never asked")
-    assert again.write_headline(facts, sentences) == good.write_headline(facts, sentences)  # from the cache
-    assert again.seen == []
+    git_repo.commit("Add the shop", {"shop.py": "x = 1\n"})
+    with Session.open(str(git_repo.path)) as session:  # engines are pure: the session caches headlines
+        first = session.headline(good, facts, sentences)
+        again = ScriptedEngine(lambda t: "never asked")
+        assert session.headline(again, facts, sentences) == first and again.seen == []  # from the cache
+        assert session.headline(invented, facts, sentences) is None
+        assert session.headline(invented, facts, sentences) is None and len(invented.seen) == 2  # rejection cached
+    with Session.open(str(git_repo.path), use_cache=False) as session:  # --no-cache: asked again
+        fresh = ScriptedEngine(lambda t: "The team fixed the basket total and added a login page across 12 changes.")
+        assert session.headline(fresh, facts, sentences) == first and len(fresh.seen) == 1
 
 
 @pytest.mark.gpu

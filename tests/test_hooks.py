@@ -19,8 +19,8 @@ from narrator.engines.heuristic import HeuristicEngine
 from narrator.errors import RepositoryError
 from narrator.git.facts import Narration
 from narrator.git.walker import Repository
-from narrator.hooks import (CHAINED_SUFFIX, MARKER, HookError, hook_script, install, locate, run_job, status,
-                            uninstall)
+from narrator.app.hook_job import run_job
+from narrator.hooks import CHAINED_SUFFIX, MARKER, HookError, hook_script, install, locate, status, uninstall
 from narrator.prompts import PROMPT_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,7 +318,7 @@ def test_pre_commit_hooks_yaml_declares_post_commit_stage():
 
 def test_background_job_time_limit_stops_it(tmp_path):
     code = ("import logging, sys, time; logging.basicConfig(stream=sys.stderr, level=logging.INFO);"
-            "from narrator.hooks import _arm_timeout; _arm_timeout(0.3); time.sleep(10)")
+            "from narrator.app.hook_job import _arm_timeout; _arm_timeout(0.3); time.sleep(10)")
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 124 and time.monotonic() - started < 8

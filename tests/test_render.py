@@ -213,7 +213,10 @@ def test_markdown_sections_in_order(normal_report: Report) -> None:
     assert md.index("**In short:**") < md.index("## Highlights")
     assert "Release v1.2.0 went out on 9 January." in md
     assert "| area | commits | what changed |" in md
-    assert "### Features (1)" in md and "### Fixes (1)" in md
+    assert "### Features" not in md and "--detail full" in md  # the short report lists no commit by commit
+    full = render(normal_report, "md", detail="full")
+    assert "### Features (1)" in full and "### Fixes (1)" in full
+    assert len(full.splitlines()) > len(md.splitlines())
     assert "2 are merges" not in md and "1 is a merge (1 reviewed contribution)" in md
     assert "1 is an automated update" in md
     assert "shallow clone" in md
@@ -298,7 +301,7 @@ def test_long_period_uses_weekly_buckets_and_years() -> None:
     html = render(report, "html")
     assert "Commits per week" in html and html.count("<svg") == 3
     assert "week of" in render(report, "md")
-    assert "(2 June 2025, Alice Example)" in render(report, "md")  # the year, as the period spans two
+    assert "(2 June 2025, Alice Example)" in render(report, "md", detail="full")  # the year: the period spans two
 
 
 def test_empty_report(empty_report: Report) -> None:
@@ -316,7 +319,7 @@ def test_empty_report(empty_report: Report) -> None:
 def test_hostile_markdown_is_inert(hostile_report: Report) -> None:
     md = render(hostile_report, "md")
     assert "<script" not in md and "<img" not in md and "<b>" not in md
-    assert "](" not in md
+    assert not re.search(r"(?<!\\)\[[^\]]*\]\(", md)  # every link or image opener is escaped
     assert "49" not in md
     assert "\x1b" not in md and "http://evil\x1b" not in md
     assert "{{ 7\\*7 }}" in md  # the text is shown, not evaluated
@@ -335,7 +338,7 @@ def test_hostile_markdown_is_inert(hostile_report: Report) -> None:
                 tables.append([])
             tables[-1].append(len(re.findall(r"(?<!\\)\|", line)))
         previous = line
-    assert len(tables) >= 4 and all(len(set(rows)) == 1 for rows in tables), tables
+    assert len(tables) >= 3 and all(len(set(rows)) == 1 for rows in tables), tables
     assert "<script>alert(1)</script>" in "".join(parsed.text)  # shown as text
 
 
@@ -378,11 +381,13 @@ def test_md_escape_neutralises_block_markers() -> None:
     assert md_escape("- item") == "\\- item"
     assert md_escape("1. item") == "1\\. item"
     assert md_escape("3.1.3") == "3.1.3"
-    assert md_escape("> quote") == "&gt; quote"
+    assert md_escape("> quote") == "\\> quote"
+    assert md_escape("deprecate should_ignore_error: a -> b, docs/results.md") == \
+        "deprecate should_ignore_error: a -> b, docs/results.md"  # reads clean as plain text
     assert md_escape("# h") == "\\# h"
     assert md_escape("a\nb\r\nc") == "a b c"
     assert md_escape("&lt;b&gt; & co") == "\\&lt;b\\&gt; & co"
-    assert md_escape("![x](y)") == "\\!\\[x\\]\\(y)"
+    assert md_escape("![x](y)") == "!\\[x](y)"
 
 
 # -- user templates -------------------------------------------------------------------------------------------
@@ -492,6 +497,15 @@ def test_render_module_has_no_print() -> None:
 FLASK_CONTEXT = Path(__file__).parent / "fixtures" / "render" / "flask-context.json"
 
 
+def _contains(big, small) -> bool:
+    """``small`` (a context saved by an older narrator) is all there in ``big``, value for value."""
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(k in big and _contains(big[k], v) for k, v in small.items())
+    if isinstance(small, list):
+        return isinstance(big, list) and len(big) == len(small) and all(_contains(b, x) for b, x in zip(big, small))
+    return big == small
+
+
 def test_real_context_renders_every_format() -> None:
     context = json.loads(FLASK_CONTEXT.read_text(encoding="utf-8"))
     md = render_context(context, "md")
@@ -505,4 +519,4 @@ def test_real_context_renders_every_format() -> None:
     assert set(parse_html(html).tags) <= REPORT_TAGS | SVG_TAGS
     term = render_context(context, "term")
     assert "In short" in term and "Needs attention" in term
-    assert json.loads(render_context(context, "json")) == context
+    assert _contains(json.loads(render_context(context, "json")), context)  # newer fields may be added

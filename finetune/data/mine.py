@@ -3,8 +3,9 @@
 Commits go through narrator's own walker (``list_commits``, ``read_facts``, ``GitDiffs``): every non-merge
 commit that changes exactly one file of a supported language becomes a commit record if it passes the
 CommitPackFT-style filters. Functions come from the HEAD tree: Python is parsed with the standard
-``ast`` module (module-level functions and class methods with a docstring). Other languages are not
-extracted by ``mine`` yet (their commits are); the shared data used tree-sitter for them.
+``ast`` module (module-level functions and class methods with a docstring); Java, JavaScript, PHP, Ruby
+and Go go through ``finetune.data.functions`` (lizard boundaries, per-language doc comments; the shared
+data used tree-sitter for them).
 
 Splits are by repository (no leakage): ``--test-repo``/``--val-repo`` name them; otherwise the last
 repository is TEST and VAL takes the train repositories' items whose ``sha1(uid)`` is 0 mod 8. Nothing
@@ -19,7 +20,6 @@ import hashlib
 import json
 import logging
 import random
-import re
 import textwrap
 from collections import Counter, defaultdict
 from dataclasses import asdict
@@ -33,11 +33,6 @@ from finetune.errors import DataError
 
 log = logging.getLogger(__name__)
 
-_SKIP_DIRS = {"test", "tests", "spec", "specs", "__tests__", "testing", "testdata", "test_data", "fixtures", "fixture",
-              "vendor", "vendors", "_vendor", "third_party", "thirdparty", "node_modules", "dist", "build",
-              "generated", "gen", "examples", "example", "docs", "doc", "benchmark", "benchmarks", "bench", "perf",
-              "typings", "e2e", "site", "bower_components", "tmp", "coverage"}
-_SKIP_FILE = re.compile(r"(^test_.*\.py|.*_test\.py|conftest\.py)$")
 _EXT_LANGUAGE = {ext: lang for lang, exts in COMMIT_EXTENSIONS.items() for ext in exts}
 
 
@@ -133,7 +128,8 @@ def extract_python_functions(source: str, path: str, repo: str, commit: str = ""
 
 
 def mine_functions(repo_path: str | Path) -> tuple[list[FunctionRecord], Counter]:
-    """Function records from the HEAD tree of one repository (Python only, see the module docstring)."""
+    """Function records from the HEAD tree of one repository (the six languages, see the module docstring)."""
+    from finetune.data.functions import extract_functions, function_language, is_generated, is_skipped_path
     from narrator.git.text import decode
     from narrator.git.walker import GitDiffs, Repository, run_git
 
@@ -146,15 +142,15 @@ def mine_functions(repo_path: str | Path) -> tuple[list[FunctionRecord], Counter
     records: list[FunctionRecord] = []
     dropped: Counter = Counter()
     for path in files:
-        if not path.endswith(".py"):
-            continue
-        parts = path.split("/")
-        if any(p.lower() in _SKIP_DIRS for p in parts[:-1]) or _SKIP_FILE.match(parts[-1]):
+        language = function_language(path)
+        if language is None or is_skipped_path(path):
             continue
         source = diffs.file_at(head, path)
-        if "DO NOT EDIT" in source[:2000]:
+        if is_generated(source):
             continue
-        for record in extract_python_functions(source, path, repo.name, head):
+        found = (extract_python_functions(source, path, repo.name, head) if language == "Python"
+                 else extract_functions(source, path, repo.name, head, language))
+        for record in found:
             reason = function_rejection(record)
             if reason:
                 dropped[reason] += 1

@@ -1,7 +1,8 @@
 """SQLite cache of commit facts and narrations, in the user cache dir (never inside the analysed repository).
 
 Facts are keyed by (repository key, commit sha, facts version); narrations by (repository key, commit sha,
-engine fingerprint, prompt version). The database uses WAL and a busy timeout so that several writers
+engine fingerprint, prompt version); model-written headlines by (engine fingerprint, prompt version, a hash of
+their input). Only the composition root (``narrator.app.session``) reads or writes it: engines never do. The database uses WAL and a busy timeout so that several writers
 (the post-commit hook's background jobs, a report run) never corrupt it; schema changes go through the
 numbered ``MIGRATIONS`` (``PRAGMA user_version``).
 """
@@ -9,11 +10,12 @@ numbered ``MIGRATIONS`` (``PRAGMA user_version``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Mapping, Any, Iterable, Sequence
 
 from narrator.errors import CacheError
 from narrator.git.facts import FACTS_VERSION, CommitFacts, Narration
@@ -31,7 +33,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (repo, sha, engine, prompt_version)
     ) WITHOUT ROWID;
     """,
+    # 2: model-written report headlines (before this, they were stored as fake narrations of repo "headline")
+    """
+    CREATE TABLE headlines (
+        engine TEXT NOT NULL, prompt_version TEXT NOT NULL, input TEXT NOT NULL, text TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (engine, prompt_version, input)
+    ) WITHOUT ROWID;
+    DELETE FROM narrations WHERE repo = 'headline';
+    """,
+    # 3: per-commit records derived from a commit alone (evidence, code health), keyed by kind and version
+    """
+    CREATE TABLE records (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, kind TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (repo, kind, version, sha)
+    ) WITHOUT ROWID;
+    """,
 ]
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
@@ -48,6 +68,16 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("narrator"))
+
+
+def _decode(kind: Any, sha: str, data: Any) -> Any:
+    """A cached row decoded, or None for a damaged one (it is then recomputed and written again)."""
+    try:
+        return kind.from_dict(json.loads(data))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        log.debug("ignoring a damaged %s row in the cache for %s (%s); it will be recomputed", kind.__name__,
+                  str(sha)[:12], type(exc).__name__)
+        return None
 
 
 class Cache:
@@ -69,6 +99,12 @@ class Cache:
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            self._db.close()
+            raise CacheError(
+                f"this cache ({self.path}) was written by a newer narrator (schema {version}, this one knows "
+                f"{len(MIGRATIONS)}); upgrade narrator or set NARRATOR_CACHE_DIR to another directory"
+            )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -105,7 +141,9 @@ class Cache:
                     (repo, FACTS_VERSION, *chunk),
                 )
                 for sha, data in rows:
-                    found[sha] = CommitFacts.from_dict(json.loads(data))
+                    facts = _decode(CommitFacts, sha, data)
+                    if facts is not None:
+                        found[sha] = facts
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found
@@ -129,7 +167,9 @@ class Cache:
                     (repo, engine, _narration_version(prompt_version), *chunk),
                 )
                 for sha, data in rows:
-                    found[sha] = Narration.from_dict(json.loads(data))
+                    narration = _decode(Narration, sha, data)
+                    if narration is not None:
+                        found[sha] = narration
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found
@@ -147,6 +187,48 @@ class Cache:
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+    # -- per-commit records (evidence, code health) --------------------------------------------
+    def get_records(self, repo: str, kind: str, version: str, shas: Sequence[str]) -> dict[str, dict]:
+        """JSON records of ``kind`` for these commits; a damaged row is left out (recomputed by the caller)."""
+        found: dict[str, dict] = {}
+        try:
+            for start in range(0, len(shas), _CHUNK):
+                chunk = shas[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT sha, data FROM records WHERE repo = ? AND kind = ? AND version = ? AND sha IN ({marks})",
+                    (repo, kind, version, *chunk))
+                for sha, data in rows:
+                    try:
+                        value = json.loads(data)
+                    except ValueError:
+                        log.debug("ignoring a damaged %s record for %s", kind, sha)
+                        continue
+                    if isinstance(value, dict):
+                        found[sha] = value
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return found
+
+    def put_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
+        rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
+        self._write("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) VALUES (?, ?, ?, ?, ?)", rows)
+
+    # -- headlines -----------------------------------------------------------------------------
+    def get_headline(self, engine: str, prompt_version: str, input_key: str) -> str | None:
+        """A headline stored for this input, "" when the model's answer was rejected, None when never asked."""
+        try:
+            row = self._db.execute(
+                "SELECT text FROM headlines WHERE engine = ? AND prompt_version = ? AND input = ?",
+                (engine, prompt_version, input_key)).fetchone()
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return None if row is None else str(row[0])
+
+    def put_headline(self, engine: str, prompt_version: str, input_key: str, text: str) -> None:
+        self._write("INSERT OR REPLACE INTO headlines (engine, prompt_version, input, text, created) VALUES "
+                    "(?, ?, ?, ?, ?)", [(engine, prompt_version, input_key, text, time.time())])
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
         if not rows:

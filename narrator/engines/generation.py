@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from narrator.engines.base import DiffProvider, NarrationRequest, ProgressCallback
+from narrator.engines.base import BatchCallback, DiffProvider, NarrationRequest, ProgressCallback
 from narrator.engines.guard import GUARD_VERSION, Context, Verdict, check, clean_output, plain_text
 from narrator.engines.redact import is_secrets_file, redact, redact_files
 from narrator.errors import EngineError
@@ -41,7 +41,6 @@ from narrator.prompts import (
 
 log = logging.getLogger(__name__)
 
-BatchCallback = Callable[[list[Narration]], None]
 
 
 class ModelUnavailableError(EngineError):
@@ -180,8 +179,7 @@ class GeneratingEngine:
         if diffs is not None:
             files = diffs.file_diffs(commit)
         else:
-            files = [FileDiff(path=f.path, change_type=f.change_type.value, old_path=f.old_path, binary=f.binary,
-                              language=f.language) for f in commit.files]
+            files = [FileDiff.of(f) for f in commit.files]
         files = redact_files(files)
         prompt = build_narration_prompt(commit_message(request), files, budget)
         extra = (request.description, request.classification.description, *request.classification.areas)
@@ -264,20 +262,13 @@ class GeneratingEngine:
         if not sentences:
             return None
         text = redact(format_headline_facts(summary_facts, sentences))
-        # Cached by its exact input, so a rerun whose narrations all come from the cache loads no model.
-        key = hashlib.sha256(text.encode()).hexdigest()
-        cached = _headline_cache(key, self.fingerprint())
-        if cached is not None:
-            return cached or None
         raw = self._generate([text])[0]
         headline = clean_output(raw, max_sentences=1)
         verdict = check(headline, Context([*_flatten_facts(summary_facts), *sentences]), min_grounded=2)
         if not verdict.ok:
             log.info("model headline rejected (%s); keeping the computed one", verdict.reason)
             headline = ""
-        headline = plain_text(headline)
-        _headline_cache(key, self.fingerprint(), headline)
-        return headline or None
+        return plain_text(headline) or None
 
     def explain_code(self, code: str, language: str, name: str | None = None, path: str = "") -> tuple[str | None, Verdict]:
         """A one-sentence summary of a piece of code, or None with the guard's reason."""
@@ -297,24 +288,6 @@ class GeneratingEngine:
         summary = clean_output(raw)
         verdict = check(summary, Context([code, name or "", path, language]), text)
         return (plain_text(summary) if verdict.ok else None), verdict
-
-
-def _headline_cache(key: str, fingerprint: str, store: str | None = None) -> str | None:
-    """Read (``store`` None) or write a headline in the narration cache; "" means "rejected"."""
-    from narrator.cache import Cache
-    from narrator.errors import CacheError
-    from narrator.prompts import PROMPT_VERSION
-
-    try:
-        with Cache() as cache:
-            if store is None:
-                found = cache.get_narrations("headline", [key], fingerprint, PROMPT_VERSION)
-                return found[key].text if key in found else None
-            cache.put_narrations("headline", [Narration(sha=key, text=store, engine="headline")], fingerprint,
-                                 PROMPT_VERSION)
-    except CacheError as exc:
-        log.debug("headline cache unavailable: %s", exc)
-    return None
 
 
 def short_model_label(model: str, gguf_file: str | None, adapter: str | None) -> str:

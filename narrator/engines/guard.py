@@ -362,7 +362,7 @@ _CLAIMS = {
 }
 # words in the commit's own message that back a claim
 _MESSAGE_SUPPORT = {
-    "add": re.compile(r"\b(?:add|introduc|creat|new|support|implement|allow|enabl|expos|provid|start|initial)", re.I),
+    "add": re.compile(r"\b(?:feat|add|introduc|creat|new|support|implement|allow|enabl|expos|provid|start|initial)", re.I),
     "remove": re.compile(r"\b(?:remov|delet|drop|no longer|get rid|clean|strip|deprecat|replac|revert|unused)", re.I),
     "fix": re.compile(r"\b(?:fix|bug|issue|error|crash|regress|broke|wrong|incorrect|correct|typo|fail|problem|"
                       r"resolv|repair|patch|prevent|avoid|handl|leak|hang|race)", re.I),
@@ -428,16 +428,18 @@ def unsupported_claim(text: str, evidence: ChangeEvidence) -> str | None:
             if _MESSAGE_SUPPORT[kind].search(evidence.message):
                 continue  # the developer says so
             objects = _object_words(text, match.end())
-            if kind == "add":
-                pool = evidence.added + "\n" + "\n".join(evidence.added_paths).lower()
-                if (objects and any(_in_text(w, pool) for w in objects)) or (not objects and evidence.added):
-                    continue
-                return "claims an addition the diff does not show"
-            if kind == "remove":
-                pool = evidence.removed + "\n" + "\n".join(evidence.removed_paths).lower()
-                if (objects and any(_in_text(w, pool) for w in objects)) or (not objects and evidence.removed):
-                    continue
-                return "claims a removal the diff does not show"
+            if kind in ("add", "remove"):
+                side, other = ((evidence.added, evidence.added_paths), (evidence.removed, evidence.removed_paths))
+                if kind == "remove":
+                    side, other = other, side
+                pool = side[0] + "\n" + "\n".join(side[1]).lower()
+                other_pool = other[0] + "\n" + "\n".join(other[1]).lower()
+                if not pool.strip():  # the diff adds (removes) nothing at all
+                    return f"claims {'an addition' if kind == 'add' else 'a removal'} the diff does not show"
+                if objects and not any(_in_text(w, pool) for w in objects) \
+                        and any(_in_text(w, other_pool) for w in objects):  # the diff does the opposite
+                    return f"claims {'an addition' if kind == 'add' else 'a removal'} the diff does not show"
+                continue
             if kind == "rename":
                 if evidence.renamed or (objects and any(_in_text(w, evidence.removed) for w in objects)):
                     continue

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from narrator import categories
 from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, ProgressCallback
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "2"
+HEURISTIC_VERSION = "5"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -69,12 +70,6 @@ _BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'(?: of 
 _TITLED_MERGE = re.compile(r"^(?!Merge )(.+?)\s*\((#\d+)\)\s*$")
 _REVERT_OF = re.compile(r'^Revert "(.+)"$', re.I)
 
-_CATEGORY_PHRASE = {
-    "Documentation": "documentation",
-    "Tests": "tests",
-    "Dependencies": "dependencies",
-    "Build & CI": "build and automation setup",
-}
 
 
 def _past_tense(text: str) -> str:
@@ -99,16 +94,30 @@ def _starts_with_verb(text: str) -> bool:
 _BACKTICKS = re.compile(r"`{1,2}([^`]+)`{1,2}")
 
 
+_PLAIN_WORD = re.compile(r"^\(?[A-Za-z][a-z]*(?:/o)?[),.;:!?]*$|^w/$")  # a word of prose, not a name of something
+
+
 def _plain(text: str) -> str:
+    """Jargon words spelled out ("deps" -> "dependencies") in prose words only: a token that names something
+    (``docs/results.md``, ``--no-deps``, ``config.audit.*``, ``DEPS_DIR``) is never rewritten inside."""
     text = _BACKTICKS.sub(r"\1", text)  # `name` / ``name``: code formatting means nothing to the reader
-    for pattern, replacement in _JARGON:
-        text = pattern.sub(replacement, text)
-    return text
+    out = []
+    for chunk in text.split(" "):
+        if _PLAIN_WORD.match(chunk):
+            for pattern, replacement in _JARGON:
+                chunk = pattern.sub(replacement, chunk)
+        out.append(chunk)
+    return " ".join(out)
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]+)\]\((?:https?://|#|/)[^)\s]*\)")
 
 
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
-    """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets or [skip ci]."""
+    """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets, [skip ci] or link
+    targets (``[Migrate](https://...)`` reads "Migrate")."""
     text = classification.description if classification and classification.description else subject
+    text = _MD_LINK.sub(r"\1", text)
     text = _TICKET_PREFIX.sub("", text)
     previous = None
     while previous != text:
@@ -122,8 +131,14 @@ _AREA_PHRASE = {"documentation": "the documentation", "tests": "the tests",
                 "build, tooling and dependencies": "the build and tooling files"}
 
 
+def _area_phrase(area: str) -> str:
+    if area.endswith(" core"):
+        return f"the {area}"  # "the flask core": the project's own code
+    return _AREA_PHRASE.get(area, area)
+
+
 def _where(areas: Sequence[str]) -> str:
-    named = [_AREA_PHRASE.get(a, a) for a in areas if a != ROOT_AREA]
+    named = [_area_phrase(a) for a in areas if a != ROOT_AREA]
     if not areas:
         return ""
     if not named:
@@ -143,8 +158,25 @@ def _size(commit: CommitFacts) -> str:
     return f"{files} file{'s' if files != 1 else ''}"
 
 
-def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
-    """One sentence for one commit, from its facts only."""
+def describe_sentence(description: str) -> str:
+    """A human-written description (a changelog entry) as the report's sentence: kept word for word, only its
+    first letter raised when it starts a plain word, and a full stop added."""
+    text = " ".join(description.split())
+    if not text:
+        return ""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    if len(sentences) > 2:  # the first two say what changed; the rest is detail for the changelog reader
+        text = " ".join(sentences[:2])
+    first = text.split(" ", 1)[0]
+    if first.isalpha() and first.islower():
+        text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:
+    """One sentence for one commit, from its facts only (or from the human description the judgment chose)."""
+    if description and not commit.is_merge:
+        return describe_sentence(description)
     subject = commit.subject
     if commit.is_merge:
         pr = _PR_MERGE.match(subject)
@@ -171,12 +203,15 @@ def narrate_commit(commit: CommitFacts, classification: Classification) -> str:
     where = _where(classification.areas)
     if len(text) < 4 or not re.search(r"[A-Za-z]{3}", text):
         # No usable message: describe the change from its files alone.
-        kind = _CATEGORY_PHRASE.get(classification.category, "files")
+        category = categories.get(classification.category)
+        kind = (category.phrase if category else "") or "files"
         sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
         return sentence + "."
     sentence = _plain(_past_tense(text))
     if classification.category == "Fixes" and not _starts_with_verb(text):
-        sentence = "Fixed " + sentence[:1].lower() + sentence[1:]  # "crash on empty input" names the problem
+        # "crash on empty input" names the problem, "match gzip ... case-insensitively" the remedy: the colon
+        # reads right for both, where "Fixed match gzip" would not.
+        sentence = "Fixed: " + (sentence[:1].lower() + sentence[1:] if sentence[1:2].islower() else sentence)
     elif classification.scope and not _starts_with_verb(text) and classification.scope.lower() not in text.lower():
         # "hooks: post-commit install" -> keep the scope, it is what the fragment is about
         if sentence[1:2].islower():
@@ -220,7 +255,8 @@ class HeuristicEngine:
         on_batch=None,
     ) -> list[Narration]:
         out = [
-            Narration(sha=r.commit.sha, text=narrate_commit(r.commit, r.classification), engine=self.name)
+            Narration(sha=r.commit.sha, text=narrate_commit(r.commit, r.classification, r.description),
+                      engine=self.name)
             for r in requests
         ]
         if on_progress:

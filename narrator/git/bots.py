@@ -1,4 +1,9 @@
-"""Recognising automated authors (dependabot, renovate, ``*[bot]``, CI accounts) from configurable patterns."""
+"""Recognising automated authors (dependabot, renovate, ``*[bot]``, ``*bot`` logins, CI accounts) from patterns.
+
+A pattern is tried on the author's name, e-mail and e-mail local part; a pattern that starts with ``*`` (``*bot``)
+is tried on one-word names only (logins such as ``jekyllbot``), so that John Talbot or talbot@example.com is
+not taken for a bot (``*[bot]*`` is the exception: that marker is only ever a bot's).
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,10 @@ def bot_matcher(patterns: Sequence[str]) -> Callable[[Person], bool]:
             name = person.name.lower()
             email = person.email.lower()
             local = email.split("@", 1)[0]
+            one_word = bool(name.strip()) and " " not in name.strip()
             found = known[person] = any(
-                fnmatchcase(name, p) or fnmatchcase(email, p) or fnmatchcase(local, p) for p in lowered
+                (one_word and fnmatchcase(name, p)) if p.startswith("*") and "[" not in p else
+                (fnmatchcase(name, p) or fnmatchcase(email, p) or fnmatchcase(local, p)) for p in lowered
             )
         return found
 

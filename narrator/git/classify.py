@@ -24,11 +24,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
 from narrator.git.facts import ChangeType, Classification, CommitFacts
+from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
 
-CATEGORIES = (
-    "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies",
-    "Build & CI", "Chores", "Reverts", "Merges",
-)
 
 _CC = re.compile(r"^(?P<type>[a-zA-Z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*(?P<desc>.+)$")
 _PREFIX = re.compile(r"^(?P<scope>[\w./-]{2,30}):\s+(?P<desc>\S.*)$")  # "pre-commit: Add codespell"
@@ -119,36 +116,15 @@ _ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.to
 
 
 @lru_cache(maxsize=4096)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Glob with ``**`` (any depth, including none) and ``*`` (within one path segment)."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out) + r"\Z", re.I)
+def _glob_regex(pattern: str) -> GlobSet:
+    """Glob with ``**`` (any depth, including none) and ``*`` (within one path segment); linear-time matcher."""
+    return compile_globs([pattern])
 
 
 @lru_cache(maxsize=1024)
-def _globs_regex(globs: tuple[str, ...]) -> re.Pattern[str]:
-    """One alternation for a whole glob list (much faster than trying each glob in turn)."""
-    if not globs:
-        return re.compile(r"(?!)")
-    return re.compile("|".join(f"(?:{_glob_regex(g).pattern})" for g in globs), re.I)
+def _globs_regex(globs: tuple[str, ...]) -> GlobSet:
+    """One matcher for a whole glob list (one pass over the path, much faster than trying each glob in turn)."""
+    return compile_globs(globs)
 
 
 def path_matches(path: str, globs: Sequence[str]) -> bool:
@@ -158,11 +134,6 @@ def path_matches(path: str, globs: Sequence[str]) -> bool:
 @lru_cache(maxsize=65536)
 def is_test_path(path: str) -> bool:
     return path_matches(path, TEST_GLOBS)
-
-
-@lru_cache(maxsize=65536)
-def is_doc_path(path: str) -> bool:
-    return path_matches(path, DOC_GLOBS)
 
 
 @lru_cache(maxsize=65536)
@@ -190,7 +161,7 @@ def parse_conventional(subject: str) -> ConventionalSubject | None:
     )
 
 
-def _validate_rules(rules: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _validate_rules(rules: Sequence[Mapping[str, Any]], source: str = "the config") -> list[Mapping[str, Any]]:
     known = {"name", "category", "revert", "merge", "cc_types", "cc_scopes", "subject", "all_paths", "any_path",
              "added_source"}
     checked = []
@@ -201,10 +172,7 @@ def _validate_rules(rules: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
         if unknown:
             raise ConfigError(f"classify.rules entry {index} has unknown keys: {', '.join(sorted(unknown))}")
         if "subject" in rule:
-            try:
-                re.compile(rule["subject"])
-            except re.error as exc:
-                raise ConfigError(f"classify.rules entry {index}: invalid subject regex: {exc}") from None
+            compile_user_regex(rule["subject"], f"classify.rules entry {index}", source, what="subject ")
         checked.append(rule)
     return checked
 
@@ -213,11 +181,20 @@ class Classifier:
     """Applies the ordered rules and the area mapping to commits."""
 
     def __init__(self, extra_rules: Sequence[Mapping[str, Any]] = (), areas: Mapping[str, str] | None = None,
-                 split_areas: Iterable[str] = ()):
-        self.rules = _validate_rules(list(extra_rules)) + DEFAULT_RULES
+                 split_areas: Iterable[str] = (), project: str = "", source: str = "the config"):
+        user_rules = _validate_rules(list(extra_rules), source)
+        self.rules = user_rules + DEFAULT_RULES
         self.areas = dict(areas or {})
         self.split_areas = frozenset(split_areas)  # top-level directories shown one level deeper
-        self._subject_res = {id(r): re.compile(r["subject"], re.I) for r in self.rules if "subject" in r}
+        # The project's own code (root-level source files of a Go-style repository, src/<project>/, <project>/)
+        # is named "<project> core": the area a manager should read as "the product itself".
+        self.project = project.strip()
+        self.core_area = f"{self.project} core" if self.project else ""
+        # a user's subject regex is matched with time limits (safe_regex); the built-in ones are ours
+        self._subject_res: dict[int, Any] = {
+            id(r): compile_user_regex(r["subject"], f"classify.rules entry {i}", source, what="subject ")
+            for i, r in enumerate(user_rules, start=1) if "subject" in r}
+        self._subject_res.update({id(r): re.compile(r["subject"], re.I) for r in DEFAULT_RULES if "subject" in r})
         self._area_cache: dict[str, str] = {}
         self._path_cache: dict[tuple[int, str, str], bool] = {}
         self._glob_res = {(i, key): _globs_regex(tuple(r[key])) for i, r in enumerate(self.rules)
@@ -245,9 +222,18 @@ class Classifier:
         if root_file and path_matches(path, _ROOT_TOOLING):
             return TOOLING_AREA
         if len(parts) == 1:
+            if self.core_area:
+                from narrator.git.walker import language_of
+
+                if is_source_path(path, language_of(path)):
+                    return self.core_area
             return ROOT_AREA
         if (top in _AREA_CONTAINERS or parts[0] in self.split_areas) and len(parts) > 2:
+            if self.core_area and top in _AREA_CONTAINERS and parts[1].lower() == self.project.lower():
+                return self.core_area
             return f"{parts[0]}/{parts[1]}"
+        if self.core_area and top == self.project.lower() and parts[0] not in self.split_areas:
+            return self.core_area
         return parts[0]
 
     def classify(self, commit: CommitFacts) -> Classification:
@@ -308,17 +294,23 @@ class Classifier:
         return found
 
 
-def dominant_area(classifications: Iterable[Classification], share: float = 0.6) -> str | None:
-    """A top-level code directory holding most of the work (a package at the root, like ``numpy/``).
+def root_package(paths: Iterable[str], classifier: "Classifier", share: float = 0.6) -> str | None:
+    """A top-level code directory holding most of the repository's source files (a package at the root, like
+    ``numpy/``), or None. Decided from the tracked files, not from a window's commits, so that a commit gets the
+    same areas in every report, in ``narrate commit`` and in the hook.
 
     Reports split such a directory one level deeper, otherwise every line would say "in numpy".
     """
+    from narrator.git.walker import language_of
+
     counts: dict[str, int] = {}
     total = 0
-    for c in classifications:
+    for path in paths:
+        if not is_source_path(path, language_of(path)):
+            continue
         total += 1
-        for area in c.areas:
-            counts[area] = counts.get(area, 0) + 1
+        area = classifier.area_of(path)
+        counts[area] = counts.get(area, 0) + 1
     if not counts or total < 5:
         return None
     area, count = max(counts.items(), key=lambda kv: kv[1])

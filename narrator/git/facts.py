@@ -71,6 +71,24 @@ class FileChange:
         return self.added + self.deleted
 
 
+@dataclass(frozen=True)
+class FileDiff:
+    """One file of a commit with its diff text, as prompt builders and engines see it: plain text, no git objects."""
+
+    path: str
+    diff: str = ""
+    change_type: str = "modified"
+    old_path: str | None = None
+    binary: bool = False
+    language: str | None = None
+
+    @classmethod
+    def of(cls, change: "FileChange", diff: str = "", binary: bool | None = None) -> "FileDiff":
+        """The diff of one ``FileChange`` (``diff`` empty when its text is not read)."""
+        return cls(path=change.path, diff=diff, change_type=change.change_type.value, old_path=change.old_path,
+                   binary=change.binary if binary is None else binary, language=change.language)
+
+
 @dataclass(frozen=True, slots=True)
 class CommitFacts:
     """Everything narrator knows about one commit, computed from git alone.

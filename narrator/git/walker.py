@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from narrator.errors import RepositoryError, RevisionError
-from narrator.git.facts import ChangeType, CommitFacts, FileChange, Person
+from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person
 from narrator.git.text import clean_line, clean_text, decode
-from narrator.prompts import FileDiff
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +88,26 @@ def run_git(root: str | Path, args: Sequence[str], *, input: bytes | None = None
     return proc
 
 
+def _open_error(path: Path, stderr: str) -> RepositoryError:
+    """Why ``git rev-parse`` found no repository at ``path``: unreadable, not trusted by git, or none at all."""
+    where = path.resolve()
+    for folder in [where, *where.parents]:
+        dot_git = folder / ".git"
+        if os.path.lexists(dot_git):
+            wanted = os.R_OK | (os.X_OK if dot_git.is_dir() else 0)
+            if not os.access(dot_git, wanted) or "ermission denied" in stderr:
+                return RepositoryError(f"{dot_git} is not readable (permission denied); fix its permissions "
+                                       "or run narrate as a user who can read it")
+            break
+    if "dubious ownership" in stderr:
+        return RepositoryError(f"git refuses {where}: it belongs to another user; if you trust it, run "
+                               f"git config --global --add safe.directory {where}")
+    if "ermission denied" in stderr:
+        line = next((ln for ln in stderr.splitlines() if "ermission denied" in ln), "").strip()
+        return RepositoryError(f"{where} is not readable: {line}; fix its permissions")
+    return RepositoryError(f"{where} is not a git repository (or any of its parents); use --repo PATH to point at one")
+
+
 @dataclass(frozen=True)
 class Repository:
     """A located git repository (work tree or bare), plus the facts about it that the walk needs."""
@@ -110,8 +129,7 @@ class Repository:
         proc = run_git(path, ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir",
                               "--is-shallow-repository"], check=False)
         if proc.returncode != 0:
-            raise RepositoryError(f"{path.resolve()} is not a git repository (or any of its parents); "
-                                  "use --repo PATH to point at one")
+            raise _open_error(path, decode(proc.stderr))
         bare_s, git_dir, common_dir, shallow_s = decode(proc.stdout).splitlines()[:4]
         bare = bare_s.strip() == "true"
         if bare:
@@ -181,10 +199,11 @@ class WalkSpec:
     def window_args(self) -> list[str]:
         args = []
         # git compares whole seconds; the exact (inclusive) check is repeated in Python. Dates go to git as
-        # explicit UTC times ("@<epoch>" is misread by git for small numbers); before 1970 git has no filter.
-        if self.since is not None and self.since.timestamp() > 86400:
+        # explicit UTC times ("@<epoch>" is misread by git for small numbers); before 1970 git has no filter,
+        # and git reads no year after 2099 (a later bound would match nothing): Python filters those alone.
+        if self.since is not None and 86400 < self.since.timestamp() < _GIT_LAST_TIME:
             args.append(f"--since-as-filter={_git_time(self.since.timestamp() - 1)}")
-        if self.until is not None and self.until.timestamp() > 86400:
+        if self.until is not None and 86400 < self.until.timestamp() < _GIT_LAST_TIME:
             args.append(f"--until={_git_time(self.until.timestamp() + 1)}")
         return args
 
@@ -194,6 +213,9 @@ class WalkSpec:
         if self.until is not None and committed_at > self.until:
             return False
         return True
+
+
+_GIT_LAST_TIME = 4102444800 - 86400  # 2099-12-31 UTC: git's date parser stops at 2099
 
 
 def _git_time(epoch: float) -> str:
@@ -378,10 +400,6 @@ def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], No
         raise RepositoryError(f"git log failed in {repo.root}: {message[-1] if message else code}")
 
 
-def mark_bots(commits: Iterable[CommitFacts], is_bot: Callable[[Person], bool]) -> list[CommitFacts]:
-    return [replace(c, is_bot=is_bot(c.author)) if is_bot(c.author) != c.is_bot else c for c in commits]
-
-
 class GitDiffs:
     """A ``DiffProvider`` for engines that read code: per-file diff text of a commit, read-only."""
 
@@ -405,14 +423,10 @@ class GitDiffs:
             if facts is None:
                 continue
             seen.add(path)
-            diffs.append(FileDiff(
-                path=path, diff=clean_text(block), change_type=facts.change_type.value, old_path=facts.old_path,
-                binary=facts.binary or "Binary files " in block[:400], language=facts.language,
-            ))
+            diffs.append(FileDiff.of(facts, clean_text(block), binary=facts.binary or "Binary files " in block[:400]))
         for f in commit.files:  # beyond max_bytes, or binary with no text: still named
             if f.path not in seen:
-                diffs.append(FileDiff(path=f.path, diff="", change_type=f.change_type.value, old_path=f.old_path,
-                                      binary=f.binary, language=f.language))
+                diffs.append(FileDiff.of(f))
         return diffs
 
     def file_at(self, rev: str, path: str) -> str:

@@ -10,36 +10,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from markupsafe import escape
 
-__all__ = ["CATEGORY_COLORS", "AREA_COLOR", "BarRow", "activity_chart", "bar_chart", "category_color"]
+if TYPE_CHECKING:
+    from narrator.report.model import DayActivity
 
-# Colour-blind-friendly-ish palette; work that users feel (features, fixes) gets the strongest colours.
-CATEGORY_COLORS = {
-    "Features": "#2563c9",
-    "Fixes": "#d9731a",
-    "Performance": "#0f8f7e",
-    "Refactoring": "#7c5cbf",
-    "Documentation": "#4f8a2e",
-    "Tests": "#5f7388",
-    "Dependencies": "#a48a1f",
-    "Build & CI": "#6b6f9e",
-    "Chores": "#8f969e",
-    "Reverts": "#c23b33",
-    "Merges": "#9aa3ad",
-}
+__all__ = ["AREA_COLOR", "BarRow", "activity_chart", "bar_chart"]
+
 AREA_COLOR = "#3f6fb5"
 ACTIVITY_COLOR = "#3f6fb5"
 _MUTED = "#6b7280"
 _GRID = "#e5e7eb"
 _WIDTH = 760
 _FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"'
-
-
-def category_color(name: str) -> str:
-    return CATEGORY_COLORS.get(str(name), "#8f969e")
 
 
 def _e(value: object) -> str:
@@ -120,7 +105,7 @@ def _short_day(iso: str) -> str:
 
 
 def activity_chart(
-    activity: Sequence[dict],
+    activity: Sequence["DayActivity"],
     *,
     title: str,
     desc: str,
@@ -130,18 +115,18 @@ def activity_chart(
 ) -> str:
     """Vertical bars per day (or per week for long periods), with release markers.
 
-    ``activity`` is the context's list of ``{"day", "label", "commits"}``; ``marks`` pairs a bucket's ``day``
+    ``activity`` is the report's list of ``DayActivity`` (day, label, commits); ``marks`` pairs a bucket's ``day``
     with a short label (a release name) drawn as a dashed line above that bar.
     """
     if not activity:
         return ""
-    weekly = str(activity[0].get("label", "")).startswith("week of")
+    weekly = activity[0].label.startswith("week of")
     n = len(activity)
     height = 210
     left, right, top, bottom = 36.0, 12.0, 30.0, 34.0
     plot_w = _WIDTH - left - right
     plot_h = height - top - bottom
-    peak = max(int(a["commits"]) for a in activity)
+    peak = max(int(a.commits) for a in activity)
     step = _nice_step(max(peak, 1))
     y_max = max(step, math.ceil(max(peak, 1) / step) * step)
     slot = plot_w / n
@@ -161,18 +146,18 @@ def activity_chart(
         out.append(f'<text x="{_n(left - 6)}" y="{_n(y)}" dy="0.35em" text-anchor="end" fill="{_MUTED}">'
                    f'{tick:,}</text>')
         tick += step
-    top_days = {a["day"] for a in sorted((a for a in activity if a["commits"]),
-                                         key=lambda a: (-int(a["commits"]), a["day"]))[:emphasise]}
-    index = {a["day"]: i for i, a in enumerate(activity)}
+    top_days = {a.day for a in sorted((a for a in activity if a.commits),
+                                         key=lambda a: (-int(a.commits), a.day))[:emphasise]}
+    index = {a.day: i for i, a in enumerate(activity)}
     # bars
     for i, a in enumerate(activity):
-        count = int(a["commits"])
+        count = int(a.commits)
         x = left + i * slot + (slot - bar_w) / 2
         h = plot_h * count / y_max
         noun = "commit" if count == 1 else "commits"
         out.append(f'<rect x="{_n(x)}" y="{_n(base - h)}" width="{_n(bar_w)}" height="{_n(h)}" rx="1.5" '
-                   f'fill="{ACTIVITY_COLOR}"><title>{_e(a["label"])}: {count:,} {noun}</title></rect>')
-        if a["day"] in top_days and count:
+                   f'fill="{ACTIVITY_COLOR}"><title>{_e(a.label)}: {count:,} {noun}</title></rect>')
+        if a.day in top_days and count:
             out.append(f'<text x="{_n(x + bar_w / 2)}" y="{_n(base - h - 5)}" text-anchor="middle" '
                        f'fill="#1f2937" font-weight="600">{count:,}</text>')
     # release markers
@@ -188,14 +173,14 @@ def activity_chart(
     # x labels: every day for short periods, Mondays for a few weeks, month starts for weekly buckets
     last_x = -1e9
     for i, a in enumerate(activity):
-        d = date.fromisoformat(a["day"])
+        d = date.fromisoformat(a.day)
         if weekly:
-            prev = date.fromisoformat(activity[i - 1]["day"]) if i else None
+            prev = date.fromisoformat(activity[i - 1].day) if i else None
             show = i == 0 or (prev is not None and prev.month != d.month)
             text = d.strftime("%b") if not (i == 0 or d.month == 1) else f"{d.strftime('%b')} {d.year}"
         else:
             show = n <= 14 or d.weekday() == 0 or i == 0
-            text = _short_day(a["day"])
+            text = _short_day(a.day)
         x = left + i * slot + slot / 2
         if show and x - last_x >= _text_width(text, 11) + 6:
             out.append(f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(base)}" y2="{_n(base + 4)}" stroke="{_MUTED}"/>'

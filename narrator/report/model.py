@@ -14,32 +14,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterable, Mapping, Sequence
 
+from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
+from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
+from narrator.report.text import day_label, join_words as _join, plural
 
 SCHEMA_VERSION = 1
+_DELIVERED = set(category_table.DELIVERED)
 _SUPPORT_AREAS = {ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA}
 _AREA_WORDS = {ROOT_AREA: "the top-level files", DOCS_AREA: "the documentation", TESTS_AREA: "the tests",
                TOOLING_AREA: "the build and tooling files"}
 
-WORK_CATEGORY_ORDER = [
-    "Features", "Fixes", "Performance", "Refactoring", "Documentation", "Tests", "Dependencies", "Build & CI",
-    "Chores", "Reverts",
-]
-_CATEGORY_WEIGHT = {"Features": 5.0, "Fixes": 4.0, "Performance": 4.0, "Reverts": 1.5, "Refactoring": 1.5,
-                    "Documentation": 1.0, "Tests": 1.0, "Build & CI": 0.6, "Dependencies": 0.5, "Chores": 0.5}
-_CATEGORY_NOUN = {
-    "Features": ("new feature or improvement", "new features and improvements"),
-    "Fixes": ("fix", "fixes"),
-    "Performance": ("speed-up", "speed-ups"),
-    "Refactoring": ("code reorganisation", "code reorganisations"),
-    "Documentation": ("documentation update", "documentation updates"),
-    "Tests": ("test change", "test changes"),
-    "Dependencies": ("dependency update", "dependency updates"),
-    "Build & CI": ("build or automation change", "build and automation changes"),
-    "Chores": ("upkeep change", "upkeep changes"),
-    "Reverts": ("undone change", "undone changes"),
-}
+WORK_CATEGORY_ORDER = list(category_table.WORK_ORDER)
 # Merges that bring in a reviewed contribution (as opposed to syncing one branch into another).
 _PR_MERGE = re.compile(
     r"^Merge (pull request|PR) #\d+|^Merge branch '[^']+' into '[^']+'|\(#\d+\)$|^Merge commit from fork", re.I)
@@ -54,6 +41,58 @@ class Thresholds:
     bot_share_warning: float = 0.3
     concentration_share: float = 0.6
     concentration_min_commits: int = 10
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """A changelog entry, news fragment or tag note that describes a commit."""
+
+    text: str
+    kind: str  # feature, bugfix, change, removal, deprecation, security, performance, doc, packaging, misc, ""
+    section: str
+    version: str
+    file: str
+    line: int
+    source: str  # changelog, fragment, tag
+
+
+@dataclass(frozen=True)
+class SignalRef:
+    """A piece of code or text evidence: what it is, the name it is about, and where it shows."""
+
+    kind: str  # api_removed, option_removed, default_changed, exit_code_changed, deprecation_added, security, ...
+    name: str
+    file: str
+    line: int
+    text: str
+    where: str  # source, docs, subject, body, changelog, tag
+    strength: str  # strong, weak
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """How much a commit matters and why (computed by the judging stage from the repository's own evidence)."""
+
+    score: float
+    tier: str  # security, behaviour, feature, notable, fix, performance, code, docs, refactor, tests, upkeep
+    reasons: tuple[str, ...]
+    description: str  # the best human text: changelog entry > fragment > tag notes > PR title > subject
+    description_source: str
+    refs: tuple[str, ...] = ()
+    entries: tuple[EntryRef, ...] = ()
+    signals: tuple[SignalRef, ...] = ()
+    shipped_source: bool = False
+    tests_touched: bool = False
+
+
+@dataclass(frozen=True)
+class ThemeRef:
+    """Related commits (the same feature built over many commits)."""
+
+    name: str
+    shas: tuple[str, ...]
+    section: str
+    score: float
 
 
 @dataclass(slots=True)
@@ -76,6 +115,13 @@ class CommitEntry:
     is_bot: bool
     breaking: bool
     omitted: list[str] = field(default_factory=list)
+    importance: float = 0.0  # the judging stage's score (see narrator.evidence.importance)
+    tier: str = ""
+    reasons: list[str] = field(default_factory=list)  # why it scored so, in plain words
+    description: str = ""  # the best human-written text for it
+    url: str = ""  # the commit on the repository's forge ("" without a known origin)
+    entries: list[EntryRef] = field(default_factory=list)
+    signals: list[SignalRef] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +133,12 @@ class Highlight:
     areas: list[str]
     author: str
     sha: str
+    tier: str = ""  # what kind of change it is for users: security, behaviour, feature, fix ...
+    importance: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    url: str = ""
+    related: int = 0  # other commits of the same theme folded into this highlight
+    theme: str = ""
 
 
 @dataclass
@@ -107,8 +159,9 @@ class AreaSummary:
     lines_added: int
     lines_deleted: int
     categories: list[tuple[str, int]]
-    what: str
+    what: str  # what changed there, in words: the most important descriptions (or the kinds of work)
     items: list[CommitEntry]
+    kinds: str = ""  # the kinds of work by count: "3 fixes and 2 new features and improvements"
 
 
 @dataclass
@@ -126,6 +179,7 @@ class AttentionItem:
     title: str
     detail: str
     items: list[str] = field(default_factory=list)
+    shas: list[str] = field(default_factory=list)  # the commits the items cite
 
 
 @dataclass
@@ -149,12 +203,14 @@ class Numbers:
     lines_deleted: int
     active_days: int
     days_in_period: int
+    co_authors: list[str] = field(default_factory=list)  # co-authors of work commits who authored none
+    mergers: list[str] = field(default_factory=list)  # people who only merged others' work
 
 
 @dataclass
 class Comparison:
-    since: str
-    until: str
+    since: datetime
+    until: datetime
     label: str
     commits: int
     work_commits: int
@@ -171,6 +227,8 @@ class Release:
     day: str
     sha: str
     date: str = ""  # ISO date (YYYY-MM-DD) in the report's timezone
+    url: str = ""
+    notes: list[str] = field(default_factory=list)  # what its changelog says it brings, most important first
 
 
 @dataclass
@@ -179,10 +237,10 @@ class Report:
     title: str
     repository: str
     revision: str
-    since: str
-    until: str
+    since: datetime | None
+    until: datetime
     period_label: str
-    generated_at: str
+    generated_at: datetime
     timezone: str
     empty: bool
     headline: str
@@ -203,6 +261,7 @@ class Report:
     commits: list[CommitEntry]
     engine: dict[str, Any]
     notes: list[str]
+    links: dict[str, str] = field(default_factory=dict)  # repository, compare (the period on the forge)
 
     def to_context(self) -> dict[str, Any]:
         """The JSON-ready context every template (built-in or user) receives.
@@ -213,14 +272,30 @@ class Report:
         memo: dict[int, Any] = {}
         return _plain(self, memo)
 
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> "Report":
+        """The report back from its context (``to_context()`` or the JSON output): render from a saved context."""
+        return _load(cls, context)
+
+
+def json_value(value: Any) -> Any:
+    """A field value as JSON sees it: datetimes as ISO 8601 text, a report without a start as ""."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
 
 def _plain(value: Any, memo: dict[int, Any]) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
     fields = getattr(type(value), "__dataclass_fields__", None)
     if fields is not None:
         key = id(value)
         found = memo.get(key)
         if found is None:
             found = memo[key] = {name: _plain(getattr(value, name), memo) for name in fields}
+            if type(value) is Report and found["since"] is None:
+                found["since"] = ""
         return found
     if isinstance(value, (list, tuple)):
         return [_plain(v, memo) for v in value]
@@ -229,12 +304,42 @@ def _plain(value: Any, memo: dict[int, Any]) -> Any:
     return value
 
 
+def _load(kind: Any, value: Any) -> Any:
+    """``value`` (JSON-ready) converted back to the annotated type ``kind``."""
+    import dataclasses
+    import typing
+
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        kwargs = {}
+        for f in dataclasses.fields(kind):
+            if f.name in value:
+                kwargs[f.name] = _load(hints[f.name], value[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                kwargs[f.name] = _missing(hints[f.name])  # a context saved by an older narrator
+        return kind(**kwargs)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Union or type(kind).__name__ == "UnionType":
+        if value is None or value == "" and datetime in args:
+            return None
+        return _load(next(a for a in args if a is not type(None)), value)
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if origin is list:
+        return [_load(args[0], v) for v in value] if args else list(value)
+    if origin is tuple:
+        return tuple(value)
+    return value
+
+
+def _missing(kind: Any) -> Any:
+    import typing
+
+    origin = typing.get_origin(kind) or kind
+    return {str: "", int: 0, float: 0.0, bool: False, list: [], dict: {}, tuple: ()}.get(origin)
+
+
 # -- small text helpers -------------------------------------------------------------------------------
-
-def day_label(day: date, with_year: bool = False) -> str:
-    text = f"{day.day} {day.strftime('%B')}"
-    return f"{text} {day.year}" if with_year else text
-
 
 def period_label(since: datetime | None, until: datetime, first_commit: datetime | None = None) -> str:
     start = (since or first_commit or until).date()
@@ -246,22 +351,8 @@ def period_label(since: datetime | None, until: datetime, first_commit: datetime
     return f"{day_label(start, True)} to {day_label(end, True)}"
 
 
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
-
-
-def _join(items: Sequence[str]) -> str:
-    items = [i for i in items if i]
-    if not items:
-        return ""
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def category_phrase(category: str, count: int) -> str:
-    one, many = _CATEGORY_NOUN.get(category, (category.lower(), category.lower()))
-    return f"{count:,} {one if count == 1 else many}"
+    return category_table.phrase(category, count)
 
 
 def is_pr_merge(commit: CommitFacts) -> bool:
@@ -280,23 +371,50 @@ class PeriodInput:
     until: datetime
 
 
-def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo) -> CommitEntry:
+def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo, j: Judgment | None = None,
+           forge: Any = None) -> CommitEntry:
     local = c.committed_at.astimezone(tz)
-    return CommitEntry(
+    entry = CommitEntry(
         sha=c.sha, short_sha=c.short_sha, date=local.isoformat(timespec="minutes"), day=local.date().isoformat(),
         author=c.author.name or c.author.email, subject=c.subject, category=cl.category, areas=list(cl.areas),
         narration=n.text if n else c.subject, narration_source=n.source if n else "none", files=len(c.files),
         lines_added=c.lines_added, lines_deleted=c.lines_deleted, is_merge=c.is_merge, is_revert=c.is_revert,
         is_bot=c.is_bot, breaking=cl.breaking, omitted=list(n.omitted) if n else [],
     )
+    if forge is not None:
+        from narrator.evidence.forge import commit_url
+
+        entry.url = commit_url(forge, c.sha) or ""
+    if j is not None:
+        entry.importance, entry.tier, entry.reasons = j.score, j.tier, list(j.reasons)
+        entry.description, entry.entries, entry.signals = j.description, list(j.entries), list(j.signals)
+    return entry
 
 
 def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
+    """The ONE people count: distinct human authors of work commits (after .mailmap; merges and bots out)."""
     people: dict[str, str] = {}
     for c in commits:
-        for p in c.people:
-            people.setdefault(p.key, p.name or p.email)
+        if not c.is_merge and not c.is_bot:
+            people.setdefault(c.author.key, c.author.name or c.author.email)
     return people
+
+
+def _helpers(commits: Sequence[CommitFacts], authors: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """People shown apart from the contributors: co-authors of work commits, and people who only merged."""
+    co: dict[str, str] = {}
+    mergers: dict[str, str] = {}
+    for c in commits:
+        if c.is_bot:
+            continue
+        if c.is_merge:
+            if c.author.key not in authors:
+                mergers.setdefault(c.author.key, c.author.name or c.author.email)
+            continue
+        for p in c.co_authors:
+            if p.key not in authors:
+                co.setdefault(p.key, p.name or p.email)
+    return sorted(co.values()), sorted(v for k, v in mergers.items() if k not in co)
 
 
 def _summarise_period(period: PeriodInput) -> dict[str, Any]:
@@ -305,7 +423,7 @@ def _summarise_period(period: PeriodInput) -> dict[str, Any]:
     return {
         "commits": len(period.commits),
         "work_commits": len(work),
-        "contributors": len(_contributors(c for c in period.commits if not c.is_bot)),
+        "contributors": len(_contributors(period.commits)),
         "lines_added": sum(c.lines_added for c in work),
         "lines_deleted": sum(c.lines_deleted for c in work),
         "categories": [(k, v) for k, v in sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))],
@@ -313,7 +431,7 @@ def _summarise_period(period: PeriodInput) -> dict[str, Any]:
 
 
 def _impact(c: CommitFacts, cl: Classification) -> float:
-    weight = _CATEGORY_WEIGHT.get(cl.category, 0.5)
+    weight = category_table.weight(cl.category)
     source_churn = sum(f.churn for f in c.files if is_source_path(f.path, f.language)) or c.churn
     score = weight * (1.0 + math.log1p(source_churn))
     if cl.breaking:
@@ -329,6 +447,8 @@ def _activity(commits: Sequence[CommitFacts], since: datetime | None, until: dat
     end = until.astimezone(tz).date()
     if end < start:
         start, end = end, start
+    if (end - start).days > 3653:  # a window of decades (--since 0001-01-01): chart the span of the commits
+        start, end = max(start, min(per_day)), min(end, max(per_day))
     days = (end - start).days + 1
     if days > 120:  # long windows: one bar per ISO week keeps the chart readable
         weeks: Counter[date] = Counter()
@@ -364,20 +484,33 @@ def build_report(
     releases: Sequence[tuple[str, str, datetime]] = (),
     engine: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    last_activity: datetime | None = None,
+    judgments: Mapping[str, Judgment] | None = None,
+    themes: Sequence[ThemeRef] = (),
+    forge: Any = None,
+    comparison_name: str = "the previous period",
 ) -> Report:
+    """The report for one window.
+
+    ``last_activity``: the newest commit before an empty window, if any. ``judgments``: the judging stage's
+    importance, description and evidence per commit (without them, a simpler category-weight ranking is used).
+    ``forge``: a ``narrator.evidence.forge.Forge`` for links, or None.
+    """
+    judgments = judgments or {}
     commits = list(period.commits)
     cls = period.classifications
     until = period.until
     first = min((c.committed_at for c in commits), default=None)
     label = period_label(period.since.astimezone(tz) if period.since else None, until.astimezone(tz),
                          first.astimezone(tz) if first else None)
-    entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz) for c in commits}
+    entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge) for c in commits}
     bots = [c for c in commits if c.is_bot]
     humans = [c for c in commits if not c.is_bot]
     merges = [c for c in humans if c.is_merge]
     work = [c for c in humans if not c.is_merge]
     pr_merges = [c for c in merges if is_pr_merge(c)]
     people = _contributors(humans)
+    co_authors, mergers = _helpers(humans, people)
 
     files_touched = {f.path for c in humans for f in c.files}
     numbers = Numbers(
@@ -388,6 +521,7 @@ def build_report(
         active_days=len({c.committed_at.astimezone(tz).date() for c in humans}),
         days_in_period=max(1, ((until - period.since).days + 1) if period.since else
                            ((until - first).days + 1 if first else 1)),
+        co_authors=co_authors, mergers=mergers,
     )
 
     # Categories (work commits only: merges are bookkeeping, bots are reported apart)
@@ -417,11 +551,12 @@ def build_report(
     areas = []
     for name, items in sorted(by_area.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         cat_counts = Counter(cls[c.sha].category for c in items).most_common()
-        what = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
+        kinds = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
+        what = _area_what(items, entries, judgments) if judgments else kinds
         areas.append(AreaSummary(
             name=name, commits=len(items), files=len(area_files[name]),
             lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
-            categories=cat_counts, what=what, items=[entries[c.sha] for c in items],
+            categories=cat_counts, what=what or kinds, items=[entries[c.sha] for c in items], kinds=kinds,
         ))
 
     # People
@@ -437,24 +572,16 @@ def build_report(
         key=lambda p: (-p.commits, p.name),
     )
 
-    # Highlights: the most significant work, features and fixes first
-    ranked = sorted(work, key=lambda c: (-_impact(c, cls[c.sha]), c.committed_at))
-    highlight_commits = [c for c in ranked if cls[c.sha].category in ("Features", "Fixes", "Performance")
-                         or cls[c.sha].breaking][: thresholds.highlights]
-    if len(highlight_commits) < min(3, thresholds.highlights):
-        extra = [c for c in ranked if c not in highlight_commits]
-        highlight_commits += extra[: min(3, thresholds.highlights) - len(highlight_commits)]
-    highlights = [
-        Highlight(text=entries[c.sha].narration, day=day_label(c.committed_at.astimezone(tz).date()),
-                  date=c.committed_at.astimezone(tz).date().isoformat(),
-                  category=cls[c.sha].category, areas=list(cls[c.sha].areas),
-                  author=c.author.name or c.author.email, sha=c.sha)
-        for c in sorted(highlight_commits, key=lambda c: -_impact(c, cls[c.sha]))
-    ]
-    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat())
+    if judgments:
+        highlights = _judged_highlights(work, cls, entries, judgments, themes, thresholds, tz)
+    else:
+        highlights = _weighted_highlights(work, cls, entries, thresholds, tz)
+    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
+                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work))
                     for name, sha, when in releases]
 
-    attention = _attention(work, humans, bots, commits, cls, entries, thresholds, tz)
+    attention = _judged_attention(work, entries, judgments, tz) if judgments else []
+    attention += _attention(work, humans, bots, commits, cls, entries, thresholds, tz, judged=bool(judgments))
     activity = _activity(humans, period.since, until, tz)
     peak = sorted((a for a in activity if a.commits), key=lambda a: (-a.commits, a.day))[:2]
 
@@ -463,21 +590,21 @@ def build_report(
         prev = _summarise_period(previous)
         prev_label = period_label(previous.since.astimezone(tz), previous.until.astimezone(tz))
         comparison = Comparison(
-            since=previous.since.isoformat(), until=previous.until.isoformat(), label=prev_label,
+            since=previous.since, until=previous.until, label=prev_label,
             commits=prev["commits"], work_commits=prev["work_commits"], contributors=prev["contributors"],
             lines_added=prev["lines_added"], lines_deleted=prev["lines_deleted"], categories=prev["categories"],
-            summary=_comparison_sentence(numbers, prev, prev_label),
+            summary=_comparison_sentence(numbers, prev, prev_label, comparison_name),
         )
 
-    headline = _headline(numbers, categories, areas, release_list, label) if commits else (
-        f"No activity between {label.replace(' to ', ' and ')}."
+    headline = _headline(numbers, categories, areas, release_list, label, attention) if commits else (
+        f"No activity between {label.replace(' to ', ' and ')}." + _last_activity(last_activity, period, tz)
     )
     return Report(
         schema_version=SCHEMA_VERSION,
         title=title or f"{repository} \u2014 progress report, {label}",
         repository=repository, revision=revision,
-        since=period.since.isoformat() if period.since else "", until=until.isoformat(), period_label=label,
-        generated_at=generated_at.isoformat(timespec="seconds"), timezone=tz_name, empty=not commits,
+        since=period.since, until=until, period_label=label,
+        generated_at=generated_at.replace(microsecond=0), timezone=tz_name, empty=not commits,
         headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
         people=people_summary, per_person=per_person, attention=attention, activity=activity,
         activity_unit="week" if activity and activity[0].label.startswith("week of") else "day", peak_days=peak,
@@ -487,21 +614,46 @@ def build_report(
     )
 
 
+def _area_words(name: str) -> str:
+    """An area as a sentence names it: "the flask core", "the documentation", "examples"."""
+    if name.endswith(" core"):
+        return f"the {name}"
+    return _AREA_WORDS.get(name, name)
+
+
+def _last_activity(last: datetime | None, period: PeriodInput, tz: tzinfo) -> str:
+    if last is None:
+        return " There are no earlier commits either."
+    day = last.astimezone(tz).date()
+    start = (period.since or period.until).astimezone(tz).date()
+    gap = (start - day).days
+    ago = f", {plural(gap, 'day')} before this period started" if gap > 1 else ""
+    return f" The last commit before it was on {day_label(day, True)}{ago}."
+
+
 def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[AreaSummary],
-              releases: list[Release], label: str) -> str:
+              releases: list[Release], label: str, attention: Sequence[AttentionItem] = ()) -> str:
     parts = []
+    kinds = {a.kind: a for a in attention}
+    warn = []
+    if "security" in kinds:
+        warn.append(plural(len(kinds["security"].items), "security fix", "security fixes"))
+    if "behaviour" in kinds:
+        n = len(kinds["behaviour"].items)
+        warn.append(f"{plural(n, 'behaviour change')} that can affect users")
+
     if numbers.work_commits == 0:
         first = f"{plural(numbers.commits, 'commit')} landed, none of them new work by the team"
         if numbers.bot_commits:
             first += f" ({plural(numbers.bot_commits, 'automated update')})"
         return first + "."
     cats = {c.name: c.commits for c in categories}
-    delivered = [category_phrase(name, cats[name]) for name in ("Features", "Fixes", "Performance") if cats.get(name)]
+    delivered = [category_phrase(name, cats[name]) for name in category_table.DELIVERED if cats.get(name)]
     who = plural(numbers.contributors, "person", "people")
     lead = f"{who} made {plural(numbers.work_commits, 'change')}"
     if delivered:
         lead += f": {_join(delivered)}"
-    rest = [c for c in categories if c.name not in ("Features", "Fixes", "Performance")]
+    rest = [c for c in categories if c.name not in _DELIVERED]
     if rest:
         upkeep = sum(c.commits for c in rest)
         top = [c.name.lower().replace("build & ci", "build and automation") for c in
@@ -513,24 +665,29 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
     parts.append(lead + ".")
     code_areas = [a for a in areas if a.name not in _SUPPORT_AREAS][:2]
     if code_areas:
-        parts.append(f"Most code changes were in {_join([a.name for a in code_areas])}.")
+        parts.append(f"Most code changes were in {_join([_area_words(a.name) for a in code_areas])}.")
     elif areas:
-        parts.append(f"Most of the work was in {_join([_AREA_WORDS.get(a.name, a.name) for a in areas[:2]])}.")
+        parts.append(f"Most of the work was in {_join([_area_words(a.name) for a in areas[:2]])}.")
     if releases:
         shown = releases[-3:]
         years = {r.date[:4] for r in releases}
         names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
-        more = f" and {len(releases) - len(shown)} earlier ones" if len(releases) > len(shown) else ""
+        earlier = len(releases) - len(shown)
+        more = f" and {earlier} earlier {'one' if earlier == 1 else 'ones'}" if earlier else ""
         parts.insert(0, f"Released {names}{more}.")
+    if warn:  # what a manager must act on comes right after the release, before the counts
+        parts.insert(1 if releases else 0,
+                     f"{'It includes' if releases else 'This period brings'} {_join(warn)} (see Needs attention).")
     return " ".join(parts)
 
 
-def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str) -> str:
+def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str,
+                         name: str = "the previous period") -> str:
     now, before = numbers.work_commits, prev["work_commits"]
     if before == 0 and now == 0:
-        return f"As quiet as the previous period ({prev_label}): no work commits in either."
+        return f"As quiet as {name} ({prev_label}): no work commits in either."
     if before == 0:
-        return f"The previous period ({prev_label}) had no work commits; this one had {now:,}."
+        return f"{name[:1].upper()}{name[1:]} ({prev_label}) had no work commits; this one had {now:,}."
     change = (now - before) / before
     if abs(change) < 0.15:
         trend = "About as busy as"
@@ -538,13 +695,220 @@ def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str
         trend = "Busier than"
     else:
         trend = "Quieter than"
-    return (f"{trend} the previous period ({prev_label}): {now:,} work commits against {before:,}, "
+    return (f"{trend} {name} ({prev_label}): {now:,} work commits against {before:,}, "
             f"{numbers.contributors:,} contributors against {prev['contributors']:,}.")
 
 
-def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo) -> list[AttentionItem]:
+_TIER_ORDER = {"security": 0, "behaviour": 1, "feature": 2, "notable": 3, "fix": 3, "performance": 4, "code": 5,
+               "refactor": 6, "docs": 7, "tests": 8, "upkeep": 9}
+_TIER_WORDS = {"security": "security fix", "behaviour": "behaviour change", "feature": "feature", "notable": "user-facing change",
+               "fix": "fix", "performance": "speed-up", "code": "code change", "refactor": "reorganisation",
+               "docs": "documentation", "tests": "tests", "upkeep": "upkeep"}
+_NOISE_TIERS = {"upkeep", "tests", "docs", "refactor"}
+_SIGNAL_WORDS = {
+    "api_removed": "public function or class removed", "api_renamed": "public function or class renamed",
+    "option_removed": "command-line option removed", "option_renamed": "command-line option renamed",
+    "env_removed": "environment variable no longer read", "default_changed": "default changed",
+    "exit_code_changed": "exit code changed", "deprecation_added": "deprecated",
+}
+
+
+def tier_words(tier: str) -> str:
+    return _TIER_WORDS.get(tier, tier)
+
+
+def _reverted(work: Sequence[CommitFacts]) -> set[str]:
+    """Commits undone by a revert in the same window (they are not highlights: the work did not stay)."""
+    out = set()
+    shas = {c.sha for c in work}
+    for c in work:
+        if c.is_revert and c.reverted_sha:
+            out |= {s for s in shas if s.startswith(c.reverted_sha)}
+            out.add(c.sha)
+    return out
+
+
+def _weighted_highlights(work, cls, entries, thresholds: Thresholds, tz: tzinfo) -> list[Highlight]:
+    """Without judgments (a saved context of an older narrator, tests): features and fixes by category weight."""
+    ranked = sorted(work, key=lambda c: (-_impact(c, cls[c.sha]), c.committed_at))
+    chosen = [c for c in ranked if cls[c.sha].category in ("Features", "Fixes", "Performance")
+              or cls[c.sha].breaking][: thresholds.highlights]
+    if len(chosen) < min(3, thresholds.highlights):
+        extra = [c for c in ranked if c not in chosen]
+        chosen += extra[: min(3, thresholds.highlights) - len(chosen)]
+    return [_highlight(c, cls, entries, tz) for c in sorted(chosen, key=lambda c: -_impact(c, cls[c.sha]))]
+
+
+def _highlight(c: CommitFacts, cls, entries, tz: tzinfo, related: int = 0, theme: str = "") -> Highlight:
+    e = entries[c.sha]
+    return Highlight(text=e.narration, day=day_label(c.committed_at.astimezone(tz).date()),
+                     date=c.committed_at.astimezone(tz).date().isoformat(), category=cls[c.sha].category,
+                     areas=list(cls[c.sha].areas), author=c.author.name or c.author.email, sha=c.sha,
+                     tier=e.tier, importance=e.importance, reasons=list(e.reasons), url=e.url, related=related,
+                     theme=theme)
+
+
+def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], themes: Sequence[ThemeRef],
+                       thresholds: Thresholds, tz: tzinfo) -> list[Highlight]:
+    """The top work by importance (security and behaviour changes first), related commits folded into one theme;
+    tooling, CI, tests and documentation are never highlights while real work exists."""
+    undone = _reverted(work)
+    candidates = [c for c in work if c.sha not in undone and c.sha in judgments]
+    real = [c for c in candidates if judgments[c.sha].tier not in _NOISE_TIERS]
+    pool = real or candidates
+    in_theme: dict[str, ThemeRef] = {}
+    for theme in themes if len(work) >= 15 else ():  # in a handful of commits, shared words are chance
+        if len(theme.shas) >= 3:
+            for sha in theme.shas:
+                in_theme.setdefault(sha, theme)
+
+    def rank(c: CommitFacts) -> tuple:
+        j = judgments[c.sha]
+        return (_TIER_ORDER.get(j.tier, 9), -j.score, c.committed_at)
+
+    chosen: list[Highlight] = []
+    used_themes: set[str] = set()
+    said: set[str] = set()  # one change landed twice (a backport, a cherry-pick) is one highlight
+    for c in sorted(pool, key=rank):
+        if len(chosen) >= thresholds.highlights:
+            break
+        text = " ".join(entries[c.sha].narration.lower().split())
+        if text in said:
+            continue
+        said.add(text)
+        theme = in_theme.get(c.sha)
+        if theme is not None and judgments[c.sha].tier not in ("security", "behaviour"):
+            if theme.name in used_themes:
+                continue
+            used_themes.add(theme.name)
+            chosen.append(_highlight(c, cls, entries, tz, related=len(theme.shas) - 1, theme=theme.name))
+        else:
+            chosen.append(_highlight(c, cls, entries, tz))
+    return chosen
+
+
+def _topic(text: str, words: int = 9) -> str:
+    """A description cut to a short topic: its first clause, at most ``words`` words, no final full stop."""
+    import re as _re
+
+    first = _re.split(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s", " ".join(text.split()), maxsplit=1)[0].rstrip(".;:!?")
+    parts = first.split(" ")
+    if parts and parts[0].isalpha() and parts[0].islower():
+        parts[0] = parts[0][:1].upper() + parts[0][1:]
+    return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")
+
+
+def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment]) -> str:
+    """The top three things that changed in an area, in the words of their descriptions."""
+    undone = _reverted(items)
+    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone),
+                    key=lambda c: (_TIER_ORDER.get(judgments[c.sha].tier, 9), -judgments[c.sha].score))
+    topics: list[str] = []
+    for c in ranked:
+        topic = _topic(judgments[c.sha].description or entries[c.sha].narration)
+        if topic and topic.lower() not in (t.lower() for t in topics):
+            topics.append(topic)
+        if len(topics) == 3:
+            break
+    return "; ".join(topics)
+
+
+def _tag_url(forge: Any, name: str) -> str:
+    if forge is None:
+        return ""
+    from narrator.evidence.forge import tag_url
+
+    return tag_url(forge, name) or ""
+
+
+def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts]) -> list[str]:
+    """What a release brings, from the changelog entries filed under its version (most important first)."""
+    version = name.lstrip("vV")
+    found: list[tuple[float, str]] = []
+    seen: set[str] = set()
+    for c in work:
+        j = judgments.get(c.sha)
+        if j is None:
+            continue
+        for e in j.entries:
+            if e.version and e.version.lstrip("vV") == version and e.text not in seen:
+                seen.add(e.text)
+                text = _CC_PREFIX.sub("", _first_sentence(e.text))
+                found.append((j.score, _short(text[:1].upper() + text[1:], 140)))
+    return [text for _score, text in sorted(found, key=lambda x: -x[0])[:2]]
+
+
+_CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s+")
+
+
+def _first_sentence(text: str) -> str:
+    import re as _re
+
+    return _re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join(text.split()), maxsplit=1)[0]
+
+
+def _cite(entry: CommitEntry, j: Judgment) -> str:
+    """Where a behaviour change shows: the changelog line or the code line, and the commit."""
+    said = " ".join(entry.narration.lower().split())
+    for e in j.entries:
+        if e.kind in ("removal", "deprecation", "change", "security") or not e.kind:
+            where = f"{e.file}:{e.line}" if e.line else e.file
+            quote = "" if _short(e.text, 60).rstrip("\u2026").lower()[:50] in said else f"\u201c{_short(e.text)}\u201d, "
+            return f"{quote}changelog {where}, commit {entry.short_sha}"
+    for sg in j.signals:
+        if sg.kind in _SIGNAL_WORDS and sg.where == "source":
+            return f"{_SIGNAL_WORDS[sg.kind]}: {sg.name} at {sg.file}:{sg.line}, commit {entry.short_sha}"
+    return f"commit {entry.short_sha}"
+
+
+def _short(text: str, width: int = 110) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
+
+
+def _judged_attention(work, entries, judgments: Mapping[str, Judgment], tz: tzinfo) -> list[AttentionItem]:
     out: list[AttentionItem] = []
-    breaking = [c for c in work if cls[c.sha].breaking]
+    def once(items: list[CommitFacts]) -> list[CommitFacts]:  # a backported change is cited once
+        seen: set[str] = set()
+        out = []
+        for c in items:
+            text = " ".join(entries[c.sha].narration.lower().split())
+            if text not in seen:
+                seen.add(text)
+                out.append(c)
+        return out
+
+    security = once([c for c in work if c.sha in judgments and judgments[c.sha].tier == "security"])
+    if security:
+        out.append(AttentionItem(
+            "security", f"{plural(len(security), 'security fix', 'security fixes')}",
+            "Users should upgrade to the release that contains them.",
+            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in security],
+            [c.sha for c in security]))
+    from narrator.evidence.paths import path_kind
+
+    def reaches_users(c: CommitFacts) -> bool:  # a contributor-process or CI change is not a behaviour change
+        j = judgments[c.sha]
+        return bool(j.shipped_source or j.entries) or (
+            bool(c.files) and not all(path_kind(f.path) in ("docs", "ci", "test", "changelog") for f in c.files))
+
+    behaviour = [c for c in work if c.sha in judgments and judgments[c.sha].tier == "behaviour" and not c.is_revert
+                 and reaches_users(c)]
+    behaviour = once(sorted(behaviour, key=lambda c: -judgments[c.sha].score))
+    if behaviour:
+        out.append(AttentionItem(
+            "behaviour", f"{plural(len(behaviour), 'behaviour change')} that can affect users",
+            "Removed or renamed options and functions, changed defaults or exit codes, and deprecations may need "
+            "action from people who use this software before they upgrade.",
+            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in behaviour],
+            [c.sha for c in behaviour]))
+    return out
+
+
+def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo,
+               judged: bool = False) -> list[AttentionItem]:
+    out: list[AttentionItem] = []
+    breaking = [] if judged else [c for c in work if cls[c.sha].breaking]  # judged: behaviour changes cover it
     if breaking:
         out.append(AttentionItem(
             "breaking", f"{plural(len(breaking), 'change')} marked as breaking",
@@ -553,7 +917,7 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
         ))
     large = []
     for c in work:
-        source = [f for f in c.files if is_source_path(f.path, f.language)]
+        source = [f for f in c.files if is_shipped_source(f.path, f.binary)]
         churn = sum(f.churn for f in source)
         if churn >= t.large_change_lines and not any(is_test_path(f.path) for f in c.files):
             large.append((c, churn))
@@ -580,7 +944,7 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
     file_commits: Counter[str] = Counter()
     for c in work:
         for f in c.files:
-            if is_source_path(f.path, f.language):  # changelogs and lockfiles change often by design
+            if is_shipped_source(f.path, f.binary):  # never generated, minified, vendored or lockfiles
                 file_commits[f.path] += 1
     hot = [(p, n) for p, n in file_commits.most_common(5) if n >= t.hotspot_min_commits]
     if hot:

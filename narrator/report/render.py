@@ -1,18 +1,17 @@
-"""Rendering a ``Report`` into Markdown, a self-contained HTML page, JSON, or a user's Jinja2 template.
+"""Rendering a ``Report`` with Jinja2: Markdown, a self-contained HTML page, digests, indexes, user templates.
 
-Every format is rendered from the same JSON-ready context (``Report.to_context()``). Commit-derived text is
-data, never template source: built-in templates escape it with the ``esc`` filter (Markdown escaping in
-``.md`` templates, HTML autoescaping in ``.html`` ones), and user templates run in Jinja's sandbox.
-A few presentation-only values (sentences made of numbers, chart SVG) are computed here and given to the
-templates as ``view``; they are not part of the JSON context.
+Templates receive the JSON-ready context (``Report.to_context()``) plus ``view``, the presentation values
+computed once from the typed report (``narrator.report.view``). Commit-derived text is data, never template
+source: built-in templates escape it with the ``esc`` filter (Markdown escaping in ``.md`` templates, HTML
+autoescaping in ``.html`` ones), and user templates run in Jinja's sandbox. Digests extend the report
+templates (``{% extends "report.html.j2" %}``). JSON is ``narrator.report.json_out``; the terminal is
+``narrator.report.terminal``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import traceback
-from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -22,65 +21,18 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 import narrator
+from narrator import categories
 from narrator.errors import NarratorError, UsageError
-from narrator.report import charts
-from narrator.report.model import Report, day_label
+from narrator.report.json_out import context_json, json_chunks
+from narrator.report.model import Report
+from narrator.report.text import clean_text, day_words, md_escape, one_line, plural, sentence
+from narrator.report.view import View, build_view
 
-__all__ = [
-    "FORMATS", "render", "render_context", "render_template", "build_view", "context_json", "clean_text", "one_line", "md_escape",
-    "template_dirs",
-]
+__all__ = ["FORMATS", "render", "render_chunks", "render_context", "render_template", "render_digest",
+           "render_index", "template_dirs"]
 
 FORMATS = ("md", "html", "json", "term")
 
-# -- text hygiene ---------------------------------------------------------------------------------------
-
-# Terminal escape sequences (CSI, OSC such as hyperlinks, and single-character escapes), removed whole so
-# that neither the sequence nor its payload (an OSC 8 link target) survives.
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS / SOS / PM / APC strings
-    r"|\x1b[ -/]*[0-~]?"  # other ESC sequences (and a lone ESC)
-    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
-)
-# Remaining C0/C1 controls (tab and newline kept) and bidirectional overrides ("Trojan Source").
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_SPACES = re.compile(r"\s+")
-
-
-def clean_text(value: object) -> str:
-    """``value`` as text with terminal escape sequences and control characters removed (newlines kept)."""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", _ANSI.sub("", text))
-
-
-def one_line(value: object) -> str:
-    """``clean_text`` folded onto one line (all whitespace runs become one space)."""
-    return _SPACES.sub(" ", clean_text(value)).strip()
-
-
-_MD_PUNCT = re.compile(r"([\\`*_\[\]#|~])")
-_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-_MD_LEADING = re.compile(r"^([-+=])|^(\d{1,9})([.)])(?=\s|$)")
-
-
-def md_escape(value: object) -> str:
-    """Escape text for inline Markdown (paragraphs, list items and table cells).
-
-    Nothing in the result can open a link, image, HTML tag, heading, emphasis, code span, table cell or
-    list item: Markdown punctuation gets a backslash, ``<``/``>`` become entities, entity-like ``&`` is
-    escaped, and a leading list or block marker is neutralised. Newlines are folded to spaces.
-    """
-    text = one_line(value)
-    text = _MD_PUNCT.sub(r"\\\1", text)
-    text = _MD_ENTITY.sub(r"\\&", text)
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("!\\[", "\\!\\[").replace("\\](", "\\]\\(")
-    return _MD_LEADING.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)
-
-
-# -- small presentation filters ----------------------------------------------------------------------------
 
 def _num(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -88,230 +40,33 @@ def _num(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
 
 
+def _tier(value: object, category: object = "") -> str:
+    """What kind of change a highlight is for users ("security fix", "behaviour change"), else its category tag."""
+    from narrator.report.model import tier_words
+
+    return tier_words(str(value)) if value else categories.tag(str(category))
+
+
+_URL_SAFE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d+)?/[A-Za-z0-9._~:/?#\[\]@!$&'*+,;=%\-]*$")
+
+
+def _safe_url(url: object) -> str:
+    """A link narrator built to a forge (https, no spaces or quotes), else "" (a saved context is untrusted)."""
+    link = str(url or "")
+    return link if link and _URL_SAFE.match(link) and not any(c in link for c in "()<> \"'") else ""
+
+
+def _md_link(text: object, url: object) -> str:
+    """``[text](url)`` in Markdown for a forge URL narrator built (anything else: the text alone)."""
+    label = md_escape(text)
+    link = str(url or "")
+    if not link or not _URL_SAFE.match(link) or any(c in link for c in "()<> "):
+        return label
+    return f"[{label}]({link})"
+
+
 def _pct(value: object) -> str:
     return f"{float(value):.0%}" if isinstance(value, (int, float)) else str(value)
-
-
-def _day(value: object, with_year: bool = False) -> str:
-    """ISO date (or datetime) -> "19 February"; other text is returned unchanged."""
-    text = str(value)
-    try:
-        parsed = date.fromisoformat(text[:10])
-    except ValueError:
-        return text
-    return day_label(parsed, with_year)
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
-
-
-def _sentence(value: object) -> str:
-    text = one_line(value)
-    return text if not text or text[-1] in ".!?:" else text + "."
-
-
-_KIND = {"Features": "feature", "Fixes": "fix", "Performance": "speed-up", "Refactoring": "reorganisation",
-         "Documentation": "documentation", "Tests": "tests", "Dependencies": "dependencies", "Build & CI": "build",
-         "Chores": "upkeep", "Reverts": "undone", "Merges": "merge"}
-
-
-def _kind(category: object) -> str:
-    """Short tag for a category, as shown next to highlights and items."""
-    return _KIND.get(str(category), str(category).lower())
-
-
-_SMALL = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
-
-
-def _words(count: int, unit: str) -> str:
-    number = _SMALL[count] if 0 <= count < len(_SMALL) else f"{count:,}"
-    return f"{number} {unit}{'' if count == 1 else 's'}"
-
-
-def _period_words(days: int) -> str:
-    """How long a period is, the way people say it: "37 days" -> "five weeks"."""
-    if days == 7:
-        return "week"  # "Compared with the previous week" (weekly digests)
-    if days < 14:
-        return "day" if days == 1 else _words(days, "day")
-    if days < 62:
-        weeks = round(days / 7)
-        return "week" if weeks == 1 else _words(weeks, "week")
-    months = round(days / 30.44)
-    if months < 18:
-        return _words(months, "month")
-    return _words(round(days / 365.25), "year")
-
-
-def _are(count: int, one: str, many: str) -> str:
-    return f"{count:,} {'is' if count == 1 else 'are'} {one if count == 1 else many}"
-
-
-def _join(items: Sequence[str]) -> str:
-    items = [i for i in items if i]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-# -- presentation values ("view") ----------------------------------------------------------------------------
-
-def _team_summary(ctx: Mapping[str, Any]) -> str:
-    n = ctx["numbers"]
-    parts = [_are(n["work_commits"], "work", "work")]
-    if n["merges"]:
-        split = []
-        if n["pr_merges"]:
-            split.append(_plural(n["pr_merges"], "reviewed contribution"))
-        if n["branch_syncs"]:
-            split.append(_plural(n["branch_syncs"], "branch sync"))
-        parts.append(_are(n["merges"], "a merge", "merges") + (f" ({', '.join(split)})" if split else ""))
-    if n["bot_commits"]:
-        parts.append(_are(n["bot_commits"], "an automated update", "automated updates"))
-    commits = _plural(n["commits"], "commit")
-    breakdown = f", of which {_join(parts)}" if len(parts) > 1 or n["work_commits"] != n["commits"] else ""
-    return (f"{_plural(n['contributors'], 'contributor')}; {commits}{breakdown}; "
-            f"{_plural(n['files_touched'], 'file')} touched, {n['lines_added']:,} lines added and "
-            f"{n['lines_deleted']:,} removed.")
-
-
-def _peak_summary(ctx: Mapping[str, Any]) -> str:
-    peaks = [p for i, p in enumerate(ctx.get("peak_days", [])) if p["commits"] and (i == 0 or p["commits"] > 1)]
-    if not peaks:
-        return ""
-    weekly = str(peaks[0]["label"]).startswith("week of")
-    where = [f"{'the ' if weekly else ''}{p['label']} ({_plural(p['commits'], 'commit')})" for p in peaks]
-    days = ctx["numbers"]["active_days"]
-    active = f" Work happened on {_plural(days, 'day')} of {ctx['numbers']['days_in_period']:,}." if days else ""
-    return f"Activity peaked {'in' if weekly else 'on'} {_join(where)}.{active}"
-
-
-def _engine_line(ctx: Mapping[str, Any]) -> str:
-    engine = ctx.get("engine") or {}
-    name = one_line(engine.get("name") or "unknown")
-    stats = engine.get("narrations") or {}
-    model, fallback = int(stats.get("model", 0) or 0), int(stats.get("fallback", 0) or 0)
-    if model or fallback:
-        line = (f"Commit descriptions by the {name} engine: {_plural(model, 'written by the model', 'written by the model')}"
-                f", {fallback:,} by the rule-based fallback.")
-    elif name == "heuristic":
-        line = "Commit descriptions by the built-in heuristic engine (offline, rule-based)."
-    else:
-        line = f"Commit descriptions by the {name} engine."
-    if engine.get("headline_source") == "model":
-        line += " The summary at the top was written by the model."
-    return line
-
-
-def _generated_label(ctx: Mapping[str, Any]) -> str:
-    raw = str(ctx.get("generated_at", ""))
-    try:
-        when = datetime.fromisoformat(raw)
-    except ValueError:
-        return one_line(raw)
-    zone = one_line(ctx.get("timezone") or "") or when.strftime("UTC%z")
-    return f"{day_label(when.date(), True)} at {when:%H:%M} {zone}".strip()
-
-
-def _comparison_rows(ctx: Mapping[str, Any]) -> list[tuple[str, int, int]]:
-    cmp, n = ctx.get("comparison"), ctx["numbers"]
-    if not cmp:
-        return []
-    return [
-        ("Commits of work", n["work_commits"], cmp["work_commits"]),
-        ("All commits", n["commits"], cmp["commits"]),
-        ("Contributors", n["contributors"], cmp["contributors"]),
-        ("Lines added", n["lines_added"], cmp["lines_added"]),
-        ("Lines removed", n["lines_deleted"], cmp["lines_deleted"]),
-    ]
-
-
-def _release_days(ctx: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(activity bucket day, release name) for the chart's release markers."""
-    activity = ctx.get("activity") or []
-    if not activity or not ctx.get("releases"):
-        return []
-    by_sha = {c["sha"]: c["day"] for c in ctx.get("commits", [])}
-    by_label = {a["label"]: a["day"] for a in activity}
-    weekly = str(activity[0]["label"]).startswith("week of")
-    out = []
-    for release in ctx["releases"]:
-        day = by_sha.get(release["sha"]) or by_label.get(release["day"])
-        if not day:
-            continue
-        if weekly:
-            d = date.fromisoformat(day)
-            day = date.fromordinal(d.toordinal() - d.weekday()).isoformat()
-        out.append((day, one_line(release["name"])))
-    return out
-
-
-def _charts(ctx: Mapping[str, Any]) -> dict[str, Markup]:
-    n = ctx["numbers"]
-    activity = ctx.get("activity") or []
-    weekly = bool(activity) and str(activity[0]["label"]).startswith("week of")
-    per = "week" if weekly else "day"
-    peak = max(activity, key=lambda a: a["commits"], default=None)
-    activity_desc = (f"{n['commits'] - n['bot_commits']:,} commits by people over {len(activity):,} {per}s"
-                     + (f"; the busiest {per} was {one_line(peak['label'])} with {peak['commits']:,}."
-                        if peak and peak["commits"] else "."))
-    cats = [charts.BarRow(one_line(c["name"]), int(c["commits"]), charts.category_color(c["name"]),
-                          _pct(c["share"])) for c in ctx.get("categories", [])]
-    areas = [charts.BarRow(one_line(a["name"]), int(a["commits"]), charts.AREA_COLOR) for a in ctx.get("areas", [])]
-    areas = areas[:12]
-
-    def desc(rows: list[charts.BarRow]) -> str:
-        return "; ".join(f"{r.label}: {r.value:,}" for r in rows) + "."
-
-    return {
-        "activity": Markup(charts.activity_chart(
-            activity, title=f"Commits per {per}", desc=activity_desc, chart_id="chart-activity",
-            marks=_release_days(ctx))),
-        "categories": Markup(charts.bar_chart(
-            cats, title="Commits of work by category", desc=desc(cats), chart_id="chart-categories")),
-        "areas": Markup(charts.bar_chart(
-            areas, title="Commits of work by area", desc=desc(areas), chart_id="chart-areas")),
-    }
-
-
-def _spans_years(ctx: Mapping[str, Any]) -> bool:
-    first = ctx.get("since") or (ctx.get("activity") or [{}])[0].get("day") or ctx.get("until", "")
-    return str(first)[:4] != str(ctx.get("until", ""))[:4]
-
-
-def build_view(ctx: Mapping[str, Any], with_charts: bool = False) -> dict[str, Any]:
-    """Presentation-only values for templates: sentences made of numbers and labels, and chart SVG."""
-    n = ctx["numbers"]
-    area_commits = sum(a["commits"] for a in ctx.get("areas", []))
-    area_note = f"{_plural(n['work_commits'], 'commit')} of work"
-    if area_commits > n["work_commits"]:
-        area_note += "; one commit can touch several areas"
-    cmp = ctx.get("comparison")
-    with_year = _spans_years(ctx)
-    commit_days = {c["sha"]: c["day"] for c in ctx.get("commits", [])}
-    # Day labels for highlights and releases, with the year when the period spans more than one.
-    when = {sha: _day(day, with_year) for sha, day in commit_days.items()}
-    view: dict[str, Any] = {
-        "team_summary": _team_summary(ctx),
-        "peak_summary": _peak_summary(ctx),
-        "engine_line": _engine_line(ctx),
-        "generated": _generated_label(ctx),
-        "area_note": f"({area_note}.)",
-        "comparison_heading": f"Compared with the previous {_period_words(n['days_in_period'])}",
-        "comparison_rows": _comparison_rows(ctx),
-        "comparison_label": cmp["label"] if cmp else "",
-        "releases": [{"name": one_line(r["name"]), "day": when.get(r["sha"], r["day"])}
-                     for r in ctx.get("releases", [])],
-        "when": when,
-        "with_year": with_year,
-        "open_all_categories": n["work_commits"] <= 30,
-        "activity_unit": ctx.get("activity_unit") or ("week" if ctx.get("activity") and
-                                                       str(ctx["activity"][0]["label"]).startswith("week of") else "day"),
-    }
-    if with_charts:
-        view["charts"] = _charts(ctx)
-    return view
 
 
 # -- Jinja environments ------------------------------------------------------------------------------------
@@ -343,17 +98,20 @@ def _filters(markdown: bool) -> dict[str, Callable[..., Any]]:
         "one_line": one_line,
         "num": _num,
         "pct": _pct,
-        "day": _day,
-        "plural": _plural,
-        "sentence": _sentence,
-        "kind": _kind,
-        "category_color": charts.category_color,
+        "day": day_words,
+        "plural": plural,
+        "sentence": sentence,
+        "kind": categories.tag,
+        "category_color": categories.color,
+        "tier": _tier,
+        "mdlink": _md_link,
+        "safe_url": _safe_url,
     }
 
 
 def _configure(env: jinja2.Environment, markdown: bool) -> jinja2.Environment:
     env.filters.update(_filters(markdown))
-    env.globals["plural"] = _plural
+    env.globals["plural"] = plural
     return env
 
 
@@ -400,7 +158,7 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-def _render_user(template: Path, context: Mapping[str, Any]) -> str:
+def _render_user(template: Path, context: Mapping[str, Any], view: View) -> str:
     path = Path(template).expanduser()
     if not path.is_file():
         raise UsageError(f"template file {path} not found; check the --template path")
@@ -416,7 +174,7 @@ def _render_user(template: Path, context: Mapping[str, Any]) -> str:
     except (jinja2.TemplateNotFound, OSError) as exc:
         raise UsageError(f"template {path} cannot be read: {exc}") from exc
     data = dict(context)
-    data.setdefault("view", build_view(context, with_charts=html))
+    data.setdefault("view", view)
     try:
         return compiled.render(data)
     except jinja2.TemplateSyntaxError as exc:  # an included template with a syntax error
@@ -434,83 +192,20 @@ def _render_user(template: Path, context: Mapping[str, Any]) -> str:
 
 # -- public API --------------------------------------------------------------------------------------------
 
-def _dataclass_fields(value: Any) -> Any:
-    """json's hook for the report's dataclasses: their fields in declaration order, converted on demand."""
-    fields = getattr(type(value), "__dataclass_fields__", None)
-    if fields is None:
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    return {name: getattr(value, name) for name in fields}
-
-
-def context_json(context: Mapping[str, Any] | Any) -> str:
-    """The context as JSON, key order as in the model, safe to paste inside an HTML ``<script>``.
-
-    ASCII-only (non-ASCII as ``\\uXXXX``, which also covers U+2028/U+2029): the string stays one byte per
-    character, which halves or quarters peak memory on a 40,000-commit report. No indent: only the compact
-    form uses json's C encoder (5x faster on a 5,000-commit report).
-    """
-    return "".join(json_chunks(context))
-
-
-_JSON_ESCAPES = (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"))
-
-
-def _json_piece(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_dataclass_fields)
-    for char, code in _JSON_ESCAPES:
-        if char in text:
-            text = text.replace(char, code)
-    return text
-
-
-def json_chunks(context: Mapping[str, Any] | Any) -> Iterator[str]:
-    """``context_json`` in pieces: top-level lists item by item, so a 50,000-commit report is never held as
-    one string (the CLI writes the pieces straight to the output)."""
-    if not isinstance(context, Mapping):
-        fields = getattr(type(context), "__dataclass_fields__", None)
-        if fields is None:
-            yield _json_piece(context) + "\n"
-            return
-        context = {name: getattr(context, name) for name in fields}
-    yield "{"
-    for index, (key, value) in enumerate(context.items()):
-        yield ("," if index else "") + _json_piece(key) + ":"
-        if isinstance(value, (list, tuple)) and len(value) > 64:
-            yield "["
-            for position, item in enumerate(value):
-                yield ("," if position else "") + _json_piece(item)
-            yield "]"
-        else:
-            yield _json_piece(value)
-    yield "}\n"
-
-
-def render_context(context: Mapping[str, Any], fmt: str, template: Path | str | None = None) -> str:
-    """Render a report context (``Report.to_context()`` or its JSON) in ``fmt``, or with a user template."""
-    if template is not None:
-        return _render_user(Path(template), context)
-    if fmt == "json":
-        return context_json(context)
-    if fmt == "term":
-        from narrator.report.terminal import render_terminal_text
-
-        return render_terminal_text(context)
-    if fmt not in ("md", "html"):
-        raise UsageError(f"unknown report format '{fmt}'; choose one of: {', '.join(FORMATS)}")
-    return render_template(f"report.{fmt}.j2", context)
-
-
-def render_template(name: str, context: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> str:
-    """Render a built-in template (``report.md.j2``, ``digest.html.j2`` ...) from a context.
+def render_template(name: str, report: Report | None = None, extra: Mapping[str, Any] | None = None,
+                    context: Mapping[str, Any] | None = None, detail: str = "short") -> str:
+    """Render a built-in template (``report.md.j2``, ``digest.html.j2``, ``index.md.j2`` ...).
 
     The format follows the name: ``.html.j2`` templates get HTML autoescaping and charts, others Markdown
-    escaping through ``esc``. ``extra`` adds variables (e.g. a digest's own data) next to the context.
+    escaping through ``esc``. A report's templates get its context and ``view``; ``extra`` adds variables
+    (e.g. a digest's own data) next to them.
     """
     fmt = "html" if _is_html_name(name) else "md"
     env = _builtin_environment(fmt)
-    data = dict(context)
-    if "numbers" in context:
-        data["view"] = build_view(context, with_charts=fmt == "html")
+    data: dict[str, Any] = {}
+    if report is not None:
+        data.update(context if context is not None else report.to_context())
+        data["view"] = build_view(report, with_charts=fmt == "html", detail=detail)
     data.update(extra or {})
     text = env.get_template(name).render(data)
     if fmt == "md":
@@ -518,19 +213,45 @@ def render_template(name: str, context: Mapping[str, Any], extra: Mapping[str, A
     return text
 
 
-def render_chunks(report: Report, fmt: str, template: Path | str | None = None) -> Iterator[str]:
-    """Like ``render`` but as pieces of text, so large JSON reports are streamed to their destination."""
-    if fmt == "json" and template is None:
-        return json_chunks(report)
-    return iter([render(report, fmt, template)])
-
-
-def render(report: Report, fmt: str, template: Path | str | None = None) -> str:
+def render(report: Report, fmt: str, template: Path | str | None = None, detail: str = "short") -> str:
     """Render ``report`` as ``md``, ``html``, ``json`` or ``term`` (plain text), or with a user template.
 
     With ``template``, ``fmt`` is ignored: the template file decides (HTML autoescaping for ``.html``/``.htm``).
     Raises ``UsageError`` for an unknown format or a missing/broken user template.
     """
-    if fmt == "json" and template is None:
+    if template is not None:
+        path = Path(template)
+        return _render_user(path, report.to_context(), build_view(report, with_charts=_is_html_name(path.name),
+                                                                  detail=detail))
+    if fmt == "json":
         return context_json(report)  # encoded straight from the dataclasses: no second copy of the context
-    return render_context(report.to_context(), fmt, template)
+    if fmt == "term":
+        from narrator.report.terminal import render_terminal_text
+
+        return render_terminal_text(report, detail=detail)
+    if fmt not in ("md", "html"):
+        raise UsageError(f"unknown report format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    return render_template(f"report.{fmt}.j2", report, detail=detail)
+
+
+def render_chunks(report: Report, fmt: str, template: Path | str | None = None,
+                  detail: str = "short") -> Iterator[str]:
+    """Like ``render`` but as pieces of text, so large JSON reports are streamed to their destination."""
+    if fmt == "json" and template is None:
+        return json_chunks(report)
+    return iter([render(report, fmt, template, detail)])
+
+
+def render_context(context: Mapping[str, Any], fmt: str, template: Path | str | None = None) -> str:
+    """Render a saved report context (``--format json`` output, parsed) in ``fmt`` or with a user template."""
+    return render(Report.from_context(context), fmt, template)
+
+
+def render_digest(report: Report, fmt: str, digest: Mapping[str, Any], detail: str = "short") -> str:
+    """One week's digest: the report's own template, extended with the digest banner and links."""
+    return render_template(f"digest.{fmt}.j2", report, {"digest": digest}, detail=detail)
+
+
+def render_index(entries: Sequence[Mapping[str, Any]], fmt: str, repository: str) -> str:
+    text = render_template(f"index.{fmt}.j2", None, {"entries": entries, "repository": repository})
+    return text.rstrip() + "\n"

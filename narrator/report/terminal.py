@@ -17,9 +17,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from narrator.report.charts import category_color
+from narrator import categories
 from narrator.report.model import Report
-from narrator.report.render import _day, _kind, _pct, _sentence, build_view, one_line
+from narrator.report.text import day_words, one_line, sentence
+from narrator.report.view import View, build_view
 
 __all__ = ["render_terminal", "render_terminal_text", "sparkline"]
 
@@ -62,147 +63,146 @@ def _bar(value: int, top: int, width: int = 16) -> Text:
     return Text("█" * cells, style="blue")
 
 
-def _render(ctx: Mapping[str, Any], console: Console) -> None:
-    view = build_view(ctx)
-    n = ctx["numbers"]
-    with_year = view["with_year"]
+def _render(report: Report, console: Console, detail: str = "short") -> None:
+    view = build_view(report, detail=detail)
+    n = report.numbers
+    with_year = view.with_year
 
-    title = _t(ctx["title"], "bold")
+    title = _t(report.title, "bold")
     console.print(title)
-    console.print(Text.assemble(_t(ctx["repository"]), " · ", _t(ctx["revision"]), " · ",
-                                _t(ctx["period_label"]), style="dim"))
-    if ctx["empty"]:
+    console.print(Text.assemble(_t(report.repository), " · ", _t(report.revision), " · ",
+                                _t(report.period_label), style="dim"))
+    if report.empty:
         console.print()
-        console.print(Panel(_t(ctx["headline"]), border_style="dim", expand=True))
-        _notes(ctx, console)
+        console.print(Panel(_t(report.headline), border_style="dim", expand=True))
+        _notes(report, console)
         _footer(view, console)
         return
 
     console.print()
     figures = Text.assemble(
-        (f"{n['work_commits']:,}", "bold"), " commits of work · ", (f"{n['contributors']:,}", "bold"),
-        " contributor · " if n["contributors"] == 1 else " contributors · ", (f"{n['files_touched']:,}", "bold"),
-        " file · " if n["files_touched"] == 1 else " files · ",
-        (f"+{n['lines_added']:,}", "bold green"), " / ", (f"−{n['lines_deleted']:,}", "bold red"), " lines",
+        (f"{n.work_commits:,}", "bold"), " commits of work · ", (f"{n.contributors:,}", "bold"),
+        " contributor · " if n.contributors == 1 else " contributors · ", (f"{n.files_touched:,}", "bold"),
+        " file · " if n.files_touched == 1 else " files · ",
+        (f"+{n.lines_added:,}", "bold green"), " / ", (f"−{n.lines_deleted:,}", "bold red"), " lines",
         style="dim")
-    console.print(Panel(Group(_t(ctx["headline"]), Text(), figures), title=Text("In short", style="bold"),
+    console.print(Panel(Group(_t(report.headline), Text(), figures), title=Text("In short", style="bold"),
                         title_align="left", border_style="blue", padding=(0, 1)))
 
-    if view["releases"] or ctx["highlights"]:
+    if view.releases or report.highlights:
         _heading(console, "Highlights")
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(ratio=1)
-        for r in view["releases"]:
-            grid.add_row(_t(r["day"]), Text.assemble(("Release ", "bold"), _t(r["name"], "bold"),
+        for r in view.releases:
+            grid.add_row(_t(r.day), Text.assemble(("Release ", "bold"), _t(r.name, "bold"),
                                                      (" went out.", "bold")))
-        for h in ctx["highlights"]:
-            tag = _kind(h["category"])
-            grid.add_row(_t(view["when"].get(h["sha"], h["day"])),
-                         Text.assemble(_t(h["text"]), "  ", (tag, category_color(h["category"])),
-                                       " ", _t(h["author"], "dim")))
+        for h in report.highlights:
+            tag = categories.tag(h.category)
+            grid.add_row(_t(view.when.get(h.sha, h.day)),
+                         Text.assemble(_t(h.text), "  ", (tag, categories.color(h.category)),
+                                       " ", _t(h.author, "dim")))
         console.print(Padding(grid, (0, 0, 0, 2)))
 
-    if ctx["areas"]:
+    if report.areas:
         _heading(console, "Where the work went")
         table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False, expand=False)
         table.add_column("area")
         table.add_column("commits", justify="right")
         table.add_column("", no_wrap=True)
         table.add_column("what changed", ratio=1)
-        top = max(a["commits"] for a in ctx["areas"])
-        for a in ctx["areas"]:
-            table.add_row(_t(a["name"]), Text(f"{a['commits']:,}"), _bar(a["commits"], top, 12), _t(a["what"]))
+        top = max(a.commits for a in report.areas)
+        for a in report.areas:
+            table.add_row(_t(a.name), Text(f"{a.commits:,}"), _bar(a.commits, top, 12), _t(a.what))
         console.print(Padding(table, (0, 0, 0, 2)))
-        console.print(Padding(_t(view["area_note"], "dim"), (0, 0, 0, 2)))
+        console.print(Padding(_t(view.area_note, "dim"), (0, 0, 0, 2)))
 
-    if ctx["categories"]:
+    if report.categories:
         _heading(console, "Work by category")
         line = Text()
-        for i, c in enumerate(ctx["categories"]):
+        for i, c in enumerate(report.categories):
             if i:
                 line.append(" · ", style="dim")
-            line.append_text(_t(c["name"], category_color(c["name"])))
-            line.append(f" {c['commits']:,} ({_pct(c['share'])})")
+            line.append_text(_t(c.name, categories.color(c.name)))
+            line.append(f" {c.commits:,} ({float(c.share):.0%})")
         console.print(Padding(line, (0, 0, 0, 2)))
 
-    if ctx["attention"]:
+    if report.attention:
         _heading(console, "Needs attention")
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold yellow", no_wrap=True)
         grid.add_column(ratio=1)
-        for a in ctx["attention"]:
-            lines = [Text.assemble(_t(_sentence(a["title"]), "bold yellow"), " ", _t(a["detail"]))]
-            lines += [Text.assemble("  – ", _t(item, "dim")) for item in a["items"][:8]]
-            if len(a["items"]) > 8:
-                lines.append(Text(f"  … and {len(a['items']) - 8:,} more", style="dim"))
+        for a in report.attention:
+            lines = [Text.assemble(_t(sentence(a.title), "bold yellow"), " ", _t(a.detail))]
+            lines += [Text.assemble("  – ", _t(item, "dim")) for item in a.items[:8]]
+            if len(a.items) > 8:
+                lines.append(Text(f"  … and {len(a.items) - 8:,} more", style="dim"))
             grid.add_row(Text("!"), Group(*lines))
         console.print(Padding(grid, (0, 0, 0, 2)))
 
     _heading(console, "Team")
-    console.print(Padding(_t(view["team_summary"]), (0, 0, 0, 2)))
-    if view["peak_summary"]:
-        console.print(Padding(_t(view["peak_summary"]), (0, 0, 0, 2)))
-    activity = ctx.get("activity") or []
+    console.print(Padding(_t(view.team_summary), (0, 0, 0, 2)))
+    if view.peak_summary:
+        console.print(Padding(_t(view.peak_summary), (0, 0, 0, 2)))
+    activity = report.activity
     if activity:
         width = max(10, min(72, console.width - 30))
-        spark = sparkline([int(a["commits"]) for a in activity], width)
+        spark = sparkline([int(a.commits) for a in activity], width)
         console.print(Text.assemble("  ", (spark, "blue"), "  ",
-                                    (f"commits per {view['activity_unit']}, ", "dim"),
-                                    _t(_day(activity[0]["day"], with_year), "dim"), (" → ", "dim"),
-                                    _t(_day(activity[-1]["day"], with_year), "dim")))
-    if ctx["per_person"] and ctx["people"]:
+                                    (f"commits per {view.activity_unit}, ", "dim"),
+                                    _t(day_words(activity[0].day, with_year), "dim"), (" → ", "dim"),
+                                    _t(day_words(activity[-1].day, with_year), "dim")))
+    if report.per_person and report.people:
         table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
         for name, justify in (("person", "left"), ("commits", "right"), ("added", "right"),
                               ("removed", "right"), ("main kinds of work", "left")):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for p in ctx["people"]:
-            kinds = ", ".join(f"{one_line(name)} {count:,}" for name, count in p["categories"][:3])
-            table.add_row(_t(p["name"]), Text(f"{p['commits']:,}"), Text(f"{p['lines_added']:,}"),
-                          Text(f"{p['lines_deleted']:,}"), _t(kinds))
+        for p in report.people:
+            kinds = ", ".join(f"{one_line(name)} {count:,}" for name, count in p.categories[:3])
+            table.add_row(_t(p.name), Text(f"{p.commits:,}"), Text(f"{p.lines_added:,}"),
+                          Text(f"{p.lines_deleted:,}"), _t(kinds))
         console.print(Padding(table, (0, 0, 0, 2)))
 
-    if ctx.get("comparison"):
-        _heading(console, view["comparison_heading"])
-        console.print(Padding(_t(ctx["comparison"]["summary"]), (0, 0, 0, 2)))
+    if report.comparison:
+        _heading(console, view.comparison_heading)
+        console.print(Padding(_t(report.comparison.summary), (0, 0, 0, 2)))
 
-    if ctx["bots"]:
+    if report.bots:
         _heading(console, "Automated updates")
-        console.print(Padding(Text(f"{len(ctx['bots']):,} commits by automated accounts, kept apart from the "
+        console.print(Padding(Text(f"{len(report.bots):,} commits by automated accounts, kept apart from the "
                                    "team's work:"), (0, 0, 0, 2)))
-        for e in ctx["bots"][:10]:
-            console.print(Text.assemble("    – ", _t(e["narration"]), " ",
-                                        _t(f"({_day(e['day'], with_year)}, {one_line(e['author'])})", "dim")))
-        if len(ctx["bots"]) > 10:
-            console.print(Text(f"    … and {len(ctx['bots']) - 10:,} more", style="dim"))
+        for e in report.bots[:10]:
+            console.print(Text.assemble("    – ", _t(e.narration), " ",
+                                        _t(f"({day_words(e.day, with_year)}, {one_line(e.author)})", "dim")))
+        if len(report.bots) > 10:
+            console.print(Text(f"    … and {len(report.bots) - 10:,} more", style="dim"))
 
-    _notes(ctx, console)
+    _notes(report, console)
     _footer(view, console)
 
 
-def _notes(ctx: Mapping[str, Any], console: Console) -> None:
-    if ctx.get("notes"):
+def _notes(report: Report, console: Console) -> None:
+    if report.notes:
         _heading(console, "Notes")
-        for note in ctx["notes"]:
+        for note in report.notes:
             console.print(Text.assemble("  – ", _t(note)))
 
 
-def _footer(view: Mapping[str, Any], console: Console) -> None:
+def _footer(view: View, console: Console) -> None:
     console.print()
-    console.print(Text.assemble("Generated by narrator on ", _t(view["generated"]), ". ", _t(view["engine_line"]),
+    console.print(Text.assemble("Generated by narrator on ", _t(view.generated), ". ", _t(view.engine_line),
                                 style="dim"))
 
 
-def render_terminal(report: Report | Mapping[str, Any], console: Console) -> None:
-    """Print ``report`` (a ``Report`` or its context) on ``console``."""
-    ctx = report.to_context() if isinstance(report, Report) else report
-    _render(ctx, console)
+def render_terminal(report: Report | Mapping[str, Any], console: Console, detail: str = "short") -> None:
+    """Print ``report`` (a ``Report`` or its saved context) on ``console``."""
+    _render(report if isinstance(report, Report) else Report.from_context(report), console, detail)
 
 
-def render_terminal_text(context: Mapping[str, Any], width: int = 100) -> str:
+def render_terminal_text(report: Report | Mapping[str, Any], width: int = 100, detail: str = "short") -> str:
     """The terminal view as plain text (no colours or escape codes), e.g. for ``--format term --output``."""
     buffer = StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None, no_color=True,
                       highlight=False, emoji=False, soft_wrap=False)
-    _render(context, console)
+    render_terminal(report, console, detail)
     return buffer.getvalue()

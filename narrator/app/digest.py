@@ -2,8 +2,9 @@
 
 A week starts at midnight of ``digest.week_start`` (Monday by default) in the configured ``timezone`` and is
 named after the ISO week that holds most of its days (for a Monday start: exactly the ISO week). Each digest
-is the same content model as ``narrate report`` (``build()`` over the week's window, which also compares it
-with the previous week), wrapped with a digest header and previous/next links.
+is the same content model as ``narrate report`` (``app.report.build`` over the week's window, which also
+compares it with the previous week) on one session, so the repository is opened once and a model is loaded at
+most once; the HTML and Markdown digest templates extend the report templates with a header and links.
 
 Re-running is cheap and idempotent: a small manifest (``.narrator-digests.json`` in the output directory)
 remembers, per week, a hash of the week's commit shas and when the digest was written. A week is rendered
@@ -23,8 +24,15 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from narrator.config import Config
+from narrator.app.report import ReportRequest, build
+from narrator.app.session import Session
+from narrator.config import Settings
 from narrator.errors import NarratorError, OutputError, UsageError
+from narrator.git.history import commits_after, dominant_offset, first_commit_time
+from narrator.git.walker import WalkSpec, list_commits
+from narrator.report.output import write_atomic
+from narrator.report.render import render_digest, render_index
+from narrator.timespec import Window, check_window, current_time, fixed_zone, parse_when, resolve_timezone
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +119,13 @@ def weeks_between(since: datetime, until: datetime, tz: tzinfo, start_day: int =
 
 @dataclass(frozen=True)
 class DigestRequest:
-    repo: str = "."
     weeks: int | None = None  # how many weeks back, the current one included
     since: str | None = None
     until: str | None = None
     out_dir: str | None = None  # None: digest.out_dir from the config (then never inside the repository)
     formats: tuple[str, ...] = ()
     engine: str | None = None
+    detail: str | None = None  # None: report.detail from the settings
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ class WeekOutcome:
     in_progress: bool
     quiet: bool
     headline: str
+    requested: bool = True  # False: an earlier week refreshed for its links or its finished state
+    report: Any = field(default=None, compare=False, repr=False)  # the week's Report (for delivery)
 
 
 @dataclass
@@ -144,13 +154,13 @@ class DigestResult:
 
 # -- output directory and manifest ----------------------------------------------------------------------
 
-def resolve_out_dir(request: DigestRequest, config: Config, repo_root: str, cwd: Path | None = None) -> Path:
+def resolve_out_dir(request: DigestRequest, settings: Settings, repo_root: str, cwd: Path | None = None) -> Path:
     """The digest directory: ``--out`` as given, else ``digest.out_dir`` relative to the current directory.
 
     Writing inside the analysed repository needs an explicit ``--out``: narrator never writes there otherwise.
     """
     cwd = cwd or Path.cwd()
-    raw = request.out_dir if request.out_dir is not None else str(config.get("digest.out_dir", "narrator-digests"))
+    raw = request.out_dir if request.out_dir is not None else settings.digest.out_dir
     if not raw.strip():
         raise UsageError("the digest output directory is empty; pass --out DIR or set digest.out_dir")
     out = Path(raw).expanduser()
@@ -188,8 +198,6 @@ def _read_manifest(out: Path) -> dict[str, Any]:
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
-    from narrator.report.output import write_atomic
-
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
@@ -198,82 +206,19 @@ def _write_if_changed(path: Path, text: str) -> bool:
     try:
         write_atomic(path, text)
     except OutputError as exc:
-        raise DigestError(str(exc).replace("--output", "--out")) from None
+        raise DigestError(f"cannot write the digest {path}: {exc}; check --out") from None
     return True
-
-
-# -- rendering --------------------------------------------------------------------------------------------
-
-_MAIN_OPEN = '<main class="report">'
-_MAIN_CLOSE = "</main>"
-
-
-def _split_report_html(page: str) -> tuple[str, str, str]:
-    """(head up to and including <main>, main content, the rest) of a rendered report page."""
-    start = page.find(_MAIN_OPEN)
-    end = page.rfind(_MAIN_CLOSE)
-    if start < 0 or end < start:
-        return "", page, ""
-    start += len(_MAIN_OPEN)
-    return page[:start], page[start:end], page[end:]
-
-
-def render_digest(report: Any, fmt: str, digest: Mapping[str, Any]) -> str:
-    """One week's digest: the report rendered as by ``narrate report``, inside the digest header and links."""
-    from markupsafe import Markup
-
-    from narrator.report.render import render, render_template
-
-    body = render(report, fmt)
-    if fmt == "html":
-        head, main, tail = _split_report_html(body)
-        cut = head.find("</head>")
-        cut = len(head) if cut < 0 else cut
-        return render_template("digest.html.j2", {}, dict(
-            digest=digest, report_head_open=Markup(head[:cut]), report_head_close=Markup(head[cut:]),
-            report_main=Markup(main), report_tail=Markup(tail)))
-    return render_template("digest.md.j2", {}, {"digest": digest, "report_md": body.strip()})
-
-
-def render_index(entries: Sequence[Mapping[str, Any]], fmt: str, repository: str) -> str:
-    from narrator.report.render import render_template
-
-    text = render_template(f"index.{fmt}.j2", {}, {"entries": entries, "repository": repository})
-    return text.rstrip() + "\n"
 
 
 # -- the run ----------------------------------------------------------------------------------------------
 
-def _parse_formats(formats: Sequence[str], config: Config) -> tuple[str, ...]:
-    chosen = [f.strip().lower() for f in (formats or config.get("digest.formats", list(FORMATS))) if f.strip()]
+def _parse_formats(formats: Sequence[str], settings: Settings) -> tuple[str, ...]:
+    chosen = [f.strip().lower() for f in (formats or settings.digest.formats) if f.strip()]
     bad = [f for f in chosen if f not in FORMATS]
     if bad or not chosen:
         raise UsageError(f"digest format '{', '.join(bad) or '(none)'}' is not supported; choose from md, html "
                          "(e.g. --format md,html)")
     return tuple(dict.fromkeys(chosen))
-
-
-def _first_commit_time(repo: Any) -> datetime | None:
-    from datetime import timezone
-
-    from narrator.git.walker import run_git
-
-    proc = run_git(repo.root, ["log", "--max-parents=0", "--format=%ct", "HEAD", "--"], check=False)
-    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit()]
-    return datetime.fromtimestamp(min(stamps), tz=timezone.utc) if stamps else None
-
-
-def _future_commits(repo: Any, now: datetime) -> tuple[int, datetime | None]:
-    from datetime import timezone
-
-    from narrator.git.walker import run_git
-
-    proc = run_git(repo.root, ["log", f"--since=@{int(now.timestamp())}", "--format=%ct", "HEAD", "--"],
-                   check=False)
-    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit() and int(s) > now.timestamp()]
-    if not stamps:
-        return 0, None
-    return len(stamps), datetime.fromtimestamp(max(stamps), tz=timezone.utc)
 
 
 def _shas_hash(shas: Sequence[str]) -> str:
@@ -287,21 +232,27 @@ def _entry_for_index(name: str, data: Mapping[str, Any], formats: Sequence[str])
             "week": data.get("week", name)}
 
 
-def write_digests(request: DigestRequest, config: Config, cache: Any = None, progress: Any = None,
-                  now: datetime | None = None, cwd: Path | None = None) -> DigestResult:
-    """Write the asked weeks' digests and the index into the output directory; return what was done."""
-    from narrator.git.walker import Repository, WalkSpec, list_commits
-    from narrator.report.build import ReportRequest, build, collect_facts, NoProgress
-    from narrator.timespec import check_window, current_time, parse_when, resolve_timezone
+def _digest_zone(session: Session) -> tzinfo:
+    """The configured zone; by default (``repository``) the offset most of the last 500 commits were made with,
+    so that weeks are cut where the team's days end."""
+    setting = session.settings.timezone
+    if setting != "repository":
+        return resolve_timezone(setting)
+    offset = dominant_offset(session.repo, None, None, limit=500) if session.repo.has_commits() else None
+    return fixed_zone(offset) if offset is not None else resolve_timezone("local")
 
-    progress = progress or NoProgress()
-    repo = Repository.open(request.repo)
+
+def write_digests(session: Session, request: DigestRequest, now: datetime | None = None,
+                  cwd: Path | None = None) -> DigestResult:
+    """Write the asked weeks' digests and the index into the output directory; return what was done."""
+    repo, settings = session.repo, session.settings
     if repo.bare:
         raise UsageError(f"{repo.root} is a bare repository; digests need a work tree clone")
-    formats = _parse_formats(request.formats, config)
-    out = resolve_out_dir(request, config, repo.root, cwd)
-    tz = resolve_timezone(config.get("timezone", "local"))
-    start_day = week_start_index(str(config.get("digest.week_start", "monday")))
+    formats = _parse_formats(request.formats, settings)
+    out = resolve_out_dir(request, settings, repo.root, cwd)
+    tz = _digest_zone(session)
+    start_day = week_start_index(settings.digest.week_start)
+    detail = request.detail or settings.report.detail
     now = (now or current_time(tz)).astimezone(tz)
     current = week_of(now, tz, start_day)
     if not repo.has_commits():
@@ -316,14 +267,14 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
         check_window(since, until)
         weeks = weeks_between(since, min(until, now), tz, start_day) if since <= now else []
     else:
-        count = request.weeks if request.weeks is not None else int(config.get("digest.weeks", 2))
+        count = request.weeks if request.weeks is not None else settings.digest.weeks
         if count < 1:
             raise UsageError("--weeks must be at least 1")
         weeks = [current]
         for _ in range(count - 1):
             weeks.insert(0, _week_from(weeks[0].start.date() - timedelta(days=7), tz))
     result = DigestResult(out_dir=out)
-    first = _first_commit_time(repo)
+    first = first_commit_time(repo)
     if first is not None:
         kept = [w for w in weeks if w.end > first]
         result.skipped_before_history = len(weeks) - len(kept)
@@ -331,7 +282,7 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
     weeks = [w for w in weeks if w.start <= now]  # never a digest of a week that has not started
     if not weeks and result.skipped_before_history == 0:
         raise UsageError("no week to digest in that window (it is in the future)")
-    future_count, future_latest = _future_commits(repo, now)
+    future_count, future_latest = commits_after(repo, now)
     result.future_commits = future_count
 
     try:
@@ -378,17 +329,17 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
                 or neighbour_new:
             refresh.add(name)
     weeks = sorted((by_name[n] for n in refresh), key=lambda w: w.start)
-    if weeks:  # warm the facts cache once for the whole range; each week's build then reads it
-        collect_facts(repo, [s for s, when in listed if when >= weeks[0].start - timedelta(days=7)], cache,
-                      progress)
+    if weeks:  # read the facts once for the whole range (into the cache); each week's build then reads it
+        session.facts([s for s, when in listed if when >= weeks[0].start - timedelta(days=7)])
 
     all_names = sorted(set(recorded) | {w.name for w in weeks})
     for week in weeks:
         shas = [s for s, when in listed if week.start <= when < week.end]
         in_progress = week.name == current.name
         title = f"{repo.name} \u2014 weekly digest, week {week.iso[1]} of {week.iso[0]}"
-        report = build(ReportRequest(repo=repo.root, since=week.start.isoformat(), until=week.until.isoformat(),
-                                     engine=request.engine, title=title), config, cache, progress, now=now)
+        window = Window(week.start, week.until, tz, settings.timezone if settings.timezone not in ("local", "repository")
+                        else str(now.tzname() or "local"))
+        report = build(session, ReportRequest(engine=request.engine, title=title), now=now, window=window)
         if in_progress and future_count:
             latest = future_latest.astimezone(tz).date().isoformat() if future_latest else "later"
             report.notes.append(
@@ -409,23 +360,23 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
         keep_stamp = old.get("shas") == shas_hash and old.get("generated_at")
         wrote: list[str] = []
         if keep_stamp:
-            pinned = replace(report, generated_at=old["generated_at"])
-            texts = {fmt: render_digest(pinned, fmt, digest) for fmt in formats}
+            pinned = replace(report, generated_at=datetime.fromisoformat(old["generated_at"]))
+            texts = {fmt: render_digest(pinned, fmt, digest, detail) for fmt in formats}
             for fmt, text in texts.items():
                 if _write_if_changed(out / f"{week.name}.{fmt}", text):
                     wrote.append(fmt)
             stamp = old["generated_at"]
             if wrote:  # something changed (template, neighbours, narrations): date it now
-                texts = {fmt: render_digest(report, fmt, digest) for fmt in formats}
+                texts = {fmt: render_digest(report, fmt, digest, detail) for fmt in formats}
                 for fmt, text in texts.items():
                     _write_if_changed(out / f"{week.name}.{fmt}", text)
                 wrote = list(formats)
-                stamp = report.generated_at
+                stamp = report.generated_at.isoformat()
         else:
             for fmt in formats:
-                _write_if_changed(out / f"{week.name}.{fmt}", render_digest(report, fmt, digest))
+                _write_if_changed(out / f"{week.name}.{fmt}", render_digest(report, fmt, digest, detail))
             wrote = list(formats)
-            stamp = report.generated_at
+            stamp = report.generated_at.isoformat()
         recorded[week.name] = {
             "label": week.label(), "start": week.start.isoformat(), "end": week.end.isoformat(),
             "headline": report.headline, "commits": report.numbers.commits, "in_progress": in_progress,
@@ -434,7 +385,8 @@ def write_digests(request: DigestRequest, config: Config, cache: Any = None, pro
         result.weeks.append(WeekOutcome(
             name=week.name, label=week.label(), action="written" if wrote else "unchanged",
             files=tuple(str(out / f"{week.name}.{fmt}") for fmt in formats), commits=report.numbers.commits,
-            in_progress=in_progress, quiet=report.empty, headline=report.headline))
+            in_progress=in_progress, quiet=report.empty, headline=report.headline,
+            requested=week.name in requested, report=report))
 
     entries = [_entry_for_index(name, recorded[name], recorded[name].get("formats", formats))
                for name in sorted(recorded, reverse=True)

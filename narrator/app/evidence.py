@@ -1,0 +1,198 @@
+"""The judging stage: what the repository says about each commit of a window, and how much it matters.
+
+For every commit: its own evidence (changelog entries and news fragments it adds, code signals in its diff,
+security markers, what kinds of files it touches; cached per commit), then what other commits say about it
+(entries of a release's changelog commit matched by PR number or text, annotated tag notes), then a score
+with reasons (``narrator.evidence.importance``) and the best human description (``describe``). The result is
+plain ``Judgment`` data for the report model. Diffs are read for at most ``PATCH_LIMIT`` commits per run (those
+touching changelogs first, then by shipped-source churn); the others are judged from their message and files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from typing import Any, Mapping, Sequence
+
+from narrator.app.session import Session
+from narrator.evidence import EVIDENCE_VERSION
+from narrator.evidence.changelog import ChangelogEntry, changelog_file_kind, tag_entries
+from narrator.evidence.commit import CommitEvidence, gather
+from narrator.evidence.describe import describe
+from narrator.evidence.importance import score
+from narrator.evidence.match import match_entries
+from narrator.evidence.patch import parse_patch
+from narrator.evidence.paths import is_shipped_source, wants_hunks
+from narrator.evidence.signals import Signal, text_signals
+from narrator.evidence.themes import themes
+from narrator.git.facts import Classification, CommitFacts
+from narrator.git.history import Tag
+from narrator.git.patches import read_blobs, read_patches
+from narrator.report.model import EntryRef, Judgment, SignalRef, ThemeRef
+
+log = logging.getLogger(__name__)
+
+PATCH_LIMIT = 400  # diffs read per run: every changelog commit, then likely behaviour changes, then by churn
+HUMAN_SOURCES = ("changelog", "fragment", "tag")  # descriptions a person wrote for users
+_RECORD = "evidence"
+# A human changelog section or fragment type decides the category (it beats verbs in the subject).
+_KIND_CATEGORY = {"feature": "Features", "bugfix": "Fixes", "security": "Fixes", "performance": "Performance",
+                  "doc": "Documentation", "removal": "Features", "deprecation": "Features", "change": "Features"}
+
+
+# -- cache codec -------------------------------------------------------------------------------------------
+
+_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(ChangelogEntry))
+_SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(Signal))
+_PLAIN_FIELDS = tuple(f.name for f in dataclasses.fields(CommitEvidence) if f.name not in ("entries", "signals"))
+_HINT = re.compile(r"\b(remov|deprecat|default|renam|drop|option|flag|exit|break|security|cve|ghsa|vulnerab)", re.I)
+
+
+def _to_dict(ev: CommitEvidence) -> dict[str, Any]:
+    data = {name: getattr(ev, name) for name in _PLAIN_FIELDS}
+    data["entries"] = [{n: getattr(e, n) for n in _ENTRY_FIELDS} for e in ev.entries]
+    data["signals"] = [{n: getattr(x, n) for n in _SIGNAL_FIELDS} for x in ev.signals]
+    return data
+
+
+def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
+    entries = tuple(ChangelogEntry(**{**e, "refs": tuple(e.get("refs", ()))}) for e in data.get("entries", ()))
+    signals = tuple(Signal(**s) for s in data.get("signals", ()))
+    kinds = tuple((str(k), int(n)) for k, n in data.get("kinds", ()))
+    fields = {f.name for f in dataclasses.fields(CommitEvidence)}
+    plain = {k: v for k, v in data.items() if k in fields and k not in ("entries", "signals", "kinds")}
+    plain["source_paths"] = tuple(plain.get("source_paths", ()))
+    return CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+
+
+# -- the stage ---------------------------------------------------------------------------------------------
+
+def _touches_changelog(commit: CommitFacts) -> bool:
+    return any(changelog_file_kind(f.path) for f in commit.files)
+
+
+def _source_churn(commit: CommitFacts) -> int:
+    return sum(f.churn for f in commit.files if is_shipped_source(f.path, f.binary))
+
+
+def local_evidence(session: Session, commits: Sequence[CommitFacts],
+                   classes: Mapping[str, Classification]) -> dict[str, CommitEvidence]:
+    """Each commit's own evidence (from its message and diff alone), from the cache or computed and cached."""
+    cache, key = session.cache, session.repo.key
+    shas = [c.sha for c in commits]
+    found: dict[str, CommitEvidence] = {}
+    if cache is not None:
+        for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, shas).items():
+            try:
+                found[sha] = _from_dict(data)
+            except (TypeError, ValueError, KeyError):
+                log.debug("ignoring a damaged evidence record for %s", sha)
+    missing = [c for c in commits if c.sha not in found]
+    if not missing:
+        return found
+    readable = [c for c in missing if not c.is_merge and not c.is_bot and (_touches_changelog(c) or _source_churn(c))]
+    readable.sort(key=lambda c: (not _touches_changelog(c), not _HINT.search(c.subject), -_source_churn(c)))
+    chosen = {c.sha for c in readable[:PATCH_LIMIT]}
+    patches: dict[str, tuple] = {}
+    if chosen:
+        session.progress.start("Reading changes", len(chosen))
+        try:
+            for sha, text in read_patches(session.repo, [c.sha for c in missing if c.sha in chosen]):
+                patches[sha] = parse_patch(text, keep=wants_hunks)
+                session.progress.advance()
+        finally:
+            session.progress.stop()
+    changelogs = [(c.sha, f.path) for c in missing if c.sha in patches for f in c.files
+                  if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
+    texts = read_blobs(session.repo, changelogs) if changelogs else {}
+    fresh: dict[str, CommitEvidence] = {}
+    for c in missing:
+        cl = classes[c.sha]
+        files = patches.get(c.sha) or c.files
+        after = {path: text for (sha, path), text in texts.items() if sha == c.sha}
+        fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
+                              is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
+    if cache is not None:
+        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: _to_dict(ev) for sha, ev in fresh.items()})
+    found.update(fresh)
+    return found
+
+
+def own_category(evidence: CommitEvidence, classification: Classification) -> Classification:
+    """The category a commit's own changelog entry names (a human's section beats the subject's verb)."""
+    kinds = [e.kind for e in evidence.entries if e.kind in _KIND_CATEGORY and e.source in ("changelog", "fragment")]
+    if not kinds or classification.category in ("Merges", "Reverts"):
+        return classification
+    category = _KIND_CATEGORY[kinds[0]]
+    if category == classification.category:
+        return classification
+    return dataclasses.replace(classification, category=category, rule=f"changelog: {kinds[0]}")
+
+
+_BREAKING_CHURN = 20  # shipped-source lines from which a "!" or BREAKING CHANGE is believed without other evidence
+
+
+_PACKAGE_METADATA = re.compile(r"(^|/)(pyproject\.toml|setup\.py|setup\.cfg|package\.json|[^/]*\.gemspec|go\.mod|"
+                               r"composer\.json|Cargo\.toml|pom\.xml|build\.gradle(\.kts)?)$")
+
+
+def _breaks_users(ev: CommitEvidence, commit: CommitFacts) -> bool:
+    """Whether a "!" or BREAKING CHANGE can reach users: a changelog entry, a code signal, real shipped-source
+    change, or the package's own metadata (supported versions, entry points); not CI or release scripts alone."""
+    behaviour = any(x.where == "source" and x.kind not in ("security",) for x in ev.signals)
+    metadata = any(_PACKAGE_METADATA.search(f.path) for f in commit.files)
+    return bool(ev.entries) or behaviour or metadata or ev.source_churn >= _BREAKING_CHURN
+
+
+def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
+          tags: Sequence[Tag] = ()) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
+    """Judgments for these commits, the themes among them, and the classifications their changelog entries imply."""
+    local = local_evidence(session, commits, classes)
+    by_sha = {c.sha: c for c in commits}
+    # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
+    release_entries: list[ChangelogEntry] = []
+    for c in commits:
+        ev = local[c.sha]
+        if ev.entries and not ev.touches_source:
+            release_entries.extend(ev.entries)
+    for tag in tags:
+        if tag.notes:
+            release_entries.extend(tag_entries(tag.name, tag.notes))
+    matched: dict[str, list[ChangelogEntry]] = {}
+    if release_entries:
+        candidates = [c for c in commits if local[c.sha].touches_source or c.is_merge]
+        for m in match_entries(release_entries, candidates):
+            matched.setdefault(m.sha, []).append(m.entry)
+    judged: dict[str, Judgment] = {}
+    evidences: list[CommitEvidence] = []
+    new_classes = dict(classes)
+    for c in commits:
+        ev = local[c.sha]
+        extra = [e for e in matched.get(c.sha, []) if e not in ev.entries]
+        if extra:
+            entries = ev.entries + tuple(extra)
+            code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
+            ev = dataclasses.replace(ev, entries=entries, signals=code + text_signals(c.subject, c.body, entries))
+        cl = own_category(local[c.sha], classes[c.sha])
+        if cl.breaking and not _breaks_users(ev, c):
+            # "feat!: streamline the release process" says breaking, but nothing users run or read changed
+            cl = dataclasses.replace(cl, breaking=False)
+            ev = dataclasses.replace(ev, breaking=False)
+        if cl is not classes[c.sha]:
+            new_classes[c.sha] = cl
+            ev = dataclasses.replace(ev, category=cl.category)
+        evidences.append(ev)
+        s = score(ev)
+        d = describe(c.subject, c.body, ev.entries, is_merge=c.is_merge)
+        judged[c.sha] = Judgment(
+            score=s.value, tier=s.tier, reasons=tuple(s.reasons), description=d.text,
+            description_source=d.source, refs=tuple(d.refs),
+            entries=tuple(EntryRef(e.text, e.kind or "", e.section or "", e.version or "", e.path, e.line, e.source)
+                          for e in ev.entries),
+            signals=tuple(SignalRef(x.kind, x.name, x.path, x.line, x.text, x.where, x.strength) for x in ev.signals),
+            shipped_source=ev.touches_source, tests_touched=ev.tests_touched,
+        )
+    work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
+    found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score) for t in themes(work)]
+    return judged, found_themes, new_classes

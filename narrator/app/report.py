@@ -1,0 +1,179 @@
+"""The report use case: a window of history -> the ``Report`` content model, over one session.
+
+walk (list the window and the period before it) -> facts (cached) -> bots marked -> filters -> classify ->
+narrate (cached) -> aggregate (``narrator.report.model``) -> optional model headline. Rendering is the caller's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from narrator.app.evidence import HUMAN_SOURCES, judge
+from narrator.app.session import Session
+from narrator.engines.base import Engine, HeadlineWriter
+from narrator.errors import NarratorError, RepositoryError
+from narrator.git.facts import CommitFacts
+from narrator.git.filters import CommitFilter
+from narrator.evidence.forge import forge_of
+from narrator.git.history import dominant_offset, last_commit_before, remote_url, tags_on
+from narrator.git.walker import WalkSpec, list_commits
+from narrator.prompts import PROMPT_VERSION
+from narrator.report.model import PeriodInput, Report, Thresholds, build_report
+from narrator.timespec import Window, current_time, fixed_zone, parse_period, resolve_window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What the user asked for (already parsed from flags); ``None`` means "use the settings/default"."""
+
+    since: str | datetime | None = None
+    until: str | datetime | None = None
+    revisions: tuple[str, ...] = ()
+    all_branches: bool = False
+    filter: CommitFilter = field(default_factory=CommitFilter)
+    include_bots: bool | None = None
+    engine: str | None = None
+    title: str | None = None
+    per_person: bool | None = None
+    compare_with: str | None = None  # --compare-with PERIOD (narrator.timespec.parse_period); None: previous
+
+
+def comparison_window(request: ReportRequest, window: Window) -> Window | None:
+    """The period the report is compared with (default: the one of the same length just before)."""
+    return parse_period(request.compare_with).resolve(window)
+
+
+@dataclass
+class WalkOutcome:
+    """The window's commits and the previous period's, prepared (bots marked, filters applied)."""
+
+    commits: list[CommitFacts]
+    previous: list[CommitFacts]
+    revision_label: str
+    notes: list[str] = field(default_factory=list)
+    compared: bool = True  # False when the previous period could not be read
+
+
+def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcome:
+    repo = session.repo
+    revisions = request.revisions or ("HEAD",)
+    if not request.all_branches:
+        for rev in revisions:
+            repo.resolve(rev)
+    elif not repo.has_commits():
+        raise NarratorError(f"repository {repo.root} has no commits yet: nothing to report")
+    label = "all branches" if request.all_branches else ", ".join(
+        (repo.current_branch() or "HEAD (detached)") if r == "HEAD" else r for r in revisions)
+    previous = comparison_window(request, window)
+    spec = WalkSpec(revisions=tuple(revisions), all_branches=request.all_branches,
+                    since=previous.since if previous else window.since, until=window.until)
+    listed = list_commits(repo, spec)
+    current_shas = [s for s, when in listed if window.since is None or when >= window.since]
+    previous_shas = [s for s, when in listed if window.since is not None and when < window.since
+                     and previous is not None and previous.since <= when <= previous.until]
+    facts = session.facts(current_shas)
+    notes, compared = [], True
+    try:  # the comparison is secondary: a damaged older history must not cost the whole report
+        facts.update(session.facts(previous_shas))
+    except RepositoryError as exc:
+        log.warning("previous period unreadable: %s", exc)
+        previous_shas, compared = [], False
+        notes.append(f"The previous period could not be read, so there is no comparison ({exc}).")
+
+    def prepared(shas: Sequence[str]) -> list[CommitFacts]:
+        marked = session.mark_bots((facts[s] for s in shas if s in facts), request.include_bots)
+        return request.filter.apply(marked)
+
+    if repo.shallow:
+        oldest = min((facts[s].committed_at for s in facts), default=None)
+        cut = f" at {oldest.astimezone(window.tz).date().isoformat()}" if oldest else ""
+        notes.append(f"This is a shallow clone: the history is cut{cut}, so older work is not counted.")
+    return WalkOutcome(commits=prepared(current_shas), previous=prepared(previous_shas), revision_label=label,
+                       notes=notes, compared=compared)
+
+
+def report_window(session: Session, request: ReportRequest, now: datetime | None = None) -> Window:
+    """The window in the configured zone; by default (``repository``) in the offset most of its commits have."""
+    setting = session.settings.timezone
+    if setting != "repository":
+        return resolve_window(request.since, request.until, setting, now)
+    rough = resolve_window(request.since, request.until, "UTC", now)
+    revisions = request.revisions or ("HEAD",)
+    offset = None
+    if session.repo.has_commits():
+        offset = dominant_offset(session.repo, rough.since, rough.until, revisions, request.all_branches)
+        if offset is None:  # a quiet window: the time of the commits before it
+            offset = dominant_offset(session.repo, None, rough.until, revisions, request.all_branches, limit=500)
+    if offset is None:
+        return resolve_window(request.since, request.until, "local", now)
+    return resolve_window(request.since, request.until, "repository", now, tz=fixed_zone(offset))
+
+
+def build(session: Session, request: ReportRequest, now: datetime | None = None,
+          window: Window | None = None) -> Report:
+    """Run every stage for one report and return its content model."""
+    settings = session.settings
+    window = window or report_window(session, request, now)
+    outcome = walk(session, request, window)
+    classes = session.classify([*outcome.commits, *outcome.previous])
+    tags = tags_on(session.repo, outcome.commits)
+    judgments, themes, classes = judge(session, outcome.commits, classes, tags)
+    descriptions = {sha: j.description for sha, j in judgments.items()
+                    if j.description_source in HUMAN_SOURCES and j.description}
+    engine = session.engine(request.engine)
+    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions)
+    report_settings = settings.report
+    thresholds = Thresholds(
+        large_change_lines=report_settings.large_change_lines,
+        hotspot_min_commits=report_settings.hotspot_min_commits,
+        fix_share_warning=report_settings.fix_share_warning,
+        highlights=report_settings.highlights,
+    )
+    last_activity = None
+    if not outcome.commits and window.since is not None and session.repo.has_commits():
+        last_activity = last_commit_before(session.repo, window.since, request.revisions or ("HEAD",),
+                                           request.all_branches)
+    before = comparison_window(request, window)
+    previous = PeriodInput(outcome.previous, classes, before.since, before.until) \
+        if before is not None and outcome.compared else None
+    report = build_report(
+        period=PeriodInput(outcome.commits, classes, window.since, window.until),
+        narrations=narrations,
+        previous=previous,
+        repository=session.repo.name,
+        revision=outcome.revision_label,
+        tz=window.tz,
+        tz_name=window.tz_name,
+        generated_at=current_time(window.tz),
+        title=request.title or report_settings.title,
+        thresholds=thresholds,
+        per_person=report_settings.per_person if request.per_person is None else request.per_person,
+        releases=[(t.name, t.sha, t.committed_at) for t in tags],
+        engine={"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
+                "narrations": stats, "headline_source": "facts"},
+        notes=outcome.notes,
+        last_activity=last_activity,
+        judgments=judgments,
+        themes=themes,
+        forge=forge_of(remote_url(session.repo)),
+        comparison_name=parse_period(request.compare_with).name,
+    )
+    return _model_headline(session, report, engine)
+
+
+def _model_headline(session: Session, report: Report, engine: Engine) -> Report:
+    if report.empty or not isinstance(engine, HeadlineWriter):
+        return report
+    facts = {"numbers": asdict(report.numbers), "period": report.period_label, "headline": report.headline,
+             "repository": report.repository}
+    sentences = [h.text for h in report.highlights] or [c.narration for c in report.commits[:10]]
+    text = session.headline(engine, facts, sentences)
+    if text:
+        report.headline = text
+        report.engine["headline_source"] = "model"
+    return report

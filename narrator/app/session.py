@@ -1,0 +1,211 @@
+"""The composition root: the ONE place where narrator's stages are tied together.
+
+A ``Session`` holds one opened repository, its resolved settings, and everything built from them once: the
+classifier (with the repository's root-package split), the bot matcher, the engine (created on first use, then
+reused: a digest of N weeks loads a model at most once) and the cache (or none with ``--no-cache``). The use
+cases (``narrator.app.report``, ``digest``, ``commit``, ``explain``, ``hook_job``) are thin functions over a
+session; they never build these pieces themselves, so a commit gets the same category, areas and text in a
+report, in ``narrate commit`` and in the hook.
+
+Only the session touches the cache: engines are pure (inputs in, narrations out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import replace
+from typing import Any, Iterable, Mapping, Sequence
+
+from narrator.cache import Cache
+from narrator.config import Settings, load_settings
+from narrator.engines import registry
+from narrator.engines.base import Engine, HeadlineWriter, NarrationRequest
+from narrator.engines.heuristic import narrate_commit
+from narrator.errors import NarratorError
+from narrator.git.bots import bot_matcher
+from narrator.git.classify import Classifier, root_package
+from narrator.git.facts import Classification, CommitFacts, Narration
+from narrator.git.history import tracked_paths
+from narrator.git.walker import GitDiffs, Repository, read_facts
+from narrator.progress import NoProgress, ProgressSink
+from narrator.prompts import PROMPT_VERSION
+
+log = logging.getLogger(__name__)
+
+_FACTS_FLUSH = 2000  # facts written to the cache in batches of this many while a long walk runs
+
+
+class Session:
+    """One repository with its settings, classifier, bot matcher, engine and cache, each built once."""
+
+    def __init__(self, repo: Repository, settings: Settings, cache: Cache | None = None,
+                 progress: ProgressSink | None = None) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.cache = cache
+        self.progress: ProgressSink = progress or NoProgress()
+        self.is_bot = bot_matcher(settings.bots.patterns)
+        self._classifier: Classifier | None = None
+        self._engines: dict[str, Engine] = {}
+
+    @classmethod
+    def open(cls, repo_path: str = ".", overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
+             progress: ProgressSink | None = None, settings: Settings | None = None) -> "Session":
+        """Open the repository at ``repo_path`` (found the way git does) with its layered settings."""
+        repo = Repository.open(repo_path)
+        if settings is None:
+            settings = load_settings(None if repo.bare else repo.root, overrides=overrides)
+        elif overrides:
+            settings = settings.with_overrides(overrides)
+        return cls(repo, settings, Cache() if use_cache else None, progress)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- built once ---------------------------------------------------------------------------------------
+    @property
+    def classifier(self) -> Classifier:
+        """Rules and areas from the settings; a root package holding most source files is split one level."""
+        if self._classifier is None:
+            rules, areas = self.settings.classify.rules, self.settings.areas
+            source = self.settings.sources.get("classify.rules", "the config")  # regex errors name the file
+            package = root_package(tracked_paths(self.repo), Classifier(rules, areas, source=source)) \
+                if self.repo.has_commits() else None
+            self._classifier = Classifier(rules, areas, split_areas=[package] if package else (),
+                                          project=self.repo.name, source=source)
+        return self._classifier
+
+    def engine(self, name: str | None = None) -> Engine:
+        """The engine called ``name`` (default: the configured one), created on first use and then reused."""
+        name = name or self.settings.engine
+        found = self._engines.get(name)
+        if found is None:
+            found = self._engines[name] = registry.create(name, self.settings.engine_section(name))
+        return found
+
+    # -- stages -------------------------------------------------------------------------------------------
+    def facts(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
+        """Facts for these commits: from the cache where present, else from one git process (then cached)."""
+        cache = self.cache
+        found = cache.get_facts(self.repo.key, list(shas)) if cache is not None else {}
+        missing = [s for s in shas if s not in found]
+        if not missing:
+            return found
+        self.progress.start("Reading history", len(missing))
+        fresh: list[CommitFacts] = []
+        try:
+            for commit in read_facts(self.repo, missing, on_commit=self.progress.advance):
+                fresh.append(commit)
+                if cache is not None and len(fresh) >= _FACTS_FLUSH:
+                    cache.put_facts(self.repo.key, fresh)
+                    found.update((f.sha, f) for f in fresh)
+                    fresh = []
+        finally:
+            self.progress.stop()
+        if cache is not None:
+            cache.put_facts(self.repo.key, fresh)
+        found.update((f.sha, f) for f in fresh)
+        return found
+
+    def mark_bots(self, commits: Iterable[CommitFacts], include_bots: bool | None = None) -> list[CommitFacts]:
+        """Commits with ``is_bot`` set from the bot patterns (``include_bots``: count them as team work)."""
+        include = self.settings.bots.include if include_bots is None else include_bots
+        out = []
+        for commit in commits:
+            bot = not include and self.is_bot(commit.author)
+            out.append(commit if commit.is_bot == bot else replace(commit, is_bot=bot))
+        return out
+
+    def classify(self, commits: Iterable[CommitFacts]) -> dict[str, Classification]:
+        classifier = self.classifier
+        return {c.sha: classifier.classify(c) for c in commits}
+
+    def narrate(self, commits: Sequence[CommitFacts], classifications: Mapping[str, Classification],
+                engine: Engine | None = None, descriptions: Mapping[str, str] | None = None,
+                ) -> tuple[dict[str, Narration], dict[str, int]]:
+        """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached.
+
+        ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
+        the engine. Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback).
+        """
+        engine = engine or self.engine()
+        descriptions = descriptions or {}
+
+        def basis(sha: str) -> str:  # what a heuristic sentence was made from: classification and description
+            digest = classifications[sha].digest
+            text = descriptions.get(sha, "")
+            return digest if not text else hashlib.sha256(f"{digest}\0{text}".encode("utf-8", "surrogatepass")
+                                                          ).hexdigest()[:16]
+        cache, key = self.cache, self.repo.key
+        fingerprint = engine.fingerprint()
+        shas = [c.sha for c in commits]
+        found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
+        stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0}
+
+        def stamped(batch: Iterable[Narration]) -> list[Narration]:
+            return [replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n for n in batch]
+
+        def store(batch: list[Narration]) -> None:
+            if cache is not None:
+                cache.put_narrations(key, stamped(batch), fingerprint, PROMPT_VERSION)
+
+        # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
+        by_sha = {c.sha: c for c in commits}
+        stale = [n for n in found.values() if n.source == "heuristic" and n.basis != basis(n.sha)]
+        if stale:
+            refreshed = [replace(n, text=narrate_commit(by_sha[n.sha], classifications[n.sha],
+                                                        descriptions.get(n.sha, ""))) for n in stale]
+            refreshed = stamped(refreshed)
+            store(refreshed)
+            found.update((n.sha, n) for n in refreshed)
+        missing = [NarrationRequest(c, classifications[c.sha], descriptions.get(c.sha, "")) for c in commits
+                   if c.sha not in found]
+        if missing:
+            self.progress.start(f"Narrating with {engine.name}", len(missing))  # shown only after a second
+            try:
+                fresh = engine.narrate(missing, diffs=GitDiffs(self.repo), on_progress=self.progress.advance,
+                                       on_batch=store)
+            finally:
+                self.progress.stop()
+            if len(fresh) != len(missing):
+                raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
+                                    "commits")
+            found.update((n.sha, n) for n in stamped(fresh))  # as the cache holds them: cold = warm
+        for n in found.values():
+            if n.source == "model":
+                stats["model"] += 1
+            elif n.fallback_reason:
+                stats["fallback"] += 1
+            else:
+                stats["heuristic"] += 1
+        return found, stats
+
+    def headline(self, engine: Engine, summary_facts: dict[str, Any], sentences: list[str]) -> str | None:
+        """A model-written headline (cached by its input, so a cached rerun loads no model), or None."""
+        if not isinstance(engine, HeadlineWriter) or not sentences:
+            return None
+        fingerprint = engine.fingerprint()
+        input_key = hashlib.sha256(json.dumps([summary_facts, sentences], sort_keys=True, default=str)
+                                   .encode("utf-8", "surrogatepass")).hexdigest()
+        if self.cache is not None:
+            stored = self.cache.get_headline(fingerprint, PROMPT_VERSION, input_key)
+            if stored is not None:
+                return stored or None
+        try:
+            text = engine.write_headline(summary_facts, sentences) or ""
+        except NarratorError as exc:
+            log.warning("model headline failed, keeping the computed one: %s", exc)
+            return None
+        if self.cache is not None:
+            self.cache.put_headline(fingerprint, PROMPT_VERSION, input_key, text)
+        return text or None

@@ -1,0 +1,38 @@
+"""``narrate config show``: every setting with its value and where it came from (generated from the typed settings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from narrator.cli.common import open_session, repo_option, verbose_option
+
+
+@click.group("config")
+def config_group() -> None:
+    """Inspect narrator's configuration."""
+
+
+@config_group.command("show")
+@repo_option("Repository whose .narrator.toml is read (outside a repository only the user file and environment "
+             "apply).")
+@click.option("--help-keys", is_flag=True, help="Also print each setting's type and meaning.")
+@verbose_option
+def config_show(repo_path: str, help_keys: bool) -> None:
+    """Print every setting with its value and where it came from."""
+    from narrator.config import FIELDS, user_config_path
+    from narrator.git.text import one_line
+
+    repo, settings = open_session(repo_path, outside_repo_ok=True)
+    click.echo(f"# user config file: {user_config_path()}")
+    if repo is not None and not repo.bare:
+        click.echo(f"# repository config file: {Path(repo.root) / '.narrator.toml'}")
+    for key, value, source in settings.items():
+        shown = json.dumps(list(value) if isinstance(value, tuple) else value, ensure_ascii=False, default=str)
+        click.echo(one_line(f"{key} = {shown}    # {source}"))
+        if help_keys and key in FIELDS:
+            spec = FIELDS[key]
+            trust = "; only from your own config, environment or flags" if spec.trusted else ""
+            click.echo(f"#   {spec.help}{trust}")

@@ -1,0 +1,204 @@
+"""Giving changelog entries to the commits they describe.
+
+One job: a release's changelog commit ("Update changelog", "release version 3.1.3") adds entries for work
+done in other commits; ``match_entries(entries, commits)`` finds those commits.
+
+1. **By number.** An entry's refs (``#123``, ``:pr:`123```, ``:issue:`123```, ``GH-123``) are looked up among
+   the numbers the commits carry: the pull request a commit says it is (``Subject (#123)``, ``Merge pull
+   request #123 from``, GitLab ``See merge request g/p!123``), then the issues its subject or body cites
+   (``fixes #123``). Every commit carrying the number matches (a squash commit and its merge both do).
+2. **By text**, for entries with no ref that matched. The commit's subject (the pull request title for a merge)
+   and the entry are reduced to significant words (lower case, a light suffix stemmer, stop words and generic
+   verbs such as "fix"/"add"/"update" dropped). The score is the share of the subject's words the entry
+   contains, each word weighted by its rarity among the commits given (``log(1 + N / df)``), so "malware"
+   counts more than "composer". A commit matches when
+
+   - at least ``MIN_SHARED`` (2) significant words are shared, and
+   - the score is at least ``TEXT_THRESHOLD`` (0.6), and
+   - it beats every other commit by ``MARGIN`` (0.1); commits tied with the same subject (a commit and the
+     merge of its pull request) all match.
+
+   0.6 was chosen on real histories: "Enabled blocking of malware packages at `install` time by default" vs
+   "FilterList: block malware packages during composer install (#12826)" scores ~0.75, while unrelated
+   subjects sharing one or two common words stay below 0.4.
+
+Commits are anything with ``sha``, ``subject`` and ``body`` attributes (``CommitFacts`` fits).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Protocol, Sequence
+
+from narrator.evidence.changelog import ChangelogEntry
+from narrator.evidence.refs import find_refs, pr_number_of_subject, ref_numbers
+
+__all__ = ["EntryMatch", "match_entries", "significant_words", "stem", "pr_title", "TEXT_THRESHOLD", "MIN_SHARED",
+           "MARGIN"]
+
+TEXT_THRESHOLD = 0.6
+MIN_SHARED = 2
+MARGIN = 0.1
+
+
+class CommitLike(Protocol):
+    sha: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryMatch:
+    """An entry given to a commit: ``method`` is "ref" (``ref`` says which) or "text" (``score`` 0-1)."""
+
+    entry: ChangelogEntry
+    sha: str
+    method: str
+    score: float
+    ref: str | None = None
+
+
+_STOP = frozenset("""
+a an the and or but if then else of to in on at by for from with without into onto over under via as is are was
+were be been being it its this that these those there here when where which who whom whose what why how not no
+nor so than too very can could should would will shall may might must do does did done has have had having we
+you they i he she them our your their us me my also only just now still even more most less least all any each
+every some such other same own both few many much per within while after before during until since about again
+further once upon up down out off just instead via eg ie etc new use used using uses make makes made allow allows
+allowed add adds added adding fix fixes fixed fixing update updates updated updating change changes changed
+changing improve improves improved support supports supported handle handles handled properly correctly
+better issue issues bug bugs problem problems case cases way now default defaults pr merge pull request branch
+""".split())
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{2,}")
+_TRAILING_PR = re.compile(r"\s*\((?:#|GH-|!)\d+\)\s*$")
+_MERGE_PR = re.compile(r"^Merge pull request #\d+ from \S+", re.I)
+_CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s*", re.I)
+_FIXES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?|refs?|see)\b:?\s+((?:(?:#|GH-)\d+[\s,]*(?:and\s+)?)+)",
+                    re.I)
+
+
+def stem(word: str) -> str:
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    elif len(word) > 4 and word.endswith("es"):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    if len(word) > 4 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+@lru_cache(maxsize=16384)
+def significant_words(text: str) -> frozenset[str]:
+    """The stemmed, lower-cased words of ``text`` that carry meaning (see the module docstring). Remembered for
+    recent texts: a window's subjects are asked for again by every release's matching."""
+    out = set()
+    for word in _WORD.findall(text):
+        lower = word.lower()
+        if lower in _STOP:
+            continue
+        root = stem(lower)
+        if root not in _STOP and len(root) > 1:
+            out.add(root)
+    return frozenset(out)
+
+
+def pr_title(subject: str, body: str = "") -> str:
+    """What a commit says it does: the pull request title for ``Merge pull request #1 from x`` (its first body
+    line), the subject without a trailing ``(#123)`` or Conventional Commits prefix otherwise."""
+    if _MERGE_PR.match(subject):
+        for line in body.split("\n"):
+            if line.strip():
+                return line.strip()
+        return ""
+    return _CC_PREFIX.sub("", _TRAILING_PR.sub("", subject.strip()))
+
+
+def _numbers(commit: CommitLike) -> tuple[frozenset[int], frozenset[int]]:
+    """(the pull request the commit is, the issues it cites)."""
+    return _numbers_of(commit.subject or "", getattr(commit, "body", "") or "")
+
+
+@lru_cache(maxsize=16384)
+def _numbers_of(subject: str, body: str) -> tuple[frozenset[int], frozenset[int]]:
+    own = set()
+    pr = pr_number_of_subject(subject, body)
+    if pr is not None:
+        own.add(pr)
+    cited = set(ref_numbers(find_refs(subject))) - own
+    for m in _FIXES.finditer(body):
+        cited.update(int(n) for n in re.findall(r"\d+", m.group(1)))
+    return frozenset(own), frozenset(cited - own)
+
+
+def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLike]) -> tuple[EntryMatch, ...]:
+    """Each entry's commits, by number first and by text second (see the module docstring)."""
+    entries = list(entries)
+    if not entries or not commits:
+        return ()
+    own_index: dict[int, list[str]] = {}
+    cited_index: dict[int, list[str]] = {}
+    words: list[frozenset[str]] = []
+    titles: list[str] = []
+    for commit in commits:
+        own, cited = _numbers(commit)
+        for n in own:
+            own_index.setdefault(n, []).append(commit.sha)
+        for n in cited:
+            cited_index.setdefault(n, []).append(commit.sha)
+        title_words = significant_words(pr_title(commit.subject or "", getattr(commit, "body", "") or ""))
+        titles.append(" ".join(sorted(title_words)))
+        words.append(title_words)
+    df: dict[str, int] = {}
+    for ws in words:
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    total = len(commits)
+    idf = {w: math.log(1 + total / n) for w, n in df.items()}
+
+    out: list[EntryMatch] = []
+    for entry in entries:
+        found = False
+        for ref in entry.refs:
+            if ref[:1] not in "#!" or not ref[1:].isdigit():
+                continue
+            n = int(ref[1:])
+            shas = own_index.get(n) or cited_index.get(n) or []
+            for sha in shas:
+                out.append(EntryMatch(entry, sha, "ref", 1.0, ref))
+                found = True
+        if found:
+            continue
+        entry_words = significant_words(entry.text)
+        if len(entry_words) < MIN_SHARED:
+            continue
+        scored = []
+        for k, subject_words in enumerate(words):
+            shared = subject_words & entry_words
+            if len(shared) < MIN_SHARED:
+                continue
+            weight = sum(idf[w] for w in subject_words)
+            score = sum(idf[w] for w in shared) / weight if weight else 0.0
+            scored.append((score, k))
+        if not scored:
+            continue
+        scored.sort(reverse=True)
+        best, k = scored[0]
+        if best < TEXT_THRESHOLD:
+            continue
+        winners = [k]
+        for score, other in scored[1:]:
+            if titles[other] == titles[k]:
+                winners.append(other)  # the same title twice: a commit and the merge of its pull request
+            elif best - score < MARGIN:
+                winners = []
+                break
+        for other in winners:
+            out.append(EntryMatch(entry, commits[other].sha, "text", round(best, 3)))
+    return tuple(out)

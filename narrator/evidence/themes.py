@@ -1,0 +1,178 @@
+"""Grouping related commits into themes ("filter lists: malware, policy, audit — 20 commits").
+
+One job: ``themes(evidences)`` links commits that share enough specific vocabulary and returns the groups of
+at least ``min_size`` commits, largest first.
+
+Each commit contributes *theme words*: the significant words of its subject (``match.significant_words``),
+its Conventional Commits scope or ``Topic:`` prefix (counted twice: a prefix such as ``FilterLists:`` is the
+author's own grouping), the changelog sections and kinds of its entries, and the shipped-source files it
+touches. A word is *specific* when it occurs in at least 2 commits and in at most ``max_share`` (25%, at least
+3 commits, at most 50) of them, so words common to the whole window ("composer", "src/Composer/Factory.php" in half the
+commits) never link things. Two commits are related when they share at least one specific subject word and
+their shared vocabulary weighs at least 4: a subject word in at most 10% of the commits (or 3) weighs 2, a more common
+one 1, a file or a changelog section 1; a shared prefix links on its own. Links are taken strongest first; two groups merge only when at least half of
+the smaller group is linked to the larger one (so one shared word cannot chain unrelated work together). A
+group is a theme when it holds ``min_size`` (3) commits.
+The theme's name is its prefix and most frequent specific words (three at most, ties alphabetical), written as
+they most often appear.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+from narrator.evidence.commit import CommitEvidence
+from narrator.evidence.importance import score
+from narrator.evidence.match import pr_title, significant_words, stem
+
+__all__ = ["Theme", "themes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    name: str  # "FilterList, malware, policy"
+    words: tuple[str, ...]  # the shared words as they are written most often
+    shas: tuple[str, ...]  # oldest-first as given
+    section: str | None  # the changelog section most of its entries sit under, if any
+    score: float  # the best member's importance plus min(10, 3 * log2(size))
+
+    @property
+    def size(self) -> int:
+        return len(self.shas)
+
+
+_MAX_PAIRS_PER_WORD = 50  # words in more commits than this never link pairs (bounded, quadratic work)
+_PREFIX = re.compile(r"^(?:(?P<cc>[a-z]+)\((?P<scope>[^)]{1,40})\)!?|(?P<topic>[A-Za-z][\w./-]{1,30})):\s")
+_GENERIC_TOPICS = frozenset({"fix", "feat", "feature", "chore", "docs", "doc", "test", "tests", "ci", "build",
+                             "refactor", "perf", "style", "revert", "deps", "release", "wip", "merge"})
+
+
+def _surface(words: list[str], text: str, surfaces: dict[str, Counter]) -> None:
+    for word in re.findall(r"[A-Za-z][A-Za-z0-9]+", text):
+        root = stem(word.lower())
+        if root in words:
+            surfaces.setdefault(root, Counter())[word] += 1
+
+
+def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[str], set[str]]:
+    """(ordinary theme words, prefix words that count double)."""
+    title = pr_title(e.subject or "", e.body or "")
+    words = set(significant_words(title))
+    prefix: set[str] = set()
+    m = _PREFIX.match(e.subject or "")
+    if m:
+        topic = m.group("scope") or m.group("topic") or ""
+        if topic.lower() not in _GENERIC_TOPICS:
+            prefix = {"prefix:" + stem(topic.lower())}
+            surfaces.setdefault(next(iter(prefix)), Counter())[topic.rstrip("s")] += 1
+    _surface(list(words), title, surfaces)
+    for entry in e.entries:
+        if entry.section:
+            words.add("section:" + entry.section.lower())
+    for path in e.source_paths:
+        words.add("path:" + path)
+    return words, prefix
+
+
+def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: float = 0.25) -> tuple[Theme, ...]:
+    """Groups of related commits (see the module docstring), largest first, then by best score."""
+    n = len(evidences)
+    if n < min_size:
+        return ()
+    surfaces: dict[str, Counter] = {}
+    per_commit = [_theme_words(e, surfaces) for e in evidences]
+    df: Counter = Counter()
+    for words, prefix in per_commit:
+        df.update(words | prefix)
+    limit = max(3, min(int(max_share * n), 200))  # bounded: pairs per word are counted
+    specific = {w for w, c in df.items() if 2 <= c <= limit or (w.startswith("prefix:") and c >= 2)}
+    index: dict[str, list[int]] = {}
+    for k, (words, prefix) in enumerate(per_commit):
+        for w in (words | prefix) & specific:
+            index.setdefault(w, []).append(k)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    shared: Counter = Counter()
+    worded: set[tuple[int, int]] = set()
+    rare = max(3, int(0.1 * n))
+    for w, members in index.items():
+        if w.startswith("prefix:"):
+            for k in members[1:]:  # the author's own "Topic:" grouping links directly
+                parent[find(k)] = find(members[0])
+            continue
+        if len(members) > _MAX_PAIRS_PER_WORD:
+            continue  # a word this common in a big window is not specific enough to link two commits
+        is_word = not w.startswith(("path:", "section:"))
+        weight = (2 if len(members) <= rare else 1) if is_word else 1
+        for i in range(len(members)):
+            for j in range(i + 1, len(members)):
+                shared[(members[i], members[j])] += weight
+                if is_word:
+                    worded.add((members[i], members[j]))
+    edges = sorted(((count, i, j) for (i, j), count in shared.items() if count >= 4 and (i, j) in worded),
+                   reverse=True)
+    neighbours: dict[int, set[int]] = {}
+    for _, i, j in edges:
+        neighbours.setdefault(i, set()).add(j)
+        neighbours.setdefault(j, set()).add(i)
+    members_of: dict[int, set[int]] = {}
+    for k in range(n):
+        members_of.setdefault(find(k), set()).add(k)
+    empty: set[int] = set()
+    for _, i, j in edges:
+        a, b = find(i), find(j)
+        if a == b:
+            continue
+        small, large = (a, b) if len(members_of[a]) <= len(members_of[b]) else (b, a)
+        # two groups merge only when enough of the smaller one is linked to the larger (no chaining through
+        # one shared word): half of its members, rounded up
+        if len(members_of[small]) > 1:  # a single commit is linked by this very edge
+            large_members = members_of[large]
+            linked = sum(1 for u in members_of[small] if not neighbours.get(u, empty).isdisjoint(large_members))
+            if linked * 2 < len(members_of[small]):
+                continue
+        parent[small] = large
+        members_of[large] |= members_of.pop(small)
+    groups: dict[int, list[int]] = {}
+    for k in range(n):
+        groups.setdefault(find(k), []).append(k)
+    out = []
+    for members in groups.values():
+        if len(members) < min_size:
+            continue
+        counts: Counter = Counter()
+        for k in members:
+            words, prefix = per_commit[k]
+            counts.update((words | prefix) & specific)
+        ranked = sorted(counts, key=lambda w: (not w.startswith("prefix:"), -counts[w], w))  # deterministic
+        top = [w for w in ranked if counts[w] >= 2 and not w.startswith(("path:", "section:"))][:3]
+        if not top:
+            top = ranked[:3]
+        names = []
+        for w in top:
+            if w.startswith("prefix:"):
+                form = surfaces.get(w, Counter()).most_common(1)
+                names.append(form[0][0] if form else w[7:])
+            elif w.startswith(("path:", "section:")):
+                names.append(w.split(":", 1)[1])
+            else:
+                form = surfaces.get(w, Counter()).most_common(1)
+                names.append(form[0][0] if form else w)
+        sections = Counter(e.section for k in members for e in evidences[k].entries if e.section)
+        best = max(score(evidences[k]).value for k in members)
+        out.append(Theme(name=", ".join(dict.fromkeys(names)), words=tuple(dict.fromkeys(names)),
+                         shas=tuple(evidences[k].sha for k in members),
+                         section=sections.most_common(1)[0][0] if sections else None,
+                         score=round(best + min(10.0, 3 * math.log2(len(members))), 2)))
+    out.sort(key=lambda t: (-t.size, -t.score, t.name))
+    return tuple(out)

@@ -1,0 +1,138 @@
+"""Small read-only questions about a history, answered by git plumbing: tags, first commit, recent shas, layout.
+
+The walk itself (commit facts) is ``walker``; this module holds the other git queries the use cases need, so
+no git command is run outside ``narrator.git``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from narrator.git.facts import CommitFacts
+from narrator.git.text import clean_text, decode
+from narrator.git.walker import Repository, run_git
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    sha: str          # the commit the tag points at
+    committed_at: datetime
+    notes: str = ""   # an annotated tag's message (its release notes), signature left out
+
+
+def tags_on(repo: Repository, commits: Mapping[str, CommitFacts] | Sequence[CommitFacts]) -> list[Tag]:
+    """Tags pointing at these commits, oldest first."""
+    by_sha = commits if isinstance(commits, Mapping) else {c.sha: c for c in commits}
+    if not by_sha:
+        return []
+    proc = run_git(repo.root, ["for-each-ref", "refs/tags", "--format=%(refname:short)%00%(objectname)%00"
+                               "%(*objectname)%00%(contents:subject)%00%(contents:body)%00%01"], check=False)
+    found = []
+    for record in decode(proc.stdout).split("\0\x01"):
+        parts = record.lstrip("\n").split("\0")
+        if len(parts) < 5:
+            continue
+        name, obj, peeled, subject, body = parts[:5]
+        sha = peeled or obj
+        commit = by_sha.get(sha)
+        if commit is not None:
+            notes = "\n\n".join(p for p in (subject.strip(), body.strip()) if p) if peeled else ""
+            found.append(Tag(name, sha, commit.committed_at, clean_text(notes)))
+    return sorted(found, key=lambda t: t.committed_at)
+
+
+def first_commit_time(repo: Repository, revision: str = "HEAD") -> datetime | None:
+    """Commit date of the oldest root commit reachable from ``revision``."""
+    proc = run_git(repo.root, ["log", "--max-parents=0", "--format=%ct", revision, "--"], check=False)
+    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit()]
+    return datetime.fromtimestamp(min(stamps), tz=timezone.utc) if stamps else None
+
+
+def commits_after(repo: Repository, moment: datetime, revision: str = "HEAD") -> tuple[int, datetime | None]:
+    """How many commits reachable from ``revision`` are dated after ``moment`` (a wrong clock), and the latest."""
+    proc = run_git(repo.root, ["log", f"--since=@{int(moment.timestamp())}", "--format=%ct", revision, "--"],
+                   check=False)
+    stamps = [int(s) for s in proc.stdout.split() if s.strip().isdigit() and int(s) > moment.timestamp()]
+    if not stamps:
+        return 0, None
+    return len(stamps), datetime.fromtimestamp(max(stamps), tz=timezone.utc)
+
+
+def recent_shas(repo: Repository, count: int, revision: str = "HEAD") -> list[str]:
+    """The newest ``count`` commits reachable from ``revision``, newest first."""
+    proc = run_git(repo.root, ["rev-list", f"--max-count={max(1, count)}", revision, "--"])
+    return decode(proc.stdout).split()
+
+
+def tracked_paths(repo: Repository, revision: str = "HEAD") -> list[str]:
+    """Every file path in ``revision``'s tree (empty when the revision has no tree yet)."""
+    proc = run_git(repo.root, ["-c", "core.quotepath=off", "ls-tree", "-r", "-z", "--name-only", revision, "--"],
+                   check=False)
+    if proc.returncode != 0:
+        return []
+    return [p for p in decode(proc.stdout).split("\0") if p]
+
+
+@dataclass(frozen=True)
+class HooksPaths:
+    """Where git looks for hooks, as git itself answers (relative paths are relative to the asked path)."""
+
+    common_dir: str
+    hooks_dir: str
+    hooks_path_config: str  # core.hooksPath as configured ("" when unset)
+    hooks_path_origin: str  # where core.hooksPath is set (e.g. "file:/home/me/.gitconfig")
+
+
+def hooks_paths(path: str | Path) -> HooksPaths:
+    proc = run_git(path, ["rev-parse", "--git-common-dir", "--git-path", "hooks"])
+    common_dir, hooks = decode(proc.stdout).splitlines()[:2]
+    origin = run_git(path, ["config", "--show-origin", "--get", "core.hooksPath"], check=False)
+    configured, where = "", ""
+    if origin.returncode == 0:
+        where, _, configured = decode(origin.stdout).rstrip("\n").partition("\t")
+    return HooksPaths(common_dir, hooks, configured, where)
+
+
+def last_commit_before(repo: Repository, moment: datetime, revisions: Sequence[str] = ("HEAD",),
+                       all_branches: bool = False) -> datetime | None:
+    """Commit date of the newest commit (reachable from ``revisions``) dated before ``moment``."""
+    revs = ["--branches", "--remotes"] if all_branches else list(revisions)
+    proc = run_git(repo.root, ["log", "-1", "--format=%ct", f"--until=@{max(0, int(moment.timestamp()) - 1)}",
+                               *revs, "--"], check=False)
+    stamp = proc.stdout.strip()
+    return datetime.fromtimestamp(int(stamp), tz=timezone.utc) if stamp.isdigit() else None
+
+
+def dominant_offset(repo: Repository, since: datetime | None, until: datetime | None,
+                    revisions: Sequence[str] = ("HEAD",), all_branches: bool = False,
+                    limit: int = 5000) -> int | None:
+    """The committer UTC offset (in minutes) most commits in [since, until] were made with, or None.
+
+    This is the repository's own time: reports date a release the way ``git log`` shows it.
+    """
+    args = ["log", f"--max-count={limit}", "--format=%ci"]  # "2026-02-18 19:41:55 -0800": the offset is last
+    if since is not None and since.timestamp() > 86400:
+        args.append(f"--since-as-filter=@{int(since.timestamp())}")
+    if until is not None and until.timestamp() > 86400:
+        args.append(f"--until=@{int(until.timestamp()) + 1}")
+    args += ["--branches", "--remotes"] if all_branches else list(revisions)
+    proc = run_git(repo.root, [*args, "--"], check=False)
+    counts: dict[int, int] = {}
+    for line in decode(proc.stdout).splitlines():
+        raw = line.rsplit(" ", 1)[-1]
+        if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():
+            minutes = (int(raw[1:3]) * 60 + int(raw[3:5])) * (-1 if raw[0] == "-" else 1)
+            counts[minutes] = counts.get(minutes, 0) + 1
+    if not counts:
+        return None
+    return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0]
+
+
+def remote_url(repo: Repository, name: str = "origin") -> str:
+    """The URL of a remote ("" when there is none): where links to commits and pull requests point."""
+    proc = run_git(repo.root, ["config", "--get", f"remote.{name}.url"], check=False)
+    return decode(proc.stdout).strip() if proc.returncode == 0 else ""

@@ -1,0 +1,142 @@
+"""The diff text of many commits from one streaming git process, for the evidence stage, plus file contents.
+
+``read_patches`` yields ``(sha, patch text)`` per commit (``-U3``, renames found, merges against their first
+parent), leaving out files whose diff is never evidence (lockfiles, minified, vendored, generated folders) by
+pathspec so that git does not even print them. ``read_blobs`` reads ``rev:path`` contents through one
+``git cat-file --batch`` (the changelog as it stood after a commit, for the section an entry sits under).
+Read-only, like every git command of narrator.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from typing import Iterable, Iterator, Sequence
+
+from narrator.errors import RepositoryError
+from narrator.git.text import decode
+from narrator.git.walker import _GIT_ENV, _LOG_CONFIG, Repository
+
+_MARK = "\x00\x01narrator-commit "
+_NOISE_PATHSPECS = [
+    ":(exclude,glob)**/*.lock", ":(exclude,glob)**/package-lock.json", ":(exclude,glob)**/pnpm-lock.yaml",
+    ":(exclude,glob)**/go.sum", ":(exclude,glob)**/*.min.js", ":(exclude,glob)**/*.min.css",
+    ":(exclude,glob)**/*.map", ":(exclude,glob)**/vendor/**", ":(exclude,glob)**/node_modules/**",
+    ":(exclude,glob)**/dist/**", ":(exclude,glob)**/third_party/**", ":(exclude,glob)**/*.svg",
+    ":(exclude,glob)**/*.pb.go",
+]
+MAX_PATCH_BYTES = 400_000  # per commit: a bigger diff is a generated or bulk change; its start is enough
+
+
+def _stream(args: list[str], stdin: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
+    env = {**os.environ, **_GIT_ENV}
+    try:
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env)
+    except FileNotFoundError:
+        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+    errors: list[bytes] = []
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def drain() -> None:
+        errors.append(proc.stderr.read())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    reader = threading.Thread(target=drain, daemon=True)
+    writer.start()
+    reader.start()
+    try:
+        while True:
+            data = proc.stdout.read(chunk)
+            if not data:
+                break
+            yield data
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        writer.join()
+        reader.join()
+    if code != 0:
+        message = decode(b"".join(errors)).strip().splitlines()
+        raise RepositoryError(f"git {args[3] if len(args) > 3 else ''} failed: {message[-1] if message else code}")
+
+
+def read_patches(repo: Repository, shas: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """``(sha, unified diff text)`` for exactly these commits, streamed from one git process."""
+    if not shas:
+        return
+    args = ["git", "-C", repo.root, *_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-p", "-U3", "-M",
+            "--diff-merges=first-parent", "--no-color", "--no-ext-diff", "--no-textconv",
+            "--format=%x00%x01narrator-commit %H", "--", ".", *_NOISE_PATHSPECS]
+    pending = b""
+    current: str | None = None
+    parts: list[bytes] = []
+    size = 0
+    mark = _MARK.encode()
+
+    def finish() -> tuple[str, str] | None:
+        if current is None:
+            return None
+        return current, decode(b"".join(parts))
+
+    for data in _stream(args, ("\n".join(shas) + "\n").encode("ascii")):
+        pending += data
+        while True:
+            at = pending.find(mark)
+            if at < 0:
+                keep = len(pending) - len(mark)
+                if keep > 0:
+                    if size < MAX_PATCH_BYTES:
+                        parts.append(pending[:keep])
+                        size += keep
+                    pending = pending[keep:]
+                break
+            if size < MAX_PATCH_BYTES:
+                parts.append(pending[:at])
+            done = finish()
+            if done is not None:
+                yield done
+            end = pending.find(b"\n", at)
+            if end < 0:
+                pending = pending[at:]  # the sha is not complete yet
+                break
+            current = pending[at + len(mark):end].decode("ascii", "replace").strip()
+            parts, size = [], 0
+            pending = pending[end + 1:]
+    if size < MAX_PATCH_BYTES:
+        parts.append(pending)
+    done = finish()
+    if done is not None:
+        yield done
+
+
+def read_blobs(repo: Repository, specs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The text of each ``(rev, path)`` (missing ones are left out), through one ``git cat-file --batch``."""
+    wanted = list(dict.fromkeys(specs))
+    if not wanted:
+        return {}
+    args = ["git", "-C", repo.root, "cat-file", "--batch"]
+    stdin = "".join(f"{rev}:{path}\n" for rev, path in wanted).encode("utf-8", "surrogateescape")
+    raw = b"".join(_stream(args, stdin))
+    out: dict[tuple[str, str], str] = {}
+    at = 0
+    for spec in wanted:
+        end = raw.find(b"\n", at)
+        if end < 0:
+            break
+        header = raw[at:end].split()
+        at = end + 1
+        if len(header) < 3 or header[-1] == b"missing":
+            continue
+        length = int(header[2])
+        if header[1] == b"blob":
+            out[spec] = decode(raw[at:at + length])
+        at += length + 1
+    return out
