@@ -17,6 +17,7 @@ from typing import Any
 from narrator.config import DEFAULTS
 from narrator.engines.base import EngineStatus
 from narrator.engines.generation import GeneratingEngine, short_model_label
+from narrator.engines.hf_choice import ModelChoice, choose_model, shipped_adapter
 from narrator.errors import EngineError
 from narrator.prompts import PromptBudget, render_prompt
 
@@ -28,9 +29,6 @@ HF_DEFAULTS: dict[str, Any] = {
 GREEDY = {"do_sample": False, "num_beams": 1, "repetition_penalty": 1.0}
 
 
-SHIPPED_ADAPTERS = {"smollm2-135m-instruct": "smollm2-cocktail"}  # base model name -> adapter shipped in narrator/adapters
-
-
 def default_adapter(adapter: str, model: str, gguf_file: str | None) -> str | None:
     """The adapter to use: the configured one; ``"none"`` for no adapter; when unset, the cocktail adapter that
     ships with narrator if the base is the model it was trained on (the SmolLM2-135M-Instruct stand-in)."""
@@ -38,15 +36,7 @@ def default_adapter(adapter: str, model: str, gguf_file: str | None) -> str | No
         return None
     if adapter:
         return adapter
-    from pathlib import Path
-
-    base = f"{model} {gguf_file or ''}".lower()
-    for name, folder in SHIPPED_ADAPTERS.items():
-        if name in base:
-            shipped = Path(__file__).resolve().parents[1] / "adapters" / folder
-            if (shipped / "adapter_config.json").is_file():
-                return str(shipped)
-    return None
+    return shipped_adapter(model, gguf_file)
 
 
 class HFEngine(GeneratingEngine):
@@ -57,9 +47,10 @@ class HFEngine(GeneratingEngine):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         merged = {**HF_DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
         self.settings = merged
-        self.model_id: str = str(merged.get("model") or "")
-        self.gguf_file: str | None = str(merged.get("gguf_file") or "") or None
-        self.adapter: str | None = default_adapter(str(merged.get("adapter") or ""), self.model_id, self.gguf_file)
+        self._configured = (str(merged.get("model") or ""), str(merged.get("gguf_file") or "") or None,
+                            str(merged.get("adapter") or ""))
+        self._sources: dict[str, str] = dict(merged.get("_sources") or {})
+        self._choice: ModelChoice | None = None
         self.quantize = str(merged.get("quantize") or "auto")
         self.device = str(merged.get("device") or "auto")
         self.dtype = str(merged.get("dtype") or "auto")
@@ -76,6 +67,35 @@ class HFEngine(GeneratingEngine):
         self._overhead: int | None = None
         self.generated_tokens = 0  # counted for benchmarks
 
+    # -- which model ---------------------------------------------------------------------------------
+    @property
+    def choice(self) -> ModelChoice:
+        """The model and adapter this engine loads (``narrator.engines.hf_choice``: configured, else the production
+        default when cached, else the installed stand-in); an ``EngineError`` when there is none."""
+        if self._choice is None:
+            model, gguf_file, adapter = self._configured
+            self._choice = choose_model(model, gguf_file, adapter, self._sources)
+            log.info("hf engine: %s; %s", *self._choice.lines())
+        return self._choice
+
+    @property
+    def model_id(self) -> str:
+        return self.choice.model
+
+    @property
+    def gguf_file(self) -> str | None:
+        return self.choice.gguf_file
+
+    @property
+    def adapter(self) -> str | None:
+        return self.choice.adapter
+
+    @property
+    def model_label(self) -> str:
+        """The model a report names: base model plus adapter (``SmolLM2-135M-Instruct.Q4_1 + smollm2-cocktail
+        adapter``)."""
+        return self.choice.display
+
     # -- status and identity -----------------------------------------------------------------------
     @staticmethod
     def status(settings: dict[str, Any]) -> EngineStatus:
@@ -86,20 +106,20 @@ class HFEngine(GeneratingEngine):
         from narrator.engines import hf_loading
 
         try:
-            where = hf_loading.describe_base(str(merged.get("model") or ""), str(merged.get("gguf_file") or "") or None)
+            choice = choose_model(str(merged.get("model") or ""), str(merged.get("gguf_file") or "") or None,
+                                  str(merged.get("adapter") or ""), merged.get("_sources") or {})
+            where = hf_loading.describe_base(choice.model, choice.gguf_file)
         except EngineError as exc:
-            return EngineStatus("hf", True, f"weights not found: {exc}")
+            return EngineStatus("hf", True, f"no model: {exc}")
+        lines = [*choice.lines(), f"weights: {where}"]
         try:
             device = hf_loading.resolve_device(str(merged.get("device") or "auto"))
             quant = hf_loading.resolve_quantize(str(merged.get("quantize") or "auto"), device)
             dtype = hf_loading.resolve_dtype(str(merged.get("dtype") or "auto"), device)
         except EngineError as exc:
-            return EngineStatus("hf", True, f"{where}; settings problem: {exc}")
-        adapter = merged.get("adapter") or ""
-        detail = f"weights: {where}; device {device}, {'nf4' if quant == 'nf4' else dtype}"
-        if adapter:
-            detail += f"; adapter {adapter}"
-        return EngineStatus("hf", True, detail)
+            return EngineStatus("hf", True, f"{choice.display}; settings problem: {exc}", tuple(lines))
+        lines.append(f"device: {device}, {'nf4' if quant == 'nf4' else dtype}")
+        return EngineStatus("hf", True, f"{choice.display} ({choice.reason})", tuple(lines))
 
     def _resolve_settings(self) -> dict[str, str]:
         if self._resolved is None:

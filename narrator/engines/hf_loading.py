@@ -60,6 +60,12 @@ class LoadInfo:
 
 
 def _missing_weights_error(model: str, why: str) -> EngineError:
+    if _looks_like_path(model) or Path(model).expanduser().exists():
+        return EngineError(
+            f"model weights at '{model}' are not available: {why}; give a model directory (with config.json) or "
+            "a .gguf file (--model, engines.hf.model or NARRATOR_ENGINES__HF__MODEL), or leave the model unset to "
+            "use the production default or the installed stand-in"
+        )
     return EngineError(
         f"model weights for '{model}' are not available: {why}. "
         f"Either download them on a connected machine (`huggingface-cli download {model}`, then copy "
@@ -574,7 +580,11 @@ def load_model_and_tokenizer(
         threads=torch.get_num_threads(), seconds=round(time.perf_counter() - started, 3),
         converted_now=converted_now, notes=tuple(notes),
     )
-    log.info("loaded %s on %s (%s, quantize=%s) in %.1f s", model, info.device, info.dtype, info.quantize, info.seconds)
+    loaded = gguf.name if gguf is not None else model
+    if adapter and not for_training:
+        loaded += f" + adapter {Path(adapter).expanduser().name}"
+    log.info("loaded %s from %s on %s (%s, quantize=%s, %d threads) in %.1f s", loaded, base_dir, info.device,
+             info.dtype, info.quantize, info.threads, info.seconds)
     return lm, tokenizer, info
 
 
