@@ -18,6 +18,7 @@ from narrator.config import DEFAULTS
 from narrator.engines.base import EngineStatus
 from narrator.engines.generation import GeneratingEngine, short_model_label
 from narrator.engines.hf_choice import ModelChoice, choose_model, shipped_adapter
+from narrator.engines.hf_stop import first_sentence_stop
 from narrator.errors import EngineError
 from narrator.prompts import PromptBudget, render_prompt
 
@@ -66,6 +67,9 @@ class HFEngine(GeneratingEngine):
         self._lock = threading.Lock()
         self._overhead: int | None = None
         self.generated_tokens = 0  # counted for benchmarks
+        self.batches: list[dict[str, Any]] = []  # per generate call: rows, lengths, tokens, seconds (benchmarks)
+        self.stop_at_sentence = True  # end each answer at its first sentence (narrator.engines.hf_stop)
+        self.merge_adapter = True  # fold the LoRA weights into the base at load (no adapter cost per token)
 
     # -- which model ---------------------------------------------------------------------------------
     @property
@@ -145,7 +149,7 @@ class HFEngine(GeneratingEngine):
             "max_new_tokens": self.max_new_tokens,
             "max_prompt_tokens": self.max_prompt_tokens,
             "greedy": GREEDY,
-            "stop": "any special token",
+            "stop": "any special token" + (", first sentence" if self.stop_at_sentence else ""),
         }
 
     def _label(self) -> str:
@@ -162,7 +166,7 @@ class HFEngine(GeneratingEngine):
             resolved = self._resolve_settings()
             self._model, self._tokenizer, self.info = hf_loading.load_model_and_tokenizer(
                 self.model_id, self.gguf_file, self.adapter, resolved["quantize"], resolved["device"],
-                resolved["dtype"], self.threads,
+                resolved["dtype"], self.threads, merge_adapter=self.merge_adapter,
             )
 
     @property
@@ -214,7 +218,10 @@ class HFEngine(GeneratingEngine):
         return out
 
     def _generate_once(self, prompts: list[str]) -> list[str]:
+        import time
+
         import torch
+        from transformers import StoppingCriteriaList
 
         tok = self._tokenizer
         # The chat template already holds the special tokens; the plain layout needs the tokenizer's BOS.
@@ -222,13 +229,21 @@ class HFEngine(GeneratingEngine):
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special)
         device = next(self._model.parameters()).device
         enc = {k: v.to(device) for k, v in enc.items()}
+        prompt_length = enc["input_ids"].shape[1]
+        stop = StoppingCriteriaList([first_sentence_stop(tok, prompt_length)] if self.stop_at_sentence else [])
+        started = time.perf_counter()
         with torch.inference_mode():
             out = self._model.generate(
                 **enc, max_new_tokens=self.max_new_tokens, pad_token_id=tok.pad_token_id,
-                eos_token_id=self._eos_ids(), **GREEDY, temperature=None, top_p=None, top_k=None,
+                eos_token_id=self._eos_ids(), stopping_criteria=stop, **GREEDY, temperature=None, top_p=None,
+                top_k=None,
             )
-        new = out[:, enc["input_ids"].shape[1]:]
-        self.generated_tokens += int((new != tok.pad_token_id).sum())
+        new = out[:, prompt_length:]
+        generated = int((new != tok.pad_token_id).sum())
+        self.generated_tokens += generated
+        self.batches.append({"rows": len(prompts), "prompt_length": prompt_length,
+                             "prompt_tokens": int(enc["attention_mask"].sum()), "new_tokens": generated,
+                             "steps": int(new.shape[1]), "seconds": round(time.perf_counter() - started, 3)})
         return tok.batch_decode(new, skip_special_tokens=True)
 
     def _eos_ids(self) -> list[int]:

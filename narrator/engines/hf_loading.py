@@ -38,6 +38,24 @@ _MARKER = "narrator-converted.json"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
+def import_torch() -> Any:
+    """``torch``, imported with a CPU threading default that suits machines shared with other work.
+
+    ``OMP_WAIT_POLICY=PASSIVE`` (unless set): an OpenMP thread that finishes its share of an operation sleeps
+    instead of spinning. On a 2-core machine that also runs other processes, spinning threads wait for a
+    descheduled sibling at every operation: bench/narrate_window.py measured a model decode step of the
+    stand-in at 784 ms with spinning against 61 ms without, at a 1-minute load of 5. Only the first import of
+    torch in a process reads the variable.
+    """
+    import sys
+
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    return torch
+
+
 @dataclass(frozen=True)
 class LoadInfo:
     """What was loaded, for logs, ``narrate engines`` and benchmarks (no torch objects)."""
@@ -354,7 +372,7 @@ _DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat1
 
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when a CUDA GPU is usable, else ``cpu``; ``cuda`` without one is an error."""
-    import torch
+    torch = import_torch()
 
     device = (device or "auto").lower()
     if device == "auto":
@@ -378,9 +396,13 @@ def resolve_quantize(quantize: str, device: str) -> str:
         quantize = "nf4"
     if quantize in ("no", "off", "false", "0"):
         quantize = "none"
-    if quantize not in ("auto", "nf4", "none"):
-        raise EngineError(f"engines.hf.quantize must be auto, nf4 or none, not '{quantize}'")
+    if quantize in ("qint8", "int8-dynamic"):
+        quantize = "int8"
+    if quantize not in ("auto", "nf4", "int8", "none"):
+        raise EngineError(f"engines.hf.quantize must be auto, nf4, int8 or none, not '{quantize}'")
     on_cuda = device.startswith("cuda")
+    if quantize == "int8" and on_cuda:
+        raise EngineError("int8 dynamic quantization is for the CPU; on CUDA use engines.hf.quantize = \"nf4\"")
     if quantize == "auto":
         return "nf4" if on_cuda and _bitsandbytes_usable() else "none"
     if quantize == "nf4":
@@ -405,10 +427,10 @@ def _bitsandbytes_usable() -> bool:
 
 def resolve_dtype(dtype: str, device: str) -> str:
     """``auto`` -> bfloat16 on CUDA (float16 on GPUs without bf16); on the CPU bfloat16 where the processor
-    computes it natively (Intel AMX: ~8x the float32 matrix speed, measured in bench/narrate.py), else float32."""
+    multiplies it in hardware (AVX512-BF16 or AMX), else float32."""
     dtype = (dtype or "auto").lower()
     if dtype == "auto":
-        import torch
+        torch = import_torch()
 
         if device.startswith("cuda"):
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
@@ -419,14 +441,22 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 matrices in hardware (AMX tiles)."""
-    import torch
+    """True when this CPU multiplies bfloat16 matrices in hardware: AMX tiles or AVX512-BF16 instructions.
 
-    probe = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
-    try:
-        return bool(probe()) if probe is not None else False
-    except Exception:  # a private torch helper: never let it break loading
-        return False
+    Measured on a 2-core AMD EPYC with avx512_bf16 (no AMX): a 500x576 by 576x1536 matrix product at 181
+    GFLOPS in bfloat16 against 50 in float32; without either feature torch emulates bfloat16, slower than
+    float32.
+    """
+    torch = import_torch()
+    cpu = getattr(torch, "cpu", None)
+    for probe_name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        probe = getattr(cpu, probe_name, None)
+        try:
+            if probe is not None and probe():
+                return True
+        except Exception:  # private torch helpers: never let them break loading
+            continue
+    return False
 
 
 def nf4_config(compute_dtype: str = "bfloat16") -> Any:
@@ -520,7 +550,7 @@ def load_model_and_tokenizer(
     """Load ``(model, tokenizer, info)`` ready for batched generation (left padding, pad token set).
 
     ``model``: HF id, local directory or ``.gguf`` path; ``gguf_file``: a GGUF file (path, or name inside
-    ``model``); ``adapter``: a peft LoRA directory or None; ``quantize``: auto|nf4|none; ``device``:
+    ``model``); ``adapter``: a peft LoRA directory or None; ``quantize``: auto|nf4|int8|none; ``device``:
     auto|cpu|cuda; ``dtype``: auto|float32|bfloat16|float16; ``threads``: CPU threads (0 = torch default).
     ``merge_adapter`` folds the LoRA weights into an unquantized base (faster generation);
     ``for_training`` leaves the model in train mode without an adapter attached (finetune attaches its own).
@@ -528,7 +558,7 @@ def load_model_and_tokenizer(
     started = time.perf_counter()
     quiet_third_party()
     try:
-        import torch
+        torch = import_torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise EngineError(f"the hf engine needs the model extra ({exc}): pip install 'narrator[model]'") from None
@@ -542,6 +572,8 @@ def load_model_and_tokenizer(
     converted_now = gguf is not None and not (gguf_cache_dir(gguf) / _MARKER).is_file()
     base_dir = resolve_base(model, gguf_file or None)
 
+    if resolved_quant == "int8":
+        resolved_dtype = "float32"  # dynamic int8 kernels take float32 activations
     kwargs: dict[str, Any] = {"dtype": getattr(torch, resolved_dtype), "low_cpu_mem_usage": True}
     if resolved_quant == "nf4":
         kwargs["quantization_config"] = nf4_config("bfloat16" if resolved_dtype == "float32" else resolved_dtype)
@@ -569,6 +601,10 @@ def load_model_and_tokenizer(
         )
         notes.append(f"adapter {adapter}")
 
+    if resolved_quant == "int8" and not for_training:
+        lm = quantize_int8(lm)
+        notes.append("int8 dynamic quantization of the linear layers")
+
     prepare_tokenizer(tokenizer)
     if getattr(lm, "generation_config", None) is not None and lm.generation_config.pad_token_id is None:
         lm.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -586,6 +622,16 @@ def load_model_and_tokenizer(
     log.info("loaded %s from %s on %s (%s, quantize=%s, %d threads) in %.1f s", loaded, base_dir, info.device,
              info.dtype, info.quantize, info.threads, info.seconds)
     return lm, tokenizer, info
+
+
+def quantize_int8(model: Any) -> Any:
+    """The model with every ``nn.Linear`` replaced by torch's dynamically quantized int8 version (CPU only)."""
+    torch = import_torch()
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError:  # pragma: no cover - torch builds without the quantization package
+        raise EngineError("this torch build has no torch.ao.quantization: use engines.hf.quantize = \"none\"") from None
+    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def prepare_tokenizer(tokenizer: Any) -> Any:
