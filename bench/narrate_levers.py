@@ -3,13 +3,13 @@
 Every configuration builds the same report in-process (``narrator.app.report.build``: walk, judgment, narration,
 headline; no rendering) in a fresh Python process of its own, so that settings read once per process (the
 OpenMP wait policy, thread counts) apply; configurations alternate round by round so that they share the
-machine's load. Prints per run the wall seconds of the build, the model load, the generation, the 1-minute load
-average, the prompt tokens (real and padded), the generated tokens, and how many sentences the model wrote and
+machine's load. Prints per run the wall seconds of the build, the process's CPU seconds (less disturbed by
+other work on the machine than wall time), the model load, the generation, the 1-minute load average, the prompt tokens (real and padded), the generated tokens, and how many sentences the model wrote and
 the guard replaced; then medians, each lever's ratio to the new defaults, and the sentences that differ from
 the defaults' (the quality check).
 
     python bench/narrate_levers.py                                # every lever below, 3 rounds
-    python bench/narrate_levers.py --configs default,fp32,int8 --rounds 5
+    python bench/narrate_levers.py --configs default,fp32,prompt384 --rounds 5
     python bench/narrate_levers.py --repo /work/repos/flask --since 2026-02-18 --until 2026-02-21
 
 A lever is measured against ``default`` (the engine as it ships) by turning it off or changing it.
@@ -33,10 +33,10 @@ sys.path.insert(0, str(HERE))
 CONFIGS: dict[str, dict] = {
     "default": {},
     "fp32": {"settings": {"dtype": "float32"}},  # bf16 off (the old choice on CPUs without AMX)
-    "spin": {"env": {"OMP_WAIT_POLICY": "ACTIVE"}},  # OpenMP threads spin between operations (the old default)
+    "ompdefault": {"env": {"OMP_WAIT_POLICY": ""}},  # libgomp's own default (what narrator had before PASSIVE)
+    "spin": {"env": {"OMP_WAIT_POLICY": "ACTIVE"}},  # OpenMP threads always spin between operations
     "threads1": {"settings": {"threads": 1}},
     "unmerged": {"attrs": {"merge_adapter": False}},  # LoRA applied at every step instead of merged at load
-    "int8": {"settings": {"quantize": "int8"}},  # torch dynamic int8 linear layers (float32 activations)
     "nostop": {"attrs": {"stop_at_sentence": False}},  # generate until an end token or max_new_tokens
     "batch1": {"settings": {"batch_size": 1}},
     "batch4": {"settings": {"batch_size": 4}},
@@ -44,6 +44,8 @@ CONFIGS: dict[str, dict] = {
     "prompt384": {"settings": {"max_prompt_tokens": 384}},  # a shorter narration prompt than the trained 512
     "prompt256": {"settings": {"max_prompt_tokens": 256}},
     "noheadline": {"settings": {"headline": False}},
+    "bare": {"settings": {"adapter": "none"}},  # the stand-in without its adapter (it rambles more)
+    "bare-nostop": {"settings": {"adapter": "none"}, "attrs": {"stop_at_sentence": False}},
 }
 
 
@@ -65,8 +67,12 @@ def child(config_name: str, repo: str, since: str, until: str) -> None:
         build_s = time.perf_counter() - t
     batches = engine.batches
     stats = report.engine.get("narrations", {})
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "config": config_name, "wall": time.perf_counter() - started, "build": build_s,
+        "cpu": usage.ru_utime + usage.ru_stime,
         "load": engine.info.seconds if engine.info else 0.0, "dtype": engine.info.dtype if engine.info else "",
         "threads": engine.info.threads if engine.info else 0,
         "generate": sum(b["seconds"] for b in batches), "calls": len(batches),
@@ -120,18 +126,21 @@ def main() -> None:
             if out:
                 out.write(json.dumps(run) + "\n")
                 out.flush()
-            print(f"  r{r} {name:<11} wall {run['wall']:6.1f}  load-model {run['load']:5.1f}  generate "
+            print(f"  r{r} {name:<11} wall {run['wall']:6.1f}  cpu {run['cpu']:6.1f}  load-model {run['load']:5.1f}  generate "
                   f"{run['generate']:6.1f} s ({run['calls']} calls)  prompt {run['prompt_tokens']} tok (padded "
                   f"{run['padded_tokens']})  new {run['new_tokens']} in {run['steps']} steps  model {run['model']} / replaced "
                   f"{run['replaced']}  1-min load {run['load_before']:.2f}->{run['load_after']:.2f}", flush=True)
     print("\nmedians (ratio: config / default, < 1 is faster):")
-    med = {n: {k: statistics.median(r[k] for r in rs) for k in ("wall", "generate", "load")} for n, rs in runs.items()}
+    med = {n: {k: statistics.median(r[k] for r in rs) for k in ("wall", "generate", "load", "cpu")}
+           for n, rs in runs.items()}
     ref = med.get("default")
     for name, m in med.items():
         loads = [r["load_before"] for r in runs[name]]
-        ratio = f"  x{m['wall'] / ref['wall']:.2f} wall, x{m['generate'] / ref['generate']:.2f} generate" if ref else ""
+        ratio = (f"  x{m['wall'] / ref['wall']:.2f} wall, x{m['generate'] / ref['generate']:.2f} generate, "
+                 f"x{m['cpu'] / ref['cpu']:.2f} cpu") if ref else ""
         last = runs[name][-1]
-        print(f"  {name:<11} wall {m['wall']:6.1f}  generate {m['generate']:6.1f}  load-model {m['load']:5.1f}{ratio}"
+        print(f"  {name:<11} wall {m['wall']:6.1f}  cpu {m['cpu']:6.1f}  generate {m['generate']:6.1f}  load-model "
+              f"{m['load']:5.1f}{ratio}"
               f"  ({last['dtype']}, {last['threads']} threads; model {last['model']} / replaced {last['replaced']};"
               f" 1-min load {min(loads):.2f}-{max(loads):.2f})")
     if "default" in runs:

@@ -168,8 +168,9 @@ def main() -> None:
             for name, rs in runs.items():
                 text, source, _ = rs[-1]["sentences"].get(sha, ("-", "-", ""))
                 print(f"      {name:<10} {'M' if source == 'model' else 'h'} {text}")
-    print(f"\nreports in {out_dir}")
-    if not args.out:
+    if args.out:
+        print(f"\nreports in {out_dir}")
+    else:
         shutil.rmtree(work, ignore_errors=True)
 
 

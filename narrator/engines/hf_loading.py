@@ -396,13 +396,9 @@ def resolve_quantize(quantize: str, device: str) -> str:
         quantize = "nf4"
     if quantize in ("no", "off", "false", "0"):
         quantize = "none"
-    if quantize in ("qint8", "int8-dynamic"):
-        quantize = "int8"
-    if quantize not in ("auto", "nf4", "int8", "none"):
-        raise EngineError(f"engines.hf.quantize must be auto, nf4, int8 or none, not '{quantize}'")
+    if quantize not in ("auto", "nf4", "none"):
+        raise EngineError(f"engines.hf.quantize must be auto, nf4 or none, not '{quantize}'")
     on_cuda = device.startswith("cuda")
-    if quantize == "int8" and on_cuda:
-        raise EngineError("int8 dynamic quantization is for the CPU; on CUDA use engines.hf.quantize = \"nf4\"")
     if quantize == "auto":
         return "nf4" if on_cuda and _bitsandbytes_usable() else "none"
     if quantize == "nf4":
@@ -550,7 +546,7 @@ def load_model_and_tokenizer(
     """Load ``(model, tokenizer, info)`` ready for batched generation (left padding, pad token set).
 
     ``model``: HF id, local directory or ``.gguf`` path; ``gguf_file``: a GGUF file (path, or name inside
-    ``model``); ``adapter``: a peft LoRA directory or None; ``quantize``: auto|nf4|int8|none; ``device``:
+    ``model``); ``adapter``: a peft LoRA directory or None; ``quantize``: auto|nf4|none; ``device``:
     auto|cpu|cuda; ``dtype``: auto|float32|bfloat16|float16; ``threads``: CPU threads (0 = torch default).
     ``merge_adapter`` folds the LoRA weights into an unquantized base (faster generation);
     ``for_training`` leaves the model in train mode without an adapter attached (finetune attaches its own).
@@ -572,8 +568,6 @@ def load_model_and_tokenizer(
     converted_now = gguf is not None and not (gguf_cache_dir(gguf) / _MARKER).is_file()
     base_dir = resolve_base(model, gguf_file or None)
 
-    if resolved_quant == "int8":
-        resolved_dtype = "float32"  # dynamic int8 kernels take float32 activations
     kwargs: dict[str, Any] = {"dtype": getattr(torch, resolved_dtype), "low_cpu_mem_usage": True}
     if resolved_quant == "nf4":
         kwargs["quantization_config"] = nf4_config("bfloat16" if resolved_dtype == "float32" else resolved_dtype)
@@ -601,10 +595,6 @@ def load_model_and_tokenizer(
         )
         notes.append(f"adapter {adapter}")
 
-    if resolved_quant == "int8" and not for_training:
-        lm = quantize_int8(lm)
-        notes.append("int8 dynamic quantization of the linear layers")
-
     prepare_tokenizer(tokenizer)
     if getattr(lm, "generation_config", None) is not None and lm.generation_config.pad_token_id is None:
         lm.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -622,16 +612,6 @@ def load_model_and_tokenizer(
     log.info("loaded %s from %s on %s (%s, quantize=%s, %d threads) in %.1f s", loaded, base_dir, info.device,
              info.dtype, info.quantize, info.threads, info.seconds)
     return lm, tokenizer, info
-
-
-def quantize_int8(model: Any) -> Any:
-    """The model with every ``nn.Linear`` replaced by torch's dynamically quantized int8 version (CPU only)."""
-    torch = import_torch()
-    try:
-        from torch.ao.quantization import quantize_dynamic
-    except ImportError:  # pragma: no cover - torch builds without the quantization package
-        raise EngineError("this torch build has no torch.ao.quantization: use engines.hf.quantize = \"none\"") from None
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def prepare_tokenizer(tokenizer: Any) -> Any:
