@@ -294,7 +294,7 @@ def test_binary_only_commit_falls_back_and_names_the_file(tiny, git_repo):
     assert n.omitted == ("assets/logo.png (binary)",)
 
 
-def test_merge_commit_is_narrated(tiny, git_repo):
+def test_merge_commit_gets_the_rule_based_sentence(tiny, git_repo):
     git_repo.commit("init", {"app/a.py": "a = 1\n"})
     git_repo.git("checkout", "-q", "-b", "feature")
     git_repo.commit("feat: b", {"app/b.py": "b = 2\n"})
@@ -302,8 +302,11 @@ def test_merge_commit_is_narrated(tiny, git_repo):
     git_repo.commit("fix: a", {"app/a.py": "a = 3\n"})
     merge = git_repo.merge("feature", "Merge branch 'feature'")
     requests, diffs = requests_for(git_repo, [merge])
-    [n] = engine_for(tiny).narrate(requests, diffs=diffs)
-    assert n.sha == merge and n.text
+    engine = engine_for(tiny)
+    [n] = engine.narrate(requests, diffs=diffs)
+    assert n.sha == merge and n.text.startswith("Merged the branch")
+    assert n.source == "heuristic" and n.fallback_reason == "merge commit"
+    assert engine.batches == []  # the model was not asked
 
 
 def test_model_returning_nothing_falls_back(tiny, git_repo):

@@ -297,13 +297,13 @@ def test_engine_footer_counts_model_and_fallback() -> None:
 def test_engine_footer_names_the_model_and_what_the_guard_replaced_in_every_format() -> None:
     engine = {"name": "hf", "fingerprint": "hf/x", "prompt_version": "2",
               "model": "SmolLM2-135M-Instruct.Q4_1 + smollm2-cocktail adapter",
-              "narrations": {"cached": 0, "model": 12, "heuristic": 0, "fallback": 8, "rejected": 5, "no_code": 2,
-                             "unavailable": 1}, "headline_source": "facts"}
+              "narrations": {"cached": 0, "model": 12, "heuristic": 0, "fallback": 11, "rejected": 5, "no_code": 2,
+                             "merge": 3, "unavailable": 1}, "headline_source": "facts"}
     report = build([commit("feat: a thing", day(1))], engine=engine)
-    line = ("Commit descriptions: 12 of 20 written by a small local model (SmolLM2-135M-Instruct.Q4_1 + "
+    line = ("Commit descriptions: 12 of 23 written by a small local model (SmolLM2-135M-Instruct.Q4_1 + "
             "smollm2-cocktail adapter, hf engine); the guard replaced 5 of its sentences with rule-based ones (not "
-            "supported by the commit); 2 rule-based (no code to read); 1 rule-based (the model could not be "
-            "reached).")
+            "supported by the commit); 3 rule-based (merges); 2 rule-based (no code to read); 1 rule-based (the "
+            "model could not be reached).")
     assert line in render(report, "md")
     assert line in render(report, "html")
     assert json.loads("".join(render(report, "json")))["engine"]["narrations"]["rejected"] == 5

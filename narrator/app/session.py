@@ -138,7 +138,7 @@ class Session:
 
         ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
         the engine. Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback; and
-        the fallbacks by why: rejected by the guard, no_code to read, model unavailable).
+        the fallbacks by why: rejected by the guard, no_code to read, merge commits, model unavailable).
         """
         engine = engine or self.engine()
         descriptions = descriptions or {}
@@ -153,7 +153,7 @@ class Session:
         shas = [c.sha for c in commits]
         found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
         stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
-                 "unavailable": 0}
+                 "merge": 0, "unavailable": 0}
 
         def stamped(batch: Iterable[Narration]) -> list[Narration]:
             return [replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n for n in batch]

@@ -44,15 +44,19 @@ log = logging.getLogger(__name__)
 
 
 NO_CODE_REASONS = ("no readable text changes", "no files changed")  # fallbacks without any model output
+MERGE_REASON = "merge commit"  # the model was never trained on merges: their work is narrated in its own commits
 UNAVAILABLE_PREFIX = "model unavailable"
 
 
 def fallback_kind(reason: str | None) -> str:
     """Why a model engine's commit got the rule-based sentence: ``rejected`` (the guard replaced the model's
-    sentence), ``no_code`` (nothing of the code to read, so the model was not asked) or ``unavailable``."""
+    sentence), ``no_code`` (nothing of the code to read, so the model was not asked), ``merge`` (a merge commit,
+    not asked either) or ``unavailable``."""
     reason = reason or ""
     if reason in NO_CODE_REASONS:
         return "no_code"
+    if reason == MERGE_REASON:
+        return "merge"
     if reason.startswith(UNAVAILABLE_PREFIX):
         return "unavailable"
     return "rejected"
@@ -200,7 +204,12 @@ class GeneratingEngine:
         extra = (request.description, request.classification.description, *request.classification.areas)
         context = commit_context(commit, files, extra)
         plan = _Plan(index, request, prompt, context, prompt.omitted)
-        if not prompt.included:  # nothing of the code to read: the model was never trained on that
+        if commit.is_merge:
+            # A merge's diff is all the work it brings in, its message a branch name or a pull request title: the
+            # model (trained on single commits) invents from such input ("Merge branch 'stable'" became a claim about
+            # a session flag); the rule-based sentence says what was merged, the work is narrated in its commits.
+            plan.fallback = MERGE_REASON
+        elif not prompt.included:  # nothing of the code to read: the model was never trained on that
             plan.fallback = NO_CODE_REASONS[0] if commit.files else NO_CODE_REASONS[1]
         return plan
 

@@ -71,7 +71,7 @@ DESCRIPTIONS: dict[str, str] = {
     "Report.commits": "Every commit of the window, in git log order (newest first).",
     "Report.engine": "The narration engine: name, fingerprint, prompt_version, model (the model that wrote, for "
                      "model engines, else null), narrations (counts by origin: cached, model, heuristic, fallback; "
-                     "fallbacks by why: rejected by the guard, no_code to read, model unavailable) and "
+                     "fallbacks by why: rejected by the guard, no_code to read, merge commits, model unavailable) and "
                      "headline_source (facts or model).",
     "Report.notes": "Remarks about the report itself (a shallow clone, an unreadable earlier period...).",
     "CommitEntry.sha": "Full commit id.",

@@ -97,6 +97,7 @@ def _engine_line(report: Report) -> str:
     if model or fallback:
         rejected = int(stats.get("rejected", fallback) or 0)
         no_code, unavailable = int(stats.get("no_code", 0) or 0), int(stats.get("unavailable", 0) or 0)
+        merges = int(stats.get("merge", 0) or 0)
         label = one_line(str(engine.get("model") or ""))
         who = "a small local model" if name == "hf" else "the model"
         who += f" ({label}, {name} engine)" if label else f" of the {name} engine"
@@ -106,6 +107,8 @@ def _engine_line(report: Report) -> str:
             guard = plural(rejected, "of its sentences", "of its sentences") if rejected else "none of its sentences"
             line += f"; the guard replaced {guard} with rule-based ones"
             line += " (not supported by the commit)" if rejected else ""
+        if merges:
+            line += f"; {merges:,} rule-based (merges)"
         if no_code:
             line += f"; {no_code:,} rule-based (no code to read)"
         if unavailable:
