@@ -50,7 +50,7 @@ def tiny(tmp_path_factory):
 def test_stopping_at_the_first_sentence_keeps_the_same_cleaned_answers(tiny, monkeypatch):
     texts = ["Fixed the basket.", "Explain in one sentence what this change does and why it matters. " * 3,
              "def total(self): return sum(item.price for item in self.items)"]
-    engine = engine_for(tiny, max_new_tokens=24)
+    engine = engine_for(tiny, max_new_tokens=16)
     engine.stop_at_sentence = False
     full = engine._generate(texts)
     engine.stop_at_sentence = True
