@@ -40,6 +40,18 @@ DEFAULT_REPO = "/work/repos/flask"
 DEFAULT_WINDOW = ("2016-08-19", "2016-08-20")
 
 
+# Runs narrator from a given source tree even when another checkout is installed in editable mode (an editable
+# install's import hook would otherwise win over PYTHONPATH, and the baseline would be this tree again).
+_LAUNCH = ("import runpy, sys\n"
+           "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()\n"
+           "                    and 'editable' not in repr(f).lower()]\n"
+           "sys.path.insert(0, sys.argv.pop(1))\n"
+           "import narrator\n"
+           "assert narrator.__file__.startswith(sys.path[0]), narrator.__file__\n"
+           "sys.argv[0] = 'narrate'\n"
+           "runpy.run_module('narrator', run_name='__main__', alter_sys=True)\n")
+
+
 def standin_gguf() -> str:
     sys.path.insert(0, str(HERE))
     from narrator.engines.hf_loading import find_standin_gguf
@@ -62,12 +74,14 @@ def export_revision(rev: str, target: Path) -> Path:
     return target
 
 
-def run_once(cmd: list[str], env: dict[str, str], out_file: Path) -> dict:
-    """One timed run: wall and CPU seconds of the child, load averages, and what the report says."""
+def run_once(args: list[str], env: dict[str, str], out_file: Path) -> dict:
+    """One timed run of narrate from the source tree ``env["PYTHONPATH"]``: wall and CPU seconds of the child, load
+    averages, and what the report says."""
     load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run([*cmd, "-o", str(out_file)], env=env, capture_output=True, text=True)
+    cmd = [sys.executable, "-c", _LAUNCH, env["PYTHONPATH"], *args, "-o", str(out_file)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -111,8 +125,8 @@ def main() -> None:
                      "HF_HUB_OFFLINE": "1"})
     if args.threads:
         base_env["NARRATOR_ENGINES__HF__THREADS"] = str(args.threads)
-    cmd = [sys.executable, "-m", "narrator", "report", "--repo", str(Path(args.repo).resolve()), "--engine", "hf",
-           "--since", args.since, "--until", args.until, "--format", "json", "--detail", "full", "--no-cache"]
+    cmd = ["report", "--repo", str(Path(args.repo).resolve()), "--engine", "hf", "--since", args.since, "--until",
+           args.until, "--format", "json", "--detail", "full", "--no-cache"]
 
     codes: dict[str, dict[str, str]] = {}
     if args.baseline_rev or args.baseline_src:
