@@ -695,8 +695,8 @@ def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str
         trend = "Busier than"
     else:
         trend = "Quieter than"
-    return (f"{trend} {name} ({prev_label}): {now:,} work commits against {before:,}, "
-            f"{numbers.contributors:,} contributors against {prev['contributors']:,}.")
+    return (f"{trend} {name} ({prev_label}): {plural(now, 'work commit')} against {before:,}, "
+            f"{plural(numbers.contributors, 'contributor')} against {prev['contributors']:,}.")
 
 
 _TIER_ORDER = {"security": 0, "behaviour": 1, "feature": 2, "notable": 3, "fix": 3, "performance": 4, "code": 5,

@@ -195,8 +195,8 @@ def _comparison(inputs: Sequence[RepositoryInput], numbers: TeamNumbers, name: s
     else:
         change = (now - before) / before
         trend = "About as busy as" if abs(change) < 0.15 else ("Busier than" if change > 0 else "Quieter than")
-        summary = (f"{trend} {name_label} across the team: {now:,} work commits against {before:,}, "
-                   f"{numbers.contributors:,} people against {len(people):,}.")
+        summary = (f"{trend} {name_label} across the team: {plural(now, 'work commit')} against {before:,}, "
+                   f"{plural(numbers.contributors, 'person', 'people')} against {len(people):,}.")
     return TeamComparison(since=first.since, until=first.until, label=first.label, work_commits=before,
                           contributors=len(people), summary=summary)
 
