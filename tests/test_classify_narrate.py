@@ -200,3 +200,29 @@ def test_a_root_package_holding_most_source_files_is_split_one_level():
     assert root_package(mixed, plain) is None
     assert root_package(["src/pkg/a.py"] * 6, plain) is None  # already a package area (src/<pkg>)
     assert root_package(["numpy/a.py"] * 4, plain) is None  # too few source files to tell
+
+
+def test_areas_follow_what_a_path_is():
+    """Tests inside a module (guice's core/test), Cucumber features, scripts, phpstan configuration and
+    vendored copies are tests and tooling, wherever they sit; a generated copy rebuilt with its source
+    (lodash's dist/lodash.js with lodash.js) is not where the work went."""
+    c = Classifier(project="lodash")
+    assert c.area_of("core/test/com/google/inject/InjectorTest.java") == "tests"
+    assert c.area_of("features/step_definitions/jekyll_steps.rb") == "tests"
+    assert c.area_of("script/cibuild") == "build, tooling and dependencies"
+    assert c.area_of("phpstan/baseline.neon") == "build, tooling and dependencies"
+    assert c.area_of("third_party/jsr305/Nullable.java") == "build, tooling and dependencies"
+    assert c.areas_of(["lodash.js", "dist/lodash.js", "test/test.js"]) == ("lodash core", "tests")
+    assert c.areas_of(["dist/lodash.js"]) == ("build, tooling and dependencies",)
+    assert Classifier(areas={"dist/**": "Bundles"}).areas_of(["lodash.js", "dist/lodash.js"]) == (
+        "Bundles", "project root")  # the user named it: it counts
+
+
+def test_root_package_is_split_only_when_its_source_spreads_over_sub_packages():
+    from narrator.git.classify import root_package
+
+    numpy = [f"numpy/{d}/m{i}.py" for d in ("core", "linalg", "fft") for i in range(4)]
+    guice = [f"core/src/com/google/inject/C{i}.java" for i in range(12)] + \
+        [f"core/test/com/google/inject/C{i}Test.java" for i in range(8)]
+    assert root_package(numpy, Classifier()) == "numpy"
+    assert root_package(guice, Classifier()) is None  # core/src alone: "core/src" would say nothing

@@ -246,3 +246,11 @@ def test_tag_notes():
     assert entries[0].breaking
     plain = entries_from_text("Faster startup when many plugins are installed.\n\nSee the docs.")
     assert [e.text for e in plain] == ["Faster startup when many plugins are installed.", "See the docs."]
+
+
+def test_development_sections_are_upkeep():
+    from narrator.evidence.changelog import normalise_kind
+
+    assert normalise_kind("Development Fixes") == "misc"  # jekyll: CI and test-suite work, not user fixes
+    assert normalise_kind("Internal improvements") == "misc"
+    assert normalise_kind("Bug Fixes") == "bugfix" and normalise_kind("Minor Enhancements") == "feature"

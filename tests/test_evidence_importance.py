@@ -186,3 +186,11 @@ def test_describe_prefers_human_text_and_keeps_tokens():
     terse = describe("fix typing", "The config.audit.* keys were typed as str.\n\nSigned-off-by: A <a@b>")
     assert terse.text == "fix typing. The config.audit.* keys were typed as str."
     assert describe("redirect defaults to 303").text == "redirect defaults to 303"  # no re-casing of a name
+
+
+def test_describe_says_an_entry_written_in_two_changelogs_once():
+    # jekyll keeps History.markdown and docs/_docs/history.md; both hold the entry, one says more
+    a = entry("Add json as runtime_dependency")
+    b = entry("Add gem json as runtime_dependency")
+    c = entry("Add Ruby 3.4 to CI matrix")
+    assert describe("x", "", [a, b, c]).text == "Add json as runtime_dependency. Add Ruby 3.4 to CI matrix."

@@ -89,3 +89,18 @@ def test_same_title_commit_and_merge_both_match():
     got = match_entries([entry("``redirect`` returns a ``303`` status code by default instead of ``302``.",
                                ("#5895",))], commits)
     assert sorted(m.sha for m in got) == ["a", "b"] and all(m.method == "text" for m in got)
+
+
+def test_versions_and_bump_are_not_topics():
+    assert significant_words("Bump cucumber to v9") == frozenset({"cucumber"})
+
+
+def test_an_entry_citing_only_older_pull_requests_is_not_matched_by_text():
+    """jekyll's v4.4.0 notes list a year of pull requests; "Lock Ruby in CI to v3.1.2 and bump JRuby (#9196)"
+    must not land on this window's "Add Ruby 3.4 to CI matrix (#9740)"."""
+    commits = [Commit("a", "Add Ruby 3.4 to CI matrix (#9740)"), Commit("b", "Bump cucumber to v9 (#9747)"),
+               Commit("c", "Test inspect filter (#9743)")]
+    old = entry("Lock Ruby in CI matrix to v3.1.2", ("#9196",))
+    assert match_entries([old], commits) == ()
+    recent = entry("Add Ruby 3.4 to the CI matrix", ("#9741",))  # an issue of this window: text may match
+    assert [m.sha for m in match_entries([recent], commits)] == ["a"]

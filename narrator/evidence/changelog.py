@@ -145,6 +145,8 @@ def fragment_type(path: str) -> str | None:
 _KIND_RULES = [  # searched in order in a lower-cased label; the first hit wins
     ("security", re.compile(r"\bsecurity\b|\bvulnerab|\bcve\b|\bghsa\b")),
     ("change", re.compile(r"\bbreaking\b|\bincompatib|\bbc[- ]?breaks?\b|\bbackwards?[- ]incompat|\bmajor\b")),
+    # "Development Fixes", "Internal improvements": work on the project's own process, before fix/feature
+    ("misc", re.compile(r"^(development|internal|infrastructure|dev)\b")),
     ("deprecation", re.compile(r"\bdeprecat")),
     ("removal", re.compile(r"\bremov|\bdropped\b|\bdrop\b|\bdeleted?\b")),
     ("bugfix", re.compile(r"\bfix|\bbugs?\b|\bbugfix|\bregression|\bcorrection|\bhotfix|\bpatch(es)?\b")),

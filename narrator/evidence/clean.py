@@ -10,6 +10,8 @@ One job: ``clean_markup(text)`` removes markup a reader should not see and nothi
 - emphasis markers: ``**b**``, ``*e*``, ``__b b__``, ``_e e_``, ``~~s~~`` (only when they flank words);
 - lower-case HTML formatting tags that come in pairs (``<b>x</b>``, ``<code>x</code>``), ``<br>``, ``<a href>``
   links (a lone ``<p>`` or ``<img/>`` is kept: it may be what the sentence is about), HTML comments, fenced code blocks,
+  HTML character references outside code (``&amp;`` -> ``&``), ``{% raw %}``/``{% endraw %}`` template tags, link
+  targets that start with a template expression (``[#12]({{ site.repository }}/issues/12)`` -> ``#12``),
   reST directive lines, Markdown backslash escapes (``should\\_ignore\\_error`` -> ``should_ignore_error``);
 - whitespace runs (collapsed to one space).
 
@@ -25,6 +27,7 @@ word (``*not*``, ``**Security:**``), never inside one (``a_b_c``, ``__init__``, 
 
 from __future__ import annotations
 
+import html
 import re
 
 __all__ = ["clean_markup", "strip_credits", "clean_entry", "first_sentence"]
@@ -39,9 +42,15 @@ _MYST_ROLE = re.compile(r"(?<!`)\{(?P<name>[\w+-]+)(?::[\w+-]+)*\}`(?P<body>[^`]
 _REST_LINK = re.compile(r"`(?P<text>[^`<]*?)\s*<(?P<url>[^`>]*)>`__?")
 _REST_REF = re.compile(r"(?<![`\w])`(?P<text>[^`]+)`__?(?![\w])")
 _CODE = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)(?P<body>.+?)(?<!`)(?P=ticks)(?!`)")
-_IMAGE = re.compile(r"!\[(?P<text>[^\]\[]*)\]\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
+# A link target may start with a template expression (Jekyll's ``[#12]({{ site.repository }}/issues/12)``).
+_URL = r"(?:\{\{[^{}()\n]*\}\}|\{%[^{}()\n]*%\})?[^()\s]*(?:\([^()\s]*\)[^()\s]*)*"
+_IMAGE = re.compile(r"!\[(?P<text>[^\]\[]*)\]\((?P<url>" + _URL + r")(?:\s+\"[^\"]*\")?\)")
 _LINK = re.compile(r"(?<!\\)\[(?P<text>[^\]\[]*(?:\[[^\]\[]*\][^\]\[]*)*)\]"
-                   r"\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
+                   r"\((?P<url>" + _URL + r")(?:\s+\"[^\"]*\")?\)")
+# Template tags that only protect text from a site generator: ``{% raw %}{{ jekyll }}{% endraw %}``.
+_RAW_TAG = re.compile(r"\{%-?\s*(?:raw|endraw)\s*-?%\}")
+# HTML character references (``&amp;``, ``&#34;``, ``&#x27;``) written into Markdown changelogs.
+_ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#\d{1,6}|#[xX][0-9A-Fa-f]{1,6});")
 _REF_LINK = re.compile(r"(?<![\w\]\\])\[(?P<text>[^\]\[]+)\]\[[^\]\[]*\]")
 _AUTOLINK = re.compile(r"<(?P<url>(?:https?|ftp|mailto):[^\s<>]+)>")
 # HTML: only formatting tags that come as an open/close pair (``<b>x</b>``), ``<br>``, and links with an href.
@@ -64,7 +73,7 @@ _EM_UNDER = re.compile(r"(?:(?<=^)|(?<=[\s(\[{]))_(?=[A-Za-z\x00])(?P<body>[A-Za
                        + _CLOSE)
 _STRIKE = re.compile(_OPEN + r"~~(?=\S)(?P<body>[^~\n]*?\S)~~" + _CLOSE)
 _SPACE = re.compile(r"\s+")
-_MARKUP_CHARS = re.compile(r"[`*_\[<\\~:!]|\.\. |``")
+_MARKUP_CHARS = re.compile(r"[`*_\[<\\~:!&{]|\.\. |``")
 _MARK = re.compile("\x00(\\d+)\x00")
 
 
@@ -122,6 +131,8 @@ def clean_markup(text: str) -> str:
         text = _FENCE.sub(" ", text)
     if ".. " in text:
         text = _DIRECTIVE.sub(" ", text)
+    if "{%" in text:
+        text = _RAW_TAG.sub("", text)
     text = _SPACE.sub(" ", text).strip()
     vault = _Vault()
     if "`" in text:
@@ -154,6 +165,8 @@ def clean_markup(text: str) -> str:
         text = _EM_UNDER.sub(lambda m: m.group("body"), text)
     if "~~" in text:
         text = _STRIKE.sub(lambda m: m.group("body"), text)
+    if "&" in text:  # outside code spans (they are in the vault): there ``&amp;`` is what was written
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     text = vault.restore(text)
     text = _SPACE.sub(" ", text).strip()
     return re.sub(r"\s+([,.;:!?)])(?=\s|$)", r"\1", re.sub(r"(?<!\S)\(\s*\)", "", text)).strip()

@@ -72,7 +72,14 @@ def describe(subject: str, body: str = "", entries: Iterable[ChangelogEntry] = (
     ranked = sorted((e for e in entries if e.text), key=lambda e: _SOURCE_ORDER.get(e.source, 3))
     if ranked:
         best_source = ranked[0].source
-        chosen = [e for e in ranked if e.source == best_source][:3]
+        chosen: list[ChangelogEntry] = []
+        said: list[frozenset[str]] = []
+        for e in ranked:  # one entry written twice (History.markdown and docs/history.md) is said once
+            words = significant_words(e.text) or frozenset({e.text.lower()})
+            if e.source != best_source or len(chosen) == 3 or any(words <= w or w <= words for w in said):
+                continue
+            said.append(words)
+            chosen.append(e)
         text = chosen[0].text if len(chosen) == 1 else " ".join(_sentence(e.text) for e in chosen)
         refs = tuple(dict.fromkeys(r for e in chosen for r in e.refs))
         return Description(text, best_source if best_source in _SOURCE_ORDER else "changelog", refs)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from narrator.evidence.commit import CommitEvidence
 from narrator.evidence.signals import BEHAVIOUR_KINDS, Signal
 
-__all__ = ["Score", "TIERS", "score", "explain", "tier_of"]
+__all__ = ["Score", "TIERS", "score", "explain", "tier_of", "is_release_notes"]
 
 TIERS = {"security": 200, "behaviour": 150, "feature": 100, "notable": 95, "fix": 90, "performance": 80,
          "code": 60, "docs": 40, "refactor": 35, "tests": 30, "upkeep": 10}
@@ -87,6 +87,16 @@ def _quote(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "\u2026"
 
 
+def is_release_notes(evidence: CommitEvidence) -> bool:
+    """Whether a commit's changelog entries describe other commits: it adds entries without touching shipped
+    source (or adds two or more with at most a version bump in source), touching nothing but changelogs, docs,
+    tooling and dependency files besides."""
+    counts = evidence.kind_counts
+    return bool(evidence.entries) and "changelog" in counts and (
+        (not evidence.touches_source and set(counts) <= {"changelog", "docs", "tooling", "dependencies"})
+        or (len(evidence.entries) >= 2 and evidence.source_churn <= _VERSION_BUMP_CHURN))
+
+
 def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     """The tier the evidence supports and the reasons for it (see the module docstring)."""
     reasons: list[str] = []
@@ -95,10 +105,7 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     if _BRANCH_SYNC.match(evidence.subject or ""):
         return "upkeep", ["merges one branch into another (the work is counted in its own commits)"]
     counts = evidence.kind_counts
-    release_notes = evidence.entries and "changelog" in counts and (
-        (not evidence.touches_source and set(counts) <= {"changelog", "docs", "tooling", "dependencies"})
-        or (len(evidence.entries) >= 2 and evidence.source_churn <= _VERSION_BUMP_CHURN))
-    if release_notes:
+    if is_release_notes(evidence):
         n = len(evidence.entries)
         security = sum(1 for e in evidence.entries if e.kind == "security")
         extra = f", {security} security" if security else ""

@@ -7,9 +7,11 @@ done in other commits; ``match_entries(entries, commits)`` finds those commits.
    the numbers the commits carry: the pull request a commit says it is (``Subject (#123)``, ``Merge pull
    request #123 from``, GitLab ``See merge request g/p!123``), then the issues its subject or body cites
    (``fixes #123``). Every commit carrying the number matches (a squash commit and its merge both do).
-2. **By text**, for entries with no ref that matched. The commit's subject (the pull request title for a merge)
-   and the entry are reduced to significant words (lower case, a light suffix stemmer, stop words and generic
-   verbs such as "fix"/"add"/"update" dropped). The score is the share of the subject's words the entry
+2. **By text**, for entries with no ref that matched, unless every number the entry cites is older than every
+   pull request of the window (a release's notes listing last year's pull requests do not describe this
+   window's commits; a commit that fixes an old issue says so and matches by number). The commit's subject (the pull request title for a merge)
+   and the entry are reduced to significant words (lower case, a light suffix stemmer, stop words, generic
+   verbs such as "fix"/"add"/"update"/"bump" and bare versions such as "v9" dropped). The score is the share of the subject's words the entry
    contains, each word weighted by its rarity among the commits given (``log(1 + N / df)``), so "malware"
    counts more than "composer". A commit matches when
 
@@ -71,7 +73,9 @@ further once upon up down out off just instead via eg ie etc new use used using 
 allowed add adds added adding fix fixes fixed fixing update updates updated updating change changes changed
 changing improve improves improved support supports supported handle handles handled properly correctly
 better issue issues bug bugs problem problems case cases way now default defaults pr merge pull request branch
+bump bumps bumped bumping upgrade upgrades upgraded upgrading
 """.split())
+_VERSION_WORD = re.compile(r"^v\d+$")  # "v9" in "Bump cucumber to v9": a version, not a topic
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{2,}")
 _TRAILING_PR = re.compile(r"\s*\((?:#|GH-|!)\d+\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #\d+ from \S+", re.I)
@@ -104,7 +108,7 @@ def significant_words(text: str) -> frozenset[str]:
         if lower in _STOP:
             continue
         root = stem(lower)
-        if root not in _STOP and len(root) > 1:
+        if root not in _STOP and len(root) > 1 and not _VERSION_WORD.match(root):
             out.add(root)
     return frozenset(out)
 
@@ -161,6 +165,7 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             df[w] = df.get(w, 0) + 1
     total = len(commits)
     idf = {w: math.log(1 + total / n) for w, n in df.items()}
+    oldest_pr = min(own_index) if len(own_index) >= 3 else None  # a few numbers say little about the window
 
     out: list[EntryMatch] = []
     for entry in entries:
@@ -175,6 +180,9 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
                 found = True
         if found:
             continue
+        numbers = [int(r[1:]) for r in entry.refs if r[:1] in "#!" and r[1:].isdigit()]
+        if numbers and oldest_pr is not None and max(numbers) < oldest_pr:
+            continue  # the entry names older work
         entry_words = significant_words(entry.text)
         if len(entry_words) < MIN_SHARED:
             continue

@@ -16,7 +16,8 @@
 | changelog      | ``CHANGES.rst``, ``CHANGELOG.md``, ``HISTORY.md``, ``NEWS``, news fragments (see  |
 |                | ``narrator.evidence.changelog``)                                                  |
 | test           | ``tests/``, ``test/``, ``spec/``, ``__tests__/``, ``testdata/``, ``test_*.py``,     |
-|                | ``*_test.go``, ``*.test.ts``, ``*Test.java``, ``*_spec.rb``, ``conftest.py``, ...   |
+|                | ``*_test.go``, ``*.test.ts``, ``*Test.java``, ``*_spec.rb``, ``conftest.py``,       |
+|                | Cucumber's ``*.feature``, ``step_definitions/``, ``features/support/``, ...         |
 | ci             | ``.github/``, ``.gitlab-ci.yml``, ``.circleci/``, ``Jenkinsfile``, ``.travis.yml``, ... |
 | docs           | ``docs/``, ``doc/``, ``examples/``, ``*.md``/``*.rst``/``*.adoc`` anywhere, README,  |
 |                | LICENSE, CONTRIBUTING, AUTHORS, root ``*.txt``                                   |
@@ -119,6 +120,12 @@ _LANGUAGE_EXT = {
 }
 
 
+def _is_cucumber(dirs: list[str], ext: str) -> bool:
+    """Cucumber acceptance tests: ``*.feature`` files, ``step_definitions/`` and ``features/support/``."""
+    return ext == "feature" or "step_definitions" in dirs or (len(dirs) >= 2 and dirs[0] == "features"
+                                                             and dirs[1] in ("support", "fixtures"))
+
+
 def _ext(name: str) -> str:
     dot = name.rfind(".")
     return name[dot + 1:].lower() if dot > 0 else ""
@@ -147,7 +154,7 @@ def path_kind(path: str, binary: bool = False) -> str:
         return "generated"
     if changelog_file_kind(path) is not None:
         return "changelog"
-    if dirset & _TEST_DIRS or _TEST_NAME.match(name):
+    if dirset & _TEST_DIRS or _TEST_NAME.match(name) or _is_cucumber(dirs, ext):
         return "test"
     if (dirs and dirs[0] in _CI_DIRS) or lower in _CI_NAMES:
         return "ci"

@@ -824,7 +824,7 @@ def _tag_url(forge: Any, name: str) -> str:
 def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts]) -> list[str]:
     """What a release brings, from the changelog entries filed under its version (most important first)."""
     version = name.lstrip("vV")
-    found: list[tuple[float, str]] = []
+    found: list[tuple[float, int, int, str]] = []
     seen: set[str] = set()
     for c in work:
         j = judgments.get(c.sha)
@@ -834,11 +834,17 @@ def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[
             if e.version and e.version.lstrip("vV") == version and e.text not in seen:
                 seen.add(e.text)
                 text = _CC_PREFIX.sub("", _first_sentence(e.text))
-                found.append((j.score, _short(text[:1].upper() + text[1:], 140)))
-    return [text for _score, text in sorted(found, key=lambda x: -x[0])[:2]]
+                # the work's importance first; among the entries of one release-notes commit, what they are
+                # (security, behaviour changes, features, fixes before upkeep), then the order they are written
+                found.append((j.score, _TIER_ORDER.get(_ENTRY_TIER.get(e.kind, "notable"), 9), len(found),
+                              _short(text[:1].upper() + text[1:], 140)))
+    return [x[3] for x in sorted(found, key=lambda x: (-x[0], x[1], x[2]))[:2]]
 
 
 _CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s+")
+_ENTRY_TIER = {"security": "security", "removal": "behaviour", "deprecation": "behaviour", "change": "behaviour",
+               "feature": "feature", "bugfix": "fix", "performance": "performance", "doc": "docs",
+               "packaging": "upkeep", "misc": "upkeep"}
 
 
 def _first_sentence(text: str) -> str:
