@@ -226,3 +226,10 @@ def test_root_package_is_split_only_when_its_source_spreads_over_sub_packages():
         [f"core/test/com/google/inject/C{i}Test.java" for i in range(8)]
     assert root_package(numpy, Classifier()) == "numpy"
     assert root_package(guice, Classifier()) is None  # core/src alone: "core/src" would say nothing
+
+
+def test_describe_sentence_raises_a_plain_first_word_only():
+    from narrator.engines.heuristic import describe_sentence
+
+    assert describe_sentence("don't double-unescape request path") == "Don't double-unescape request path."
+    assert describe_sentence("should_ignore_error is deprecated") == "should_ignore_error is deprecated."

@@ -104,3 +104,16 @@ def test_an_entry_citing_only_older_pull_requests_is_not_matched_by_text():
     assert match_entries([old], commits) == ()
     recent = entry("Add Ruby 3.4 to the CI matrix", ("#9741",))  # an issue of this window: text may match
     assert [m.sha for m in match_entries([recent], commits)] == ["a"]
+
+
+def test_the_credit_names_the_entrys_pull_request_not_its_prose():
+    # echo v5.2.1: "revert PR #3009 changes ... by @aldas in https://github.com/labstack/echo/pull/3016"
+    from narrator.evidence.clean import clean_entry
+
+    raw = ("revert PR #3009 changes to just disabling path escaping by default by @aldas in "
+           "https://github.com/labstack/echo/pull/3016")
+    e = ChangelogEntry("CHANGELOG.md", 1, raw, clean_entry(raw), None, None, None, "5.2.1", find_refs(raw))
+    commits = [Commit("fix", "fix(static): reject encoded path separators (#3009)"),
+               Commit("rework", "revert PR #3009 changes to just disabling path escaping by default (#3016)"),
+               Commit("other", "docs: liveness signals (#3002)")]
+    assert [m.sha for m in match_entries([e], commits)] == ["rework"]

@@ -92,3 +92,61 @@ def test_release_commit_with_a_version_bump_and_a_bots_history_entries_describe_
     assert not any("{{" in t or "](" in t for t in texts)
     (release,) = data["releases"] if data["releases"] else [None]
     assert release is None or "{{" not in " ".join(release["notes"])
+
+
+def test_release_notes_do_not_repeat_highlights_and_assistants_are_not_people(git_repo):
+    """echo: v5.3.0's notes said "Add support for HTTP QUERY method" under a highlight saying the same; a coding
+    assistant named in Co-authored-by is not a person of the team."""
+    repo = git_repo
+    repo.commit("Initial", {"echo.go": "package echo\n", "CHANGELOG.md": "# Changelog\n"})
+    repo.commit("feat: add support for HTTP QUERY method (#30)\n\nCo-authored-by: Claude Opus <noreply@anthropic.com>",
+                {"echo.go": "package echo\n\nfunc QUERY() {}\n", "echo_test.go": "package echo\n"})
+    repo.commit("perf(json): pooled-buffer JSON deserialize (#31)", {"json.go": "package echo\n\nfunc Decode() {}\n"})
+    for n in range(3):
+        repo.commit(f"test: lock in route handling case {n}", {f"route{n}_test.go": "package echo\n"})
+    sha = repo.commit("Changelog for v5.3.0", {"CHANGELOG.md": "# Changelog\n\n## v5.3.0 - 2026-11-02\n\n"
+                                                               "**Enhancements**\n\n"
+                                                               "* feat: add support for HTTP QUERY method by @a in "
+                                                               "https://github.com/o/echo/pull/30\n"
+                                                               "* perf(json): pooled-buffer JSON deserialize by @b in "
+                                                               "https://github.com/o/echo/pull/31\n"})
+    repo.git("tag", "v5.3.0", sha)
+    data = report(repo)
+    texts = [h["text"] for h in data["highlights"]]
+    assert "Add support for HTTP QUERY method." in texts
+    (release,) = data["releases"]
+    assert not any("QUERY" in n or "JSON" in n for n in release["notes"])  # both are highlights already
+    assert data["numbers"]["co_authors"] == []
+    assert [a["name"] for a in data["areas"]][:2] == ["repo core", "tests"]  # the code first, then its tests
+
+
+def test_a_highlight_stands_for_a_theme_only_when_it_says_what_the_theme_is_about():
+    """echo: "static, routes, 404" linked twelve commits through shared files; the QUERY-method feature was shown
+    "with 11 related changes" though it is about none of them."""
+    from narrator.git.classify import Classifier
+    from narrator.git.facts import CommitFacts, FileChange, Narration, Person
+    from narrator.report.model import Judgment, PeriodInput, ThemeRef, build_report
+
+    ada = Person("Ada", "ada@example.com")
+    start = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    subjects = ["feat: add support for HTTP QUERY method", "fix(static): preserve matched handler 404s",
+                "fix(group): implicit 404 routes may be overwritten", "test(static): table-driven 404 cases"] + \
+        [f"docs: typo {n}" for n in range(12)]
+    commits = [CommitFacts(sha=f"{n + 1:040x}", parents=(f"{n + 500:040x}",), author=ada, committer=ada,
+                           authored_at=start, committed_at=start, subject=s, body="",
+                           files=(FileChange("router.go", added=5, deleted=1, language="Go"),))
+               for n, s in enumerate(subjects)]
+    cls = {c.sha: Classifier(project="echo").classify(c) for c in commits}
+    tiers = ["feature", "fix", "fix", "tests"] + ["docs"] * 12
+    judgments = {c.sha: Judgment(score={"feature": 110, "fix": 100}.get(t, 40), tier=t, reasons=(),
+                                 description=c.subject.split(": ", 1)[1], description_source="subject")
+                 for c, t in zip(commits, tiers)}
+    theme = ThemeRef("static, routes, 404", tuple(c.sha for c in commits[:4]), "", 120.0)
+    narrations = {c.sha: Narration(c.sha, judgments[c.sha].description + ".", "heuristic") for c in commits}
+    rep = build_report(period=PeriodInput(commits, cls, start, start), narrations=narrations, previous=None,
+                       repository="echo", revision="main", tz=timezone.utc, tz_name="UTC", generated_at=start,
+                       judgments=judgments, themes=[theme])
+    shown = {h.text: (h.related, h.theme) for h in rep.highlights}
+    assert shown["add support for HTTP QUERY method."] == (0, "")
+    assert shown["preserve matched handler 404s."] == (2, "static, routes, 404")  # 404s, static, 404 routes
+    assert "implicit 404 routes may be overwritten." not in shown  # folded into the theme's highlight

@@ -168,7 +168,7 @@ def describe_sentence(description: str) -> str:
     if len(sentences) > 2:  # the first two say what changed; the rest is detail for the changelog reader
         text = " ".join(sentences[:2])
     first = text.split(" ", 1)[0]
-    if first.isalpha() and first.islower():
+    if re.fullmatch(r"[a-z]+(?:'[a-z]+)?", first):  # "don't double-unescape ...": a plain word, not a name
         text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 

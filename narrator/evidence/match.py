@@ -7,13 +7,17 @@ done in other commits; ``match_entries(entries, commits)`` finds those commits.
    the numbers the commits carry: the pull request a commit says it is (``Subject (#123)``, ``Merge pull
    request #123 from``, GitLab ``See merge request g/p!123``), then the issues its subject or body cites
    (``fixes #123``). Every commit carrying the number matches (a squash commit and its merge both do).
+   When an entry's credits ("by @x in .../pull/3016", a trailing "(#123)") name a commit's own pull request,
+   a number in its prose is what it talks about, not what it is: "revert PR #3009 changes" is not #3009.
 2. **By text**, for entries with no ref that matched, unless every number the entry cites is older than every
-   pull request of the window (a release's notes listing last year's pull requests do not describe this
-   window's commits; a commit that fixes an old issue says so and matches by number). The commit's subject (the pull request title for a merge)
-   and the entry are reduced to significant words (lower case, a light suffix stemmer, stop words, generic
-   verbs such as "fix"/"add"/"update"/"bump" and bare versions such as "v9" dropped). The score is the share of the subject's words the entry
-   contains, each word weighted by its rarity among the commits given (``log(1 + N / df)``), so "malware"
-   counts more than "composer". A commit matches when
+   pull request of the window by more than twice the window's spread of numbers (at least 100: a pull request
+   merged late keeps its early number). A release's notes listing last year's pull requests do not describe
+   this window's commits; a commit that fixes an old issue says so and matches by number. The commit's subject
+   (the pull request title for a merge) and the entry are reduced to significant words (lower case, a light
+   suffix stemmer, stop words, generic verbs such as "fix"/"add"/"update"/"bump" and bare versions such as
+   "v9" dropped). The score is the share of the subject's words the entry contains, each word weighted by its
+   rarity among the commits given (``log(1 + N / df)``), so "malware" counts more than "composer". A commit
+   matches when
 
    - at least ``MIN_SHARED`` (2) significant words are shared, and
    - the score is at least ``TEXT_THRESHOLD`` (0.6), and
@@ -165,14 +169,18 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             df[w] = df.get(w, 0) + 1
     total = len(commits)
     idf = {w: math.log(1 + total / n) for w, n in df.items()}
-    oldest_pr = min(own_index) if len(own_index) >= 3 else None  # a few numbers say little about the window
+    # A few numbers say little about the window; a pull request merged late keeps its early number.
+    oldest_pr = min(own_index) - max(100, 2 * (max(own_index) - min(own_index))) if len(own_index) >= 3 else None
 
     out: list[EntryMatch] = []
     for entry in entries:
         found = False
-        for ref in entry.refs:
-            if ref[:1] not in "#!" or not ref[1:].isdigit():
-                continue
+        numbered = [r for r in entry.refs if r[:1] in "#!" and r[1:].isdigit()]
+        mentioned = set(find_refs(entry.text))  # numbers left in the prose once the credits are stripped
+        credits = [r for r in numbered if int(r[1:]) in own_index and r not in mentioned]
+        if credits and any(r in mentioned and int(r[1:]) in own_index for r in numbered):
+            numbered = credits  # the entry's own pull request, not the one its prose talks about
+        for ref in numbered:
             n = int(ref[1:])
             shas = own_index.get(n) or cited_index.get(n) or []
             for sha in shas:

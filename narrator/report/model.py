@@ -549,7 +549,9 @@ def build_report(
             for area in cls[c.sha].areas:
                 area_files[area].add(f.path)
     areas = []
-    for name, items in sorted(by_area.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    # the project's own code first, then tests, documentation and tooling (support for the work, not the work)
+    for name, items in sorted(by_area.items(), key=lambda kv: (kv[0] in _SUPPORT_AREAS - {ROOT_AREA},
+                                                               -len(kv[1]), kv[0])):
         cat_counts = Counter(cls[c.sha].category for c in items).most_common()
         kinds = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
         what = _area_what(items, entries, judgments) if judgments else kinds
@@ -576,8 +578,9 @@ def build_report(
         highlights = _judged_highlights(work, cls, entries, judgments, themes, thresholds, tz)
     else:
         highlights = _weighted_highlights(work, cls, entries, thresholds, tz)
+    highlighted = {_said(h.text) for h in highlights}  # a release's notes do not repeat a highlight
     release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
-                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work))
+                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work, highlighted))
                     for name, sha, when in releases]
 
     attention = _judged_attention(work, entries, judgments, tz) if judgments else []
@@ -669,7 +672,7 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
     elif areas:
         parts.append(f"Most of the work was in {_join([_area_words(a.name) for a in areas[:2]])}.")
     if releases:
-        shown = releases[-3:]
+        shown = releases[-4:]
         years = {r.date[:4] for r in releases}
         names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
         earlier = len(releases) - len(shown)
@@ -757,10 +760,15 @@ def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], th
     real = [c for c in candidates if judgments[c.sha].tier not in _NOISE_TIERS]
     pool = real or candidates
     in_theme: dict[str, ThemeRef] = {}
+    subjects = {c.sha: f"{c.subject} {judgments[c.sha].description}".lower() for c in work if c.sha in judgments}
     for theme in themes if len(work) >= 15 else ():  # in a handful of commits, shared words are chance
         if len(theme.shas) >= 3:
+            words = [re.compile(r"(?<![\w-])" + re.escape(w.lower().rstrip("s"))) for w in theme.name.split(", ") if w]
             for sha in theme.shas:
-                in_theme.setdefault(sha, theme)
+                # a commit stands for its theme only when it says what the theme is about ("static, routes, 404"
+                # does not describe "add support for HTTP QUERY method", linked to it by shared files)
+                if any(w.search(subjects.get(sha, "")) for w in words):
+                    in_theme.setdefault(sha, theme)
 
     def rank(c: CommitFacts) -> tuple:
         j = judgments[c.sha]
@@ -781,7 +789,8 @@ def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], th
             if theme.name in used_themes:
                 continue
             used_themes.add(theme.name)
-            chosen.append(_highlight(c, cls, entries, tz, related=len(theme.shas) - 1, theme=theme.name))
+            members = sum(1 for sha in theme.shas if in_theme.get(sha) is theme)
+            chosen.append(_highlight(c, cls, entries, tz, related=members - 1, theme=theme.name if members > 1 else ""))
         else:
             chosen.append(_highlight(c, cls, entries, tz))
     return chosen
@@ -793,7 +802,7 @@ def _topic(text: str, words: int = 9) -> str:
 
     first = _re.split(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s", " ".join(text.split()), maxsplit=1)[0].rstrip(".;:!?")
     parts = first.split(" ")
-    if parts and parts[0].isalpha() and parts[0].islower():
+    if parts and _re.fullmatch(r"[a-z]+(?:'[a-z]+)?", parts[0]):  # a plain word ("don't"), not a name
         parts[0] = parts[0][:1].upper() + parts[0][1:]
     return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")
 
@@ -821,24 +830,56 @@ def _tag_url(forge: Any, name: str) -> str:
     return tag_url(forge, name) or ""
 
 
-def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts]) -> list[str]:
-    """What a release brings, from the changelog entries filed under its version (most important first)."""
+def _said(text: str) -> str:
+    """A sentence reduced for comparison: lower case, one space, no final full stop."""
+    return " ".join(text.lower().split()).rstrip(".")
+
+
+def _repeats(text: str, said: set[str]) -> bool:
+    """Whether ``text`` says again what one of ``said`` says: contained in it, or three quarters of its
+    significant words are ("Add support for HTTP QUERY method" after "Adds first-class support for the QUERY
+    HTTP method RFC 10008")."""
+    from narrator.evidence.match import significant_words
+
+    mine = _said(text)
+    words = significant_words(mine)
+    for other in said:
+        if not other:
+            continue
+        if mine in other or other in mine:
+            return True
+        theirs = significant_words(other)
+        if words and len(words & theirs) >= 0.75 * len(words):
+            return True
+    return False
+
+
+def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts],
+                   highlighted: set[str] = frozenset()) -> list[str]:
+    """What a release brings, from the changelog entries filed under its version (most important first), leaving
+    out what a highlight already says."""
     version = name.lstrip("vV")
-    found: list[tuple[float, int, int, str]] = []
-    seen: set[str] = set()
+    found: dict[str, list] = {}  # entry text -> [score of the best commit holding it, kind rank, order, text]
     for c in work:
         j = judgments.get(c.sha)
         if j is None:
             continue
         for e in j.entries:
-            if e.version and e.version.lstrip("vV") == version and e.text not in seen:
-                seen.add(e.text)
-                text = _CC_PREFIX.sub("", _first_sentence(e.text))
-                # the work's importance first; among the entries of one release-notes commit, what they are
-                # (security, behaviour changes, features, fixes before upkeep), then the order they are written
-                found.append((j.score, _TIER_ORDER.get(_ENTRY_TIER.get(e.kind, "notable"), 9), len(found),
-                              _short(text[:1].upper() + text[1:], 140)))
-    return [x[3] for x in sorted(found, key=lambda x: (-x[0], x[1], x[2]))[:2]]
+            if not e.version or e.version.lstrip("vV") != version:
+                continue
+            if e.text in found:  # held by the release-notes commit and by the work it describes: the work counts
+                found[e.text][0] = max(found[e.text][0], j.score)
+                continue
+            text = _CC_PREFIX.sub("", _first_sentence(e.text))
+            if _repeats(text, highlighted):
+                found[e.text] = [float("-inf"), 9, 0, ""]  # said by a highlight already
+                continue
+            # the work's importance first; among the entries of one release-notes commit, what they are
+            # (security, behaviour changes, features, fixes before upkeep), then the order they are written
+            found[e.text] = [j.score, _TIER_ORDER.get(_ENTRY_TIER.get(e.kind, "notable"), 9), len(found),
+                             _short(text[:1].upper() + text[1:], 140)]
+    ranked = sorted((x for x in found.values() if x[3]), key=lambda x: (-x[0], x[1], x[2]))
+    return [x[3] for x in ranked[:2]]
 
 
 _CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s+")
@@ -934,7 +975,8 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
             [f"{entries[c.sha].narration} ({churn:,} lines, {day_label(c.committed_at.astimezone(tz).date())})"
              for c, churn in sorted(large, key=lambda x: -x[1])],
         ))
-    reverts = [c for c in work if c.is_revert]
+    # a revert that is a security fix is listed with the security fixes
+    reverts = [c for c in work if c.is_revert and entries[c.sha].tier != "security"]
     if reverts:
         out.append(AttentionItem(
             "reverts", f"{plural(len(reverts), 'change')} undone",
