@@ -99,6 +99,8 @@ def test_bots():
     ("fix: handle empty input", "Handled empty input"),
     ("[JIRA-12] Update deps", "Updated dependencies"),
     ("Refactor config loader [skip ci]", "Reorganised configuration loader"),
+    ("fix: block prototype pollution in baseUnset", "Blocked prototype pollution in baseUnset"),
+    ("fix(middleware): match gzip Content-Encoding case-insensitively", "Matched gzip Content-Encoding"),
 ])
 def test_heuristic_sentences(subject, expected):
     cl = Classifier().classify(facts(subject))
@@ -233,3 +235,12 @@ def test_describe_sentence_raises_a_plain_first_word_only():
 
     assert describe_sentence("don't double-unescape request path") == "Don't double-unescape request path."
     assert describe_sentence("should_ignore_error is deprecated") == "should_ignore_error is deprecated."
+
+
+def test_heuristic_says_where_in_at_most_two_areas_code_first():
+    # lodash: "in dist, the lodash core and 1 other area" said nothing a manager needs
+    c = facts("Validate imports keys", paths=("src/app/a.py", "tests/test_a.py", "docs/a.md", "lib/core/b.js"))
+    assert narrate_commit(c, Classifier().classify(c)) == "Validated imports keys, in lib/core and src/app."
+    only_support = facts("Validate imports keys", paths=("tests/test_a.py", "docs/a.md", "Makefile"))
+    assert narrate_commit(only_support, Classifier().classify(only_support)).endswith(
+        "in the build and tooling files and the documentation.")

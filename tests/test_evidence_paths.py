@@ -77,3 +77,12 @@ def test_helpers():
 def test_cucumber_acceptance_tests_are_tests(path):
     # jekyll's features/ is Cucumber: its formatter's removed methods are not a public API change
     assert path_kind(path) == "test" and not is_shipped_source(path)
+
+
+@pytest.mark.parametrize("path,kind", [("BUILD", "tooling"), ("WORKSPACE", "tooling"), ("bom/BUILD", "tooling"),
+                                       ("core/src/com/google/inject/BUILD", "tooling"), ("defs.bzl", "tooling"),
+                                       ("util/deploy-guice.sh", "tooling"), ("install.sh", "tooling"),
+                                       ("bin/composer", "source"), ("src/app/run.sh", "source"),
+                                       ("build.rs", "source")])
+def test_bazel_files_and_developer_scripts_are_tooling(path, kind):
+    assert path_kind(path) == kind

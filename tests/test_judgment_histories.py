@@ -150,3 +150,87 @@ def test_a_highlight_stands_for_a_theme_only_when_it_says_what_the_theme_is_abou
     assert shown["add support for HTTP QUERY method."] == (0, "")
     assert shown["preserve matched handler 404s."] == (2, "static, routes, 404")  # 404s, static, 404 routes
     assert "implicit 404 routes may be overwritten." not in shown  # folded into the theme's highlight
+
+
+def test_lodash_like_window_security_first_comments_and_lint_are_not_work(git_repo):
+    """lodash Dec 2025 - Apr 2026: two prototype-pollution fixes (one citing an advisory), JSDoc-only changes
+    filed as a feature and a fix, a lint fix, three releases without notes."""
+    repo = git_repo
+    body = "    return object;\n" * 30
+    repo.commit("Initial", {"lodash.js": "/**\n * @returns {number} Returns `true`.\n */\nfunction baseUnset(object) {\n"
+                                         + body + "}\n", "test/test.js": "t();\n", "lib/main/build-doc.js": "a();\n"},
+                when=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    repo.commit("Prevent prototype pollution on baseUnset function",
+                {"lodash.js": "/**\n * @returns {number} Returns `true`.\n */\nfunction baseUnset(object) {\n"
+                              "  if (key === '__proto__') return false;\n" + body + "}\n",
+                 "test/test.js": "t();\nu();\n"})
+    repo.commit("jsdoc: Add -0 and BigInt zeros to _.compact falsey values list (#6062)",
+                {"lodash.js": "/**\n * @returns {boolean} Returns `true`, -0 and 0n.\n */\nfunction baseUnset(object) {\n"
+                              "  if (key === '__proto__') return false;\n" + body + "}\n"})
+    repo.commit("fix: linting issues", {"lodash.js": "/**\n * @returns {boolean} Returns `true`, -0 and 0n.\n */\n"
+                                                     "function baseUnset(object) {\n  if (key === '__proto__') return "
+                                                     "false\n" + body + "}\n"})
+    repo.commit("doc: fix autoLink function, conversion of source links (#6056)", {"lib/main/build-doc.js": "b();\n"})
+    repo.commit("fix: validate imports keys in _.template\n\nRef: https://github.com/lodash/lodash/security/advisories/"
+                "GHSA-r5fr-rjxr-66jc\nFixes an incomplete patch for CVE-2021-23337.",
+                {"lodash.js": "/**\n * @returns {boolean} Returns `true`, -0 and 0n.\n */\nfunction baseUnset(object) {\n"
+                              "  if (key === '__proto__') return false\n  validate(imports);\n" + body + "}\n"})
+    for name in ("4.17.23", "4.18.0"):
+        repo.commit(f"Bump to {name}", {"package.json": f'{{"version": "{name}"}}\n'})
+        repo.git("tag", name)
+    data = report(repo)
+    commits = by_subject(data)
+    assert commits["jsdoc: Add -0 and BigInt zeros to _.compact falsey values list (#6062)"]["tier"] == "docs"
+    assert commits["jsdoc: Add -0 and BigInt zeros to _.compact falsey values list (#6062)"]["category"] == \
+        "Documentation"
+    assert commits["fix: linting issues"]["tier"] == "refactor"
+    assert commits["doc: fix autoLink function, conversion of source links (#6056)"]["tier"] == "docs"
+    assert [h["tier"] for h in data["highlights"]] == ["security", "security"]
+    items = attention(data, "security")
+    assert any("GHSA-r5fr-rjxr-66jc, commit" in i and "CVE-2021-23337" not in i for i in items)
+    assert any("the subject names prototype pollution" in i for i in items)
+    md = markdown(repo)
+    assert "- **Releases 4.17.23 (" in md and ") and 4.18.0 (" in md and "(release notes:" not in md  # no origin
+    assert "Validated imports keys in _.template, in the repo core." in md.replace("\\_", "_")
+
+
+def test_guice_like_releases_cut_beside_the_branch_and_long_subjects(git_repo):
+    """guice tags 7.0.0 on a "set 7.0.0 release #s" commit made beside master, after release candidates; its
+    subjects are paragraphs with "Fixes #739, fixes #997." inside and a "This is a breaking change" sentence."""
+    repo = git_repo
+    repo.commit("Initial", {"core/src/Injector.java": "class Injector {}\n"},
+                when=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    repo.git("checkout", "-q", "--orphan", "npm")  # build output kept as another history (lodash's 4.18.1-npm)
+    repo.commit("npm package", {"package.json": "{}\n"}, when=datetime(2026, 11, 3, tzinfo=timezone.utc))
+    repo.git("tag", "7.0.0-npm")
+    repo.git("checkout", "-q", "main")
+    long_subject = ("Don't automatically create an EntityManager outside of a UnitOfWork, because it leads to leaks. "
+                    "Fixes #739, fixes #997, fixes #730. This also adds an optional Options to the JpaPersistModule "
+                    "constructor, if users wish to use the legacy behavior. This is a breaking change, but to a "
+                    "better default value. Users who want to keep the dangerous form can opt back in.")
+    repo.commit(long_subject, {"extensions/persist/Jpa.java": "class Jpa {\n" + "  int x;\n" * 30 + "}\n"})
+    sha = repo.commit("Implement `and` and `or` in `Matcher` directly", {"core/src/Matcher.java": "class M {}\n"})
+    repo.git("tag", "7.0.0-rc1", sha)
+    repo.git("checkout", "-q", "-b", "release")
+    repo.commit("set 7.0.0 release #s", {"core/pom.xml": "<version>7.0.0</version>\n"})
+    repo.git("tag", "7.0.0")
+    repo.git("checkout", "-q", "main")
+    repo.commit("Update README", {"README.md": "Guice\n"})
+    data = report(repo)
+    assert [r["name"] for r in data["releases"]] == ["7.0.0"]  # the candidate is superseded, npm is not ours
+    assert data["headline"].startswith("Released 7.0.0 (")
+    texts = [h["text"] for h in data["highlights"]]
+    jpa = next(t for t in texts if t.startswith("Don't automatically create an EntityManager"))
+    assert "#739" not in jpa and "Users who want" not in jpa and ". (a breaking" not in jpa
+    assert by_subject(data)[long_subject]["tier"] == "behaviour" and by_subject(data)[long_subject]["breaking"]
+    assert "Implemented \u201cand\u201d and \u201cor\u201d in Matcher directly, in the repo core." in texts
+
+
+def test_cached_evidence_follows_the_classification_of_today(git_repo):
+    repo = git_repo
+    repo.commit("Initial", {"src/app/parser.py": "x = 1\n"}, when=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    repo.commit("Tidy parser module", {"src/app/parser.py": "x = 2\n"})
+    assert by_subject(report(repo))["Tidy parser module"]["tier"] != "behaviour"
+    repo.write(".narrator.toml", '[classify]\nrules = [{ category = "Features", subject = "^Tidy" }]\n')
+    again = by_subject(report(repo))["Tidy parser module"]
+    assert again["category"] == "Features" and again["tier"] == "feature"

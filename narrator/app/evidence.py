@@ -88,6 +88,14 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
                 found[sha] = _from_dict(data)
             except (TypeError, ValueError, KeyError):
                 log.debug("ignoring a damaged evidence record for %s", sha)
+    by_sha = {c.sha: c for c in commits}
+    for sha, ev in list(found.items()):
+        # what the classifier and the walk say now (rules in .narrator.toml, bot patterns) beats what was cached
+        c, cl = by_sha[sha], classes[sha]
+        now = (cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot)
+        if (ev.category, ev.breaking, ev.is_merge, ev.is_revert, ev.is_bot) != now:
+            found[sha] = dataclasses.replace(ev, category=now[0], breaking=now[1], is_merge=now[2],
+                                             is_revert=now[3], is_bot=now[4])
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
@@ -239,6 +247,9 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
             ev = dataclasses.replace(ev, entries=entries, signals=code + text_signals(c.subject, c.body, entries))
         cl = own_category(ev, classes[c.sha], is_release_notes(local[c.sha]))
+        if ev.comments_only and not ev.entries and cl.category in ("Features", "Fixes", "Performance", "Refactoring"):
+            # "fix: setCacheHas JSDoc return type should be boolean" changes what the docs say, not what runs
+            cl = dataclasses.replace(cl, category="Documentation", rule="diff: comments only")
         if cl.breaking and not _breaks_users(ev, c):
             # "feat!: streamline the release process" says breaking, but nothing users run or read changed
             cl = dataclasses.replace(cl, breaking=False)

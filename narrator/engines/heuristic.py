@@ -12,10 +12,11 @@ from typing import Any, Sequence
 
 from narrator import categories
 from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, ProgressCallback
+from narrator.evidence.clean import GRAMMAR_WORDS
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "5"
+HEURISTIC_VERSION = "6"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -47,6 +48,15 @@ _PAST = {
     "generalize": "Generalised", "modernize": "Modernised", "silence": "Silenced", "suppress": "Suppressed",
     "relax": "Relaxed", "tighten": "Tightened", "loosen": "Loosened", "annotate": "Annotated", "type": "Typed",
     "wrap": "Wrapped", "default": "Defaulted", "promote": "Promoted", "register": "Registered",
+    "block": "Blocked", "sanitize": "Sanitised", "sanitise": "Sanitised", "escape": "Escaped",
+    "unescape": "Unescaped", "serialize": "Serialised", "serialise": "Serialised", "reset": "Reset",
+    "preserve": "Preserved", "lock": "Locked", "normalize": "Normalised", "normalise": "Normalised",
+    "respect": "Respected", "honor": "Honoured", "honour": "Honoured", "match": "Matched",
+    "classify": "Classified", "detect": "Detected", "emit": "Emitted", "propagate": "Propagated",
+    "parse": "Parsed", "encode": "Encoded", "decode": "Decoded", "retry": "Retried", "verify": "Verified",
+    "trim": "Trimmed", "strip": "Stripped", "catch": "Caught", "recover": "Recovered", "load": "Loaded",
+    "save": "Saved", "send": "Sent", "bind": "Bound", "clear": "Cleared", "reuse": "Reused",
+    "deduplicate": "Deduplicated", "dedupe": "Deduplicated", "shorten": "Shortened", "speedup": "Sped up",
 }
 _JARGON = [
     (re.compile(r"\bdeps\b", re.I), "dependencies"),
@@ -97,10 +107,15 @@ _BACKTICKS = re.compile(r"`{1,2}([^`]+)`{1,2}")
 _PLAIN_WORD = re.compile(r"^\(?[A-Za-z][a-z]*(?:/o)?[),.;:!?]*$|^w/$")  # a word of prose, not a name of something
 
 
+def _unticked(match: re.Match[str]) -> str:
+    body = match.group(1)
+    return f"\u201c{body}\u201d" if body.lower() in GRAMMAR_WORDS else body
+
+
 def _plain(text: str) -> str:
     """Jargon words spelled out ("deps" -> "dependencies") in prose words only: a token that names something
     (``docs/results.md``, ``--no-deps``, ``config.audit.*``, ``DEPS_DIR``) is never rewritten inside."""
-    text = _BACKTICKS.sub(r"\1", text)  # `name` / ``name``: code formatting means nothing to the reader
+    text = _BACKTICKS.sub(_unticked, text)  # `name` / ``name``: code formatting means nothing to the reader
     out = []
     for chunk in text.split(" "):
         if _PLAIN_WORD.match(chunk):
@@ -113,6 +128,23 @@ def _plain(text: str) -> str:
 _MD_LINK = re.compile(r"!?\[([^\]]+)\]\((?:https?://|#|/)[^)\s]*\)")
 
 
+# "Fixes #739, fixes #997 & fixes #730." in the middle of a long subject: bookkeeping for the tracker
+_FIX_WORD = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)"
+_FIXES_SENTENCE = re.compile(r"[.,;]?\s*\b" + _FIX_WORD + r":?\s+(?:#|GH-)\d+(?:(?:\s*,\s*|\s+(?:&|and)\s+)(?:"
+                             + _FIX_WORD + r"\s+)?(?:#|GH-)\d+)*(?=[.,;]?(?:\s|$))", re.I)
+_LONG = 240  # characters: a subject longer than this is cut to its first sentence
+
+
+def _two_sentences(text: str) -> str:
+    """At most the first two sentences of a long one-line message (guice writes whole paragraphs as subjects),
+    and only the first when two are still longer than ``_LONG``."""
+    sentences = re.split(r"(?<=[a-z0-9)\]'\"][.!?])\s+(?=[A-Z])", text)
+    if len(sentences) <= 1:
+        return text
+    kept = " ".join(sentences[:2])
+    return sentences[0] if len(kept) > _LONG else kept
+
+
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
     """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets, [skip ci] or link
     targets (``[Migrate](https://...)`` reads "Migrate")."""
@@ -123,6 +155,7 @@ def clean_subject(subject: str, classification: Classification | None = None) ->
     while previous != text:
         previous = text
         text = _TRAILING_REFS.sub("", text)
+    text = _FIXES_SENTENCE.sub("", text)
     text = text.strip().rstrip(".;:,").strip()
     return " ".join(text.split())
 
@@ -137,18 +170,21 @@ def _area_phrase(area: str) -> str:
     return _AREA_PHRASE.get(area, area)
 
 
+_SUPPORT = frozenset({"documentation", "tests", "build, tooling and dependencies"})
+
+
 def _where(areas: Sequence[str]) -> str:
-    named = [_area_phrase(a) for a in areas if a != ROOT_AREA]
+    """Where the change happened, in at most two areas: the project's code when it was touched (its tests and
+    docs go with it and need no mention), else the tests, documentation or tooling."""
     if not areas:
         return ""
+    code = [a for a in areas if a not in _SUPPORT and a != ROOT_AREA]
+    named = [_area_phrase(a) for a in (code or [a for a in areas if a != ROOT_AREA])][:2]
     if not named:
         return "in the project's top-level files"
     if len(named) == 1:
         return f"in {named[0]}"
-    if len(named) == 2:
-        return f"in {named[0]} and {named[1]}"
-    others = len(named) - 2
-    return f"in {named[0]}, {named[1]} and {others} other area{'s' if others != 1 else ''}"
+    return f"in {named[0]} and {named[1]}"
 
 
 def _size(commit: CommitFacts) -> str:
@@ -207,7 +243,7 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
         kind = (category.phrase if category else "") or "files"
         sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
         return sentence + "."
-    sentence = _plain(_past_tense(text))
+    sentence = _plain(_past_tense(_two_sentences(text)))
     if classification.category == "Fixes" and not _starts_with_verb(text):
         # "crash on empty input" names the problem, "match gzip ... case-insensitively" the remedy: the colon
         # reads right for both, where "Fixed match gzip" would not.
@@ -217,6 +253,8 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
         if sentence[1:2].islower():
             sentence = sentence[:1].lower() + sentence[1:]
         sentence = f"{_plain(classification.scope[:1].upper() + classification.scope[1:])}: {sentence}"
+    if classification.breaking or where:
+        sentence = sentence.rstrip(" .")  # "... legacy behavior (a breaking change for users), in extensions."
     if classification.breaking:
         sentence += " (a breaking change for users)"
     if where and not _mentions_area(sentence, classification.areas):

@@ -4,7 +4,8 @@ One job: ``clean_markup(text)`` removes markup a reader should not see and nothi
 
 - reST and MyST roles: ``:func:`~a.b``` or ``{func}`~a.b``` -> ``b``, ``:class:`Title <target>``` -> ``Title``; reference roles
   (``:issue:`` ``:pr:`` ``:ghsa:`` ``:user:`` ``:cve:`` ...) are dropped (``refs.find_refs`` keeps them);
-- code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte);
+- code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte; a span holding a word
+  of English grammar keeps quotes, \u201cand\u201d, so "Implement `and` and `or`" does not read "and and or");
 - links: ``[text](url)``, ``[text][ref]``, ``![alt](img)``, reST ```text <url>`_`` -> their text;
   ``<https://x>`` -> the URL;
 - emphasis markers: ``**b**``, ``*e*``, ``__b b__``, ``_e e_``, ``~~s~~`` (only when they flank words);
@@ -30,7 +31,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["clean_markup", "strip_credits", "clean_entry", "first_sentence"]
+__all__ = ["clean_markup", "strip_credits", "clean_entry", "first_sentence", "GRAMMAR_WORDS"]
 
 _HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.S)
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(^[ \t]*\1[ \t]*$|\Z)", re.S | re.M)
@@ -111,10 +112,18 @@ def _role(match: re.Match[str], vault: _Vault) -> str:
     return vault.put(body)
 
 
+# Code spans holding a word of English grammar ("Implement `and` and `or` in `Matcher`") keep quotes: bare, the
+# sentence would read "Implement and and or in Matcher".
+GRAMMAR_WORDS = frozenset("and or not in is if for with as of to the a an at by on from this that then else do "
+                           "while when where no yes all any none some".split())
+
+
 def _code(match: re.Match[str], vault: _Vault) -> str:
     body = match.group("body")
     if len(body) > 2 and body[0] == " " and body[-1] == " " and body.strip():
         body = body[1:-1]  # CommonMark: one space of padding on each side is not content
+    if body.lower() in GRAMMAR_WORDS:
+        return vault.put(f"\u201c{body}\u201d")
     return vault.put(body)
 
 

@@ -22,7 +22,8 @@
 | docs           | ``docs/``, ``doc/``, ``examples/``, ``*.md``/``*.rst``/``*.adoc`` anywhere, README,  |
 |                | LICENSE, CONTRIBUTING, AUTHORS, root ``*.txt``                                   |
 | tooling        | build and developer configuration: ``pyproject.toml``, ``setup.py``, ``Makefile``, |
-|                | ``Dockerfile``, ``tox.ini``, dotfiles, ``scripts/``, ``tools/``, ``bench/``, linters |
+|                | ``Dockerfile``, ``tox.ini``, dotfiles, ``scripts/``, ``tools/``, ``bench/``, linters, |
+|                | Bazel ``BUILD``/``WORKSPACE``/``*.bzl``, shell scripts outside source directories |
 | source         | everything shipped: code files anywhere else (root-level ``main.go``, ``echo.go``  |
 |                | included) and any file under ``src/``, ``lib/``, ``app/``, ``pkg/``, ``res/``, ...  |
 | other          | anything else (data files, assets outside a source directory)                    |
@@ -105,7 +106,9 @@ _TOOLING_NAMES = re.compile(
     r"build\.xml|build\.sbt|meson\.build|justfile|taskfile\.ya?ml|[^/]*\.neon(\.dist)?|phpcs\.xml(\.dist)?|"
     r"psalm\.xml|infection\.json[^/]*|ruff\.toml|mypy\.ini|pylintrc|[^/]*\.ini|[^/]*\.cfg|[^/]*\.toml|"
     r"[^/]*\.ya?ml|[^/]*\.iml|gemfile\.devel|[^/]*\.nix|vagrantfile|procfile|lefthook\.yml|"
-    r"[^/]*\.gemspec|setup\.rb|version(\.txt)?|\.[^/]+)$", re.I)
+    r"[^/]*\.gemspec|setup\.rb|version(\.txt)?|build|build\.bazel|workspace|workspace\.bazel|module\.bazel|"
+    r"[^/]*\.bzl|buck|\.[^/]+)$", re.I)
+_SCRIPT_EXT = frozenset({"sh", "bash", "zsh", "ps1", "bat", "cmd"})  # outside a source directory: developer scripts
 _SOURCE_DIRS = frozenset({"src", "lib", "libs", "app", "apps", "pkg", "cmd", "internal", "res", "resources",
                           "assets", "static", "templates", "include", "bin", "exe", "source", "sources",
                           "packages", "modules", "components", "plugins", "crates", "core", "server",
@@ -165,7 +168,8 @@ def path_kind(path: str, binary: bool = False) -> str:
             (not dirs and ext == "txt"):
         return "docs"
     if (dirs and (dirs[0] in _TOOLING_DIRS or dirs[0].startswith("."))) or \
-            (not (dirset & _SOURCE_DIRS) and _TOOLING_NAMES.match(name)):
+            (not (dirset & _SOURCE_DIRS) and (_TOOLING_NAMES.match(name) or ext in _SCRIPT_EXT)) or \
+            name in ("BUILD", "BUILD.bazel") or ext == "bzl":  # Bazel's build files sit beside the code
         return "tooling"
     if ext in _SOURCE_EXT or dirset & _SOURCE_DIRS:
         return "source"

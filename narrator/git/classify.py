@@ -114,6 +114,9 @@ _DOC_DIRS = {"docs", "doc", "documentation", "man", "website"}
 _TEST_DIRS = {"tests", "test", "spec", "specs", "__tests__", "testing", "e2e"}
 _TOOLING_DIRS = {".github", ".gitlab", ".circleci", ".ci", ".buildkite", ".devcontainer", ".husky", ".vscode",
                  "ci", "requirements"}
+# A message that says it breaks users in words: "This is a breaking change, but to a better default value."
+_SAYS_BREAKING = re.compile(r"\b(?:this|it|which) (?:is|introduces|makes) a (?:\w+ )?breaking change\b|"
+                            r"\bBC[- ]break\b|\bbackwards?[- ]incompatible change\b", re.I)
 _TOOLING_KINDS = frozenset({"ci", "tooling", "dependencies", "generated", "minified", "vendored"})
 _ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.toml", "*.yml", "*.yaml", ".*"]
 
@@ -240,8 +243,8 @@ class Classifier:
             if self.core_area and top in _AREA_CONTAINERS and parts[1].lower() == self.project.lower():
                 return self.core_area
             return f"{parts[0]}/{parts[1]}"
-        if self.core_area and top == self.project.lower() and parts[0] not in self.split_areas:
-            return self.core_area
+        if self.core_area and top in (self.project.lower(), "core") and parts[0] not in self.split_areas:
+            return self.core_area  # guice's core/ module is the guice core
         return parts[0]
 
     def classify(self, commit: CommitFacts) -> Classification:
@@ -250,7 +253,8 @@ class Classifier:
         text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
         paths = [f.path for f in commit.files]
         rule = self._first_match(commit, cc, text, paths)
-        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body
+        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body or \
+            _SAYS_BREAKING.search(f"{commit.subject}\n{commit.body}") is not None
         return Classification(
             category=rule["category"],
             areas=self.areas_of(paths),

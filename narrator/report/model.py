@@ -581,7 +581,7 @@ def build_report(
     highlighted = {_said(h.text) for h in highlights}  # a release's notes do not repeat a highlight
     release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
                             url=_tag_url(forge, name), notes=_release_notes(name, judgments, work, highlighted))
-                    for name, sha, when in releases]
+                    for name, sha, when in _final_releases(releases)]
 
     attention = _judged_attention(work, entries, judgments, tz) if judgments else []
     attention += _attention(work, humans, bots, commits, cls, entries, thresholds, tz, judged=bool(judgments))
@@ -667,6 +667,8 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
             lead += f", {'upkeep' if upkeep == 1 else 'all upkeep'} ({_join(top)})"
     parts.append(lead + ".")
     code_areas = [a for a in areas if a.name not in _SUPPORT_AREAS][:2]
+    if len(code_areas) == 2 and code_areas[1].commits * 4 < code_areas[0].commits:
+        code_areas = code_areas[:1]  # "the lodash core" (14 commits), not "... and lib/main" (1)
     if code_areas:
         parts.append(f"Most code changes were in {_join([_area_words(a.name) for a in code_areas])}.")
     elif areas:
@@ -674,9 +676,16 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
     if releases:
         shown = releases[-4:]
         years = {r.date[:4] for r in releases}
-        names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
+        days: list[tuple[str, list[str]]] = []  # "6.0.0 and 7.0.0 (12 May)": one date for releases of one day
+        for r in shown:
+            day = f"{r.day}{' ' + r.date[:4] if len(years) > 1 else ''}"
+            if days and days[-1][0] == day:
+                days[-1][1].append(r.name)
+            else:
+                days.append((day, [r.name]))
+        names = _join([f"{_join(group)} ({day})" for day, group in days])
         earlier = len(releases) - len(shown)
-        more = f" and {earlier} earlier {'one' if earlier == 1 else 'ones'}" if earlier else ""
+        more = f", plus {plural(earlier, 'earlier release')}" if earlier else ""
         parts.insert(0, f"Released {names}{more}.")
     if warn:  # what a manager must act on comes right after the release, before the counts
         parts.insert(1 if releases else 0,
@@ -830,6 +839,17 @@ def _tag_url(forge: Any, name: str) -> str:
     return tag_url(forge, name) or ""
 
 
+_PRE_RELEASE = re.compile(r"^(?P<final>v?\d+(?:\.\d+)+)[-.]?(?:rc|beta|alpha|pre|preview|dev|a|b)\.?\d*$", re.I)
+
+
+def _final_releases(releases: Sequence[tuple[str, str, datetime]]) -> list[tuple[str, str, datetime]]:
+    """The window's releases without the pre-releases of a final release made in it too (6.0.0-rc2 is
+    superseded by 6.0.0 for a reader of the period)."""
+    names = {name for name, _sha, _when in releases}
+    return [(name, sha, when) for name, sha, when in releases
+            if not ((m := _PRE_RELEASE.match(name)) and m.group("final") in names)]
+
+
 def _said(text: str) -> str:
     """A sentence reduced for comparison: lower case, one space, no final full stop."""
     return " ".join(text.lower().split()).rstrip(".")
@@ -902,9 +922,22 @@ def _cite(entry: CommitEntry, j: Judgment) -> str:
             where = f"{e.file}:{e.line}" if e.line else e.file
             quote = "" if _short(e.text, 60).rstrip("\u2026").lower()[:50] in said else f"\u201c{_short(e.text)}\u201d, "
             return f"{quote}changelog {where}, commit {entry.short_sha}"
+    if j.tier == "security":  # the advisory it closes, or the vulnerability its subject names
+        ids = list(dict.fromkeys(sg.name for sg in j.signals if sg.kind == "security" and sg.strength == "strong"
+                                 and sg.name.upper().startswith(("GHSA-", "CVE-"))))
+        # the advisory first; else the newest CVE ("fixes an incomplete patch for CVE-2021-23337" is history)
+        strong = [i for i in ids if i.upper().startswith("GHSA-")] or \
+            sorted(ids, key=lambda i: i[4:8], reverse=True)[:1]
+        if strong:
+            return f"{', '.join(strong[:2])}, commit {entry.short_sha}"
+        named = [sg for sg in j.signals if sg.kind == "security" and sg.where == "subject"]
+        if named:
+            return f"the subject names {named[0].name}, commit {entry.short_sha}"
     for sg in j.signals:
         if sg.kind in _SIGNAL_WORDS and sg.where == "source":
             return f"{_SIGNAL_WORDS[sg.kind]}: {sg.name} at {sg.file}:{sg.line}, commit {entry.short_sha}"
+    if entry.breaking:
+        return f"the commit message says it breaks compatibility, commit {entry.short_sha}"
     return f"commit {entry.short_sha}"
 
 
