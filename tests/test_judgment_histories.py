@@ -57,6 +57,10 @@ def test_a_pull_requests_changelog_entry_reaches_the_commit_it_merged(git_repo):
     (item,) = attention(data, "security")
     assert item.startswith("Disabled automatic fallback to source checkout") and "CHANGELOG.md:3" in item
     assert by_subject(data)["Update changelog"]["category"] == "Documentation"  # release notes, not a fix
+    (again,) = attention(data, "behaviour")  # a BC break as well: named again, short, with the code line
+    assert "(the security fix above; default changed: " in again and "src/Downloader.php:3" in again
+    docs = next(a for a in data["areas"] if a["name"] == "documentation")
+    assert "Disabled automatic fallback" not in docs["what"]  # release notes are not what changed in the docs
 
 
 def test_release_commit_with_a_version_bump_and_a_bots_history_entries_describe_the_work(git_repo):

@@ -387,7 +387,9 @@ def test_md_escape_neutralises_block_markers() -> None:
     assert md_escape("# h") == "\\# h"
     assert md_escape("a\nb\r\nc") == "a b c"
     assert md_escape("&lt;b&gt; & co") == "\\&lt;b\\&gt; & co"
-    assert md_escape("![x](y)") == "!\\[x](y)"
+    assert md_escape("![x](y)") == "!\\[x\\](y)"
+    assert md_escape("dependabot[bot], a[0]") == "dependabot[bot], a[0]"  # no link can form: left as written
+    assert md_escape("c](javascript:x)") == "c\\](javascript:x)"  # cannot close another value's "["
 
 
 # -- user templates -------------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from narrator.evidence.commit import CommitEvidence
 from narrator.evidence.signals import BEHAVIOUR_KINDS, Signal
 
-__all__ = ["Score", "TIERS", "score", "explain", "tier_of", "is_release_notes"]
+__all__ = ["Score", "TIERS", "score", "explain", "tier_of", "is_release_notes", "RELEASE_NOTES_REASON"]
+RELEASE_NOTES_REASON = "adds release notes"  # the first reason of a release-notes commit
 
 TIERS = {"security": 200, "behaviour": 150, "feature": 100, "notable": 95, "fix": 90, "performance": 80,
          "code": 60, "docs": 40, "refactor": 35, "tests": 30, "upkeep": 10}
@@ -116,7 +117,7 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         n = len(evidence.entries)
         security = sum(1 for e in evidence.entries if e.kind == "security")
         extra = f", {security} security" if security else ""
-        return "docs", [f"adds release notes ({n} entr{'y' if n == 1 else 'ies'}{extra}; match_entries gives them "
+        return "docs", [f"{RELEASE_NOTES_REASON} ({n} entr{'y' if n == 1 else 'ies'}{extra}; match_entries gives them "
                         f"to the commits they describe)"]
     strong_security = [s for s in evidence.signals if s.kind == "security" and s.strength == "strong"]
     if strong_security:

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
+from narrator.evidence.importance import RELEASE_NOTES_REASON
 from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.report.text import day_label, join_words as _join, plural
@@ -554,7 +555,7 @@ def build_report(
                                                                -len(kv[1]), kv[0])):
         cat_counts = Counter(cls[c.sha].category for c in items).most_common()
         kinds = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
-        what = _area_what(items, entries, judgments) if judgments else kinds
+        what = _area_what(items, entries, judgments, name, cls) if judgments else kinds
         areas.append(AreaSummary(
             name=name, commits=len(items), files=len(area_files[name]),
             lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
@@ -725,6 +726,11 @@ _SIGNAL_WORDS = {
 }
 
 
+# Code signals that break someone's command line, configuration or scripts (a security fix may do so too)
+_BREAKING_SIGNALS = frozenset({"option_removed", "option_renamed", "env_removed", "exit_code_changed",
+                               "default_changed"})
+
+
 def tier_words(tier: str) -> str:
     return _TIER_WORDS.get(tier, tier)
 
@@ -816,11 +822,22 @@ def _topic(text: str, words: int = 9) -> str:
     return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")
 
 
-def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment]) -> str:
-    """The top three things that changed in an area, in the words of their descriptions."""
+def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment], area: str = "",
+               cls: Mapping[str, Classification] | None = None) -> str:
+    """The top three things that changed in an area, in the words of their descriptions. For the tests, the
+    documentation and the tooling, the commits mostly about them come first (the malware-blocking feature that
+    also touched the linter's baseline is not what changed in the tooling)."""
     undone = _reverted(items)
-    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone),
-                    key=lambda c: (_TIER_ORDER.get(judgments[c.sha].tier, 9), -judgments[c.sha].score))
+    support = area in _SUPPORT_AREAS - {ROOT_AREA} and cls is not None
+
+    def mostly_here(c: CommitFacts) -> bool:
+        return bool(support and cls[c.sha].areas and cls[c.sha].areas[0] == area)
+
+    # a release's notes describe other commits' work, not what changed in the documentation
+    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone and not (
+                        judgments[c.sha].reasons and judgments[c.sha].reasons[0].startswith(RELEASE_NOTES_REASON))),
+                    key=lambda c: (not mostly_here(c), _TIER_ORDER.get(judgments[c.sha].tier, 9),
+                                   -judgments[c.sha].score))
     topics: list[str] = []
     for c in ranked:
         topic = _topic(judgments[c.sha].description or entries[c.sha].narration)
@@ -972,17 +989,31 @@ def _judged_attention(work, entries, judgments: Mapping[str, Judgment], tz: tzin
         return bool(j.shipped_source or j.entries) or (
             bool(c.files) and not all(path_kind(f.path) in ("docs", "ci", "test", "changelog") for f in c.files))
 
-    behaviour = [c for c in work if c.sha in judgments and judgments[c.sha].tier == "behaviour" and not c.is_revert
-                 and reaches_users(c)]
+    def also_breaks(c: CommitFacts) -> bool:  # "BC Break / Security: Disabled automatic fallback ..." is both
+        j = judgments[c.sha]
+        return j.tier == "security" and j.shipped_source and any(
+            sg.where == "source" and sg.kind in _BREAKING_SIGNALS for sg in j.signals)
+
+    behaviour = [c for c in work if c.sha in judgments and reaches_users(c) and (
+        (judgments[c.sha].tier == "behaviour" and not c.is_revert) or also_breaks(c))]
     behaviour = once(sorted(behaviour, key=lambda c: -judgments[c.sha].score))
     if behaviour:
         out.append(AttentionItem(
             "behaviour", f"{plural(len(behaviour), 'behaviour change')} that can affect users",
             "Removed or renamed options and functions, changed defaults or exit codes, and deprecations may need "
             "action from people who use this software before they upgrade.",
-            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in behaviour],
+            [_behaviour_line(entries[c.sha], judgments[c.sha]) for c in behaviour],
             [c.sha for c in behaviour]))
     return out
+
+
+def _behaviour_line(entry: CommitEntry, j: Judgment) -> str:
+    """One behaviour change as Needs attention lists it; a security fix listed above is named short here."""
+    if j.tier != "security":
+        return f"{entry.narration} ({_cite(entry, j)})"
+    sg = next(sg for sg in j.signals if sg.where == "source" and sg.kind in _BREAKING_SIGNALS)
+    return (f"{_short(entry.narration, 90)} (the security fix above; {_SIGNAL_WORDS[sg.kind]}: {sg.name} at "
+            f"{sg.file}:{sg.line}, commit {entry.short_sha})")
 
 
 def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo,
