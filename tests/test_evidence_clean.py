@@ -173,5 +173,5 @@ def test_template_links_entities_and_raw_tags(raw, expected):
 def test_code_spans_of_grammar_words_keep_quotes():
     # guice: "Implement `and` and `or` in `Matcher` directly" must not read "Implement and and or in Matcher"
     assert clean_markup("Implement `and` and `or` in `Matcher` directly") == \
-        "Implement \u201cand\u201d and \u201cor\u201d in Matcher directly"
+        "Implement \u201cand\u201d and \u201cor\u201d in \u201cMatcher\u201d directly"
     assert clean_markup("Fixed `audit` command") == "Fixed audit command"

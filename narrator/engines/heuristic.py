@@ -107,15 +107,14 @@ _BACKTICKS = re.compile(r"`{1,2}([^`]+)`{1,2}")
 _PLAIN_WORD = re.compile(r"^\(?[A-Za-z][a-z]*(?:/o)?[),.;:!?]*$|^w/$")  # a word of prose, not a name of something
 
 
-def _unticked(match: re.Match[str]) -> str:
-    body = match.group(1)
-    return f"\u201c{body}\u201d" if body.lower() in GRAMMAR_WORDS else body
-
-
 def _plain(text: str) -> str:
     """Jargon words spelled out ("deps" -> "dependencies") in prose words only: a token that names something
     (``docs/results.md``, ``--no-deps``, ``config.audit.*``, ``DEPS_DIR``) is never rewritten inside."""
-    text = _BACKTICKS.sub(_unticked, text)  # `name` / ``name``: code formatting means nothing to the reader
+    # `name` / ``name``: code formatting means nothing to the reader; with a word of grammar among them
+    # ("Implement `and` and `or`"), one-word names keep quotes
+    quote = any(m.group(1).lower() in GRAMMAR_WORDS for m in _BACKTICKS.finditer(text))
+    text = _BACKTICKS.sub(lambda m: f"\u201c{m.group(1)}\u201d" if quote and re.fullmatch(r"[A-Za-z_]\w*", m.group(1))
+                          else m.group(1), text)
     out = []
     for chunk in text.split(" "):
         if _PLAIN_WORD.match(chunk):

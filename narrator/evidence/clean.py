@@ -4,8 +4,9 @@ One job: ``clean_markup(text)`` removes markup a reader should not see and nothi
 
 - reST and MyST roles: ``:func:`~a.b``` or ``{func}`~a.b``` -> ``b``, ``:class:`Title <target>``` -> ``Title``; reference roles
   (``:issue:`` ``:pr:`` ``:ghsa:`` ``:user:`` ``:cve:`` ...) are dropped (``refs.find_refs`` keeps them);
-- code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte; a span holding a word
-  of English grammar keeps quotes, \u201cand\u201d, so "Implement `and` and `or`" does not read "and and or");
+- code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte; when a span holds a
+  word of English grammar, every one-word span of the text keeps quotes, so "Implement `and` and `or`" does not
+  read "and and or");
 - links: ``[text](url)``, ``[text][ref]``, ``![alt](img)``, reST ```text <url>`_`` -> their text;
   ``<https://x>`` -> the URL;
 - emphasis markers: ``**b**``, ``*e*``, ``__b b__``, ``_e e_``, ``~~s~~`` (only when they flank words);
@@ -118,13 +119,22 @@ GRAMMAR_WORDS = frozenset("and or not in is if for with as of to the a an at by 
                            "while when where no yes all any none some".split())
 
 
-def _code(match: re.Match[str], vault: _Vault) -> str:
+_WORD_SPAN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _code(match: re.Match[str], vault: _Vault, quote_words: bool = False) -> str:
     body = match.group("body")
     if len(body) > 2 and body[0] == " " and body[-1] == " " and body.strip():
         body = body[1:-1]  # CommonMark: one space of padding on each side is not content
-    if body.lower() in GRAMMAR_WORDS:
+    if quote_words and _WORD_SPAN.fullmatch(body):
         return vault.put(f"\u201c{body}\u201d")
     return vault.put(body)
+
+
+def _has_grammar_span(text: str) -> bool:
+    """Whether a code span holds a word of English grammar: then every one-word span of the text keeps quotes
+    ("such as \u201cin\u201d and \u201clen\u201d", not "such as in and len")."""
+    return any(m.group("body").strip().lower() in GRAMMAR_WORDS for m in _CODE.finditer(text))
 
 
 def clean_markup(text: str) -> str:
@@ -153,7 +163,8 @@ def clean_markup(text: str) -> str:
             text = _REST_LINK.sub(lambda m: vault.put(m.group("text") or m.group("url")), text)
         if "`_" in text:
             text = _REST_REF.sub(lambda m: vault.put(m.group("text")), text)
-        text = _CODE.sub(lambda m: _code(m, vault), text)
+        quote_words = _has_grammar_span(text)
+        text = _CODE.sub(lambda m: _code(m, vault, quote_words), text)
     if "\\" in text:  # after code spans: a backslash inside code is literal
         text = _ESCAPE.sub(lambda m: vault.put(m.group(1)), text)
     if "[" in text:

@@ -726,9 +726,9 @@ _SIGNAL_WORDS = {
 }
 
 
-# Code signals that break someone's command line, configuration or scripts (a security fix may do so too)
-_BREAKING_SIGNALS = frozenset({"option_removed", "option_renamed", "env_removed", "exit_code_changed",
-                               "default_changed"})
+# Code signals that break someone's command line or scripts (a security fix may do so too); a changed default
+# is left out here: in a security fix it is most often the fix itself (flask's session "accessed" flag)
+_BREAKING_SIGNALS = frozenset({"option_removed", "option_renamed", "env_removed", "exit_code_changed"})
 
 
 def tier_words(tier: str) -> str:
