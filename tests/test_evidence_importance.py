@@ -143,9 +143,20 @@ def test_release_commit_bumping_a_version_constant_is_still_release_notes():
 
 def test_weak_security_wording_bonus_keeps_tier():
     plain = score(gather("a", "Sanitize bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
-    worded = score(gather("b", "Prevent path traversal in bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
+    worded = score(gather("b", "Sanitize bin paths", "Someone could try a path traversal here.",
+                          [Stat("src/a.py", 10)], category="Fixes"))
     assert worded.tier == plain.tier == "fix" and worded.value == plain.value + 8
     assert any("path traversal" in r for r in worded.reasons)
+
+
+def test_a_fix_whose_subject_names_the_vulnerability_is_a_security_fix():
+    # lodash: "Prevent prototype pollution on baseUnset function" (CVE-2025-13465, no id in the commit)
+    named = score(gather("b", "Prevent path traversal in bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
+    assert named.tier == "security" and "path traversal" in named.reasons[0]
+    feature = score(gather("c", "Add an --insecure flag", "", [Stat("src/a.py", 10)], category="Features"))
+    assert feature.tier != "security"  # naming a risk is not closing one
+    docs = score(gather("d", "Fix XSS in the docs site", "", [Stat("docs/index.md", 10)], category="Fixes"))
+    assert docs.tier != "security"  # nothing users run changed
 
 
 def test_themes_group_related_work():
