@@ -205,3 +205,11 @@ def test_describe_says_an_entry_written_in_two_changelogs_once():
     b = entry("Add gem json as runtime_dependency")
     c = entry("Add Ruby 3.4 to CI matrix")
     assert describe("x", "", [a, b, c]).text == "Add json as runtime_dependency. Add Ruby 3.4 to CI matrix."
+
+
+def test_describe_completes_an_entry_github_cut_short_from_the_commits_title():
+    e = entry("Revert back to v4 behavior for group registering implicit 404 handler\u2026")
+    subject = "Revert back to v4 behavior for group registering implicit 404 handlers. This will fix: CORS"
+    assert describe(subject, "", [e]).text == "Revert back to v4 behavior for group registering implicit 404 handlers"
+    other = entry("Support the QUERY method\u2026")
+    assert describe("Add HEAD handling", "", [other]).text == "Support the QUERY method\u2026"

@@ -117,3 +117,13 @@ def test_the_credit_names_the_entrys_pull_request_not_its_prose():
                Commit("rework", "revert PR #3009 changes to just disabling path escaping by default (#3016)"),
                Commit("other", "docs: liveness signals (#3002)")]
     assert [m.sha for m in match_entries([e], commits)] == ["rework"]
+
+
+def test_a_long_subject_is_titled_by_its_first_sentence():
+    # echo: the subject goes on with "This will fix: CORS middleware doesnt ..." after its title
+    subject = ("Revert back to v4 behavior for group registering implicit 404 handlers. This will fix: CORS "
+               "middleware doesnt automatically handle OPTIONS routes for groups anymore since upgrade to v5")
+    commits = [Commit("a", subject), Commit("b", "docs: llms.txt for AI-assisted development"),
+               Commit("c", "perf(router): cache-friendly static child lookup")]
+    e = entry("Revert back to v4 behavior for group registering implicit 404 handler\u2026")
+    assert [m.sha for m in match_entries([e], commits)] == ["a"]

@@ -205,7 +205,7 @@ def describe_sentence(description: str) -> str:
     first = text.split(" ", 1)[0]
     if re.fullmatch(r"[a-z]+(?:'[a-z]+)?", first):  # "don't double-unescape ...": a plain word, not a name
         text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
+    return text if text.endswith((".", "!", "?", "\u2026")) else text + "."
 
 
 def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:

@@ -13,7 +13,8 @@ done in other commits; ``match_entries(entries, commits)`` finds those commits.
    pull request of the window by more than twice the window's spread of numbers (at least 100: a pull request
    merged late keeps its early number). A release's notes listing last year's pull requests do not describe
    this window's commits; a commit that fixes an old issue says so and matches by number. The commit's subject
-   (the pull request title for a merge) and the entry are reduced to significant words (lower case, a light
+   (the pull request title for a merge; its first sentence when it goes on) and the entry are reduced to
+   significant words (lower case, a light
    suffix stemmer, stop words, generic verbs such as "fix"/"add"/"update"/"bump" and bare versions such as
    "v9" dropped). The score is the share of the subject's words the entry contains, each word weighted by its
    rarity among the commits given (``log(1 + N / df)``), so "malware" counts more than "composer". A commit
@@ -40,6 +41,7 @@ from functools import lru_cache
 from typing import Iterable, Protocol, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry
+from narrator.evidence.clean import first_sentence
 from narrator.evidence.refs import find_refs, pr_number_of_subject, ref_numbers
 
 __all__ = ["EntryMatch", "match_entries", "significant_words", "stem", "pr_title", "TEXT_THRESHOLD", "MIN_SHARED",
@@ -160,7 +162,8 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             own_index.setdefault(n, []).append(commit.sha)
         for n in cited:
             cited_index.setdefault(n, []).append(commit.sha)
-        title_words = significant_words(pr_title(commit.subject or "", getattr(commit, "body", "") or ""))
+        # a subject that goes on after its first sentence ("... handlers. This will fix: CORS ...") is titled by it
+        title_words = significant_words(first_sentence(pr_title(commit.subject or "", getattr(commit, "body", "") or "")))
         titles.append(" ".join(sorted(title_words)))
         words.append(title_words)
     df: dict[str, int] = {}
