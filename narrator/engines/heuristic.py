@@ -172,12 +172,16 @@ def _area_phrase(area: str) -> str:
 _SUPPORT = frozenset({"documentation", "tests", "build, tooling and dependencies"})
 
 
-def _where(areas: Sequence[str]) -> str:
+_SUPPORT_CATEGORIES = frozenset({"Documentation", "Tests", "Build & CI", "Dependencies"})
+
+
+def _where(areas: Sequence[str], category: str = "") -> str:
     """Where the change happened, in at most two areas: the project's code when it was touched (its tests and
-    docs go with it and need no mention), else the tests, documentation or tooling."""
+    docs go with it and need no mention), else the tests, documentation or tooling; a documentation, test or
+    build commit names its own areas first, as they come."""
     if not areas:
         return ""
-    code = [a for a in areas if a not in _SUPPORT and a != ROOT_AREA]
+    code = [] if category in _SUPPORT_CATEGORIES else [a for a in areas if a not in _SUPPORT and a != ROOT_AREA]
     named = [_area_phrase(a) for a in (code or [a for a in areas if a != ROOT_AREA])][:2]
     if not named:
         return "in the project's top-level files"
@@ -235,7 +239,7 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
         what = re.sub(r"^revert(ed|s)?\b[\s:(!]*", "", clean_subject(subject, classification), flags=re.I) or subject
         return f"Undid an earlier change: \u201c{what}\u201d."
     text = clean_subject(subject, classification)
-    where = _where(classification.areas)
+    where = _where(classification.areas, classification.category)
     if len(text) < 4 or not re.search(r"[A-Za-z]{3}", text):
         # No usable message: describe the change from its files alone.
         category = categories.get(classification.category)
