@@ -804,7 +804,9 @@ def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], th
             if theme.name in used_themes:
                 continue
             used_themes.add(theme.name)
-            members = sum(1 for sha in theme.shas if in_theme.get(sha) is theme)
+            # security fixes and behaviour changes stand on their own, they are not "related changes" of it
+            members = sum(1 for sha in theme.shas if in_theme.get(sha) is theme
+                          and judgments[sha].tier not in ("security", "behaviour"))
             chosen.append(_highlight(c, cls, entries, tz, related=members - 1, theme=theme.name if members > 1 else ""))
         else:
             chosen.append(_highlight(c, cls, entries, tz))
