@@ -162,7 +162,7 @@ def test_a_highlight_stands_for_a_theme_only_when_it_says_what_the_theme_is_abou
     assert "implicit 404 routes may be overwritten." not in shown  # folded into the theme's highlight
     from narrator.report.render import render
 
-    assert "with 2 related changes on static/routes/404, Ada" in render(rep, "md")  # says what they are about
+    assert "with 2 related changes, Ada" in render(rep, "md")
 
 
 def test_lodash_like_window_security_first_comments_and_lint_are_not_work(git_repo):
