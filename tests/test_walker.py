@@ -72,6 +72,18 @@ def test_revert_detected(git_repo):
     assert newest.is_revert and newest.reverted_sha == sha
 
 
+def test_a_revert_names_what_it_undoes(git_repo):
+    # echo: "Revert back to v4 behavior for group registering implicit 404 handlers" changes behaviour
+    subjects = {"Revert back to v4 behavior for group registering implicit 404 handlers": False,
+                "Revert to the old parser": False, 'Revert "Add thing"': True, "revert: drop the cache": True,
+                "revert PR #3009 changes to just disabling path escaping": True, "Revert 1a2b3c4d": True,
+                "Revert the last commit": True}
+    for n, subject in enumerate(subjects):
+        git_repo.commit(subject, {"a.py": f"a = {n}\n"})
+    found = {c.subject: c.is_revert for c in walk_all(git_repo.path)}
+    assert found == subjects
+
+
 def test_window_filters_by_commit_date_and_skips_out_of_order_commits(git_repo):
     # An old commit in the middle must not stop the walk (like --since-as-filter).
     git_repo.commit("one", {"a": "1"}, when=datetime(2026, 11, 1, tzinfo=timezone.utc))

@@ -123,7 +123,11 @@ class Session:
         out = []
         for commit in commits:
             bot = not include and self.is_bot(commit.author)
-            out.append(commit if commit.is_bot == bot else replace(commit, is_bot=bot))
+            if commit.is_bot != bot:
+                commit = replace(commit, is_bot=bot)
+            if not include and any(self.is_bot(p) for p in commit.co_authors):  # a coding assistant is no person
+                commit = replace(commit, co_authors=tuple(p for p in commit.co_authors if not self.is_bot(p)))
+            out.append(commit)
         return out
 
     def classify(self, commits: Iterable[CommitFacts]) -> dict[str, Classification]:

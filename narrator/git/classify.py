@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
+from narrator.evidence.paths import path_kind
 from narrator.git.facts import ChangeType, Classification, CommitFacts
 from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
 
@@ -35,7 +36,8 @@ DOC_GLOBS = ["docs/**", "doc/**", "*.md", "**/*.md", "*.rst", "**/*.rst", "*.txt
 TEST_GLOBS = ["tests/**", "test/**", "spec/**", "specs/**", "**/tests/**", "**/test/**", "**/__tests__/**",
               "**/spec/**", "**/test_*.py", "test_*.py", "**/*_test.py", "**/*_test.go", "*_test.go",
               "**/*.test.*", "**/*.spec.*", "**/*Test.java", "**/*Tests.java", "**/*Test.php", "**/*_spec.rb",
-              "**/*_test.rb", "conftest.py", "**/conftest.py", "**/testdata/**", "**/fixtures/**"]
+              "**/*_test.rb", "conftest.py", "**/conftest.py", "**/testdata/**", "**/fixtures/**",
+              "**/*.feature", "**/step_definitions/**", "features/support/**"]
 CI_GLOBS = [".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", ".travis.yml", "azure-pipelines.yml",
             "Jenkinsfile", ".buildkite/**", ".ci/**", "Makefile", "**/Makefile", "Dockerfile", "**/Dockerfile",
             "docker-compose*.yml", ".pre-commit-config.yaml", "tox.ini", "noxfile.py", ".editorconfig",
@@ -112,6 +114,10 @@ _DOC_DIRS = {"docs", "doc", "documentation", "man", "website"}
 _TEST_DIRS = {"tests", "test", "spec", "specs", "__tests__", "testing", "e2e"}
 _TOOLING_DIRS = {".github", ".gitlab", ".circleci", ".ci", ".buildkite", ".devcontainer", ".husky", ".vscode",
                  "ci", "requirements"}
+# A message that says it breaks users in words: "This is a breaking change, but to a better default value."
+_SAYS_BREAKING = re.compile(r"\b(?:this|it|which) (?:is|introduces|makes) a (?:\w+ )?breaking change\b|"
+                            r"\bBC[- ]break\b|\bbackwards?[- ]incompatible change\b", re.I)
+_TOOLING_KINDS = frozenset({"ci", "tooling", "dependencies", "generated", "minified", "vendored"})
 _ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.toml", "*.yml", "*.yaml", ".*"]
 
 
@@ -210,6 +216,11 @@ class Classifier:
         for glob, area in self.areas.items():
             if path_matches(path, [glob]):
                 return area
+        kind = path_kind(path)
+        if kind == "test":  # core/test/..., features/step_definitions/...: tests wherever they sit
+            return TESTS_AREA
+        if kind in _TOOLING_KINDS:  # dist/, vendored copies, lockfiles, CI, scripts/: not where the work went
+            return TOOLING_AREA
         parts = path.split("/")
         top = parts[0].lower()
         root_file = len(parts) == 1
@@ -232,8 +243,8 @@ class Classifier:
             if self.core_area and top in _AREA_CONTAINERS and parts[1].lower() == self.project.lower():
                 return self.core_area
             return f"{parts[0]}/{parts[1]}"
-        if self.core_area and top == self.project.lower() and parts[0] not in self.split_areas:
-            return self.core_area
+        if self.core_area and top in (self.project.lower(), "core") and parts[0] not in self.split_areas:
+            return self.core_area  # guice's core/ module is the guice core
         return parts[0]
 
     def classify(self, commit: CommitFacts) -> Classification:
@@ -242,7 +253,8 @@ class Classifier:
         text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
         paths = [f.path for f in commit.files]
         rule = self._first_match(commit, cc, text, paths)
-        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body
+        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body or \
+            _SAYS_BREAKING.search(f"{commit.subject}\n{commit.body}") is not None
         return Classification(
             category=rule["category"],
             areas=self.areas_of(paths),
@@ -254,7 +266,11 @@ class Classifier:
         )
 
     def areas_of(self, paths: Sequence[str]) -> tuple[str, ...]:
-        """The areas these paths belong to, the one with most files first."""
+        """The areas these paths belong to, the one with most files first. Generated and minified copies
+        (``dist/lodash.js`` rebuilt with ``lodash.js``) count only when the commit touches nothing else."""
+        made = [p for p in paths if path_kind(p) in ("generated", "minified")]
+        if made and len(made) < len(paths) and not any(path_matches(p, [g]) for p in made for g in self.areas):
+            paths = [p for p in paths if p not in set(made)]
         counts: dict[str, int] = {}
         for p in paths:
             area = self.area_of(p)
@@ -303,6 +319,7 @@ def root_package(paths: Iterable[str], classifier: "Classifier", share: float = 
     """
     from narrator.git.walker import language_of
 
+    paths = list(paths)
     counts: dict[str, int] = {}
     total = 0
     for path in paths:
@@ -316,4 +333,11 @@ def root_package(paths: Iterable[str], classifier: "Classifier", share: float = 
     area, count = max(counts.items(), key=lambda kv: kv[1])
     if "/" in area or area in (ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA) or count < share * total:
         return None
+    below: dict[str, int] = {}
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) > 2 and parts[0] == area and is_source_path(path, language_of(path)):
+            below[parts[1]] = below.get(parts[1], 0) + 1
+    if not below or max(below.values()) >= 0.9 * sum(below.values()):
+        return None  # guice's core/src/...: one source root below it, splitting would only say "core/src"
     return area

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-FACTS_VERSION = 2  # bump when the shape or the meaning of the facts changes (part of the cache key)
+FACTS_VERSION = 3  # bump when the shape or the meaning of the facts changes (part of the cache key)
 
 
 class ChangeType(str, Enum):

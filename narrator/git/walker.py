@@ -33,7 +33,12 @@ _FORMAT = "%H%x00%P%x00%aN%x00%aE%x00%cN%x00%cE%x00%aI%x00%cI%x00%(trailers:unfo
 _NUMSTAT = re.compile(rb"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
 _SHA = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
-_REVERT_SUBJECT = re.compile(r'^(revert\b|revert[:(!])', re.I)
+# An undo of earlier commits: git's `Revert "subject"`, a Conventional `revert:`, or a revert naming what it undoes
+# (a sha, a pull request, "the last commit"). "Revert back to v4 behavior for ..." is a change of behaviour.
+_REVERT_SUBJECT = re.compile(
+    r"""^(?:revert(?:[:(!]|\s+["'\u201c`]|\s+(?:(?:pr|pull request|commit|merge request|mr)\s*)?[#!]?\d+\b|"""
+    r"""\s+[0-9a-f]{7,40}\b|\s+(?:the\s+)?(?:last|previous)\s+(?:change|commit)s?\b)|reverts?\s+[\w.-]+/[\w.-]+#\d+)""",
+    re.I)
 
 _GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
