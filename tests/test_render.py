@@ -287,10 +287,35 @@ def test_engine_footer_counts_model_and_fallback() -> None:
               "narrations": {"cached": 0, "model": 3, "heuristic": 0, "fallback": 1}, "headline_source": "model"}
     report = build([commit("feat: a thing", day(1))], engine=engine)
     md = render(report, "md")
-    assert "by the hf engine: 3 written by the model, 1 by the rule-based fallback" in md
+    assert ("Commit descriptions: 3 of 4 written by a small local model of the hf engine; the guard replaced 1 of "
+            "its sentences with rule-based ones (not supported by the commit).") in md
     assert "summary at the top was written by the model" in md
     offline = render(build([commit("feat: a thing", day(1))]), "md")
     assert "heuristic engine (offline, rule-based)" in offline
+
+
+def test_engine_footer_names_the_model_and_what_the_guard_replaced_in_every_format() -> None:
+    engine = {"name": "hf", "fingerprint": "hf/x", "prompt_version": "2",
+              "model": "SmolLM2-135M-Instruct.Q4_1 + smollm2-cocktail adapter",
+              "narrations": {"cached": 0, "model": 12, "heuristic": 0, "fallback": 8, "rejected": 5, "no_code": 2,
+                             "unavailable": 1}, "headline_source": "facts"}
+    report = build([commit("feat: a thing", day(1))], engine=engine)
+    line = ("Commit descriptions: 12 of 20 written by a small local model (SmolLM2-135M-Instruct.Q4_1 + "
+            "smollm2-cocktail adapter, hf engine); the guard replaced 5 of its sentences with rule-based ones (not "
+            "supported by the commit); 2 rule-based (no code to read); 1 rule-based (the model could not be "
+            "reached).")
+    assert line in render(report, "md")
+    assert line in render(report, "html")
+    assert json.loads("".join(render(report, "json")))["engine"]["narrations"]["rejected"] == 5
+    from narrator.report.terminal import render_terminal_text
+
+    assert line in " ".join(render_terminal_text(report, width=400).split())
+    clean = dict(engine, narrations={"model": 4, "fallback": 0, "rejected": 0})
+    assert "the guard replaced none of its sentences with rule-based ones." in render(
+        build([commit("feat: a thing", day(1))], engine=clean), "md")
+    remote = dict(engine, name="openai", model="qwen2.5-coder:1.5b at http://localhost:11434/v1")
+    assert "written by the model (qwen2.5-coder:1.5b at http://localhost:11434/v1, openai engine)" in render(
+        build([commit("feat: a thing", day(1))], engine=remote), "md")
 
 
 def test_long_period_uses_weekly_buckets_and_years() -> None:

@@ -127,6 +127,8 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
                     if j.description_source in HUMAN_SOURCES and j.description}
     engine = session.engine(request.engine)
     narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions)
+    engine_note = getattr(engine, "note", None)  # e.g. the model could not be reached: heuristic sentences used
+    notes = [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
     report_settings = settings.report
     thresholds = Thresholds(
         large_change_lines=report_settings.large_change_lines,
@@ -155,8 +157,8 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
         per_person=report_settings.per_person if request.per_person is None else request.per_person,
         releases=[(t.name, t.sha, t.committed_at) for t in tags],
         engine={"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
-                "narrations": stats, "headline_source": "facts"},
-        notes=outcome.notes,
+                "model": engine_model_label(engine), "narrations": stats, "headline_source": "facts"},
+        notes=notes,
         last_activity=last_activity,
         judgments=judgments,
         themes=themes,
@@ -164,6 +166,15 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
         comparison_name=parse_period(request.compare_with).name,
     )
     return _model_headline(session, report, engine)
+
+
+def engine_model_label(engine: Engine) -> str | None:
+    """The model behind an engine, as a report names it (``model_label``, an optional engine attribute)."""
+    try:
+        label = getattr(engine, "model_label", None)
+    except NarratorError:  # pragma: no cover - the engine has already narrated, so its model is known
+        return None
+    return str(label) if label else None
 
 
 def _model_headline(session: Session, report: Report, engine: Engine) -> Report:

@@ -22,6 +22,7 @@ from narrator.cache import Cache
 from narrator.config import Settings, load_settings
 from narrator.engines import registry
 from narrator.engines.base import Engine, HeadlineWriter, NarrationRequest
+from narrator.engines.generation import fallback_kind
 from narrator.engines.heuristic import narrate_commit
 from narrator.errors import NarratorError
 from narrator.git.bots import bot_matcher
@@ -140,7 +141,8 @@ class Session:
         """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached.
 
         ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
-        the engine. Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback).
+        the engine. Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback; and
+        the fallbacks by why: rejected by the guard, no_code to read, model unavailable).
         """
         engine = engine or self.engine()
         descriptions = descriptions or {}
@@ -154,7 +156,8 @@ class Session:
         fingerprint = engine.fingerprint()
         shas = [c.sha for c in commits]
         found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
-        stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0}
+        stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
+                 "unavailable": 0}
 
         def stamped(batch: Iterable[Narration]) -> list[Narration]:
             return [replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n for n in batch]
@@ -190,6 +193,7 @@ class Session:
                 stats["model"] += 1
             elif n.fallback_reason:
                 stats["fallback"] += 1
+                stats[fallback_kind(n.fallback_reason)] += 1
             else:
                 stats["heuristic"] += 1
         return found, stats

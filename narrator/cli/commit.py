@@ -21,7 +21,7 @@ def commit_command(rev: str, repo_path: str, engine: str | None, model: str | No
     from narrator.app.commit import explain_commit
     from narrator.report.commit_text import print_commit, render_commit
 
-    with open_session(repo_path, model_overrides(model, adapter), use_cache=not no_cache) as session:
+    with open_session(repo_path, model_overrides(model, adapter, engine=engine), use_cache=not no_cache) as session:
         view = explain_commit(session, rev, engine)
     fmt = choose_format(fmt, None)
     if fmt == "term":

@@ -47,8 +47,19 @@ def model_options(func: Any) -> Any:
                         help="hf engine: model id (from the local cache), directory or .gguf file.")(func)
 
 
-def model_overrides(model: str | None, adapter: str | None, gguf_file: str | None = None) -> dict[str, Any]:
-    return {"engines.hf.model": model, "engines.hf.adapter": adapter, "engines.hf.gguf_file": gguf_file}
+def model_overrides(model: str | None, adapter: str | None, gguf_file: str | None = None,
+                    engine: str | None = None) -> dict[str, Any]:
+    """Settings from ``--model``/``--adapter`` (and ``--gguf-file``): they choose the hf engine when no
+    ``--engine`` is given, and a ``--model`` replaces a configured GGUF file (a .gguf path goes in ``--model``)."""
+    overrides: dict[str, Any] = {"engines.hf.model": model, "engines.hf.adapter": adapter,
+                                 "engines.hf.gguf_file": gguf_file}
+    if model is not None and gguf_file is None:
+        overrides["engines.hf.gguf_file"] = ""
+    if model is not None or adapter is not None or gguf_file is not None:
+        if engine is not None and engine != "hf":
+            raise UsageError(f"--model, --adapter and --gguf-file are for the hf engine, not --engine {engine}")
+        overrides["engine"] = "hf"
+    return overrides
 
 
 def echo_note(text: str) -> None:

@@ -53,7 +53,7 @@ def digest_command(repo_paths: tuple[str, ...], workspace: str | None, weeks: in
         weeks=weeks, since=since, until=until, out_dir=out_dir, engine=engine,
         formats=tuple(f for f in (formats or "").split(",") if f.strip()), detail=detail,
     )
-    overrides = model_overrides(model, adapter)
+    overrides = model_overrides(model, adapter, engine=engine)
     partial = False
     if workspace or len(repo_paths) > 1:
         from narrator.app.team import Team, repos_from_paths, workspace_repos

@@ -24,7 +24,7 @@ def explain_command(target: str, rev: str, repo_path: str, engine_name: str | No
     from narrator.app.explain import explain_target
     from narrator.git.text import clean_text, one_line
 
-    with open_session(repo_path, model_overrides(model, adapter, gguf_file), use_cache=False) as session:
+    with open_session(repo_path, model_overrides(model, adapter, gguf_file, engine_name), use_cache=False) as session:
         result = explain_target(session, target, rev, engine_name)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

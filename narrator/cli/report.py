@@ -88,7 +88,7 @@ def report_command(repo_paths: tuple[str, ...], workspace: str | None, since: st
         filter=CommitFilter(authors=authors, paths=paths, excludes=excludes, no_merges=no_merges),
         include_bots=include_bots, engine=engine, title=title, per_person=per_person, compare_with=compare_with,
     )
-    overrides = model_overrides(model, adapter)
+    overrides = model_overrides(model, adapter, engine=engine)
     if workspace or len(repo_paths) > 1:
         if template:
             raise UsageError("--template renders one repository's report; a team report uses the built-in "

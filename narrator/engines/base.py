@@ -90,3 +90,4 @@ class EngineStatus:
     name: str
     installed: bool
     detail: str
+    lines: tuple[str, ...] = ()  # more detail, one line each (e.g. which model and adapter, and why)

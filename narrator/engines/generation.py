@@ -43,6 +43,21 @@ log = logging.getLogger(__name__)
 
 
 
+NO_CODE_REASONS = ("no readable text changes", "no files changed")  # fallbacks without any model output
+UNAVAILABLE_PREFIX = "model unavailable"
+
+
+def fallback_kind(reason: str | None) -> str:
+    """Why a model engine's commit got the rule-based sentence: ``rejected`` (the guard replaced the model's
+    sentence), ``no_code`` (nothing of the code to read, so the model was not asked) or ``unavailable``."""
+    reason = reason or ""
+    if reason in NO_CODE_REASONS:
+        return "no_code"
+    if reason.startswith(UNAVAILABLE_PREFIX):
+        return "unavailable"
+    return "rejected"
+
+
 class ModelUnavailableError(EngineError):
     """The model cannot be reached at all (server down, no answer after the retries): fall back, do not stop."""
 
@@ -186,7 +201,7 @@ class GeneratingEngine:
         context = commit_context(commit, files, extra)
         plan = _Plan(index, request, prompt, context, prompt.omitted)
         if not prompt.included:  # nothing of the code to read: the model was never trained on that
-            plan.fallback = "no readable text changes" if commit.files else "no files changed"
+            plan.fallback = NO_CODE_REASONS[0] if commit.files else NO_CODE_REASONS[1]
         return plan
 
     def _narrate_wave(self, requests: list[NarrationRequest], diffs: DiffProvider | None,
@@ -212,7 +227,7 @@ class GeneratingEngine:
             for job, raw in zip(batch, outputs):
                 plan = job.plan
                 if self._unavailable is not None and not raw:
-                    plan.rejected.append(f"model unavailable: {self._unavailable}")
+                    plan.rejected.append(f"{UNAVAILABLE_PREFIX}: {self._unavailable}")
                     continue
                 text = clean_output(raw)
                 verdict = check(text, plan.context, job.text)

@@ -25,7 +25,7 @@ from narrator.prompts import (
     SYSTEM_PROMPT,
 )
 
-GUARD_VERSION = "5"  # 5: verbs of change checked against the diff; reST/Markdown markup removed  # part of engine fingerprints: a stricter guard changes what reaches the report
+GUARD_VERSION = "6"  # 6: non-ASCII words copied from the material are no foreign language; 5: verbs of change  # part of engine fingerprints: a stricter guard changes what reaches the report
 
 # Short technical words a plain-English sentence may use without them being in the commit.
 _ALLOWED_TERMS = {
@@ -200,10 +200,18 @@ def _is_echo(text: str, prompt: str) -> bool:
     return False
 
 
-def _is_english(text: str) -> bool:
+def _own_words(text: str, context: "Context | None") -> str:
+    """``text`` without the non-ASCII words it copies from the material (a name with an accent, a string from the
+    code): those are the commit's words, not a sign of a foreign language."""
+    if context is None:
+        return text
+    return " ".join(w for w in text.split() if w.isascii() or not context.mentions(w))
+
+
+def _is_english(text: str, context: "Context | None" = None) -> bool:
     if any((not c.isprintable()) or c == "\ufffd" for c in text):
         return False  # control characters or undecodable bytes: garbled output
-    letters = [c for c in text if c.isalpha()]
+    letters = [c for c in _own_words(text, context) if c.isalpha()]
     if not letters:
         return False
     ascii_letters = sum(1 for c in letters if c.isascii())
@@ -275,7 +283,7 @@ def check(text: str, context: Context, prompt: str = "", min_grounded: int = 1) 
     """Accept ``text`` only if it is a real, English, non-echoing sentence naming nothing outside ``context``
     and saying something specific to it (at least ``min_grounded`` of its specific words come from it)."""
     stripped = (text or "").strip()
-    letters = [c for c in stripped if c.isalpha()]
+    letters = [c for c in _own_words(stripped, context) if c.isalpha()]
     if letters and sum(1 for c in letters if c.isascii()) / len(letters) < 0.95:
         return _reject("not English")
     if len(re.findall(r"\w+", stripped)) < 3:
@@ -289,7 +297,7 @@ def check(text: str, context: Context, prompt: str = "", min_grounded: int = 1) 
     unknown = unknown_names(stripped, context)
     if unknown:
         return _reject("names not in the commit: " + ", ".join(unknown[:5]))
-    if not _is_english(stripped):
+    if not _is_english(stripped, context):
         return _reject("not English")
     if len(grounded_words(stripped, context)) < min_grounded:
         return _reject("says nothing specific to the change")

@@ -17,6 +17,8 @@ from typing import Any
 from narrator.config import DEFAULTS
 from narrator.engines.base import EngineStatus
 from narrator.engines.generation import GeneratingEngine, short_model_label
+from narrator.engines.hf_choice import ModelChoice, choose_model, shipped_adapter
+from narrator.engines.hf_stop import first_sentence_stop
 from narrator.errors import EngineError
 from narrator.prompts import PromptBudget, render_prompt
 
@@ -28,9 +30,6 @@ HF_DEFAULTS: dict[str, Any] = {
 GREEDY = {"do_sample": False, "num_beams": 1, "repetition_penalty": 1.0}
 
 
-SHIPPED_ADAPTERS = {"smollm2-135m-instruct": "smollm2-cocktail"}  # base model name -> adapter shipped in narrator/adapters
-
-
 def default_adapter(adapter: str, model: str, gguf_file: str | None) -> str | None:
     """The adapter to use: the configured one; ``"none"`` for no adapter; when unset, the cocktail adapter that
     ships with narrator if the base is the model it was trained on (the SmolLM2-135M-Instruct stand-in)."""
@@ -38,15 +37,7 @@ def default_adapter(adapter: str, model: str, gguf_file: str | None) -> str | No
         return None
     if adapter:
         return adapter
-    from pathlib import Path
-
-    base = f"{model} {gguf_file or ''}".lower()
-    for name, folder in SHIPPED_ADAPTERS.items():
-        if name in base:
-            shipped = Path(__file__).resolve().parents[1] / "adapters" / folder
-            if (shipped / "adapter_config.json").is_file():
-                return str(shipped)
-    return None
+    return shipped_adapter(model, gguf_file)
 
 
 class HFEngine(GeneratingEngine):
@@ -57,9 +48,10 @@ class HFEngine(GeneratingEngine):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         merged = {**HF_DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
         self.settings = merged
-        self.model_id: str = str(merged.get("model") or "")
-        self.gguf_file: str | None = str(merged.get("gguf_file") or "") or None
-        self.adapter: str | None = default_adapter(str(merged.get("adapter") or ""), self.model_id, self.gguf_file)
+        self._configured = (str(merged.get("model") or ""), str(merged.get("gguf_file") or "") or None,
+                            str(merged.get("adapter") or ""))
+        self._sources: dict[str, str] = dict(merged.get("_sources") or {})
+        self._choice: ModelChoice | None = None
         self.quantize = str(merged.get("quantize") or "auto")
         self.device = str(merged.get("device") or "auto")
         self.dtype = str(merged.get("dtype") or "auto")
@@ -75,6 +67,38 @@ class HFEngine(GeneratingEngine):
         self._lock = threading.Lock()
         self._overhead: int | None = None
         self.generated_tokens = 0  # counted for benchmarks
+        self.batches: list[dict[str, Any]] = []  # per generate call: rows, lengths, tokens, seconds (benchmarks)
+        self.stop_at_sentence = True  # end each answer at its first sentence (narrator.engines.hf_stop)
+        self.merge_adapter = True  # fold the LoRA weights into the base at load (no adapter cost per token)
+
+    # -- which model ---------------------------------------------------------------------------------
+    @property
+    def choice(self) -> ModelChoice:
+        """The model and adapter this engine loads (``narrator.engines.hf_choice``: configured, else the production
+        default when cached, else the installed stand-in); an ``EngineError`` when there is none."""
+        if self._choice is None:
+            model, gguf_file, adapter = self._configured
+            self._choice = choose_model(model, gguf_file, adapter, self._sources)
+            log.info("hf engine: %s; %s", *self._choice.lines())
+        return self._choice
+
+    @property
+    def model_id(self) -> str:
+        return self.choice.model
+
+    @property
+    def gguf_file(self) -> str | None:
+        return self.choice.gguf_file
+
+    @property
+    def adapter(self) -> str | None:
+        return self.choice.adapter
+
+    @property
+    def model_label(self) -> str:
+        """The model a report names: base model plus adapter (``SmolLM2-135M-Instruct.Q4_1 + smollm2-cocktail
+        adapter``)."""
+        return self.choice.display
 
     # -- status and identity -----------------------------------------------------------------------
     @staticmethod
@@ -86,20 +110,20 @@ class HFEngine(GeneratingEngine):
         from narrator.engines import hf_loading
 
         try:
-            where = hf_loading.describe_base(str(merged.get("model") or ""), str(merged.get("gguf_file") or "") or None)
+            choice = choose_model(str(merged.get("model") or ""), str(merged.get("gguf_file") or "") or None,
+                                  str(merged.get("adapter") or ""), merged.get("_sources") or {})
+            where = hf_loading.describe_base(choice.model, choice.gguf_file)
         except EngineError as exc:
-            return EngineStatus("hf", True, f"weights not found: {exc}")
+            return EngineStatus("hf", True, f"no model: {exc}")
+        lines = [*choice.lines(), f"weights: {where}"]
         try:
             device = hf_loading.resolve_device(str(merged.get("device") or "auto"))
             quant = hf_loading.resolve_quantize(str(merged.get("quantize") or "auto"), device)
             dtype = hf_loading.resolve_dtype(str(merged.get("dtype") or "auto"), device)
         except EngineError as exc:
-            return EngineStatus("hf", True, f"{where}; settings problem: {exc}")
-        adapter = merged.get("adapter") or ""
-        detail = f"weights: {where}; device {device}, {'nf4' if quant == 'nf4' else dtype}"
-        if adapter:
-            detail += f"; adapter {adapter}"
-        return EngineStatus("hf", True, detail)
+            return EngineStatus("hf", True, f"{choice.display}; settings problem: {exc}", tuple(lines))
+        lines.append(f"device: {device}, {'nf4' if quant == 'nf4' else dtype}")
+        return EngineStatus("hf", True, f"{choice.display} ({choice.reason})", tuple(lines))
 
     def _resolve_settings(self) -> dict[str, str]:
         if self._resolved is None:
@@ -125,7 +149,7 @@ class HFEngine(GeneratingEngine):
             "max_new_tokens": self.max_new_tokens,
             "max_prompt_tokens": self.max_prompt_tokens,
             "greedy": GREEDY,
-            "stop": "any special token",
+            "stop": "any special token" + (", first sentence" if self.stop_at_sentence else ""),
         }
 
     def _label(self) -> str:
@@ -142,7 +166,7 @@ class HFEngine(GeneratingEngine):
             resolved = self._resolve_settings()
             self._model, self._tokenizer, self.info = hf_loading.load_model_and_tokenizer(
                 self.model_id, self.gguf_file, self.adapter, resolved["quantize"], resolved["device"],
-                resolved["dtype"], self.threads,
+                resolved["dtype"], self.threads, merge_adapter=self.merge_adapter,
             )
 
     @property
@@ -194,7 +218,10 @@ class HFEngine(GeneratingEngine):
         return out
 
     def _generate_once(self, prompts: list[str]) -> list[str]:
+        import time
+
         import torch
+        from transformers import StoppingCriteriaList
 
         tok = self._tokenizer
         # The chat template already holds the special tokens; the plain layout needs the tokenizer's BOS.
@@ -202,13 +229,21 @@ class HFEngine(GeneratingEngine):
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=add_special)
         device = next(self._model.parameters()).device
         enc = {k: v.to(device) for k, v in enc.items()}
+        prompt_length = enc["input_ids"].shape[1]
+        stop = StoppingCriteriaList([first_sentence_stop(tok, prompt_length)] if self.stop_at_sentence else [])
+        started = time.perf_counter()
         with torch.inference_mode():
             out = self._model.generate(
                 **enc, max_new_tokens=self.max_new_tokens, pad_token_id=tok.pad_token_id,
-                eos_token_id=self._eos_ids(), **GREEDY, temperature=None, top_p=None, top_k=None,
+                eos_token_id=self._eos_ids(), stopping_criteria=stop, **GREEDY, temperature=None, top_p=None,
+                top_k=None,
             )
-        new = out[:, enc["input_ids"].shape[1]:]
-        self.generated_tokens += int((new != tok.pad_token_id).sum())
+        new = out[:, prompt_length:]
+        generated = int((new != tok.pad_token_id).sum())
+        self.generated_tokens += generated
+        self.batches.append({"rows": len(prompts), "prompt_length": prompt_length,
+                             "prompt_tokens": int(enc["attention_mask"].sum()), "new_tokens": generated,
+                             "steps": int(new.shape[1]), "seconds": round(time.perf_counter() - started, 3)})
         return tok.batch_decode(new, skip_special_tokens=True)
 
     def _eos_ids(self) -> list[int]:

@@ -38,6 +38,24 @@ _MARKER = "narrator-converted.json"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
+def import_torch() -> Any:
+    """``torch``, imported with a CPU threading default that suits machines shared with other work.
+
+    ``OMP_WAIT_POLICY=PASSIVE`` (unless set): an OpenMP thread that finishes its share of an operation sleeps
+    instead of spinning. On a 2-core machine that also runs other processes, spinning threads wait for a
+    descheduled sibling at every operation: bench/narrate_window.py measured a model decode step of the
+    stand-in at 784 ms with spinning against 61 ms without, at a 1-minute load of 5. Only the first import of
+    torch in a process reads the variable.
+    """
+    import sys
+
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    return torch
+
+
 @dataclass(frozen=True)
 class LoadInfo:
     """What was loaded, for logs, ``narrate engines`` and benchmarks (no torch objects)."""
@@ -60,6 +78,12 @@ class LoadInfo:
 
 
 def _missing_weights_error(model: str, why: str) -> EngineError:
+    if _looks_like_path(model) or Path(model).expanduser().exists():
+        return EngineError(
+            f"model weights at '{model}' are not available: {why}; give a model directory (with config.json) or "
+            "a .gguf file (--model, engines.hf.model or NARRATOR_ENGINES__HF__MODEL), or leave the model unset to "
+            "use the production default or the installed stand-in"
+        )
     return EngineError(
         f"model weights for '{model}' are not available: {why}. "
         f"Either download them on a connected machine (`huggingface-cli download {model}`, then copy "
@@ -348,7 +372,7 @@ _DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat1
 
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when a CUDA GPU is usable, else ``cpu``; ``cuda`` without one is an error."""
-    import torch
+    torch = import_torch()
 
     device = (device or "auto").lower()
     if device == "auto":
@@ -399,10 +423,10 @@ def _bitsandbytes_usable() -> bool:
 
 def resolve_dtype(dtype: str, device: str) -> str:
     """``auto`` -> bfloat16 on CUDA (float16 on GPUs without bf16); on the CPU bfloat16 where the processor
-    computes it natively (Intel AMX: ~8x the float32 matrix speed, measured in bench/narrate.py), else float32."""
+    multiplies it in hardware (AVX512-BF16 or AMX), else float32."""
     dtype = (dtype or "auto").lower()
     if dtype == "auto":
-        import torch
+        torch = import_torch()
 
         if device.startswith("cuda"):
             return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
@@ -413,14 +437,22 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 matrices in hardware (AMX tiles)."""
-    import torch
+    """True when this CPU multiplies bfloat16 matrices in hardware: AMX tiles or AVX512-BF16 instructions.
 
-    probe = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
-    try:
-        return bool(probe()) if probe is not None else False
-    except Exception:  # a private torch helper: never let it break loading
-        return False
+    Measured on a 2-core AMD EPYC with avx512_bf16 (no AMX): a 500x576 by 576x1536 matrix product at 181
+    GFLOPS in bfloat16 against 50 in float32; without either feature torch emulates bfloat16, slower than
+    float32.
+    """
+    torch = import_torch()
+    cpu = getattr(torch, "cpu", None)
+    for probe_name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        probe = getattr(cpu, probe_name, None)
+        try:
+            if probe is not None and probe():
+                return True
+        except Exception:  # private torch helpers: never let them break loading
+            continue
+    return False
 
 
 def nf4_config(compute_dtype: str = "bfloat16") -> Any:
@@ -522,7 +554,7 @@ def load_model_and_tokenizer(
     started = time.perf_counter()
     quiet_third_party()
     try:
-        import torch
+        torch = import_torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise EngineError(f"the hf engine needs the model extra ({exc}): pip install 'narrator[model]'") from None
@@ -574,7 +606,11 @@ def load_model_and_tokenizer(
         threads=torch.get_num_threads(), seconds=round(time.perf_counter() - started, 3),
         converted_now=converted_now, notes=tuple(notes),
     )
-    log.info("loaded %s on %s (%s, quantize=%s) in %.1f s", model, info.device, info.dtype, info.quantize, info.seconds)
+    loaded = gguf.name if gguf is not None else model
+    if adapter and not for_training:
+        loaded += f" + adapter {Path(adapter).expanduser().name}"
+    log.info("loaded %s from %s on %s (%s, quantize=%s, %d threads) in %.1f s", loaded, base_dir, info.device,
+             info.dtype, info.quantize, info.threads, info.seconds)
     return lm, tokenizer, info
 
 

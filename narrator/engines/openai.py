@@ -4,7 +4,9 @@ Works with Ollama, vLLM, llama.cpp's server or a hosted API. Standard library on
 per request (``timeout_s`` bounds a whole try, however slowly the server trickles its answer), answers read
 with a size cap (``MAX_ANSWER_BYTES``), retries with exponential backoff on 429/5xx, timeouts and dropped
 connections (honouring ``Retry-After``), a concurrency limit, and errors that say whether the server is
-unreachable, rejecting the key, or answering garbage. The API key is read from the environment variable
+unreachable, rejecting the key, or answering garbage. A server that cannot be reached, or keeps failing after
+the retries, does not stop a report: the rest of the run gets the heuristic sentences and one note
+(``ModelUnavailableError``, see ``generation``). The API key is read from the environment variable
 named by ``engines.openai.api_key_env`` and never logged; a password inside ``base_url`` is masked wherever
 the URL is shown; everything sent is redacted first (see ``redact``).
 """
@@ -27,7 +29,7 @@ from typing import Any
 
 from narrator.config import DEFAULTS
 from narrator.engines.base import EngineStatus
-from narrator.engines.generation import GeneratingEngine
+from narrator.engines.generation import GeneratingEngine, ModelUnavailableError
 from narrator.errors import EngineError
 from narrator.prompts import PromptBudget, chat_messages
 
@@ -258,6 +260,11 @@ class OpenAIEngine(GeneratingEngine):
     def _label(self) -> str:
         return self.model or "unset"
 
+    @property
+    def model_label(self) -> str:
+        """The model a report names: its name on the server and the server (password masked)."""
+        return f"{self.model or 'unset'} at {self.shown_url}"
+
     def _budget(self) -> PromptBudget:
         room = self.max_prompt_tokens - 80
         return PromptBudget(max_prompt_tokens=room, max_file_tokens=min(1500, int(room * 0.7)),
@@ -351,13 +358,15 @@ class OpenAIEngine(GeneratingEngine):
             except (ConnectionError, OSError) as exc:  # dropped connection mid-answer
                 last = f"connection failed ({_safe_reason(exc, url)})"
         tries = self.retries + 1
+        # The server cannot be reached or keeps failing: the pipeline falls back to the heuristic sentences for
+        # the rest of the run, with one note, instead of stopping the report.
         if last.startswith("cannot connect"):
-            raise EngineError(
+            raise ModelUnavailableError(
                 f"the model server at {self.shown_url} is unreachable: {last} after {tries} tries; start it "
                 "(e.g. `ollama serve`) or set engines.openai.base_url"
             )
-        raise EngineError(f"the model server at {self.shown_url} failed: {last} after {tries} tries; "
-                          "try again later, or raise engines.openai.timeout_s / engines.openai.retries")
+        raise ModelUnavailableError(f"the model server at {self.shown_url} failed: {last} after {tries} tries; "
+                                    "try again later, or raise engines.openai.timeout_s / engines.openai.retries")
 
 
 def _parse_answer(raw: bytes, url: str) -> str:

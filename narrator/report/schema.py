@@ -69,8 +69,10 @@ DESCRIPTIONS: dict[str, str] = {
     "Report.bots": "Commits by automated accounts, listed apart from the team's work.",
     "Report.merges": "Merge commits by people.",
     "Report.commits": "Every commit of the window, in git log order (newest first).",
-    "Report.engine": "The narration engine: name, fingerprint, prompt_version, narrations (counts by origin: "
-                     "cached, model, heuristic, fallback) and headline_source (facts or model).",
+    "Report.engine": "The narration engine: name, fingerprint, prompt_version, model (the model that wrote, for "
+                     "model engines, else null), narrations (counts by origin: cached, model, heuristic, fallback; "
+                     "fallbacks by why: rejected by the guard, no_code to read, model unavailable) and "
+                     "headline_source (facts or model).",
     "Report.notes": "Remarks about the report itself (a shallow clone, an unreadable earlier period...).",
     "CommitEntry.sha": "Full commit id.",
     "CommitEntry.short_sha": "Abbreviated commit id.",

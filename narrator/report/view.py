@@ -105,13 +105,29 @@ def _peak_summary(report: Report) -> str:
 
 
 def _engine_line(report: Report) -> str:
+    """The footer's account of who wrote the commit descriptions: how many a model wrote (and which model), how
+    many of its sentences the guard replaced, and how many commits got rule-based ones for another reason."""
     engine = report.engine or {}
     name = one_line(engine.get("name") or "unknown")
     stats = engine.get("narrations") or {}
     model, fallback = int(stats.get("model", 0) or 0), int(stats.get("fallback", 0) or 0)
     if model or fallback:
-        line = (f"Commit descriptions by the {name} engine: {plural(model, 'written by the model', 'written by the model')}"
-                f", {fallback:,} by the rule-based fallback.")
+        rejected = int(stats.get("rejected", fallback) or 0)
+        no_code, unavailable = int(stats.get("no_code", 0) or 0), int(stats.get("unavailable", 0) or 0)
+        label = one_line(str(engine.get("model") or ""))
+        who = "a small local model" if name == "hf" else "the model"
+        who += f" ({label}, {name} engine)" if label else f" of the {name} engine"
+        total = model + fallback + int(stats.get("heuristic", 0) or 0)
+        line = f"Commit descriptions: {model:,} of {total:,} written by {who}"
+        if model or rejected:
+            guard = plural(rejected, "of its sentences", "of its sentences") if rejected else "none of its sentences"
+            line += f"; the guard replaced {guard} with rule-based ones"
+            line += " (not supported by the commit)" if rejected else ""
+        if no_code:
+            line += f"; {no_code:,} rule-based (no code to read)"
+        if unavailable:
+            line += f"; {unavailable:,} rule-based (the model could not be reached)"
+        line += "."
     elif name == "heuristic":
         line = "Commit descriptions by the built-in heuristic engine (offline, rule-based)."
     else:
