@@ -177,7 +177,7 @@ def _compare(expected_file: Path, actual: str, run: str, *, write: bool) -> None
 # value, and the rest of the warm output must match the frozen file byte for byte.
 # 1. By design: the JSON report counts the narrations read from the cache (narrator/app/session.py:143,
 #    stats["cached"] = len(found)); the warm run must read every one of them from the cache.
-_CACHED = re.compile(r'"narrations":\{"cached":(\d+),"model":(\d+),"heuristic":(\d+),"fallback":(\d+)\}')
+_CACHED = re.compile(r'"narrations":\{"cached":(\d+),"model":(\d+),"heuristic":(\d+),"fallback":(\d+)[,}]')
 # 2. A drift, reported, not hidden: `narrate commit --format json` shows narration.basis "" when the sentence
 #    was just written and the classification digest when it comes from the cache, because only the copy
 #    stored in the cache is stamped (narrator/app/session.py:145-150 `stamped`, used by `store`), while the
