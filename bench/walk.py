@@ -54,10 +54,12 @@ def build_repo(path: Path, commits: int, seed: int = 1) -> None:
     """Write a fast-import stream for ``commits`` commits and import it into a new repository at ``path``."""
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    # the stream goes to fast-import as it is written: 200k commits would be gigabytes held in memory
+    importer = subprocess.Popen(["git", "-C", str(path), "fast-import", "--quiet"], stdin=subprocess.PIPE)
     files: dict[str, list[str]] = {}
     start = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp())
     span = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()) - start
-    out = []
+    out: list[bytes] = []
     mark = 0
     main_head = None
     for i in range(commits):
@@ -119,8 +121,13 @@ def build_repo(path: Path, commits: int, seed: int = 1) -> None:
                 out.append(f"M 100644 inline {op[1]}\ndata {len(data)}\n".encode() + data)
         out.append(b"\n")
         main_head = mark
-    stream = b"".join(out)
-    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=stream, check=True)
+        if len(out) > 4096:
+            importer.stdin.write(b"".join(out))
+            out.clear()
+    importer.stdin.write(b"".join(out))
+    importer.stdin.close()
+    if importer.wait() != 0:
+        raise SystemExit("git fast-import failed")
     subprocess.run(["git", "-C", str(path), "reset", "-q", "--hard", "main"], check=True)
 
 
@@ -156,9 +163,16 @@ def main() -> None:
     parser.add_argument("--repo", help="benchmark an existing repository instead of a generated one")
     parser.add_argument("--since", default="2000-01-01", help="window start (default: the whole history)")
     parser.add_argument("--keep", action="store_true", help="keep the generated repository")
+    parser.add_argument("--build-only", metavar="PATH", help="only generate the --commits repository at PATH (reuse it "
+                        "with --repo PATH)")
     parser.add_argument("--baseline-src", help="also time the narrator in this source tree (e.g. a worktree of main)")
     args = parser.parse_args()
     here = str(Path(__file__).resolve().parents[1])
+    if args.build_only:
+        t = time.perf_counter()
+        build_repo(Path(args.build_only), args.commits)
+        print(f"built {args.commits:,} commits in {time.perf_counter() - t:.1f} s at {args.build_only}")
+        return
 
     work = Path(tempfile.mkdtemp(prefix="narrator-bench-"))
     try:
