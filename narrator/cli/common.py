@@ -52,7 +52,9 @@ def model_overrides(model: str | None, adapter: str | None, gguf_file: str | Non
 
 
 def echo_note(text: str) -> None:
-    click.echo(f"narrate: note: {text}", err=True)
+    from narrator.git.text import clean_text
+
+    click.echo(f"narrate: note: {clean_text(text)}", err=True)  # notes may quote a repository's config
 
 
 def open_session(repo_path: str, overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
