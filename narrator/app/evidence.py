@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import types
+import typing
 from typing import Any, Mapping, Sequence
 
 from narrator.app.session import Session
@@ -63,7 +65,43 @@ def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
     fields = {f.name for f in dataclasses.fields(CommitEvidence)}
     plain = {k: v for k, v in data.items() if k in fields and k not in ("entries", "signals", "kinds")}
     plain["source_paths"] = tuple(plain.get("source_paths", ()))
-    return CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+    evidence = CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+    if not (_VALID[CommitEvidence](evidence) and all(map(_VALID[ChangelogEntry], entries))
+            and all(map(_VALID[Signal], signals))):
+        raise TypeError("a value of the wrong type")
+    return evidence
+
+
+def _type_check(kind: Any) -> Any:
+    """A fast predicate: is a value of this annotated type (str, int, bool, X | None, tuple[X, ...])?"""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        checks = [_type_check(a) for a in args]
+        return lambda v: any(check(v) for check in checks)
+    if kind is type(None):
+        return lambda v: v is None
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _type_check(args[0])
+            return lambda v: type(v) is tuple and all(map(item, v))
+        items = [_type_check(a) for a in args]
+        return lambda v: type(v) is tuple and len(v) == len(items) and all(c(x) for c, x in zip(items, v))
+    if kind is float:
+        return lambda v: type(v) in (int, float)
+    if kind in (str, int, bool):
+        return lambda v: type(v) is kind
+    return lambda v: True
+
+
+def _validator(cls: type) -> Any:
+    """A predicate checking every field of a ``cls`` instance read back from the cache against its annotation."""
+    hints = typing.get_type_hints(cls)
+    checks = [(f.name, _type_check(hints[f.name])) for f in dataclasses.fields(cls)]
+    return lambda obj: all(check(getattr(obj, name)) for name, check in checks)
+
+
+# A damaged or tampered record (a list where a category goes, text where a count goes) is ignored and recomputed.
+_VALID = {cls: _validator(cls) for cls in (CommitEvidence, ChangelogEntry, Signal)}
 
 
 # -- the stage ---------------------------------------------------------------------------------------------
@@ -83,11 +121,23 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     shas = [c.sha for c in commits]
     found: dict[str, CommitEvidence] = {}
     if cache is not None:
+        by_sha = {c.sha: c for c in commits}
         for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, shas).items():
             try:
-                found[sha] = _from_dict(data)
-            except (TypeError, ValueError, KeyError):
+                evidence = _from_dict(data)
+            except (TypeError, ValueError, KeyError, AttributeError):
                 log.debug("ignoring a damaged evidence record for %s", sha)
+                continue
+            if evidence.sha != sha:
+                log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
+                continue
+            # what the classifier and the bot list say today, not when the record was written (config changes)
+            c, cl = by_sha[sha], classes[sha]
+            if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
+                    cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
+                evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
+                                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
+            found[sha] = evidence
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found

@@ -142,7 +142,7 @@ class Cache:
                 )
                 for sha, data in rows:
                     facts = _decode(CommitFacts, sha, data)
-                    if facts is not None:
+                    if facts is not None and facts.sha == sha:  # a row of another commit is damaged too
                         found[sha] = facts
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
@@ -168,7 +168,7 @@ class Cache:
                 )
                 for sha, data in rows:
                     narration = _decode(Narration, sha, data)
-                    if narration is not None:
+                    if narration is not None and narration.sha == sha:
                         found[sha] = narration
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
