@@ -322,6 +322,20 @@ def test_digest_at_the_calendar_edges(small_repo, tmp_path):
                                     and "Traceback" not in proc.stderr and "unexpected" not in proc.stderr), proc.stderr
 
 
+def test_any_number_of_digest_weeks_is_quick_and_correct(small_repo, tmp_path):
+    """--weeks 99999999999 (or digest.weeks in a config) was an OverflowError; now the weeks before the first
+    commit are counted, not built."""
+    started = time.monotonic()
+    proc = run_narrate("digest", "--repo", str(small_repo.path), "--weeks", "99999999999", "--out",
+                       str(tmp_path / "digests"))
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 30
+    assert "week(s) before the first commit" in proc.stdout + proc.stderr
+    (small_repo.path / ".narrator.toml").write_text("[digest]\nweeks = 99999999999\n", encoding="utf-8")
+    proc = run_narrate("digest", "--repo", str(small_repo.path), "--out", str(tmp_path / "digests"))
+    assert proc.returncode == 0, proc.stderr
+
+
 # -- a damaged or newer cache --------------------------------------------------------------------------------
 
 def _cache_db(env_home: Path) -> Path:
@@ -348,6 +362,57 @@ def test_a_tampered_cache_row_is_ignored_and_recomputed(small_repo, damage, capl
     db = sqlite3.connect(_cache_db(Path()))
     assert all(row[0].startswith("{") and row[0] != damage for row in db.execute("SELECT data FROM facts"))
     db.close()
+
+
+@pytest.fixture
+def changelog_repo(make_repo) -> GitRepo:
+    repo = make_repo("changelog")
+    repo.commit("feat: add totals", {"src/shop/total.py": "def total():\n    return 1\n"})
+    repo.commit("fix: price rounding", {"src/shop/price.py": "def price():\n    return 2\n",
+                                        "CHANGELOG.md": "# Changelog\n\n## Unreleased\n\n### Fixed\n\n"
+                                                        "- Prices are rounded to the cent.\n"})
+    return repo
+
+
+# Rows that decode as JSON but hold values of the wrong type, or name another commit: each table narrator reads.
+TAMPERED = [
+    "UPDATE records SET data = json_set(data, '$.category', json('[1, 2]'))",
+    "UPDATE records SET data = json_set(data, '$.category', 'Reverts')",
+    "UPDATE records SET data = json_set(data, '$.source_churn', 'x')",
+    "UPDATE records SET data = json_set(data, '$.sha', 9)",
+    "UPDATE records SET data = json_set(data, '$.subject', json('[1]'))",
+    "UPDATE records SET data = json_set(data, '$.entries', json('[5]'))",
+    "UPDATE records SET data = json_set(data, '$.entries[0].line', 'x')",
+    "UPDATE records SET data = json_set(data, '$.signals', json('[{\"kind\": 5}]'))",
+    "UPDATE narrations SET data = json_set(data, '$.text', 5)",
+    "UPDATE narrations SET data = json_set(data, '$.sha', 'abc')",
+    "UPDATE facts SET data = json_set(data, '$.subject', json('{\"a\": 1}'))",
+    "UPDATE facts SET data = json_set(data, '$.files[0].added', 'x')",
+    "UPDATE facts SET data = json_set(data, '$.sha', 'abc')",
+    "UPDATE facts SET data = json_set(data, '$.is_merge', 'x')",
+]
+
+
+@pytest.mark.parametrize("sql", TAMPERED)
+def test_a_cache_row_of_the_wrong_shape_is_ignored_and_recomputed(changelog_repo, sql):
+    import sqlite3
+
+    args = ("report", "--repo", str(changelog_repo.path), "--since", "2026-11-01", "--until", "2026-11-30",
+            "--format", "json", "--detail", "full")
+    first = run_narrate(*args)
+    assert first.returncode == 0, first.stderr
+    db = sqlite3.connect(_cache_db(Path()))
+    assert db.execute(sql).rowcount >= 1
+    db.commit()
+    db.close()
+    second = run_narrate(*args)
+    assert second.returncode == 0 and not second.stderr.strip(), second.stderr
+    before, after = json.loads(first.stdout), json.loads(second.stdout)
+    for data in (before, after):
+        data.pop("generated_at"), data.pop("engine")
+    assert after == before
+    third = run_narrate(*args)  # and the row was written again, whole
+    assert third.returncode == 0 and json.loads(third.stdout)["engine"]["narrations"]["cached"] == 2
 
 
 def test_a_cache_from_a_newer_narrator_says_so(small_repo):
