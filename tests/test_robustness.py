@@ -204,6 +204,39 @@ def test_a_password_in_base_url_is_never_printed(hostile, caplog):
     assert secret not in str(bad.value)
 
 
+def test_a_password_in_base_url_is_never_printed_by_any_command(hostile, make_repo, tmp_path):
+    """Through the real commands: report, explain, engines and config show (which printed it whole)."""
+    def refuse(handler):
+        handler.send_response(503)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
+
+    server = hostile(refuse)
+    secret = "Hunter2-pw"
+    url = server.url.replace("http://", f"http://ada:{secret}@")
+    config = tmp_path / "openai.toml"
+    config.write_text(f'[engines.openai]\nbase_url = "{url}"\nmodel = "tiny"\napi_key_env = ""\nretries = 0\n'
+                      f'timeout_s = 2\n[engines.shout]\napi_key = "{secret}"\n', encoding="utf-8")
+    repo = make_repo("pw")
+    repo.commit("feat: prices", {"src/price.py": "def price():\n    return 1\n"})
+    env = {"NARRATOR_CONFIG_FILE": str(config)}
+    runs = [run_narrate("report", "--repo", str(repo.path), "--since", "2026-11-01", "--engine", "openai", env=env),
+            run_narrate("explain", "src/price.py:price", "--repo", str(repo.path), "--engine", "openai", env=env),
+            run_narrate("engines", "--repo", str(repo.path), env=env),
+            run_narrate("config", "show", "--repo", str(repo.path), env=env)]
+    for proc in runs:
+        assert secret not in proc.stdout + proc.stderr, proc.args
+        assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr, proc.stderr
+    assert "ada:***@" in runs[2].stdout + runs[2].stderr and "ada:***@" in runs[3].stdout
+    assert 'engines.shout.api_key = "***"' in runs[3].stdout
+
+
+def test_a_base_url_with_a_space_is_one_clear_line():
+    with pytest.raises(EngineError, match="contains a space"):
+        OpenAIEngine({"base_url": "http://ada:pw@127.0.0.1:1/v1 extra", "model": "tiny"})
+
+
 # -- catastrophic user regexes and globs -------------------------------------------------------------------
 
 from conftest import BASE_DATE, GitRepo, run_narrate  # noqa: E402
