@@ -501,6 +501,55 @@ def test_output_onto_a_device_writes_into_it(small_repo):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+def test_output_through_a_link_to_proc_self_fd_writes_into_stdout(small_repo, tmp_path):
+    """`-o /dev/stdout` with stdout redirected to a file: /dev/stdout is a link to /proc/self/fd/1, which was
+    replaced by a regular file (breaking /dev/stdout for every program). Shown here with a link of our own."""
+    link = tmp_path / "out.md"
+    link.symlink_to("/proc/self/fd/1")
+    captured = tmp_path / "captured.md"
+    for target in (link, Path("/proc/self/fd/1")):
+        with open(captured, "wb") as stdout:
+            proc = subprocess.run([sys.executable, "-m", "narrator", "report", "--repo", str(small_repo.path),
+                                   "--since", "2026-11-01", "--format", "md", "-o", str(target)],
+                                  stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+        assert "login page" in captured.read_text(encoding="utf-8"), target
+        assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    assert not [p for p in tmp_path.iterdir() if ".narrator-" in p.name]
+
+
+def test_output_onto_a_link_replaces_the_file_it_points_to_and_keeps_the_link(small_repo, tmp_path):
+    real = tmp_path / "shared" / "report.md"
+    real.parent.mkdir()
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "report.md"
+    link.symlink_to(real)
+    proc = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "-o", str(link))
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and "login page" in real.read_text(encoding="utf-8")
+
+
+def test_a_pdf_onto_a_named_pipe_streams_into_it(small_repo, tmp_path):
+    from narrator.report import pdf
+
+    if not pdf.pdf_available():
+        pytest.skip("WeasyPrint is not usable here")
+    fifo = tmp_path / "report.pdf"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "-o", str(fifo))
+    reader.join(60)
+    assert proc.returncode == 0, proc.stderr
+    import stat
+
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe (a PDF replaced it with a regular file)
+    assert received and received[0].startswith(b"%PDF")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 _KILLED_WRITER = """
 import sys, time
 from narrator.report.output import write_atomic
