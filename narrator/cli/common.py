@@ -159,6 +159,18 @@ def emit(text: str | Iterable[str], output: str | None) -> None:
         click.echo("")
 
 
+def stdout_console() -> Any:
+    """A rich console on stdout whose closed pipe ends like every other output (quietly, exit 141): rich's own
+    handling exits 1, which reads as a failure to a shell script."""
+    from rich.console import Console
+
+    class _StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _StdoutConsole()
+
+
 def check_output_path(output: str | None) -> None:
     """Fail before any work when the output file cannot be written (no partial file is ever left)."""
     if output:
