@@ -163,36 +163,39 @@ class CommitFacts:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CommitFacts":
-        """Facts from their cached form; a value of the wrong type (a damaged or tampered row) is a TypeError."""
-        return cls(
-            sha=_str(data["sha"]),
-            parents=tuple(_str(p) for p in data["parents"]),
+        """Facts from their cached form; a value of the wrong type (a damaged or tampered row) is a TypeError.
+
+        The checks are inline ``type(x) is`` tests: a warm report decodes every commit of its window."""
+        files = []
+        for p, ct, op, lang, a, d, b, s in data["files"]:
+            if not (type(p) is str and (op is None or type(op) is str) and (lang is None or type(lang) is str)
+                    and type(a) is int and type(d) is int and type(b) is bool and type(s) is bool):
+                raise TypeError("a file of the wrong shape")
+            files.append(FileChange(path=p, change_type=ChangeType(ct), old_path=op, language=lang, added=a,
+                                    deleted=d, binary=b, submodule=s))
+        facts = cls(
+            sha=data["sha"],
+            parents=tuple(data["parents"]),
             author=Person(*_strs(data["author"], 2)),
             committer=Person(*_strs(data["committer"], 2)),
             authored_at=datetime.fromisoformat(data["authored_at"]),
             committed_at=datetime.fromisoformat(data["committed_at"]),
-            subject=_str(data["subject"]),
-            body=_str(data["body"]),
+            subject=data["subject"],
+            body=data["body"],
             trailers=tuple(_strs(t, 2) for t in data["trailers"]),
             co_authors=tuple(Person(*_strs(p, 2)) for p in data["co_authors"]),
-            files=tuple(
-                FileChange(
-                    path=_str(p),
-                    change_type=ChangeType(ct),
-                    old_path=_str_or_none(op),
-                    language=_str_or_none(lang),
-                    added=_int(a),
-                    deleted=_int(d),
-                    binary=_bool(b),
-                    submodule=_bool(s),
-                )
-                for p, ct, op, lang, a, d, b, s in data["files"]
-            ),
-            is_merge=_bool(data["is_merge"]),
-            is_revert=_bool(data["is_revert"]),
-            reverted_sha=_str_or_none(data["reverted_sha"]),
-            is_bot=_bool(data["is_bot"]),
+            files=tuple(files),
+            is_merge=data["is_merge"],
+            is_revert=data["is_revert"],
+            reverted_sha=data["reverted_sha"],
+            is_bot=data["is_bot"],
         )
+        if not (type(facts.sha) is str and type(facts.subject) is str and type(facts.body) is str
+                and type(facts.is_merge) is bool and type(facts.is_revert) is bool and type(facts.is_bot) is bool
+                and (facts.reverted_sha is None or type(facts.reverted_sha) is str)
+                and all(type(p) is str for p in facts.parents)):
+            raise TypeError("a value of the wrong type")
+        return facts
 
 
 # Checks for values read back from the cache (cheap: warm reports decode every commit of the window).
@@ -210,18 +213,6 @@ def _strs(values: Any, count: int) -> tuple[str, ...]:
     if not isinstance(values, list) or len(values) != count:
         raise TypeError(f"expected {count} strings")
     return tuple(_str(v) for v in values)
-
-
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise TypeError(f"expected a whole number, got {type(value).__name__}")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if type(value) is not bool:
-        raise TypeError(f"expected true or false, got {type(value).__name__}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
