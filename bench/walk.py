@@ -137,6 +137,10 @@ _LAUNCH = ("import runpy, sys\n"
            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()\n"
            "                    and 'editable' not in repr(f).lower()]\n"
            "sys.path.insert(0, sys.argv.pop(1))\n"
+           "import atexit, os, resource\n"
+           "if os.environ.get('BENCH_RSS_FILE'):\n"
+           "    atexit.register(lambda: open(os.environ['BENCH_RSS_FILE'], 'w').write(\n"
+           "        str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
            "import narrator\n"
            "assert narrator.__file__.startswith(sys.path[0]), narrator.__file__\n"
            "sys.argv[0] = 'narrate'\n"
@@ -170,12 +174,16 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return elapsed, cpu
 
 
-def peak_rss_kib(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
-    """Peak RSS of one run, measured in a fresh child so earlier runs do not mask it."""
+def peak_rss_kib(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[int, int]:
+    """Peak RSS of one run: of the narrate (Python) process itself, and of the largest process of the run (the
+    narrate process or one of its git children: ``RUSAGE_CHILDREN`` reports the largest descendant), measured
+    in a fresh child so earlier runs do not mask it."""
     code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True);"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True, check=True, cwd=cwd)
-    return int(out.stdout.strip())
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as own:
+        out = subprocess.run([sys.executable, "-c", code, *cmd], env={**env, "BENCH_RSS_FILE": own.name},
+                             capture_output=True, check=True, cwd=cwd)
+        return int(own.read().strip() or 0), int(out.stdout.strip())
 
 
 def main() -> None:
@@ -219,7 +227,7 @@ def main() -> None:
         sources = {"": here, **({"baseline ": str(Path(args.baseline_src).resolve())} if args.baseline_src else {})}
         runs: dict[str, list[tuple[float, float]]] = {"floor": []}
         loads: dict[str, list[float]] = {}
-        rss: dict[str, tuple[int, int]] = {}
+        rss: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
         cliff_cmd = None
         if args.git_cliff:
             cliff = shutil.which("git-cliff")
@@ -251,8 +259,9 @@ def main() -> None:
         if args.rss_only:
             print(f"repository: {repo} ({count:,} commits in the window)")
             for tag, (cold_rss, warm_rss) in rss.items():
-                print(f"  peak RSS of {tag}narrate: cold {cold_rss / 1024:.0f} MiB, warm {warm_rss / 1024:.0f} MiB "
-                      f"(load average before/after: {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f})")
+                print(f"  peak RSS of {tag}narrate: cold {cold_rss[0] / 1024:.0f} MiB, warm {warm_rss[0] / 1024:.0f} MiB"
+                      f" (largest process of the run, git included: cold {cold_rss[1] / 1024:.0f} MiB, warm "
+                      f"{warm_rss[1] / 1024:.0f} MiB) [load {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f}]")
             return
         wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
         cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
@@ -269,8 +278,9 @@ def main() -> None:
                   f"{cpu[key] / cpu['floor']:6.2f}x  {count / wall[key]:>10,.0f}{target}  "
                   f"[load {statistics.median(loads[key]):.2f}]")
         for tag, (cold_rss, warm_rss) in rss.items():
-            print(f"  peak RSS of {tag}narrate: cold {cold_rss / 1024:.0f} MiB, warm {warm_rss / 1024:.0f} MiB "
-                  f"[load {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f}]")
+            print(f"  peak RSS of {tag}narrate: cold {cold_rss[0] / 1024:.0f} MiB, warm {warm_rss[0] / 1024:.0f} MiB "
+                  f"(largest process of the run, git included: cold {cold_rss[1] / 1024:.0f} MiB, warm "
+                  f"{warm_rss[1] / 1024:.0f} MiB) [load {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f}]")
         if args.baseline_src:
             for kind in ("cold", "warm"):
                 print(f"  {kind}: this code / baseline = {wall[kind] / wall['baseline ' + kind]:.2f}x wall, "
