@@ -159,11 +159,14 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     changelogs = [(c.sha, f.path) for c in missing if c.sha in patches for f in c.files
                   if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
     texts = read_blobs(session.repo, changelogs) if changelogs else {}
+    texts_by_sha: dict[str, dict[str, str]] = {}
+    for (sha, path), text in texts.items():
+        texts_by_sha.setdefault(sha, {})[path] = text
     fresh: dict[str, CommitEvidence] = {}
     for c in missing:
         cl = classes[c.sha]
         files = patches.get(c.sha) or c.files
-        after = {path: text for (sha, path), text in texts.items() if sha == c.sha}
+        after = texts_by_sha.get(c.sha, {})
         fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:

@@ -161,6 +161,10 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             df[w] = df.get(w, 0) + 1
     total = len(commits)
     idf = {w: math.log(1 + total / n) for w, n in df.items()}
+    postings: dict[str, list[int]] = {}  # word -> the commits whose title has it (an entry meets only those)
+    for k, ws in enumerate(words):
+        for w in ws:
+            postings.setdefault(w, []).append(k)
 
     out: list[EntryMatch] = []
     for entry in entries:
@@ -178,11 +182,16 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
         entry_words = significant_words(entry.text)
         if len(entry_words) < MIN_SHARED:
             continue
+        counts: dict[int, int] = {}
+        for w in entry_words:
+            for k in postings.get(w, ()):
+                counts[k] = counts.get(k, 0) + 1
         scored = []
-        for k, subject_words in enumerate(words):
-            shared = subject_words & entry_words
-            if len(shared) < MIN_SHARED:
+        for k, count in counts.items():  # the same commits, scores and order as comparing with every commit
+            if count < MIN_SHARED:
                 continue
+            subject_words = words[k]
+            shared = subject_words & entry_words
             weight = sum(idf[w] for w in subject_words)
             score = sum(idf[w] for w in shared) / weight if weight else 0.0
             scored.append((score, k))
