@@ -257,7 +257,8 @@ def _digest_zone(session: Session) -> tzinfo:
     setting = session.settings.timezone
     if setting != "repository":
         return resolve_timezone(setting)
-    offset = dominant_offset(session.repo, None, None, limit=500) if session.repo.has_commits() else None
+    offset = dominant_offset(session.repo, None, None, limit=500, index=session.history()) \
+        if session.repo.has_commits() else None
     return fixed_zone(offset) if offset is not None else resolve_timezone("local")
 
 
@@ -332,7 +333,7 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
     span_weeks = sorted(by_name.values(), key=lambda w: w.start)
     if span_weeks:
         span = WalkSpec(since=span_weeks[0].start - timedelta(days=7), until=span_weeks[-1].until)
-        listed = list_commits(repo, span)
+        listed = list_commits(repo, span, index=session.history())
     else:
         listed = []
     names_after = sorted(by_name)

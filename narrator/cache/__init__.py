@@ -215,6 +215,25 @@ class Cache:
         rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
         self._write("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) VALUES (?, ?, ?, ?, ?)", rows)
 
+    def replace_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
+        """Store these records of ``kind`` and drop the repository's other ones of that kind (a history index
+        is only useful for the latest tips: older ones would pile up, megabytes each on a long history)."""
+        rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                marks = ",".join("?" * len(records))
+                self._db.execute(f"DELETE FROM records WHERE repo = ? AND kind = ? AND sha NOT IN ({marks})",
+                                 (repo, kind, *records))
+                self._db.executemany("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) "
+                                     "VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot write the cache at {self.path}: {exc}") from None
+
     # -- headlines -----------------------------------------------------------------------------
     def get_headline(self, engine: str, prompt_version: str, input_key: str) -> str | None:
         """A headline stored for this input, "" when the model's answer was rejected, None when never asked."""
