@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import types
+import typing
 from typing import Any, Mapping, Sequence
 
 from narrator.app.session import Session
@@ -63,7 +65,46 @@ def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
     fields = {f.name for f in dataclasses.fields(CommitEvidence)}
     plain = {k: v for k, v in data.items() if k in fields and k not in ("entries", "signals", "kinds")}
     plain["source_paths"] = tuple(plain.get("source_paths", ()))
-    return CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+    evidence = CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+    if not (_VALID[CommitEvidence](evidence) and all(map(_VALID[ChangelogEntry], entries))
+            and all(map(_VALID[Signal], signals))):
+        raise TypeError("a value of the wrong type")
+    return evidence
+
+
+def _type_test(kind: Any, value: str, depth: int = 0) -> str:
+    """A Python expression testing that ``value`` is of the annotated type (str, int, bool, float, X | None,
+    tuple[X, ...], tuple[X, Y]); anything else is accepted."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return "(" + " or ".join(_type_test(a, value, depth) for a in args) + ")"
+    if kind is type(None):
+        return f"{value} is None"
+    if origin is tuple:
+        item = f"_v{depth}"
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"(type({value}) is tuple and all({_type_test(args[0], item, depth + 1)} for {item} in {value}))"
+        parts = [_type_test(a, f"{value}[{i}]", depth + 1) for i, a in enumerate(args)]
+        return f"(type({value}) is tuple and len({value}) == {len(args)} and " + " and ".join(parts) + ")"
+    if kind is float:
+        return f"type({value}) in (int, float)"
+    if kind in (str, int, bool):
+        return f"type({value}) is {kind.__name__}"
+    return "True"
+
+
+def _validator(cls: type) -> Any:
+    """A predicate checking every field of a ``cls`` instance read back from the cache against its annotation
+    (one generated function: warm reports check every commit's record)."""
+    hints = typing.get_type_hints(cls)
+    tests = [_type_test(hints[f.name], f"obj.{f.name}") for f in dataclasses.fields(cls)]
+    namespace: dict[str, Any] = {}
+    exec(f"def valid(obj):\n    return {' and '.join(tests) or 'True'}\n", namespace)  # noqa: S102 - our own annotations
+    return namespace["valid"]
+
+
+# A damaged or tampered record (a list where a category goes, text where a count goes) is ignored and recomputed.
+_VALID = {cls: _validator(cls) for cls in (CommitEvidence, ChangelogEntry, Signal)}
 
 
 # -- the stage ---------------------------------------------------------------------------------------------
@@ -83,19 +124,23 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     shas = [c.sha for c in commits]
     found: dict[str, CommitEvidence] = {}
     if cache is not None:
+        by_sha = {c.sha: c for c in commits}
         for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, shas).items():
             try:
-                found[sha] = _from_dict(data)
-            except (TypeError, ValueError, KeyError):
+                evidence = _from_dict(data)
+            except (TypeError, ValueError, KeyError, AttributeError):
                 log.debug("ignoring a damaged evidence record for %s", sha)
-    by_sha = {c.sha: c for c in commits}
-    for sha, ev in list(found.items()):
-        # what the classifier and the walk say now (rules in .narrator.toml, bot patterns) beats what was cached
-        c, cl = by_sha[sha], classes[sha]
-        now = (cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot)
-        if (ev.category, ev.breaking, ev.is_merge, ev.is_revert, ev.is_bot) != now:
-            found[sha] = dataclasses.replace(ev, category=now[0], breaking=now[1], is_merge=now[2],
-                                             is_revert=now[3], is_bot=now[4])
+                continue
+            if evidence.sha != sha:
+                log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
+                continue
+            # what the classifier and the bot list say today, not when the record was written (config changes)
+            c, cl = by_sha[sha], classes[sha]
+            if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
+                    cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
+                evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
+                                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
+            found[sha] = evidence
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
@@ -115,11 +160,14 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     changelogs = [(c.sha, f.path) for c in missing if c.sha in patches for f in c.files
                   if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
     texts = read_blobs(session.repo, changelogs) if changelogs else {}
+    texts_by_sha: dict[str, dict[str, str]] = {}
+    for (sha, path), text in texts.items():
+        texts_by_sha.setdefault(sha, {})[path] = text
     fresh: dict[str, CommitEvidence] = {}
     for c in missing:
         cl = classes[c.sha]
         files = patches.get(c.sha) or c.files
-        after = {path: text for (sha, path), text in texts.items() if sha == c.sha}
+        after = texts_by_sha.get(c.sha, {})
         fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:

@@ -295,6 +295,47 @@ def _context_above(lines: Sequence[str | None], k: int, limit: int = 4000) -> tu
     return section, None
 
 
+class _Headings:
+    """``_context_above`` for many lines of one text at once: each line is checked for a heading once (a commit
+    adding hundreds of entries to a long release-notes file scanned up to 4000 lines per entry before)."""
+
+    def __init__(self, lines: Sequence[str | None], limit: int = 4000) -> None:
+        self.lines, self.limit = lines, limit
+        self._last: list[int] = []  # index of the nearest heading at or above each line (-1: none)
+        self._last_version: list[int] = []  # the same, for headings that name a version
+        self._text: dict[int, tuple[str, str | None]] = {}  # heading line -> (text, version)
+
+    def _extend(self, upto: int) -> None:
+        last = self._last[-1] if self._last else -1
+        last_version = self._last_version[-1] if self._last_version else -1
+        for j in range(len(self._last), upto + 1):
+            heading = _heading_at(self.lines, j) if self.lines[j] is not None else None
+            if heading is not None:
+                version = _version_of(heading)
+                self._text[j] = (heading, version)
+                last = j
+                if version is not None:
+                    last_version = j
+            self._last.append(last)
+            self._last_version.append(last_version)
+
+    def above(self, k: int) -> tuple[str | None, str | None]:
+        """Exactly ``_context_above(lines, k, limit)``."""
+        if k < 1:
+            return None, None
+        if len(self._last) < k:
+            self._extend(k - 1)
+        lowest = k - self.limit + 1  # the scan looks at lines k-1 down to k-limit+1
+        h = self._last[k - 1]
+        if h < max(lowest, 0):
+            return None, None
+        heading, version = self._text[h]
+        if version is not None:
+            return None, version
+        v = self._last_version[k - 1]
+        return heading, (self._text[v][1] if v >= max(lowest, 0) else None)
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
@@ -430,12 +471,13 @@ def _bullets(lines: Sequence[str | None], starts: Sequence[int], path: str, sour
              offset: int) -> list[ChangelogEntry]:
     out: list[ChangelogEntry] = []
     covered_until = -1
+    headings = _Headings(lines)
     for k in starts:
         if k < covered_until:
             continue  # a sub-bullet of an entry already taken
         end, subs = _block_end(lines, k)
         covered_until = end
-        section, version = _context_above(lines, k)
+        section, version = headings.above(k)
         entry = _make_entry(path, k + offset, _entry_text(lines, k, end, subs), section, version, source)
         if entry is not None:
             out.append(entry)

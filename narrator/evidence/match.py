@@ -174,6 +174,10 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
     idf = {w: math.log(1 + total / n) for w, n in df.items()}
     # A few numbers say little about the window; a pull request merged late keeps its early number.
     oldest_pr = min(own_index) - max(100, 2 * (max(own_index) - min(own_index))) if len(own_index) >= 3 else None
+    postings: dict[str, list[int]] = {}  # word -> the commits whose title has it (an entry meets only those)
+    for k, ws in enumerate(words):
+        for w in ws:
+            postings.setdefault(w, []).append(k)
 
     out: list[EntryMatch] = []
     for entry in entries:
@@ -197,11 +201,16 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
         entry_words = significant_words(entry.text)
         if len(entry_words) < MIN_SHARED:
             continue
+        counts: dict[int, int] = {}
+        for w in entry_words:
+            for k in postings.get(w, ()):
+                counts[k] = counts.get(k, 0) + 1
         scored = []
-        for k, subject_words in enumerate(words):
-            shared = subject_words & entry_words
-            if len(shared) < MIN_SHARED:
+        for k, count in counts.items():  # the same commits, scores and order as comparing with every commit
+            if count < MIN_SHARED:
                 continue
+            subject_words = words[k]
+            shared = subject_words & entry_words
             weight = sum(idf[w] for w in subject_words)
             score = sum(idf[w] for w in shared) / weight if weight else 0.0
             scored.append((score, k))

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from narrator.errors import ConfigError
 from narrator.evidence.paths import path_kind
 from narrator.git.facts import ChangeType, Classification, CommitFacts
+from narrator.git.text import one_line
 from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
 
 
@@ -167,18 +168,48 @@ def parse_conventional(subject: str) -> ConventionalSubject | None:
     )
 
 
+_RULE_LISTS = ("cc_types", "cc_scopes", "all_paths", "any_path")  # lists of strings
+_RULE_FLAGS = ("revert", "merge", "added_source")  # booleans
+_RULE_KEYS = {"name", "category", "subject", *_RULE_LISTS, *_RULE_FLAGS}
+
+
 def _validate_rules(rules: Sequence[Mapping[str, Any]], source: str = "the config") -> list[Mapping[str, Any]]:
-    known = {"name", "category", "revert", "merge", "cc_types", "cc_scopes", "subject", "all_paths", "any_path",
-             "added_source"}
+    """The user's rules, each checked for its keys and the type of every value (a ConfigError names the entry,
+    the key, the file and the type expected); the category and the name are cleaned like commit text, since
+    they are printed in every report."""
+
+    def bad(index: int, key: str, expected: str, value: Any) -> ConfigError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return ConfigError(f"classify.rules entry {index} key '{key}' in {source} must be {expected}, got "
+                           f"{type(value).__name__} {shown}")
+
     checked = []
     for index, rule in enumerate(rules, start=1):
         if not isinstance(rule, Mapping) or "category" not in rule:
-            raise ConfigError(f"classify.rules entry {index} needs a 'category'")
-        unknown = set(rule) - known
+            raise ConfigError(f"classify.rules entry {index} in {source} needs a 'category'")
+        unknown = set(rule) - _RULE_KEYS
         if unknown:
-            raise ConfigError(f"classify.rules entry {index} has unknown keys: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"classify.rules entry {index} in {source} has unknown keys: "
+                              f"{', '.join(one_line(k) for k in sorted(unknown))}; use {', '.join(sorted(_RULE_KEYS))}")
+        rule = dict(rule)
+        for key in ("category", "name"):
+            if key in rule:
+                if not isinstance(rule[key], str) or not one_line(rule[key]):
+                    raise bad(index, key, "a non-empty string", rule[key])
+                rule[key] = one_line(rule[key])
+        for key in _RULE_LISTS:
+            if key in rule and (not isinstance(rule[key], (list, tuple))
+                                or not all(isinstance(item, str) for item in rule[key])):
+                example = {"cc_types": '["feat", "fix"]', "cc_scopes": '["api"]'}.get(key, '["src/**"]')
+                raise bad(index, key, f"a list of strings (e.g. {example})", rule[key])
+        for key in _RULE_FLAGS:
+            if key in rule and not isinstance(rule[key], bool):
+                raise bad(index, key, "a boolean (true/false)", rule[key])
         if "subject" in rule:
             compile_user_regex(rule["subject"], f"classify.rules entry {index}", source, what="subject ")
+        if "all_paths" in rule or "any_path" in rule:
+            compile_globs([*rule.get("all_paths", ()), *rule.get("any_path", ())])
         checked.append(rule)
     return checked
 
@@ -190,7 +221,8 @@ class Classifier:
                  split_areas: Iterable[str] = (), project: str = "", source: str = "the config"):
         user_rules = _validate_rules(list(extra_rules), source)
         self.rules = user_rules + DEFAULT_RULES
-        self.areas = dict(areas or {})
+        # area names are printed in every report: cleaned like commit text (a repository's config is untrusted)
+        self.areas = {glob: one_line(name) for glob, name in (areas or {}).items()}
         self.split_areas = frozenset(split_areas)  # top-level directories shown one level deeper
         # The project's own code (root-level source files of a Go-style repository, src/<project>/, <project>/)
         # is named "<project> core": the area a manager should read as "the product itself".

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from narrator.git.facts import CommitFacts
 from narrator.git.text import clean_text, decode
@@ -137,11 +137,17 @@ def last_commit_before(repo: Repository, moment: datetime, revisions: Sequence[s
 
 def dominant_offset(repo: Repository, since: datetime | None, until: datetime | None,
                     revisions: Sequence[str] = ("HEAD",), all_branches: bool = False,
-                    limit: int = 5000) -> int | None:
+                    limit: int = 5000, index: Any = None) -> int | None:
     """The committer UTC offset (in minutes) most commits in [since, until] were made with, or None.
 
-    This is the repository's own time: reports date a release the way ``git log`` shows it.
+    This is the repository's own time: reports date a release the way ``git log`` shows it. ``index``: the
+    ``HistoryIndex`` of these revisions, when the caller has it (then no git command runs).
     """
+    if index is not None:
+        counts: dict[int, int] = {}
+        for minutes in index.offsets_between(since, until, limit):
+            counts[minutes] = counts.get(minutes, 0) + 1
+        return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0] if counts else None
     args = ["log", f"--max-count={limit}", "--format=%ci"]  # "2026-02-18 19:41:55 -0800": the offset is last
     if since is not None and since.timestamp() > 86400:
         args.append(f"--since-as-filter=@{int(since.timestamp())}")
@@ -149,7 +155,7 @@ def dominant_offset(repo: Repository, since: datetime | None, until: datetime | 
         args.append(f"--until=@{int(until.timestamp()) + 1}")
     args += ["--branches", "--remotes"] if all_branches else list(revisions)
     proc = run_git(repo.root, [*args, "--"], check=False)
-    counts: dict[int, int] = {}
+    counts = {}
     for line in decode(proc.stdout).splitlines():
         raw = line.rsplit(" ", 1)[-1]
         if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():

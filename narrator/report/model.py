@@ -19,7 +19,7 @@ from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA
 from narrator.evidence.importance import RELEASE_NOTES_REASON
 from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
-from narrator.report.text import day_label, join_words as _join, plural
+from narrator.report.text import day_label, join_words as _join, one_line, plural
 
 SCHEMA_VERSION = 1
 _DELIVERED = set(category_table.DELIVERED)
@@ -605,8 +605,9 @@ def build_report(
     )
     return Report(
         schema_version=SCHEMA_VERSION,
-        title=title or f"{repository} \u2014 progress report, {label}",
-        repository=repository, revision=revision,
+        # the title (a config string or --title), the directory name and the branch are cleaned like commit text
+        title=one_line(title) or f"{one_line(repository)} \u2014 progress report, {label}",
+        repository=one_line(repository), revision=one_line(revision),
         since=period.since, until=until, period_label=label,
         generated_at=generated_at.replace(microsecond=0), timezone=tz_name, empty=not commits,
         headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,

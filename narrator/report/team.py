@@ -248,7 +248,7 @@ def build_team_report(*, inputs: Sequence[RepositoryInput], problems: Sequence[R
                      f"{join_words(names) or 'Team'} \u2014 team report, {label}")
     engines = {r.engine.get("name") for r in reports if r.engine}
     return TeamReport(
-        schema_version=SCHEMA_VERSION, kind=KIND, title=title or default_title, workspace=workspace,
+        schema_version=SCHEMA_VERSION, kind=KIND, title=one_line(title or default_title), workspace=workspace,
         since=since, until=until, period_label=label, generated_at=generated_at.replace(microsecond=0),
         timezone=timezone, empty=numbers.commits == 0, partial=bool(problems), headline=headline,
         numbers=numbers, work=rows, people=team_people, per_person=per_person,
