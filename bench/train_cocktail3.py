@@ -37,17 +37,21 @@ RUNS: dict[str, list[str]] = {
     "cocktail3-8000": ["data.total_examples=8000"],
     "cocktail3-2000": ["data.total_examples=2000"],
     "cocktail3-500": ["data.total_examples=500"],
+    "cocktail3-8000-nf4": ["data.total_examples=8000", "quant.load_in_4bit=true", "quant.compute_dtype=bf16"],
     "ratio-50-50": ["data.mixture=functions=0.5,commits=0.5", "data.total_examples=8000"],
     "ratio-40-60": ["data.mixture=functions=0.4,commits=0.6", "data.total_examples=8000"],
     "ratio-70-30": ["data.mixture=functions=0.7,commits=0.3", "data.total_examples=8000"],
 }
-# evaluation groups, one process each: (label, adapter dir relative to runs or the repo)
+# the study of issue 10 (the full three-task run is the shipped adapter, evaluated as "shipped")
+STUDY = ["cocktail3-8000", "cocktail3-2000", "cocktail3-500", "cocktail3-8000-nf4",
+         "ratio-50-50", "ratio-40-60", "ratio-70-30"]
+# evaluation groups, one process each: labels of runs under --runs, or of the adapters below
 EVAL_GROUPS = [
-    ["base", "shipped-v1", "cocktail3"],
-    ["cocktail3-8000", "cocktail3-2000", "cocktail3-500"],
+    ["base", "shipped-v1", "shipped", "cocktail3"],
+    ["cocktail3-8000", "cocktail3-2000", "cocktail3-500", "cocktail3-8000-nf4"],
     ["ratio-50-50", "ratio-40-60", "ratio-70-30"],
 ]
-EXPORT = ["cocktail3", "cocktail3-8000"]
+EXPORT = ["cocktail3"]
 
 
 def sets(items: list[str]) -> list[str]:
@@ -62,7 +66,9 @@ def main() -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--minutes", type=float, default=5.0, help="time limit of each training")
     p.add_argument("--deadline-s", type=float, default=540.0, help="stop everything left after this many seconds")
-    p.add_argument("--only", default="", help="comma-separated run labels (default: all)")
+    p.add_argument("--only", default="", help="comma-separated run labels (default: all; 'study': the issue-10 study)")
+    p.add_argument("--v1-adapter", default="", help="the first shipped adapter (prompt v1), evaluated as shipped-v1")
+    p.add_argument("--skip-eval", action="store_true", help="train only (evaluate in a later call with --skip-train)")
     p.add_argument("--skip-train", action="store_true", help="evaluate and export runs already under --runs")
     p.add_argument("--generate-limit", type=int, default=200)
     p.add_argument("--set", action="append", default=[], help="extra override for every run and evaluation")
@@ -75,7 +81,7 @@ def main() -> int:
     cache = runs / "examples"
     common = [f"model.name_or_path={args.model_dir}", f"data.root={args.data_root}",
               f"data.example_cache={cache}", "train.progress=false", *args.set]
-    labels = [x for x in (args.only.split(",") if args.only else RUNS) if x]
+    labels = STUDY if args.only == "study" else [x for x in (args.only.split(",") if args.only else RUNS) if x]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     deadline = t0 + args.deadline_s
 
@@ -146,6 +152,9 @@ def main() -> int:
             log = runs / f"{label}.log"
             print(f"{label} FAILED:\n" + (log.read_text()[-2500:] if log.is_file() else "(no log)"), flush=True)
     (out / "train_runs.json").write_text(json.dumps({"runs": summaries}, indent=1, default=str))
+    if args.skip_eval:
+        print(f"total {time.time() - t0:.0f} s (training only)", flush=True)
+        return 0 if len(summaries) == len(labels) else 1
 
     # 3. evaluation, a few processes at once, same code and splits for every model
     t3 = time.time()
@@ -155,7 +164,10 @@ def main() -> int:
         for label in group:
             if label == "base":
                 continue
-            where = ROOT / SHIPPED if label == "shipped-v1" else runs / label / "adapter"
+            where = {"shipped": ROOT / SHIPPED, "shipped-v1": Path(args.v1_adapter) if args.v1_adapter else None
+                     }.get(label, runs / label / "adapter")
+            if where is None:
+                continue
             if (where / "adapter_config.json").is_file():
                 adapters += ["--adapter", f"{label}={where}"]
         if not adapters and "base" not in group:

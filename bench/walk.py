@@ -54,10 +54,12 @@ def build_repo(path: Path, commits: int, seed: int = 1) -> None:
     """Write a fast-import stream for ``commits`` commits and import it into a new repository at ``path``."""
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    # the stream goes to fast-import as it is written: 200k commits would be gigabytes held in memory
+    importer = subprocess.Popen(["git", "-C", str(path), "fast-import", "--quiet"], stdin=subprocess.PIPE)
     files: dict[str, list[str]] = {}
     start = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp())
     span = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()) - start
-    out = []
+    out: list[bytes] = []
     mark = 0
     main_head = None
     for i in range(commits):
@@ -119,9 +121,40 @@ def build_repo(path: Path, commits: int, seed: int = 1) -> None:
                 out.append(f"M 100644 inline {op[1]}\ndata {len(data)}\n".encode() + data)
         out.append(b"\n")
         main_head = mark
-    stream = b"".join(out)
-    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=stream, check=True)
+        if len(out) > 4096:
+            importer.stdin.write(b"".join(out))
+            out.clear()
+    importer.stdin.write(b"".join(out))
+    importer.stdin.close()
+    if importer.wait() != 0:
+        raise SystemExit("git fast-import failed")
     subprocess.run(["git", "-C", str(path), "reset", "-q", "--hard", "main"], check=True)
+
+
+# Runs narrator from a given source tree even when another checkout is installed in editable mode (an editable
+# install's import hook would otherwise win over PYTHONPATH, and --baseline-src would time this tree twice).
+_LAUNCH = ("import runpy, sys\n"
+           "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()\n"
+           "                    and 'editable' not in repr(f).lower()]\n"
+           "sys.path.insert(0, sys.argv.pop(1))\n"
+           "import atexit, os, resource\n"
+           "if os.environ.get('BENCH_RSS_FILE'):\n"
+           "    atexit.register(lambda: open(os.environ['BENCH_RSS_FILE'], 'w').write(\n"
+           "        str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+           "import narrator\n"
+           "assert narrator.__file__.startswith(sys.path[0]), narrator.__file__\n"
+           "sys.argv[0] = 'narrate'\n"
+           "runpy.run_module('narrator', run_name='__main__', alter_sys=True)\n")
+
+
+def narrate_command(src: str, *args: str) -> list[str]:
+    """``narrate ARGS`` run from the narrator in source tree ``src``."""
+    return [sys.executable, "-c", _LAUNCH, src, *args]
+
+
+def load1() -> float:
+    """The 1-minute load average (this machine is shared: every figure is printed with it)."""
+    return os.getloadavg()[0]
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
@@ -141,12 +174,16 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return elapsed, cpu
 
 
-def peak_rss_kib(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
-    """Peak RSS of one run, measured in a fresh child so earlier runs do not mask it."""
+def peak_rss_kib(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[int, int]:
+    """Peak RSS of one run: of the narrate (Python) process itself, and of the largest process of the run (the
+    narrate process or one of its git children: ``RUSAGE_CHILDREN`` reports the largest descendant), measured
+    in a fresh child so earlier runs do not mask it."""
     code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True);"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True, check=True, cwd=cwd)
-    return int(out.stdout.strip())
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as own:
+        out = subprocess.run([sys.executable, "-c", code, *cmd], env={**env, "BENCH_RSS_FILE": own.name},
+                             capture_output=True, check=True, cwd=cwd)
+        return int(own.read().strip() or 0), int(out.stdout.strip())
 
 
 def main() -> None:
@@ -155,10 +192,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repo", help="benchmark an existing repository instead of a generated one")
     parser.add_argument("--since", default="2000-01-01", help="window start (default: the whole history)")
+    parser.add_argument("--until", help="window end (default: now)")
+    parser.add_argument("--no-rss", action="store_true", help="skip the two peak-memory runs")
+    parser.add_argument("--rss-only", action="store_true", help="only the peak-memory runs (cold and warm)")
+    parser.add_argument("--git-cliff", action="store_true", help="also time `git-cliff` (a changelog generator that "
+                        "reads the same history; `pip install git-cliff`) in every round, for comparison")
     parser.add_argument("--keep", action="store_true", help="keep the generated repository")
+    parser.add_argument("--build-only", metavar="PATH", help="only generate the --commits repository at PATH (reuse it "
+                        "with --repo PATH)")
     parser.add_argument("--baseline-src", help="also time the narrator in this source tree (e.g. a worktree of main)")
     args = parser.parse_args()
     here = str(Path(__file__).resolve().parents[1])
+    if args.build_only:
+        t = time.perf_counter()
+        build_repo(Path(args.build_only), args.commits)
+        print(f"built {args.commits:,} commits in {time.perf_counter() - t:.1f} s at {args.build_only}")
+        return
 
     work = Path(tempfile.mkdtemp(prefix="narrator-bench-"))
     try:
@@ -169,46 +218,76 @@ def main() -> None:
             t = time.perf_counter()
             build_repo(repo, args.commits)
             print(f"built {args.commits:,} commits in {time.perf_counter() - t:.1f} s at {repo}")
-        count = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--count", f"--since={args.since}", "HEAD"],
-                                   capture_output=True, check=True, text=True).stdout)
-        floor_cmd = ["git", "-C", str(repo), "log", "--numstat", f"--since={args.since}", "HEAD"]
-        narrate = [sys.executable, "-m", "narrator", "report", "--repo", str(repo), "--since", args.since,
-                   "--format", "json"]
+        until = [f"--until={args.until}"] if args.until else []
+        count = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--count", f"--since={args.since}", *until,
+                                    "HEAD"], capture_output=True, check=True, text=True).stdout)
+        floor_cmd = ["git", "-C", str(repo), "log", "--numstat", f"--since={args.since}", *until, "HEAD"]
+        report_args = ["report", "--repo", str(repo), "--since", args.since, *(["--until", args.until] if args.until
+                                                                               else []), "--format", "json"]
         sources = {"": here, **({"baseline ": str(Path(args.baseline_src).resolve())} if args.baseline_src else {})}
         runs: dict[str, list[tuple[float, float]]] = {"floor": []}
-        rss: dict[str, tuple[int, int]] = {}
-        for r in range(args.rounds):
+        loads: dict[str, list[float]] = {}
+        rss: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
+        cliff_cmd = None
+        if args.git_cliff:
+            cliff = shutil.which("git-cliff")
+            if cliff is None:
+                raise SystemExit("git-cliff is not installed (pip install git-cliff)")
+            # the whole history (git-cliff has no date filter), every commit, to /dev/null; no cache exists
+            cliff_cmd = [cliff, "--repository", str(repo), "--output", os.devnull]
+        for r in range(0 if args.rss_only else args.rounds):
+            loads.setdefault("floor", []).append(load1())
             runs["floor"].append(timed(floor_cmd))
+            if cliff_cmd:
+                loads.setdefault("git-cliff", []).append(load1())
+                runs.setdefault("git-cliff", []).append(timed(cliff_cmd, cwd=work))
             for tag, src in sources.items():
                 cache = work / f"cache-{r}-{len(tag)}"
-                env = {**os.environ, "NARRATOR_CACHE_DIR": str(cache), "NARRATOR_CONFIG_FILE": str(work / "none.toml"),
-                       "PYTHONPATH": src}
-                runs.setdefault(f"{tag}cold", []).append(timed(narrate, env, cwd=work))
-                runs.setdefault(f"{tag}warm", []).append(timed(narrate, env, cwd=work))
+                env = {**os.environ, "NARRATOR_CACHE_DIR": str(cache), "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
+                narrate = narrate_command(src, *report_args)
+                for kind in ("cold", "warm"):
+                    loads.setdefault(f"{tag}{kind}", []).append(load1())
+                    runs.setdefault(f"{tag}{kind}", []).append(timed(narrate, env, cwd=work))
                 shutil.rmtree(cache, ignore_errors=True)
-        for tag, src in sources.items():
+        for tag, src in ({} if args.no_rss else sources).items():
             env = {**os.environ, "NARRATOR_CACHE_DIR": str(work / f"cache-mem-{len(tag)}"),
-                   "NARRATOR_CONFIG_FILE": str(work / "none.toml"), "PYTHONPATH": src}
+                   "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
+            narrate = narrate_command(src, *report_args)
+            before = load1()
             rss[tag] = (peak_rss_kib(narrate, env, cwd=work), peak_rss_kib(narrate, env, cwd=work))
+            loads[f"{tag}rss"] = [before, load1()]
+        if args.rss_only:
+            print(f"repository: {repo} ({count:,} commits in the window)")
+            for tag, (cold_rss, warm_rss) in rss.items():
+                print(f"  peak RSS of {tag}narrate: cold {cold_rss[0] / 1024:.0f} MiB, warm {warm_rss[0] / 1024:.0f} MiB"
+                      f" (largest process of the run, git included: cold {cold_rss[1] / 1024:.0f} MiB, warm "
+                      f"{warm_rss[1] / 1024:.0f} MiB) [load {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f}]")
+            return
         wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
         cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
-        print(f"repository: {repo} ({count:,} commits in the window), {args.rounds} rounds, medians:")
+        print(f"repository: {repo} ({count:,} commits in the window), {args.rounds} rounds, medians "
+              f"(1-minute load average at the start of each run in brackets):")
         print(f"  {'':28}{'wall s':>8} {'ratio':>7} {'cpu s':>8} {'ratio':>7}  commits/s (wall)")
-        rows = [("floor", "git log --numstat (floor)", "")]
+        rows = [("floor", "git log --numstat (floor)", "")] + ([("git-cliff", "git-cliff (whole history)", "")]
+                                                               if cliff_cmd else [])
         for tag in sources:
             rows += [(f"{tag}cold", f"{tag}narrate report cold", " (target <= 5)"),
                      (f"{tag}warm", f"{tag}narrate report warm", " (target <= 1.5)")]
         for key, label, target in rows:
             print(f"  {label:28}{wall[key]:8.3f} {wall[key] / wall['floor']:6.2f}x {cpu[key]:8.3f} "
-                  f"{cpu[key] / cpu['floor']:6.2f}x  {count / wall[key]:>10,.0f}{target}")
+                  f"{cpu[key] / cpu['floor']:6.2f}x  {count / wall[key]:>10,.0f}{target}  "
+                  f"[load {statistics.median(loads[key]):.2f}]")
         for tag, (cold_rss, warm_rss) in rss.items():
-            print(f"  peak RSS of {tag}narrate: cold {cold_rss / 1024:.0f} MiB, warm {warm_rss / 1024:.0f} MiB")
+            print(f"  peak RSS of {tag}narrate: cold {cold_rss[0] / 1024:.0f} MiB, warm {warm_rss[0] / 1024:.0f} MiB "
+                  f"(largest process of the run, git included: cold {cold_rss[1] / 1024:.0f} MiB, warm "
+                  f"{warm_rss[1] / 1024:.0f} MiB) [load {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f}]")
         if args.baseline_src:
             for kind in ("cold", "warm"):
                 print(f"  {kind}: this code / baseline = {wall[kind] / wall['baseline ' + kind]:.2f}x wall, "
                       f"{cpu[kind] / cpu['baseline ' + kind]:.2f}x cpu")
         for key, values in runs.items():
-            print(f"  {key} runs (wall/cpu s): {[(round(w, 2), round(c, 2)) for w, c in values]}")
+            print(f"  {key} runs (wall/cpu s [load]): "
+                  f"{', '.join(f'{w:.2f}/{c:.2f} [{ld:.2f}]' for (w, c), ld in zip(values, loads[key]))}")
     finally:
         if args.keep and not args.repo:
             print(f"kept {work}")

@@ -48,6 +48,9 @@ DEFAULT_BOT_PATTERNS = (
     "*-bot",
     "semantic-release*",
     "release-please*",
+    "noreply@anthropic.com",  # coding assistants named as co-authors (Claude Code, Copilot's agent, Cursor)
+    "*copilot@users.noreply.github.com",
+    "cursoragent@cursor.com",
 )
 
 

@@ -99,6 +99,8 @@ def test_bots():
     ("fix: handle empty input", "Handled empty input"),
     ("[JIRA-12] Update deps", "Updated dependencies"),
     ("Refactor config loader [skip ci]", "Reorganised configuration loader"),
+    ("fix: block prototype pollution in baseUnset", "Blocked prototype pollution in baseUnset"),
+    ("fix(middleware): match gzip Content-Encoding case-insensitively", "Matched gzip Content-Encoding"),
 ])
 def test_heuristic_sentences(subject, expected):
     cl = Classifier().classify(facts(subject))
@@ -200,3 +202,45 @@ def test_a_root_package_holding_most_source_files_is_split_one_level():
     assert root_package(mixed, plain) is None
     assert root_package(["src/pkg/a.py"] * 6, plain) is None  # already a package area (src/<pkg>)
     assert root_package(["numpy/a.py"] * 4, plain) is None  # too few source files to tell
+
+
+def test_areas_follow_what_a_path_is():
+    """Tests inside a module (guice's core/test), Cucumber features, scripts, phpstan configuration and
+    vendored copies are tests and tooling, wherever they sit; a generated copy rebuilt with its source
+    (lodash's dist/lodash.js with lodash.js) is not where the work went."""
+    c = Classifier(project="lodash")
+    assert c.area_of("core/test/com/google/inject/InjectorTest.java") == "tests"
+    assert c.area_of("features/step_definitions/jekyll_steps.rb") == "tests"
+    assert c.area_of("script/cibuild") == "build, tooling and dependencies"
+    assert c.area_of("phpstan/baseline.neon") == "build, tooling and dependencies"
+    assert c.area_of("third_party/jsr305/Nullable.java") == "build, tooling and dependencies"
+    assert c.areas_of(["lodash.js", "dist/lodash.js", "test/test.js"]) == ("lodash core", "tests")
+    assert c.areas_of(["dist/lodash.js"]) == ("build, tooling and dependencies",)
+    assert Classifier(areas={"dist/**": "Bundles"}).areas_of(["lodash.js", "dist/lodash.js"]) == (
+        "Bundles", "project root")  # the user named it: it counts
+
+
+def test_root_package_is_split_only_when_its_source_spreads_over_sub_packages():
+    from narrator.git.classify import root_package
+
+    numpy = [f"numpy/{d}/m{i}.py" for d in ("core", "linalg", "fft") for i in range(4)]
+    guice = [f"core/src/com/google/inject/C{i}.java" for i in range(12)] + \
+        [f"core/test/com/google/inject/C{i}Test.java" for i in range(8)]
+    assert root_package(numpy, Classifier()) == "numpy"
+    assert root_package(guice, Classifier()) is None  # core/src alone: "core/src" would say nothing
+
+
+def test_describe_sentence_raises_a_plain_first_word_only():
+    from narrator.engines.heuristic import describe_sentence
+
+    assert describe_sentence("don't double-unescape request path") == "Don't double-unescape request path."
+    assert describe_sentence("should_ignore_error is deprecated") == "should_ignore_error is deprecated."
+
+
+def test_heuristic_says_where_in_at_most_two_areas_code_first():
+    # lodash: "in dist, the lodash core and 1 other area" said nothing a manager needs
+    c = facts("Validate imports keys", paths=("src/app/a.py", "tests/test_a.py", "docs/a.md", "lib/core/b.js"))
+    assert narrate_commit(c, Classifier().classify(c)) == "Validated imports keys, in lib/core and src/app."
+    only_support = facts("Validate imports keys", paths=("tests/test_a.py", "docs/a.md", "Makefile"))
+    assert narrate_commit(only_support, Classifier().classify(only_support)).endswith(
+        "in the build and tooling files and the documentation.")

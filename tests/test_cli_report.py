@@ -307,3 +307,22 @@ def test_a_closed_stdout_pipe_ends_quietly(make_repo):
     _, err = writer.communicate(timeout=300)
     assert b"Traceback" not in err and b"BrokenPipe" not in err and b"Exception ignored" not in err, err
     assert writer.returncode == 141, (writer.returncode, err)
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json", "term"])
+def test_a_stdout_pipe_closed_before_any_output_ends_quietly_in_every_format(make_repo, fmt):
+    """The reader is gone before the first byte (`narrate report | true`): exit 141 and nothing on stderr in every
+    format (the terminal view exited 1 through rich's own broken-pipe handling)."""
+    import subprocess
+    import sys
+
+    repo = make_repo("piped")
+    for i in range(3):
+        repo.commit(f"feat: change {i}", {f"src/f{i}.py": f"v = {i}\n"})
+    writer = subprocess.Popen([sys.executable, "-m", "narrator", "report", "--repo", str(repo.path), "--since",
+                               "2026-11-01", "--until", "2026-11-30", "--format", fmt, "--detail", "full"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer.stdout.close()
+    _, err = writer.communicate(timeout=300)
+    assert not err.strip(), err
+    assert writer.returncode == 141, (fmt, writer.returncode)

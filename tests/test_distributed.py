@@ -210,15 +210,17 @@ def test_weights_digest_sees_trainable_weights_only():
     assert distributed.weights_digest(net) != before
 
 
-def test_two_gpu_recipe_is_the_cocktail_recipe_with_the_global_batch_split_over_two_gpus():
-    one = load_config(ROOT / "finetune" / "configs" / "smollm2-135m-cocktail.yaml").to_dict()
+def test_two_gpu_recipe_is_the_shipped_three_task_recipe_with_the_step_split_over_two_gpus():
+    one = load_config(ROOT / "finetune" / "configs" / "smollm2-135m-cocktail3.yaml").to_dict()
     two = load_config(ROOT / "finetune" / "configs" / "smollm2-135m-cocktail-2gpu.yaml").to_dict()
-    assert two["train"]["batch_size"] * 2 == one["train"]["batch_size"]
+    # tokens a global optimizer step: per-device micro-batch x accumulation x devices
+    assert (two["train"]["tokens_per_step"] * two["train"]["grad_accum"] * 2
+            == one["train"]["tokens_per_step"] * one["train"]["grad_accum"])
     for cfg in (one, two):
         cfg.pop("name")
         cfg["train"].pop("output_dir")
-        cfg["train"].pop("batch_size")
-    assert one == two, "keep smollm2-135m-cocktail-2gpu.yaml in step with smollm2-135m-cocktail.yaml"
+        cfg["train"].pop("grad_accum")
+    assert one == two, "keep smollm2-135m-cocktail-2gpu.yaml in step with smollm2-135m-cocktail3.yaml"
 
 
 # ---------------------------------------------------------------- two gloo processes

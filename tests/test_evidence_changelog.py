@@ -246,3 +246,56 @@ def test_tag_notes():
     assert entries[0].breaking
     plain = entries_from_text("Faster startup when many plugins are installed.\n\nSee the docs.")
     assert [e.text for e in plain] == ["Faster startup when many plugins are installed.", "See the docs."]
+
+
+def test_development_sections_are_upkeep():
+    from narrator.evidence.changelog import normalise_kind
+
+    assert normalise_kind("Development Fixes") == "misc"  # jekyll: CI and test-suite work, not user fixes
+    assert normalise_kind("Internal improvements") == "misc"
+    assert normalise_kind("Bug Fixes") == "bugfix" and normalise_kind("Minor Enhancements") == "feature"
+
+
+ECHO_NOTES = """## v5.3.0 - 2026-07-12
+
+**Logic changes**
+PR #2996 revert back to v4 behavior for a group registering implicit 404 handlers.
+
+some other noteworthy echancements:
+* Adds first-class support for the QUERY HTTP method RFC 10008 in https://github.com/labstack/echo/pull/3038
+
+**Enhancements**
+
+* fix(binder): serialize BindingError to structured JSON by @vishr in https://github.com/labstack/echo/pull/3004
+* Fix proxy panic when balancer has no targets by @shblue21 in https://github.com/labstack/echo/pull/2977
+* Update deps to latest versions by @aldas in https://github.com/labstack/echo/pull/3050
+* docs: fix typos in API_CHANGES_V5.md by @maxtaran2010 in https://github.com/labstack/echo/pull/3039
+
+## v5.2.1 - 2026-06-15
+
+**Security**
+
+Given following situation:
+```go
+e.GET("/admin/*", func(c *Context) error {
+    return ErrForbidden
+})
+```
+
+------
+
+* revert PR #3009 changes to just disabling path escaping by default by @aldas in https://github.com/labstack/echo/pull/3016
+"""
+
+
+def test_github_release_notes_sections_prefixes_and_fences():
+    """echo's CHANGELOG: pull request titles keep their Conventional prefix under a catch-all "Enhancements"; a
+    code block's closing fence is not a heading underline (the entry after it is still under **Security**)."""
+    got = {e.text: (e.kind, e.section, e.version) for e in entries_from_text(ECHO_NOTES, "CHANGELOG.md", "changelog")}
+    assert got["Adds first-class support for the QUERY HTTP method RFC 10008"] == ("feature", "Logic changes", "5.3.0")
+    assert got["serialize BindingError to structured JSON"] == ("bugfix", "Enhancements", "5.3.0")
+    assert got["Fix proxy panic when balancer has no targets"][0] == "bugfix"
+    assert got["Update deps to latest versions"][0] == "packaging"
+    assert got["fix typos in API_CHANGES_V5.md"][0] == "doc"
+    revert = "revert PR #3009 changes to just disabling path escaping by default"
+    assert got[revert] == ("security", "Security", "5.2.1")

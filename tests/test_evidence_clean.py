@@ -152,3 +152,26 @@ def test_tokens_survive_in_real_changelog_entries():
                         failures.append((tok, raw[:120], out[:120]))
     assert checked > 1000
     assert failures == []
+
+
+@pytest.mark.parametrize("raw,expected", [
+    # jekyll's history: links whose target is a Liquid expression, HTML character references, raw tags
+    ("Allow marking specific highlighted lines via Liquid ([#9138]({{ site.repository }}/issues/9138))",
+     "Allow marking specific highlighted lines via Liquid"),
+    ("Bump versions of ruby &amp; nodejs in devcontainer ([#9360]({{ site.repository }}/issues/9360))",
+     "Bump versions of ruby & nodejs in devcontainer"),
+    ("Clarify which version of Jekyll needs &#39;jekyll-paginate&#39;", "Clarify which version of Jekyll needs "
+                                                                        "'jekyll-paginate'"),
+    ("Document keys of global variable {% raw %}{{ jekyll }}{% endraw %}", "Document keys of global variable "
+                                                                           "{{ jekyll }}"),
+    ("Escape `&amp;` in `a & b`", "Escape &amp; in a & b"),  # inside code, what was written stays
+])
+def test_template_links_entities_and_raw_tags(raw, expected):
+    assert clean_entry(raw) == expected
+
+
+def test_code_spans_of_grammar_words_keep_quotes():
+    # guice: "Implement `and` and `or` in `Matcher` directly" must not read "Implement and and or in Matcher"
+    assert clean_markup("Implement `and` and `or` in `Matcher` directly") == \
+        "Implement \u201cand\u201d and \u201cor\u201d in \u201cMatcher\u201d directly"
+    assert clean_markup("Fixed `audit` command") == "Fixed audit command"

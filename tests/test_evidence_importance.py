@@ -143,9 +143,20 @@ def test_release_commit_bumping_a_version_constant_is_still_release_notes():
 
 def test_weak_security_wording_bonus_keeps_tier():
     plain = score(gather("a", "Sanitize bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
-    worded = score(gather("b", "Prevent path traversal in bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
+    worded = score(gather("b", "Sanitize bin paths", "Someone could try a path traversal here.",
+                          [Stat("src/a.py", 10)], category="Fixes"))
     assert worded.tier == plain.tier == "fix" and worded.value == plain.value + 8
     assert any("path traversal" in r for r in worded.reasons)
+
+
+def test_a_fix_whose_subject_names_the_vulnerability_is_a_security_fix():
+    # lodash: "Prevent prototype pollution on baseUnset function" (CVE-2025-13465, no id in the commit)
+    named = score(gather("b", "Prevent path traversal in bin paths", "", [Stat("src/a.py", 10)], category="Fixes"))
+    assert named.tier == "security" and "path traversal" in named.reasons[0]
+    feature = score(gather("c", "Add an --insecure flag", "", [Stat("src/a.py", 10)], category="Features"))
+    assert feature.tier != "security"  # naming a risk is not closing one
+    docs = score(gather("d", "Fix XSS in the docs site", "", [Stat("docs/index.md", 10)], category="Fixes"))
+    assert docs.tier != "security"  # nothing users run changed
 
 
 def test_themes_group_related_work():
@@ -186,3 +197,19 @@ def test_describe_prefers_human_text_and_keeps_tokens():
     terse = describe("fix typing", "The config.audit.* keys were typed as str.\n\nSigned-off-by: A <a@b>")
     assert terse.text == "fix typing. The config.audit.* keys were typed as str."
     assert describe("redirect defaults to 303").text == "redirect defaults to 303"  # no re-casing of a name
+
+
+def test_describe_says_an_entry_written_in_two_changelogs_once():
+    # jekyll keeps History.markdown and docs/_docs/history.md; both hold the entry, one says more
+    a = entry("Add json as runtime_dependency")
+    b = entry("Add gem json as runtime_dependency")
+    c = entry("Add Ruby 3.4 to CI matrix")
+    assert describe("x", "", [a, b, c]).text == "Add json as runtime_dependency. Add Ruby 3.4 to CI matrix."
+
+
+def test_describe_completes_an_entry_github_cut_short_from_the_commits_title():
+    e = entry("Revert back to v4 behavior for group registering implicit 404 handler\u2026")
+    subject = "Revert back to v4 behavior for group registering implicit 404 handlers. This will fix: CORS"
+    assert describe(subject, "", [e]).text == "Revert back to v4 behavior for group registering implicit 404 handlers"
+    other = entry("Support the QUERY method\u2026")
+    assert describe("Add HEAD handling", "", [other]).text == "Support the QUERY method\u2026"

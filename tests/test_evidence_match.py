@@ -89,3 +89,41 @@ def test_same_title_commit_and_merge_both_match():
     got = match_entries([entry("``redirect`` returns a ``303`` status code by default instead of ``302``.",
                                ("#5895",))], commits)
     assert sorted(m.sha for m in got) == ["a", "b"] and all(m.method == "text" for m in got)
+
+
+def test_versions_and_bump_are_not_topics():
+    assert significant_words("Bump cucumber to v9") == frozenset({"cucumber"})
+
+
+def test_an_entry_citing_only_older_pull_requests_is_not_matched_by_text():
+    """jekyll's v4.4.0 notes list a year of pull requests; "Lock Ruby in CI to v3.1.2 and bump JRuby (#9196)"
+    must not land on this window's "Add Ruby 3.4 to CI matrix (#9740)"."""
+    commits = [Commit("a", "Add Ruby 3.4 to CI matrix (#9740)"), Commit("b", "Bump cucumber to v9 (#9747)"),
+               Commit("c", "Test inspect filter (#9743)")]
+    old = entry("Lock Ruby in CI matrix to v3.1.2", ("#9196",))
+    assert match_entries([old], commits) == ()
+    recent = entry("Add Ruby 3.4 to the CI matrix", ("#9741",))  # an issue of this window: text may match
+    assert [m.sha for m in match_entries([recent], commits)] == ["a"]
+
+
+def test_the_credit_names_the_entrys_pull_request_not_its_prose():
+    # echo v5.2.1: "revert PR #3009 changes ... by @aldas in https://github.com/labstack/echo/pull/3016"
+    from narrator.evidence.clean import clean_entry
+
+    raw = ("revert PR #3009 changes to just disabling path escaping by default by @aldas in "
+           "https://github.com/labstack/echo/pull/3016")
+    e = ChangelogEntry("CHANGELOG.md", 1, raw, clean_entry(raw), None, None, None, "5.2.1", find_refs(raw))
+    commits = [Commit("fix", "fix(static): reject encoded path separators (#3009)"),
+               Commit("rework", "revert PR #3009 changes to just disabling path escaping by default (#3016)"),
+               Commit("other", "docs: liveness signals (#3002)")]
+    assert [m.sha for m in match_entries([e], commits)] == ["rework"]
+
+
+def test_a_long_subject_is_titled_by_its_first_sentence():
+    # echo: the subject goes on with "This will fix: CORS middleware doesnt ..." after its title
+    subject = ("Revert back to v4 behavior for group registering implicit 404 handlers. This will fix: CORS "
+               "middleware doesnt automatically handle OPTIONS routes for groups anymore since upgrade to v5")
+    commits = [Commit("a", subject), Commit("b", "docs: llms.txt for AI-assisted development"),
+               Commit("c", "perf(router): cache-friendly static child lookup")]
+    e = entry("Revert back to v4 behavior for group registering implicit 404 handler\u2026")
+    assert [m.sha for m in match_entries([e], commits)] == ["a"]

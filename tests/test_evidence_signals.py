@@ -353,6 +353,16 @@ def test_php_trigger_deprecation(tmp_path):
     assert kinds(signals(tmp_path, {"src/A.php": before}, {"src/A.php": after})) == {("deprecation_added", "old")}
 
 
+def test_php_deprecated_class_constant_names_the_constant(tmp_path):
+    # composer: "/** @deprecated Use ListPolicyConfig::AUDIT_IGNORE instead */" above a class constant
+    before = "<?php\nclass Auditor\n{\n    public const ABANDONED_IGNORE = 'ignore';\n}\n"
+    after = ("<?php\nclass Auditor\n{\n    /** @deprecated Use ListPolicyConfig::AUDIT_IGNORE instead */\n"
+             "    public const ABANDONED_IGNORE = ListPolicyConfig::AUDIT_IGNORE;\n}\n")
+    found = kinds(signals(tmp_path, {"src/Auditor.php": before}, {"src/Auditor.php": after}))
+    assert ("deprecation_added", "ABANDONED_IGNORE") in {(k, n.rsplit("::", 1)[-1]) for k, n in found}
+    assert ("deprecation_added", "Auditor") not in found
+
+
 # ----------------------------------------------------------------------------------------------- Java
 
 JAVA = """package com.example;

@@ -141,3 +141,38 @@ def test_config_strings_are_inert_on_the_terminal(hostile_repo, tmp_path):
         if fmt == "html":
             assert "<img" not in proc.stdout
     assert not _forbidden(show.stdout) and not _forbidden(show.stderr)
+
+
+def test_a_repository_config_is_inert_in_every_format_json_included(hostile_repo):
+    """Category, area and title strings from the analysed repository's own .narrator.toml: escaped in md/html,
+    and stripped of escapes and bidi controls in the decoded JSON and on the terminal (they are untrusted)."""
+    category = "Feat\x1b]8;;https://evil.example/\x07<img src=x onerror=alert(1)>\u202e\x1b[31m"
+    area = "Shop\x1b]0;pwned\x07<script>alert(2)</script>\u2066"
+    title = "Title\x1b]0;pwned\x07<b>x</b>\u202e"
+    (hostile_repo.path / ".narrator.toml").write_text(
+        f'[[classify.rules]]\ncategory = {json.dumps(category)}\nname = {json.dumps(area)}\nsubject = "basket"\n'
+        f'[areas]\n"src/shop/**" = {json.dumps(area)}\n[report]\ntitle = {json.dumps(title)}\n', encoding="utf-8")
+    for fmt in ("md", "html", "json", "term"):
+        proc = run_narrate("report", "--repo", str(hostile_repo.path), "--since", "2026-11-01", "--until",
+                           "2026-11-30", "--format", fmt, "--detail", "full")
+        assert proc.returncode == 0, proc.stderr
+        assert not _forbidden(proc.stdout), (fmt, _forbidden(proc.stdout))
+        assert "evil.example" not in proc.stdout and "pwned" not in proc.stdout, fmt
+        if fmt == "html":
+            assert "<img" not in proc.stdout and "<script>alert" not in proc.stdout
+        if fmt == "json":
+            data = json.loads(proc.stdout)
+            leaks = [s for s in _strings(data) if _forbidden(s) or "\x1b" in s]
+            assert not leaks, leaks[:3]
+            assert data["title"] == "Title<b>x</b>"
+            assert "Feat<img src=x onerror=alert(1)>" in [c["name"] for c in data["categories"]]
+
+
+def test_error_lines_and_notes_quoting_a_repository_config_are_inert(hostile_repo):
+    hostile_key = "\\u001b]0;pwned\\u0007\\u202ekey"
+    for toml in (f'"{hostile_key}" = 1\n', f'[engines.x]\n"{hostile_key}" = 1\n',
+                 f'[[classify.rules]]\ncategory = "x"\nsubject = "(a[{hostile_key}"\n'):
+        (hostile_repo.path / ".narrator.toml").write_text(toml, encoding="utf-8")
+        proc = run_narrate("report", "--repo", str(hostile_repo.path), "--since", "2026-11-01", "--format", "md")
+        assert proc.stderr.strip(), toml  # an error (unknown key, bad regex) or a note (a trusted key ignored)
+        assert not _forbidden(proc.stderr) and "\x1b" not in proc.stderr, (toml, proc.stderr)

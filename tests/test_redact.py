@@ -289,3 +289,44 @@ def test_explain_refuses_credentials_files_by_name_and_content(git_repo):
     for target in ("config/prod.env", "deploy/cluster.yaml"):
         with pytest.raises(UsageError, match="holds secrets"):
             explain(repo, target)
+
+
+def test_every_family_of_the_issue_through_the_real_commands(serve, git_repo, tmp_path):
+    """`narrate report --engine openai` and `narrate explain --engine openai`, as a user runs them: the local
+    server receives none of the secrets of the families the issue names (secrets files by name and content,
+    Django SECRET_KEY with parentheses, passwords with spaces or commas, PHP define, Stripe whsec_, Sentry DSN)."""
+    from conftest import run_narrate
+
+    server = _server(serve)
+    htpasswd = "admin:$apr1$" + "Qx7zP2mB$k9VfT3wYhR1sLc0Ju8nEa/"
+    docker_auth = "ZGVwbG95Omh1bnRlcjJodW50ZXIy"
+    kube_key = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="
+    php = "define('DB_PASSWORD', 'php-define-S3cret!');\n"
+    git_repo.commit("feat: start", {"shop/__init__.py": "\n"})
+    git_repo.commit("chore: deployment files", {
+        "config/prod.env": "DB_PASSWORD=prod-env-S3cret\n", ".envrc": "export API_TOKEN=envrc-S3cret\n",
+        "public/.htpasswd": htpasswd + "\n",
+        "ops/.docker/config.json": '{"auths": {"registry.example.com": {"auth": "' + docker_auth + '"}}}\n',
+        "ci/registry.json": '{"auths": {"r.example.com": {"auth": "' + docker_auth[::-1] + '"}}}\n',
+        "deploy/cluster.yaml": "users:\n- name: ci\n  user:\n    client-key-data: " + kube_key + "\n"})
+    git_repo.commit("feat: shop settings", {"shop/settings.py": SECRET_SOURCE, "web/config.php": "<?php\n" + php})
+    config = tmp_path / "user.toml"
+    config.write_text(f'[engines.openai]\nbase_url = "{server.url}"\nmodel = "tiny"\napi_key_env = ""\n',
+                      encoding="utf-8")
+    env = {"NARRATOR_CONFIG_FILE": str(config)}
+    report = run_narrate("report", "--repo", str(git_repo.path), "--since", "2026-11-01", "--engine", "openai",
+                         "--format", "json", env=env)
+    assert report.returncode == 0, report.stderr
+    for target in ("shop/settings.py", "shop/settings.py:connect", "web/config.php"):
+        proc = run_narrate("explain", target, "--repo", str(git_repo.path), "--engine", "openai", env=env)
+        assert proc.returncode == 0, proc.stderr
+    for target in ("config/prod.env", ".envrc", "public/.htpasswd", "ops/.docker/config.json", "ci/registry.json",
+                   "deploy/cluster.yaml"):
+        proc = run_narrate("explain", target, "--repo", str(git_repo.path), "--engine", "openai", env=env)
+        assert proc.returncode == 2 and "holds secrets" in proc.stderr, (target, proc.stderr)
+    sent = json.dumps(server.requests)
+    assert len(server.requests) >= 4 and "def connect" in sent
+    for secret in SENT_SECRETS + ["prod-env-S3cret", "envrc-S3cret", htpasswd, docker_auth, docker_auth[::-1],
+                                  kube_key, "php-define-S3cret!"]:
+        assert secret not in sent, secret
+        assert secret not in report.stdout, secret

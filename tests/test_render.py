@@ -363,7 +363,8 @@ def test_hostile_markdown_is_inert(hostile_report: Report) -> None:
                 tables.append([])
             tables[-1].append(len(re.findall(r"(?<!\\)\|", line)))
         previous = line
-    assert len(tables) >= 3 and all(len(set(rows)) == 1 for rows in tables), tables
+    # two tables in the short report (areas, comparison); the category table is in the full one
+    assert len(tables) >= 2 and all(len(set(rows)) == 1 for rows in tables), tables
     assert "<script>alert(1)</script>" in "".join(parsed.text)  # shown as text
 
 
@@ -412,7 +413,9 @@ def test_md_escape_neutralises_block_markers() -> None:
     assert md_escape("# h") == "\\# h"
     assert md_escape("a\nb\r\nc") == "a b c"
     assert md_escape("&lt;b&gt; & co") == "\\&lt;b\\&gt; & co"
-    assert md_escape("![x](y)") == "!\\[x](y)"
+    assert md_escape("![x](y)") == "!\\[x\\](y)"
+    assert md_escape("dependabot[bot], a[0]") == "dependabot[bot], a[0]"  # no link can form: left as written
+    assert md_escape("c](javascript:x)") == "c\\](javascript:x)"  # cannot close another value's "["
 
 
 # -- user templates -------------------------------------------------------------------------------------------
@@ -545,3 +548,15 @@ def test_real_context_renders_every_format() -> None:
     term = render_context(context, "term")
     assert "In short" in term and "Needs attention" in term
     assert _contains(json.loads(render_context(context, "json")), context)  # newer fields may be added
+
+
+def test_short_markdown_keeps_to_a_page(hostile_report: Report) -> None:
+    """The short report says the categories in one line and names the automated accounts; the full one keeps
+    the category table and every automated commit."""
+    short, full = render(hostile_report, "md"), render(hostile_report, "md", detail="full")
+    assert "| category | commits |" not in short and "| category | commits |" in full
+    section = short.split("## Work by category\n", 1)[1].split("\n", 1)[0]
+    assert re.fullmatch(r"(?:[A-Za-z &]+ \d+ \(\d+%\); )*[A-Za-z &]+ \d+ \(\d+%\)\.", section), section
+    bots = short.split("## Automated updates\n", 1)[1].split("\n\n", 1)[0]
+    assert bots.count("\n") == 0 and "by automated accounts (" in bots and "the full report lists them" in bots
+    assert full.split("## Automated updates\n", 1)[1].count("\n- ") >= 1

@@ -204,6 +204,39 @@ def test_a_password_in_base_url_is_never_printed(hostile, caplog):
     assert secret not in str(bad.value)
 
 
+def test_a_password_in_base_url_is_never_printed_by_any_command(hostile, make_repo, tmp_path):
+    """Through the real commands: report, explain, engines and config show (which printed it whole)."""
+    def refuse(handler):
+        handler.send_response(503)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
+
+    server = hostile(refuse)
+    secret = "Hunter2-pw"
+    url = server.url.replace("http://", f"http://ada:{secret}@")
+    config = tmp_path / "openai.toml"
+    config.write_text(f'[engines.openai]\nbase_url = "{url}"\nmodel = "tiny"\napi_key_env = ""\nretries = 0\n'
+                      f'timeout_s = 2\n[engines.shout]\napi_key = "{secret}"\n', encoding="utf-8")
+    repo = make_repo("pw")
+    repo.commit("feat: prices", {"src/price.py": "def price():\n    return 1\n"})
+    env = {"NARRATOR_CONFIG_FILE": str(config)}
+    runs = [run_narrate("report", "--repo", str(repo.path), "--since", "2026-11-01", "--engine", "openai", env=env),
+            run_narrate("explain", "src/price.py:price", "--repo", str(repo.path), "--engine", "openai", env=env),
+            run_narrate("engines", "--repo", str(repo.path), env=env),
+            run_narrate("config", "show", "--repo", str(repo.path), env=env)]
+    for proc in runs:
+        assert secret not in proc.stdout + proc.stderr, proc.args
+        assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr, proc.stderr
+    assert "ada:***@" in runs[2].stdout + runs[2].stderr and "ada:***@" in runs[3].stdout
+    assert 'engines.shout.api_key = "***"' in runs[3].stdout
+
+
+def test_a_base_url_with_a_space_is_one_clear_line():
+    with pytest.raises(EngineError, match="contains a space"):
+        OpenAIEngine({"base_url": "http://ada:pw@127.0.0.1:1/v1 extra", "model": "tiny"})
+
+
 # -- catastrophic user regexes and globs -------------------------------------------------------------------
 
 from conftest import BASE_DATE, GitRepo, run_narrate  # noqa: E402
@@ -322,6 +355,20 @@ def test_digest_at_the_calendar_edges(small_repo, tmp_path):
                                     and "Traceback" not in proc.stderr and "unexpected" not in proc.stderr), proc.stderr
 
 
+def test_any_number_of_digest_weeks_is_quick_and_correct(small_repo, tmp_path):
+    """--weeks 99999999999 (or digest.weeks in a config) was an OverflowError; now the weeks before the first
+    commit are counted, not built."""
+    started = time.monotonic()
+    proc = run_narrate("digest", "--repo", str(small_repo.path), "--weeks", "99999999999", "--out",
+                       str(tmp_path / "digests"))
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 30
+    assert "week(s) before the first commit" in proc.stdout + proc.stderr
+    (small_repo.path / ".narrator.toml").write_text("[digest]\nweeks = 99999999999\n", encoding="utf-8")
+    proc = run_narrate("digest", "--repo", str(small_repo.path), "--out", str(tmp_path / "digests"))
+    assert proc.returncode == 0, proc.stderr
+
+
 # -- a damaged or newer cache --------------------------------------------------------------------------------
 
 def _cache_db(env_home: Path) -> Path:
@@ -348,6 +395,57 @@ def test_a_tampered_cache_row_is_ignored_and_recomputed(small_repo, damage, capl
     db = sqlite3.connect(_cache_db(Path()))
     assert all(row[0].startswith("{") and row[0] != damage for row in db.execute("SELECT data FROM facts"))
     db.close()
+
+
+@pytest.fixture
+def changelog_repo(make_repo) -> GitRepo:
+    repo = make_repo("changelog")
+    repo.commit("feat: add totals", {"src/shop/total.py": "def total():\n    return 1\n"})
+    repo.commit("fix: price rounding", {"src/shop/price.py": "def price():\n    return 2\n",
+                                        "CHANGELOG.md": "# Changelog\n\n## Unreleased\n\n### Fixed\n\n"
+                                                        "- Prices are rounded to the cent.\n"})
+    return repo
+
+
+# Rows that decode as JSON but hold values of the wrong type, or name another commit: each table narrator reads.
+TAMPERED = [
+    "UPDATE records SET data = json_set(data, '$.category', json('[1, 2]'))",
+    "UPDATE records SET data = json_set(data, '$.category', 'Reverts')",
+    "UPDATE records SET data = json_set(data, '$.source_churn', 'x')",
+    "UPDATE records SET data = json_set(data, '$.sha', 9)",
+    "UPDATE records SET data = json_set(data, '$.subject', json('[1]'))",
+    "UPDATE records SET data = json_set(data, '$.entries', json('[5]'))",
+    "UPDATE records SET data = json_set(data, '$.entries[0].line', 'x')",
+    "UPDATE records SET data = json_set(data, '$.signals', json('[{\"kind\": 5}]'))",
+    "UPDATE narrations SET data = json_set(data, '$.text', 5)",
+    "UPDATE narrations SET data = json_set(data, '$.sha', 'abc')",
+    "UPDATE facts SET data = json_set(data, '$.subject', json('{\"a\": 1}'))",
+    "UPDATE facts SET data = json_set(data, '$.files[0].added', 'x')",
+    "UPDATE facts SET data = json_set(data, '$.sha', 'abc')",
+    "UPDATE facts SET data = json_set(data, '$.is_merge', 'x')",
+]
+
+
+@pytest.mark.parametrize("sql", TAMPERED)
+def test_a_cache_row_of_the_wrong_shape_is_ignored_and_recomputed(changelog_repo, sql):
+    import sqlite3
+
+    args = ("report", "--repo", str(changelog_repo.path), "--since", "2026-11-01", "--until", "2026-11-30",
+            "--format", "json", "--detail", "full")
+    first = run_narrate(*args)
+    assert first.returncode == 0, first.stderr
+    db = sqlite3.connect(_cache_db(Path()))
+    assert db.execute(sql).rowcount >= 1
+    db.commit()
+    db.close()
+    second = run_narrate(*args)
+    assert second.returncode == 0 and not second.stderr.strip(), second.stderr
+    before, after = json.loads(first.stdout), json.loads(second.stdout)
+    for data in (before, after):
+        data.pop("generated_at"), data.pop("engine")
+    assert after == before
+    third = run_narrate(*args)  # and the row was written again, whole
+    assert third.returncode == 0 and json.loads(third.stdout)["engine"]["narrations"]["cached"] == 2
 
 
 def test_a_cache_from_a_newer_narrator_says_so(small_repo):
@@ -401,6 +499,55 @@ def test_output_onto_a_device_writes_into_it(small_repo):
     proc = run_narrate("report", "--repo", str(small_repo.path), "-o", "/dev/null")
     assert proc.returncode == 0, proc.stderr
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_output_through_a_link_to_proc_self_fd_writes_into_stdout(small_repo, tmp_path):
+    """`-o /dev/stdout` with stdout redirected to a file: /dev/stdout is a link to /proc/self/fd/1, which was
+    replaced by a regular file (breaking /dev/stdout for every program). Shown here with a link of our own."""
+    link = tmp_path / "out.md"
+    link.symlink_to("/proc/self/fd/1")
+    captured = tmp_path / "captured.md"
+    for target in (link, Path("/proc/self/fd/1")):
+        with open(captured, "wb") as stdout:
+            proc = subprocess.run([sys.executable, "-m", "narrator", "report", "--repo", str(small_repo.path),
+                                   "--since", "2026-11-01", "--format", "md", "-o", str(target)],
+                                  stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+        assert "login page" in captured.read_text(encoding="utf-8"), target
+        assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    assert not [p for p in tmp_path.iterdir() if ".narrator-" in p.name]
+
+
+def test_output_onto_a_link_replaces_the_file_it_points_to_and_keeps_the_link(small_repo, tmp_path):
+    real = tmp_path / "shared" / "report.md"
+    real.parent.mkdir()
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "report.md"
+    link.symlink_to(real)
+    proc = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "-o", str(link))
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and "login page" in real.read_text(encoding="utf-8")
+
+
+def test_a_pdf_onto_a_named_pipe_streams_into_it(small_repo, tmp_path):
+    from narrator.report import pdf
+
+    if not pdf.pdf_available():
+        pytest.skip("WeasyPrint is not usable here")
+    fifo = tmp_path / "report.pdf"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = run_narrate("report", "--repo", str(small_repo.path), "--since", "2026-11-01", "-o", str(fifo))
+    reader.join(60)
+    assert proc.returncode == 0, proc.stderr
+    import stat
+
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe (a PDF replaced it with a regular file)
+    assert received and received[0].startswith(b"%PDF")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 _KILLED_WRITER = """

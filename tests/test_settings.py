@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import run_narrate
@@ -96,3 +98,41 @@ def test_plugin_engine_settings_are_kept_for_the_plugin(tmp_path, monkeypatch):
     settings = load_settings(None, env={"NARRATOR_ENGINES__ECHO__LOUD": "yes"})
     assert settings.engine_section("echo") == {"prefix": ">>", "loud": "yes"}
     assert settings.engine_section("hf")["model"] == FIELDS["engines.hf.model"].default
+
+
+@pytest.mark.parametrize("rule, key, expected", [
+    ('category = ["a", "b"]\nsubject = "login"', "category", "a non-empty string"),  # a list as category
+    ('category = { x = 1 }\nsubject = "login"', "category", "a non-empty string"),  # a table as category
+    ('category = 5\nsubject = "login"', "category", "a non-empty string"),
+    ('category = ""\nsubject = "login"', "category", "a non-empty string"),
+    ('category = "Ops"\nname = 5', "name", "a non-empty string"),
+    ('category = "Ops"\nany_path = 3', "any_path", "a list of strings"),  # an int as paths
+    ('category = "Ops"\nall_paths = [1, 2]', "all_paths", "a list of strings"),
+    ('category = "Ops"\nany_path = "src/**"', "any_path", "a list of strings"),  # not one glob per character
+    ('category = "Ops"\ncc_types = [1]', "cc_types", "a list of strings"),
+    ('category = "Ops"\ncc_scopes = 7', "cc_scopes", "a list of strings"),
+    ('category = "Ops"\nrevert = "yes"', "revert", "a boolean"),
+    ('category = "Ops"\nsubject = 5', "subject", "must be a string"),  # an int as subject regex
+])
+def test_wrong_types_inside_a_classify_rule_are_one_clear_line(make_repo, rule, key, expected):
+    """Through the real command: the entry, the key, the file and the type expected; never a crash handler."""
+    repo = make_repo("typed")
+    repo.commit("fix: the login page", {"src/login.py": "x = 1\n"})
+    (repo.path / ".narrator.toml").write_text(f"[[classify.rules]]\n{rule}\n", encoding="utf-8")
+    proc = run_narrate("report", "--repo", str(repo.path), "--since", "2026-11-01", "--format", "md")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "unexpected" not in lines[0] and "Traceback" not in proc.stderr
+    assert "classify.rules entry 1" in lines[0] and key in lines[0] and ".narrator.toml" in lines[0]
+    assert expected in lines[0], lines[0]
+
+
+def test_a_valid_rule_with_every_key_still_works(make_repo):
+    repo = make_repo("typed")
+    repo.commit("feat: the login page", {"src/login.py": "x = 1\n"})
+    (repo.path / ".narrator.toml").write_text(
+        '[[classify.rules]]\nname = "ops"\ncategory = "Operations"\ncc_types = ["feat"]\nany_path = ["src/**"]\n'
+        'revert = false\nmerge = false\n', encoding="utf-8")
+    proc = run_narrate("report", "--repo", str(repo.path), "--since", "2026-11-01", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert [c["name"] for c in json.loads(proc.stdout)["categories"]] == ["Operations"]

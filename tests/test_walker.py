@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -70,6 +71,18 @@ def test_revert_detected(git_repo):
                                                    "GIT_AUTHOR_DATE": (BASE_DATE + timedelta(hours=5)).isoformat()})
     newest = walk_all(git_repo.path)[0]
     assert newest.is_revert and newest.reverted_sha == sha
+
+
+def test_a_revert_names_what_it_undoes(git_repo):
+    # echo: "Revert back to v4 behavior for group registering implicit 404 handlers" changes behaviour
+    subjects = {"Revert back to v4 behavior for group registering implicit 404 handlers": False,
+                "Revert to the old parser": False, 'Revert "Add thing"': True, "revert: drop the cache": True,
+                "revert PR #3009 changes to just disabling path escaping": True, "Revert 1a2b3c4d": True,
+                "Revert the last commit": True}
+    for n, subject in enumerate(subjects):
+        git_repo.commit(subject, {"a.py": f"a = {n}\n"})
+    found = {c.subject: c.is_revert for c in walk_all(git_repo.path)}
+    assert found == subjects
 
 
 def test_window_filters_by_commit_date_and_skips_out_of_order_commits(git_repo):
@@ -190,3 +203,69 @@ def test_facts_round_trip_through_cache(git_repo, tmp_path):
     with Cache(tmp_path / "c.sqlite3") as cache:
         cache.put_facts("r", [facts])
         assert cache.get_facts("r", [facts.sha])[facts.sha] == facts
+
+
+def test_the_history_index_answers_every_window_like_git(git_repo):
+    """One walk of the whole history (``HistoryIndex``) gives the same shas, order, dates and dominant offset as
+    ``git log --since-as-filter/--until`` for any window, out-of-order commits and clamped bounds included."""
+    from narrator.git.history import dominant_offset
+    from narrator.git.walker import HistoryIndex, read_history_index
+
+    stamps = [datetime(2026, 11, 1, 9, tzinfo=timezone(timedelta(hours=2))),
+              datetime(2020, 1, 1, tzinfo=timezone.utc),  # an old commit in the middle
+              datetime(2026, 11, 3, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+              datetime(2026, 11, 3, 23, 30, tzinfo=timezone(timedelta(hours=-5))),  # the same second twice
+              datetime(2026, 11, 9, 8, tzinfo=timezone(timedelta(hours=2))),
+              datetime(2026, 11, 10, 8, tzinfo=timezone(timedelta(hours=2)))]
+    for i, when in enumerate(stamps):
+        git_repo.commit(f"change {i}", {"a": str(i)}, when=when)
+    git_repo.git("checkout", "-q", "-b", "side", "HEAD~2")
+    git_repo.commit("side work", {"b": "1"}, when=datetime(2026, 11, 5, tzinfo=timezone.utc))
+    git_repo.git("checkout", "-q", "main")
+    git_repo.merge("side", "Merge branch 'side'", when=datetime(2026, 11, 11, tzinfo=timezone.utc))
+    repo = Repository.open(git_repo.path)
+    index = read_history_index(repo)
+    assert HistoryIndex.decode(index.encode()) == index
+    utc = timezone.utc
+    bounds = [None, datetime(1, 1, 1, tzinfo=utc), datetime(1970, 1, 1, 0, 0, 30, tzinfo=utc),
+              datetime(2019, 6, 1, tzinfo=utc), datetime(2026, 11, 1, 7, tzinfo=utc),
+              datetime(2026, 11, 4, 4, 30, tzinfo=utc), datetime(2026, 11, 4, 4, 30, 1, tzinfo=utc),
+              datetime(2026, 11, 10, 6, 0, 0, 500000, tzinfo=utc), datetime(2100, 1, 1, tzinfo=utc),
+              datetime(9999, 12, 31, tzinfo=utc)]
+    for since in bounds:
+        for until in bounds:
+            if since is not None and until is not None and until < since:
+                continue
+            spec = WalkSpec(since=since, until=until)
+            assert list_commits(repo, spec, index=index) == list_commits(repo, spec), (since, until)
+            for limit in (1, 3, 5000):
+                assert dominant_offset(repo, since, until, limit=limit, index=index) == \
+                    dominant_offset(repo, since, until, limit=limit), (since, until, limit)
+
+
+def test_a_report_keeps_one_history_index_per_repository_and_ignores_a_damaged_one(git_repo):
+    import sqlite3
+
+    from conftest import run_narrate
+
+    git_repo.commit("feat: one", {"a.py": "x = 1\n"})
+    args = ("report", "--repo", str(git_repo.path), "--since", "2026-11-01", "--until", "2026-11-30", "--format",
+            "json")
+    first = run_narrate(*args)
+    assert first.returncode == 0, first.stderr
+    db_path = Cache().path
+
+    def rows():
+        with sqlite3.connect(db_path) as db:
+            return db.execute("SELECT sha, data FROM records WHERE kind = 'history'").fetchall()
+
+    assert len(rows()) == 1
+    git_repo.commit("feat: two", {"b.py": "y = 1\n"})
+    assert run_narrate(*args).returncode == 0
+    assert len(rows()) == 1  # the index of the new tips replaced the old one
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE records SET data = ? WHERE kind = 'history'", ('{"index": "not an index"}',))
+    third = run_narrate(*args)
+    assert third.returncode == 0, third.stderr
+    assert json.loads(third.stdout)["numbers"]["commits"] == 2
+    assert "not an index" not in rows()[0][1]

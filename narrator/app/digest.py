@@ -104,6 +104,25 @@ def _week_from(first: date, tz: tzinfo) -> Week:
     return Week(start, end)
 
 
+def last_weeks(current: Week, count: int, tz: tzinfo, first: datetime | None) -> tuple[list[Week], int]:
+    """The ``count`` weeks ending with ``current``, oldest first, without those that end before ``first`` (the
+    first commit) or would start before the calendar does; returns them and how many were left out.
+
+    Built back from ``current`` only as far as the history goes, so ``--weeks 99999999999`` is as quick as
+    ``--weeks 2`` on a young repository (and never steps below year 1).
+    """
+    weeks = [current]
+    while len(weeks) < count:
+        if first is not None and weeks[0].start <= first:
+            break  # the week before ends where this one starts: before the first commit
+        try:
+            earlier = _week_from(weeks[0].start.date() - timedelta(days=7), tz)
+        except OverflowError:
+            break
+        weeks.insert(0, earlier)
+    return weeks, count - len(weeks)
+
+
 def weeks_between(since: datetime, until: datetime, tz: tzinfo, start_day: int = 0) -> list[Week]:
     """Every week overlapping [since, until], oldest first."""
     week = week_of(since, tz, start_day)
@@ -238,7 +257,8 @@ def _digest_zone(session: Session) -> tzinfo:
     setting = session.settings.timezone
     if setting != "repository":
         return resolve_timezone(setting)
-    offset = dominant_offset(session.repo, None, None, limit=500) if session.repo.has_commits() else None
+    offset = dominant_offset(session.repo, None, None, limit=500, index=session.history()) \
+        if session.repo.has_commits() else None
     return fixed_zone(offset) if offset is not None else resolve_timezone("local")
 
 
@@ -259,6 +279,8 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         raise NarratorError(f"repository {repo.root} has no commits yet: nothing to digest")
     repo.resolve("HEAD")
 
+    first = first_commit_time(repo)
+    left_out = 0
     if request.since or request.until:
         if request.weeks is not None:
             raise UsageError("--weeks and --since/--until cannot be used together")
@@ -270,15 +292,13 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         count = request.weeks if request.weeks is not None else settings.digest.weeks
         if count < 1:
             raise UsageError("--weeks must be at least 1")
-        weeks = [current]
-        for _ in range(count - 1):
-            weeks.insert(0, _week_from(weeks[0].start.date() - timedelta(days=7), tz))
+        weeks, left_out = last_weeks(current, count, tz, first)
     result = DigestResult(out_dir=out)
-    first = first_commit_time(repo)
     if first is not None:
         kept = [w for w in weeks if w.end > first]
         result.skipped_before_history = len(weeks) - len(kept)
         weeks = kept
+    result.skipped_before_history += left_out
     weeks = [w for w in weeks if w.start <= now]  # never a digest of a week that has not started
     if not weeks and result.skipped_before_history == 0:
         raise UsageError("no week to digest in that window (it is in the future)")
@@ -313,7 +333,7 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
     span_weeks = sorted(by_name.values(), key=lambda w: w.start)
     if span_weeks:
         span = WalkSpec(since=span_weeks[0].start - timedelta(days=7), until=span_weeks[-1].until)
-        listed = list_commits(repo, span)
+        listed = list_commits(repo, span, index=session.history())
     else:
         listed = []
     names_after = sorted(by_name)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import types
+import typing
 from typing import Any, Mapping, Sequence
 
 from narrator.app.session import Session
@@ -20,8 +22,8 @@ from narrator.evidence import EVIDENCE_VERSION
 from narrator.evidence.changelog import ChangelogEntry, changelog_file_kind, tag_entries
 from narrator.evidence.commit import CommitEvidence, gather
 from narrator.evidence.describe import describe
-from narrator.evidence.importance import score
-from narrator.evidence.match import match_entries
+from narrator.evidence.importance import is_release_notes, score
+from narrator.evidence.match import match_entries, pr_title, significant_words
 from narrator.evidence.patch import parse_patch
 from narrator.evidence.paths import is_shipped_source, wants_hunks
 from narrator.evidence.signals import Signal, text_signals
@@ -63,7 +65,46 @@ def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
     fields = {f.name for f in dataclasses.fields(CommitEvidence)}
     plain = {k: v for k, v in data.items() if k in fields and k not in ("entries", "signals", "kinds")}
     plain["source_paths"] = tuple(plain.get("source_paths", ()))
-    return CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+    evidence = CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
+    if not (_VALID[CommitEvidence](evidence) and all(map(_VALID[ChangelogEntry], entries))
+            and all(map(_VALID[Signal], signals))):
+        raise TypeError("a value of the wrong type")
+    return evidence
+
+
+def _type_test(kind: Any, value: str, depth: int = 0) -> str:
+    """A Python expression testing that ``value`` is of the annotated type (str, int, bool, float, X | None,
+    tuple[X, ...], tuple[X, Y]); anything else is accepted."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return "(" + " or ".join(_type_test(a, value, depth) for a in args) + ")"
+    if kind is type(None):
+        return f"{value} is None"
+    if origin is tuple:
+        item = f"_v{depth}"
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"(type({value}) is tuple and all({_type_test(args[0], item, depth + 1)} for {item} in {value}))"
+        parts = [_type_test(a, f"{value}[{i}]", depth + 1) for i, a in enumerate(args)]
+        return f"(type({value}) is tuple and len({value}) == {len(args)} and " + " and ".join(parts) + ")"
+    if kind is float:
+        return f"type({value}) in (int, float)"
+    if kind in (str, int, bool):
+        return f"type({value}) is {kind.__name__}"
+    return "True"
+
+
+def _validator(cls: type) -> Any:
+    """A predicate checking every field of a ``cls`` instance read back from the cache against its annotation
+    (one generated function: warm reports check every commit's record)."""
+    hints = typing.get_type_hints(cls)
+    tests = [_type_test(hints[f.name], f"obj.{f.name}") for f in dataclasses.fields(cls)]
+    namespace: dict[str, Any] = {}
+    exec(f"def valid(obj):\n    return {' and '.join(tests) or 'True'}\n", namespace)  # noqa: S102 - our own annotations
+    return namespace["valid"]
+
+
+# A damaged or tampered record (a list where a category goes, text where a count goes) is ignored and recomputed.
+_VALID = {cls: _validator(cls) for cls in (CommitEvidence, ChangelogEntry, Signal)}
 
 
 # -- the stage ---------------------------------------------------------------------------------------------
@@ -83,15 +124,28 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     shas = [c.sha for c in commits]
     found: dict[str, CommitEvidence] = {}
     if cache is not None:
+        by_sha = {c.sha: c for c in commits}
         for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, shas).items():
             try:
-                found[sha] = _from_dict(data)
-            except (TypeError, ValueError, KeyError):
+                evidence = _from_dict(data)
+            except (TypeError, ValueError, KeyError, AttributeError):
                 log.debug("ignoring a damaged evidence record for %s", sha)
+                continue
+            if evidence.sha != sha:
+                log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
+                continue
+            # what the classifier and the bot list say today, not when the record was written (config changes)
+            c, cl = by_sha[sha], classes[sha]
+            if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
+                    cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
+                evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
+                                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
+            found[sha] = evidence
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
-    readable = [c for c in missing if not c.is_merge and not c.is_bot and (_touches_changelog(c) or _source_churn(c))]
+    # A bot's changelog commit ("Update history to reflect merge of #9759") holds the entries people wrote.
+    readable = [c for c in missing if not c.is_merge and (_touches_changelog(c) or (not c.is_bot and _source_churn(c)))]
     readable.sort(key=lambda c: (not _touches_changelog(c), not _HINT.search(c.subject), -_source_churn(c)))
     chosen = {c.sha for c in readable[:PATCH_LIMIT]}
     patches: dict[str, tuple] = {}
@@ -106,11 +160,14 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     changelogs = [(c.sha, f.path) for c in missing if c.sha in patches for f in c.files
                   if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
     texts = read_blobs(session.repo, changelogs) if changelogs else {}
+    texts_by_sha: dict[str, dict[str, str]] = {}
+    for (sha, path), text in texts.items():
+        texts_by_sha.setdefault(sha, {})[path] = text
     fresh: dict[str, CommitEvidence] = {}
     for c in missing:
         cl = classes[c.sha]
         files = patches.get(c.sha) or c.files
-        after = {path: text for (sha, path), text in texts.items() if sha == c.sha}
+        after = texts_by_sha.get(c.sha, {})
         fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:
@@ -119,10 +176,15 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     return found
 
 
-def own_category(evidence: CommitEvidence, classification: Classification) -> Classification:
-    """The category a commit's own changelog entry names (a human's section beats the subject's verb)."""
+def own_category(evidence: CommitEvidence, classification: Classification, release_notes: bool = False) -> Classification:
+    """The category a commit's changelog entry names (a human's section beats the subject's verb); a commit of
+    release notes (``release_notes``: its entries describe other commits) is documentation, whatever they say."""
     kinds = [e.kind for e in evidence.entries if e.kind in _KIND_CATEGORY and e.source in ("changelog", "fragment")]
     if not kinds or classification.category in ("Merges", "Reverts"):
+        return classification
+    if release_notes:  # "Update changelog": its entries are other commits' work
+        if classification.category in ("Features", "Fixes", "Performance"):
+            return dataclasses.replace(classification, category="Documentation", rule="changelog: release notes")
         return classification
     category = _KIND_CATEGORY[kinds[0]]
     if category == classification.category:
@@ -145,6 +207,60 @@ def _breaks_users(ev: CommitEvidence, commit: CommitFacts) -> bool:
     return bool(ev.entries) or behaviour or metadata or ev.source_churn >= _BREAKING_CHURN
 
 
+_BRANCH_LIMIT = 50  # commits a pull request's branch may bring in; more is a long-lived branch, not one change
+
+
+def _mainline(commits: Sequence[CommitFacts], by_sha: Mapping[str, CommitFacts]) -> set[str]:
+    """The window's first-parent chains from its tips (the branch being reported, as git log --first-parent)."""
+    parents = {p for c in commits for p in c.parents}
+    chain: set[str] = set()
+    for tip in (c for c in commits if c.sha not in parents):
+        sha: str | None = tip.sha
+        while sha is not None and sha in by_sha and sha not in chain:
+            chain.add(sha)
+            sha = by_sha[sha].parents[0] if by_sha[sha].parents else None
+    return chain
+
+
+def brought_in(merge: CommitFacts, by_sha: Mapping[str, CommitFacts], mainline: set[str]) -> list[CommitFacts]:
+    """The commits a merge brought in (reachable from its other parents, down to the mainline), within the
+    window; empty when that is more than ``_BRANCH_LIMIT`` (a long-lived branch is not one change)."""
+    seen: set[str] = set()
+    stack = [p for p in merge.parents[1:] if p in by_sha and p not in mainline]
+    while stack:
+        sha = stack.pop()
+        if sha in seen:
+            continue
+        seen.add(sha)
+        if len(seen) > _BRANCH_LIMIT:
+            return []
+        stack.extend(p for p in by_sha[sha].parents if p in by_sha and p not in mainline and p not in seen)
+    return [by_sha[s] for s in sorted(seen, key=lambda s: by_sha[s].committed_at)]
+
+
+def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequence[CommitFacts],
+                      by_sha: Mapping[str, CommitFacts], local: Mapping[str, CommitEvidence]) -> None:
+    """A changelog entry that cites a pull request matches its merge commit; the work is in the commits the merge
+    brought in. Each such entry is also given to the one commit of the branch it describes best: the most
+    words in common with the entry, then the most shipped source changed (a branch's "fix typo" is not it)."""
+    merges = [c for c in commits if c.is_merge and matched.get(c.sha)]
+    if not merges:
+        return
+    mainline = _mainline(commits, by_sha)
+    for merge in merges:
+        branch = [c for c in brought_in(merge, by_sha, mainline) if not c.is_merge and not c.is_bot
+                  and local[c.sha].touches_source]
+        if not branch:
+            continue
+        for entry in matched[merge.sha]:
+            if any(entry in matched.get(c.sha, ()) or entry in local[c.sha].entries for c in branch):
+                continue
+            words = significant_words(entry.text)
+            best = max(branch, key=lambda c: (len(words & significant_words(pr_title(c.subject, c.body))),
+                                              local[c.sha].source_churn, c.committed_at))
+            matched.setdefault(best.sha, []).append(entry)
+
+
 def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
           tags: Sequence[Tag] = ()) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
     """Judgments for these commits, the themes among them, and the classifications their changelog entries imply."""
@@ -154,16 +270,20 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
     release_entries: list[ChangelogEntry] = []
     for c in commits:
         ev = local[c.sha]
-        if ev.entries and not ev.touches_source:
+        if is_release_notes(ev):
             release_entries.extend(ev.entries)
     for tag in tags:
         if tag.notes:
             release_entries.extend(tag_entries(tag.name, tag.notes))
     matched: dict[str, list[ChangelogEntry]] = {}
     if release_entries:
-        candidates = [c for c in commits if local[c.sha].touches_source or c.is_merge]
+        # who an entry may describe: shipped source, a pull request's merge, or the package's own metadata
+        # ("Add json as runtime_dependency" changes only jekyll.gemspec, and users install it)
+        candidates = [c for c in commits if local[c.sha].touches_source or c.is_merge
+                      or (not c.is_bot and any(_PACKAGE_METADATA.search(f.path) for f in c.files))]
         for m in match_entries(release_entries, candidates):
             matched.setdefault(m.sha, []).append(m.entry)
+        _give_merged_work(matched, commits, by_sha, local)
     judged: dict[str, Judgment] = {}
     evidences: list[CommitEvidence] = []
     new_classes = dict(classes)
@@ -174,7 +294,10 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             entries = ev.entries + tuple(extra)
             code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
             ev = dataclasses.replace(ev, entries=entries, signals=code + text_signals(c.subject, c.body, entries))
-        cl = own_category(local[c.sha], classes[c.sha])
+        cl = own_category(ev, classes[c.sha], is_release_notes(local[c.sha]))
+        if ev.comments_only and not ev.entries and cl.category in ("Features", "Fixes", "Performance", "Refactoring"):
+            # "fix: setCacheHas JSDoc return type should be boolean" changes what the docs say, not what runs
+            cl = dataclasses.replace(cl, category="Documentation", rule="diff: comments only")
         if cl.breaking and not _breaks_users(ev, c):
             # "feat!: streamline the release process" says breaking, but nothing users run or read changed
             cl = dataclasses.replace(cl, breaking=False)

@@ -72,7 +72,7 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
     previous = comparison_window(request, window)
     spec = WalkSpec(revisions=tuple(revisions), all_branches=request.all_branches,
                     since=previous.since if previous else window.since, until=window.until)
-    listed = list_commits(repo, spec)
+    listed = list_commits(repo, spec, index=session.history(revisions, request.all_branches))
     current_shas = [s for s, when in listed if window.since is None or when >= window.since]
     previous_shas = [s for s, when in listed if window.since is not None and when < window.since
                      and previous is not None and previous.since <= when <= previous.until]
@@ -106,9 +106,11 @@ def report_window(session: Session, request: ReportRequest, now: datetime | None
     revisions = request.revisions or ("HEAD",)
     offset = None
     if session.repo.has_commits():
-        offset = dominant_offset(session.repo, rough.since, rough.until, revisions, request.all_branches)
+        index = session.history(revisions, request.all_branches)
+        offset = dominant_offset(session.repo, rough.since, rough.until, revisions, request.all_branches, index=index)
         if offset is None:  # a quiet window: the time of the commits before it
-            offset = dominant_offset(session.repo, None, rough.until, revisions, request.all_branches, limit=500)
+            offset = dominant_offset(session.repo, None, rough.until, revisions, request.all_branches, limit=500,
+                                     index=index)
     if offset is None:
         return resolve_window(request.since, request.until, "local", now)
     return resolve_window(request.since, request.until, "repository", now, tz=fixed_zone(offset))

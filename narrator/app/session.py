@@ -29,12 +29,14 @@ from narrator.git.bots import bot_matcher
 from narrator.git.classify import Classifier, root_package
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.history import tracked_paths
-from narrator.git.walker import GitDiffs, Repository, read_facts
+from narrator.git.walker import (HISTORY_VERSION, GitDiffs, HistoryIndex, Repository, history_tips, read_facts,
+                                 read_history_index)
 from narrator.progress import NoProgress, ProgressSink
 from narrator.prompts import PROMPT_VERSION
 
 log = logging.getLogger(__name__)
 
+_HISTORY = "history"  # cache record kind of the HistoryIndex (one per repository: the latest tips)
 _FACTS_FLUSH = 2000  # facts written to the cache in batches of this many while a long walk runs
 
 
@@ -50,6 +52,7 @@ class Session:
         self.is_bot = bot_matcher(settings.bots.patterns)
         self._classifier: Classifier | None = None
         self._engines: dict[str, Engine] = {}
+        self._histories: dict[str, HistoryIndex] = {}
 
     @classmethod
     def open(cls, repo_path: str = ".", overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
@@ -95,6 +98,28 @@ class Session:
         return found
 
     # -- stages -------------------------------------------------------------------------------------------
+    def history(self, revisions: Sequence[str] = ("HEAD",), all_branches: bool = False) -> HistoryIndex:
+        """Every commit reachable from ``revisions`` with its time and offset (``HistoryIndex``): read once per
+        session, and kept in the cache for the same tips (a warm report walks no history to list its window)."""
+        tips = history_tips(self.repo, revisions, all_branches)
+        found = self._histories.get(tips)
+        if found is not None:
+            return found
+        cache = self.cache
+        if cache is not None:
+            stored = cache.get_records(self.repo.key, _HISTORY, HISTORY_VERSION, [tips]).get(tips)
+            try:
+                found = HistoryIndex.decode(stored["index"]) if stored is not None else None
+            except (KeyError, TypeError, ValueError, AttributeError):
+                log.debug("ignoring a damaged history index in the cache")
+                found = None
+        if found is None:
+            found = read_history_index(self.repo, revisions, all_branches)
+            if cache is not None:
+                cache.replace_records(self.repo.key, _HISTORY, HISTORY_VERSION, {tips: {"index": found.encode()}})
+        self._histories[tips] = found
+        return found
+
     def facts(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
         """Facts for these commits: from the cache where present, else from one git process (then cached)."""
         cache = self.cache
@@ -124,7 +149,11 @@ class Session:
         out = []
         for commit in commits:
             bot = not include and self.is_bot(commit.author)
-            out.append(commit if commit.is_bot == bot else replace(commit, is_bot=bot))
+            if commit.is_bot != bot:
+                commit = replace(commit, is_bot=bot)
+            if not include and any(self.is_bot(p) for p in commit.co_authors):  # a coding assistant is no person
+                commit = replace(commit, co_authors=tuple(p for p in commit.co_authors if not self.is_bot(p)))
+            out.append(commit)
         return out
 
     def classify(self, commits: Iterable[CommitFacts]) -> dict[str, Classification]:

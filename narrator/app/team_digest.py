@@ -16,14 +16,14 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from narrator.app.digest import (
     MANIFEST_NAME, MANIFEST_VERSION, DigestError, DigestRequest, DigestResult, Week, WeekOutcome, _digest_zone,
-    _entry_for_index, _parse_formats, _read_manifest, _shas_hash, _week_from, _write_if_changed, resolve_out_dir,
-    week_of, week_start_index, weeks_between,
+    _entry_for_index, _parse_formats, _read_manifest, _shas_hash, _write_if_changed, resolve_out_dir,
+    last_weeks, week_of, week_start_index, weeks_between,
 )
 from narrator.app.report import ReportRequest
 from narrator.app.team import Team, TeamRequest, build_team
@@ -90,6 +90,9 @@ def write_team_digests(team: Team, request: TeamDigestRequest, now: datetime | N
     detail = digest_request.detail or settings.report.detail
     now = (now or current_time(tz)).astimezone(tz)
     current = week_of(now, tz, start_day)
+    firsts = [t for t in (first_commit_time(m.session.repo) for m in team.members if m.session.repo.has_commits())
+              if t is not None]
+    left_out = 0
     if digest_request.since or digest_request.until:
         if digest_request.weeks is not None:
             raise UsageError("--weeks and --since/--until cannot be used together")
@@ -101,16 +104,13 @@ def write_team_digests(team: Team, request: TeamDigestRequest, now: datetime | N
         count = digest_request.weeks if digest_request.weeks is not None else settings.digest.weeks
         if count < 1:
             raise UsageError("--weeks must be at least 1")
-        weeks = [current]
-        for _ in range(count - 1):
-            weeks.insert(0, _week_from(weeks[0].start.date() - timedelta(days=7), tz))
+        weeks, left_out = last_weeks(current, count, tz, min(firsts) if firsts else None)
     result = DigestResult(out_dir=out)
-    firsts = [t for t in (first_commit_time(m.session.repo) for m in team.members if m.session.repo.has_commits())
-              if t is not None]
     if firsts:
         kept = [w for w in weeks if w.end > min(firsts)]
         result.skipped_before_history = len(weeks) - len(kept)
         weeks = kept
+    result.skipped_before_history += left_out
     weeks = [w for w in weeks if w.start <= now]
     if not weeks and result.skipped_before_history == 0:
         raise UsageError("no week to digest in that window (it is in the future)")

@@ -142,7 +142,7 @@ class Cache:
                 )
                 for sha, data in rows:
                     facts = _decode(CommitFacts, sha, data)
-                    if facts is not None:
+                    if facts is not None and facts.sha == sha:  # a row of another commit is damaged too
                         found[sha] = facts
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
@@ -168,7 +168,7 @@ class Cache:
                 )
                 for sha, data in rows:
                     narration = _decode(Narration, sha, data)
-                    if narration is not None:
+                    if narration is not None and narration.sha == sha:
                         found[sha] = narration
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
@@ -214,6 +214,25 @@ class Cache:
     def put_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
         rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
         self._write("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def replace_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
+        """Store these records of ``kind`` and drop the repository's other ones of that kind (a history index
+        is only useful for the latest tips: older ones would pile up, megabytes each on a long history)."""
+        rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                marks = ",".join("?" * len(records))
+                self._db.execute(f"DELETE FROM records WHERE repo = ? AND kind = ? AND sha NOT IN ({marks})",
+                                 (repo, kind, *records))
+                self._db.executemany("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) "
+                                     "VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot write the cache at {self.path}: {exc}") from None
 
     # -- headlines -----------------------------------------------------------------------------
     def get_headline(self, engine: str, prompt_version: str, input_key: str) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from narrator.cli.common import choose_format, model_options, model_overrides, open_session, repo_option, verbose_option
+from narrator.cli.common import (choose_format, model_options, model_overrides, open_session, repo_option,
+                                 stdout_console, verbose_option)
 
 
 @click.command("commit")
@@ -25,8 +26,6 @@ def commit_command(rev: str, repo_path: str, engine: str | None, model: str | No
         view = explain_commit(session, rev, engine)
     fmt = choose_format(fmt, None)
     if fmt == "term":
-        from rich.console import Console
-
-        print_commit(view, Console())
+        print_commit(view, stdout_console())
     else:
         click.echo(render_commit(view, fmt))

@@ -63,7 +63,9 @@ def model_overrides(model: str | None, adapter: str | None, gguf_file: str | Non
 
 
 def echo_note(text: str) -> None:
-    click.echo(f"narrate: note: {text}", err=True)
+    from narrator.git.text import clean_text
+
+    click.echo(f"narrate: note: {clean_text(text)}", err=True)  # notes may quote a repository's config
 
 
 def open_session(repo_path: str, overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
@@ -166,6 +168,18 @@ def emit(text: str | Iterable[str], output: str | None) -> None:
             last = piece
     if not last.endswith("\n"):
         click.echo("")
+
+
+def stdout_console() -> Any:
+    """A rich console on stdout whose closed pipe ends like every other output (quietly, exit 141): rich's own
+    handling exits 1, which reads as a failure to a shell script."""
+    from rich.console import Console
+
+    class _StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _StdoutConsole()
 
 
 def check_output_path(output: str | None) -> None:

@@ -26,12 +26,14 @@ from narrator.cli.outbox import outbox_group
 from narrator.cli.report import report_command
 from narrator.cli.schema import schema_command
 from narrator.errors import NarratorError
+from narrator.git.text import clean_text
 
 _NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"narrate: error: {message}", err=True)
+    # a message can quote untrusted text (a key of a repository's .narrator.toml, a path): cleaned like commit text
+    click.echo(f"narrate: error: {clean_text(message)}", err=True)
     sys.exit(code)
 
 

@@ -17,7 +17,7 @@ import click
 
 from narrator.cli.common import (EXIT_DELIVERY, EXIT_PARTIAL, check_output_format, check_output_path, check_pdf,
                                  choose_format, echo_note, emit, emit_pdf, model_options, model_overrides,
-                                 open_session, terminal_progress, verbose_option)
+                                 open_session, stdout_console, terminal_progress, verbose_option)
 from narrator.cli.deliver import RenderedFiles, delivery_options, flush_first, print_results
 from narrator.errors import UsageError
 
@@ -142,11 +142,9 @@ def _dates(since: Any, until: Any) -> str:
 
 def _write_single(result: Any, fmt: str, output: str | None, template: str | None, detail: str) -> None:
     if fmt == "term" and not output:
-        from rich.console import Console
-
         from narrator.report.terminal import render_terminal
 
-        render_terminal(result, Console(), detail)
+        render_terminal(result, stdout_console(), detail)
         return
     if fmt == "pdf":
         from narrator.report.render import render
@@ -188,10 +186,9 @@ def _team_report(repo_paths: tuple[str, ...], workspace: str | None, request: An
     if fmt == "pdf":
         emit_pdf(html, output)
     elif fmt == "term" and not output:
-        from rich.console import Console
         from rich.markdown import Markdown
 
-        Console().print(Markdown(render_team(result, "md", detail)))
+        stdout_console().print(Markdown(render_team(result, "md", detail)))
     else:
         emit(html if fmt == "html" else render_team(result, "md" if fmt == "term" else fmt, detail), output)
     sent_ok = True

@@ -12,10 +12,11 @@ from typing import Any, Sequence
 
 from narrator import categories
 from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, ProgressCallback
+from narrator.evidence.clean import GRAMMAR_WORDS
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "5"
+HEURISTIC_VERSION = "6"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -47,6 +48,15 @@ _PAST = {
     "generalize": "Generalised", "modernize": "Modernised", "silence": "Silenced", "suppress": "Suppressed",
     "relax": "Relaxed", "tighten": "Tightened", "loosen": "Loosened", "annotate": "Annotated", "type": "Typed",
     "wrap": "Wrapped", "default": "Defaulted", "promote": "Promoted", "register": "Registered",
+    "block": "Blocked", "sanitize": "Sanitised", "sanitise": "Sanitised", "escape": "Escaped",
+    "unescape": "Unescaped", "serialize": "Serialised", "serialise": "Serialised", "reset": "Reset",
+    "preserve": "Preserved", "lock": "Locked", "normalize": "Normalised", "normalise": "Normalised",
+    "respect": "Respected", "honor": "Honoured", "honour": "Honoured", "match": "Matched",
+    "classify": "Classified", "detect": "Detected", "emit": "Emitted", "propagate": "Propagated",
+    "parse": "Parsed", "encode": "Encoded", "decode": "Decoded", "retry": "Retried", "verify": "Verified",
+    "trim": "Trimmed", "strip": "Stripped", "catch": "Caught", "recover": "Recovered", "load": "Loaded",
+    "save": "Saved", "send": "Sent", "bind": "Bound", "clear": "Cleared", "reuse": "Reused",
+    "deduplicate": "Deduplicated", "dedupe": "Deduplicated", "shorten": "Shortened", "speedup": "Sped up",
 }
 _JARGON = [
     (re.compile(r"\bdeps\b", re.I), "dependencies"),
@@ -100,7 +110,11 @@ _PLAIN_WORD = re.compile(r"^\(?[A-Za-z][a-z]*(?:/o)?[),.;:!?]*$|^w/$")  # a word
 def _plain(text: str) -> str:
     """Jargon words spelled out ("deps" -> "dependencies") in prose words only: a token that names something
     (``docs/results.md``, ``--no-deps``, ``config.audit.*``, ``DEPS_DIR``) is never rewritten inside."""
-    text = _BACKTICKS.sub(r"\1", text)  # `name` / ``name``: code formatting means nothing to the reader
+    # `name` / ``name``: code formatting means nothing to the reader; with a word of grammar among them
+    # ("Implement `and` and `or`"), one-word names keep quotes
+    quote = any(m.group(1).lower() in GRAMMAR_WORDS for m in _BACKTICKS.finditer(text))
+    text = _BACKTICKS.sub(lambda m: f"\u201c{m.group(1)}\u201d" if quote and re.fullmatch(r"[A-Za-z_]\w*", m.group(1))
+                          else m.group(1), text)
     out = []
     for chunk in text.split(" "):
         if _PLAIN_WORD.match(chunk):
@@ -113,6 +127,23 @@ def _plain(text: str) -> str:
 _MD_LINK = re.compile(r"!?\[([^\]]+)\]\((?:https?://|#|/)[^)\s]*\)")
 
 
+# "Fixes #739, fixes #997 & fixes #730." in the middle of a long subject: bookkeeping for the tracker
+_FIX_WORD = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)"
+_FIXES_SENTENCE = re.compile(r"[.,;]?\s*\b" + _FIX_WORD + r":?\s+(?:#|GH-)\d+(?:(?:\s*,\s*|\s+(?:&|and)\s+)(?:"
+                             + _FIX_WORD + r"\s+)?(?:#|GH-)\d+)*(?=[.,;]?(?:\s|$))", re.I)
+_LONG = 240  # characters: a subject longer than this is cut to its first sentence
+
+
+def _two_sentences(text: str) -> str:
+    """At most the first two sentences of a long one-line message (guice writes whole paragraphs as subjects),
+    and only the first when two are still longer than ``_LONG``."""
+    sentences = re.split(r"(?<=[a-z0-9)\]'\"][.!?])\s+(?=[A-Z])", text)
+    if len(sentences) <= 1:
+        return text
+    kept = " ".join(sentences[:2])
+    return sentences[0] if len(kept) > _LONG else kept
+
+
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
     """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets, [skip ci] or link
     targets (``[Migrate](https://...)`` reads "Migrate")."""
@@ -123,6 +154,7 @@ def clean_subject(subject: str, classification: Classification | None = None) ->
     while previous != text:
         previous = text
         text = _TRAILING_REFS.sub("", text)
+    text = _FIXES_SENTENCE.sub("", text)
     text = text.strip().rstrip(".;:,").strip()
     return " ".join(text.split())
 
@@ -137,18 +169,25 @@ def _area_phrase(area: str) -> str:
     return _AREA_PHRASE.get(area, area)
 
 
-def _where(areas: Sequence[str]) -> str:
-    named = [_area_phrase(a) for a in areas if a != ROOT_AREA]
+_SUPPORT = frozenset({"documentation", "tests", "build, tooling and dependencies"})
+
+
+_SUPPORT_CATEGORIES = frozenset({"Documentation", "Tests", "Build & CI", "Dependencies"})
+
+
+def _where(areas: Sequence[str], category: str = "") -> str:
+    """Where the change happened, in at most two areas: the project's code when it was touched (its tests and
+    docs go with it and need no mention), else the tests, documentation or tooling; a documentation, test or
+    build commit names its own areas first, as they come."""
     if not areas:
         return ""
+    code = [] if category in _SUPPORT_CATEGORIES else [a for a in areas if a not in _SUPPORT and a != ROOT_AREA]
+    named = [_area_phrase(a) for a in (code or [a for a in areas if a != ROOT_AREA])][:2]
     if not named:
         return "in the project's top-level files"
     if len(named) == 1:
         return f"in {named[0]}"
-    if len(named) == 2:
-        return f"in {named[0]} and {named[1]}"
-    others = len(named) - 2
-    return f"in {named[0]}, {named[1]} and {others} other area{'s' if others != 1 else ''}"
+    return f"in {named[0]} and {named[1]}"
 
 
 def _size(commit: CommitFacts) -> str:
@@ -168,9 +207,9 @@ def describe_sentence(description: str) -> str:
     if len(sentences) > 2:  # the first two say what changed; the rest is detail for the changelog reader
         text = " ".join(sentences[:2])
     first = text.split(" ", 1)[0]
-    if first.isalpha() and first.islower():
+    if re.fullmatch(r"[a-z]+(?:'[a-z]+)?", first):  # "don't double-unescape ...": a plain word, not a name
         text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
+    return text if text.endswith((".", "!", "?", "\u2026")) else text + "."
 
 
 def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:
@@ -200,14 +239,14 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
         what = re.sub(r"^revert(ed|s)?\b[\s:(!]*", "", clean_subject(subject, classification), flags=re.I) or subject
         return f"Undid an earlier change: \u201c{what}\u201d."
     text = clean_subject(subject, classification)
-    where = _where(classification.areas)
+    where = _where(classification.areas, classification.category)
     if len(text) < 4 or not re.search(r"[A-Za-z]{3}", text):
         # No usable message: describe the change from its files alone.
         category = categories.get(classification.category)
         kind = (category.phrase if category else "") or "files"
         sentence = f"Changed {kind} ({_size(commit)}) {where}".strip()
         return sentence + "."
-    sentence = _plain(_past_tense(text))
+    sentence = _plain(_past_tense(_two_sentences(text)))
     if classification.category == "Fixes" and not _starts_with_verb(text):
         # "crash on empty input" names the problem, "match gzip ... case-insensitively" the remedy: the colon
         # reads right for both, where "Fixed match gzip" would not.
@@ -217,6 +256,8 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
         if sentence[1:2].islower():
             sentence = sentence[:1].lower() + sentence[1:]
         sentence = f"{_plain(classification.scope[:1].upper() + classification.scope[1:])}: {sentence}"
+    if classification.breaking or where:
+        sentence = sentence.rstrip(" .")  # "... legacy behavior (a breaking change for users), in extensions."
     if classification.breaking:
         sentence += " (a breaking change for users)"
     if where and not _mentions_area(sentence, classification.areas):

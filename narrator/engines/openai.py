@@ -56,6 +56,9 @@ class _Deadline(Exception):
 
 def _split_url(raw: str, key: str = "engines.openai.base_url") -> tuple[str, str, str | None]:
     """(URL without credentials, URL for display, Basic credentials or None); EngineError when malformed."""
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise EngineError(f"{key} '{_mask_url_text(raw)}' is not a valid URL (it contains a space or a control "
+                          "character); use e.g. http://localhost:11434/v1")
     try:
         parsed = urllib.parse.urlsplit(raw)
         host = parsed.hostname or ""

@@ -19,8 +19,11 @@ fragment is one entry (or one per bullet) and counts only when the file is added
 ``kind`` uses the vocabulary of the shared changelog data (feature, bugfix, change, doc, removal, deprecation,
 security, performance, packaging, misc) and says where it came from (``kind_source``): the fragment's type
 (``fragment``), the changes.xml ``type`` (``xml``), a leading tag such as ``[BUGFIX]`` or ``Security:`` (``tag``),
-the nearest section heading above (``section``: Keep-a-Changelog ``Added/Changed/Deprecated/Removed/Fixed/
-Security`` and synonyms like "Bug fixes", "Features", "Breaking changes"), the entry's first verb (``verb``:
+a Conventional Commits type of a pull request title (``prefix``: ``fix(static): ...`` under a catch-all
+"Enhancements" section is a fix; the prefix is not part of the text), the nearest section heading above
+(``section``: Keep-a-Changelog ``Added/Changed/Deprecated/Removed/Fixed/Security`` and synonyms like "Bug
+fixes", "Features", "Breaking changes"; a code fence's closing line is never a heading's underline), the
+entry's first verb (``verb``:
 "Fixed ...", "Added ...") or, last, a clear phrase in the text (``text``: "is deprecated", "by default instead
 of", a GHSA/CVE reference). ``breaking`` is set by "BC break", "breaking", "backwards incompatible" in the tag,
 section or text.
@@ -52,7 +55,7 @@ class ChangelogEntry:
     raw: str  # as written, markers and credits included
     text: str  # plain text (clean_entry): tokens byte-identical
     kind: str | None
-    kind_source: str | None  # fragment, xml, tag, section, verb, text
+    kind_source: str | None  # fragment, xml, tag, prefix (a Conventional Commits type), section, verb, text
     section: str | None  # the section heading as written ("Bug fixes")
     version: str | None  # the version heading above ("3.1.3", "2.10.0-RC2", "Unreleased")
     refs: tuple[str, ...]  # find_refs of the raw entry (and of a fragment's file name)
@@ -145,6 +148,8 @@ def fragment_type(path: str) -> str | None:
 _KIND_RULES = [  # searched in order in a lower-cased label; the first hit wins
     ("security", re.compile(r"\bsecurity\b|\bvulnerab|\bcve\b|\bghsa\b")),
     ("change", re.compile(r"\bbreaking\b|\bincompatib|\bbc[- ]?breaks?\b|\bbackwards?[- ]incompat|\bmajor\b")),
+    # "Development Fixes", "Internal improvements": work on the project's own process, before fix/feature
+    ("misc", re.compile(r"^(development|internal|infrastructure|dev)\b")),
     ("deprecation", re.compile(r"\bdeprecat")),
     ("removal", re.compile(r"\bremov|\bdropped\b|\bdrop\b|\bdeleted?\b")),
     ("bugfix", re.compile(r"\bfix|\bbugs?\b|\bbugfix|\bregression|\bcorrection|\bhotfix|\bpatch(es)?\b")),
@@ -231,7 +236,7 @@ def _tag_of(text: str) -> tuple[str | None, str]:
 
 _BULLET = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>[-*+\u2022]|\d{1,3}[.)]|#\.)[ \t]+(?P<text>\S.*)$")
 _MD_HEADING = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
-_UNDERLINE = re.compile(r"^([=\-~^\"'`*+#:._])\1{2,}\s*$")
+_UNDERLINE = re.compile(r"^([=\-~^\"'*+#:._])\1{2,}\s*$")  # not ``` (a code fence closing, not a heading)
 _BOLD_LINE = re.compile(r"^\s*(?:\*\*|__)(?P<text>[^*_]{2,60}?)(?:\*\*|__):?\s*$")
 _COLON_LINE = re.compile(r"^\s*(?P<text>[A-Z][\w /&'-]{2,40}):\s*$")
 _VERSION = re.compile(r"(?<![\w.])(?:v|version\s+|release\s+)?(?P<v>\d+(?:\.\d+)+(?:[-.+]?(?:[a-z]+\.?\d*|\d+))*)"
@@ -248,7 +253,7 @@ def _heading_at(lines: Sequence[str | None], k: int) -> str | None:
     if m:
         return m.group("text")
     stripped = line.strip()
-    if stripped and not _UNDERLINE.match(line) and k + 1 < len(lines):
+    if stripped and not _UNDERLINE.match(line) and k + 1 < len(lines) and re.search(r"[A-Za-z0-9]", stripped):
         nxt = lines[k + 1]
         if nxt is not None and _UNDERLINE.match(nxt) and len(nxt.strip()) >= min(len(stripped), 3) * 0.7 and \
                 not _BULLET.match(line):
@@ -288,6 +293,47 @@ def _context_above(lines: Sequence[str | None], k: int, limit: int = 4000) -> tu
                 section = heading
         j -= 1
     return section, None
+
+
+class _Headings:
+    """``_context_above`` for many lines of one text at once: each line is checked for a heading once (a commit
+    adding hundreds of entries to a long release-notes file scanned up to 4000 lines per entry before)."""
+
+    def __init__(self, lines: Sequence[str | None], limit: int = 4000) -> None:
+        self.lines, self.limit = lines, limit
+        self._last: list[int] = []  # index of the nearest heading at or above each line (-1: none)
+        self._last_version: list[int] = []  # the same, for headings that name a version
+        self._text: dict[int, tuple[str, str | None]] = {}  # heading line -> (text, version)
+
+    def _extend(self, upto: int) -> None:
+        last = self._last[-1] if self._last else -1
+        last_version = self._last_version[-1] if self._last_version else -1
+        for j in range(len(self._last), upto + 1):
+            heading = _heading_at(self.lines, j) if self.lines[j] is not None else None
+            if heading is not None:
+                version = _version_of(heading)
+                self._text[j] = (heading, version)
+                last = j
+                if version is not None:
+                    last_version = j
+            self._last.append(last)
+            self._last_version.append(last_version)
+
+    def above(self, k: int) -> tuple[str | None, str | None]:
+        """Exactly ``_context_above(lines, k, limit)``."""
+        if k < 1:
+            return None, None
+        if len(self._last) < k:
+            self._extend(k - 1)
+        lowest = k - self.limit + 1  # the scan looks at lines k-1 down to k-limit+1
+        h = self._last[k - 1]
+        if h < max(lowest, 0):
+            return None, None
+        heading, version = self._text[h]
+        if version is not None:
+            return None, version
+        v = self._last_version[k - 1]
+        return heading, (self._text[v][1] if v >= max(lowest, 0) else None)
 
 
 def _indent(line: str) -> int:
@@ -353,11 +399,35 @@ _NOISE_ENTRY = re.compile(r"^(released?|unreleased|release date)\b[^a-z]*$|^(ver
                           re.I)
 
 
+# GitHub's generated notes keep the pull request titles: "fix(static): reject ..." under "Enhancements".
+_CC_ENTRY = re.compile(r"^\s*(?P<type>feat|feature|fix|bugfix|perf|docs?|refactor|chore|tests?|build|ci|style|deps)"
+                       r"(?:\([^)\n]{1,40}\))?!?:\s+")
+_CC_KIND = {"feat": "feature", "feature": "feature", "fix": "bugfix", "bugfix": "bugfix", "perf": "performance",
+            "doc": "doc", "docs": "doc", "refactor": "misc", "chore": "misc", "test": "misc", "tests": "misc",
+            "build": "packaging", "ci": "misc", "style": "misc", "deps": "packaging"}
+
+
+def _is_catch_all(section: str) -> bool:
+    """A section that lists every kind of change ("Enhancements", "Improvements"), not only new features."""
+    return re.search(r"\benhancements?\b|\bimprovements?\b|\bchanges\b", section, re.I) is not None and \
+        re.search(r"\bminor\b|\bmajor\b|\bnew\b|\bfeatures?\b", section, re.I) is None
+
+
+_DEPENDENCY_UPDATE = re.compile(r"^(?:update[sd]?|bump(?:s|ed)?|upgrade[sd]?)\s+(?:the\s+)?(?:\S+\s+){0,2}"
+                                r"(?:deps|dependencies)(?:\s+(?:to|versions?|for)\b|\s*$|\s*[,;.(])", re.I)
+
+
 def _make_entry(path: str, line: int, raw: str, section: str | None, version: str | None, source: str,
                 kind: str | None = None, kind_source: str | None = None,
                 extra_refs: tuple[str, ...] = ()) -> ChangelogEntry | None:
     tag, rest = _tag_of(raw)
+    cc = _CC_ENTRY.match(rest if tag else raw)
+    if cc and kind is None and not tag and normalise_kind(section) in (None, "feature", "misc"):
+        # the pull request's own type is more precise than a catch-all "Enhancements" section
+        kind, kind_source = _CC_KIND[cc.group("type").lower()], "prefix"
     text = clean_entry(rest if tag else raw)
+    if cc:
+        text = _CC_ENTRY.sub("", text, count=1)
     if len(text) < 3 or _NOISE_ENTRY.match(text):
         return None
     refs = find_refs(raw)
@@ -374,6 +444,14 @@ def _make_entry(path: str, line: int, raw: str, section: str | None, version: st
     if kind is None and section:
         kind = normalise_kind(section)
         kind_source = "section" if kind else None
+        verb = _VERB.match(text)
+        said = _verb_kind(verb.group("verb").lower()) if verb else None
+        if kind == "change" and not breaking and said == "feature" and not _DEFAULT_CHANGE.search(text):
+            kind = "feature"  # "Adds first-class support for X" listed under "Logic changes" adds, it changes nothing
+        elif kind == "feature" and said == "bugfix" and _is_catch_all(section):
+            kind = "bugfix"  # "Fix proxy panic when ..." under a catch-all "Enhancements"
+    if kind in (None, "feature", "change", "misc") and _DEPENDENCY_UPDATE.search(text):
+        kind, kind_source = "packaging", "text"  # "Update deps to latest versions" under "Enhancements"
     if kind is None:
         m = _VERB.match(text)
         if m:
@@ -393,12 +471,13 @@ def _bullets(lines: Sequence[str | None], starts: Sequence[int], path: str, sour
              offset: int) -> list[ChangelogEntry]:
     out: list[ChangelogEntry] = []
     covered_until = -1
+    headings = _Headings(lines)
     for k in starts:
         if k < covered_until:
             continue  # a sub-bullet of an entry already taken
         end, subs = _block_end(lines, k)
         covered_until = end
-        section, version = _context_above(lines, k)
+        section, version = headings.above(k)
         entry = _make_entry(path, k + offset, _entry_text(lines, k, end, subs), section, version, source)
         if entry is not None:
             out.append(entry)

@@ -4,12 +4,16 @@ One job: ``clean_markup(text)`` removes markup a reader should not see and nothi
 
 - reST and MyST roles: ``:func:`~a.b``` or ``{func}`~a.b``` -> ``b``, ``:class:`Title <target>``` -> ``Title``; reference roles
   (``:issue:`` ``:pr:`` ``:ghsa:`` ``:user:`` ``:cve:`` ...) are dropped (``refs.find_refs`` keeps them);
-- code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte);
+- code spans: ````code```` and ```code``` -> ``code`` (their content is copied byte for byte; when a span holds a
+  word of English grammar, every one-word span of the text keeps quotes, so "Implement `and` and `or`" does not
+  read "and and or");
 - links: ``[text](url)``, ``[text][ref]``, ``![alt](img)``, reST ```text <url>`_`` -> their text;
   ``<https://x>`` -> the URL;
 - emphasis markers: ``**b**``, ``*e*``, ``__b b__``, ``_e e_``, ``~~s~~`` (only when they flank words);
 - lower-case HTML formatting tags that come in pairs (``<b>x</b>``, ``<code>x</code>``), ``<br>``, ``<a href>``
   links (a lone ``<p>`` or ``<img/>`` is kept: it may be what the sentence is about), HTML comments, fenced code blocks,
+  HTML character references outside code (``&amp;`` -> ``&``), ``{% raw %}``/``{% endraw %}`` template tags, link
+  targets that start with a template expression (``[#12]({{ site.repository }}/issues/12)`` -> ``#12``),
   reST directive lines, Markdown backslash escapes (``should\\_ignore\\_error`` -> ``should_ignore_error``);
 - whitespace runs (collapsed to one space).
 
@@ -25,9 +29,10 @@ word (``*not*``, ``**Security:**``), never inside one (``a_b_c``, ``__init__``, 
 
 from __future__ import annotations
 
+import html
 import re
 
-__all__ = ["clean_markup", "strip_credits", "clean_entry", "first_sentence"]
+__all__ = ["clean_markup", "strip_credits", "clean_entry", "first_sentence", "GRAMMAR_WORDS"]
 
 _HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.S)
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(^[ \t]*\1[ \t]*$|\Z)", re.S | re.M)
@@ -39,9 +44,15 @@ _MYST_ROLE = re.compile(r"(?<!`)\{(?P<name>[\w+-]+)(?::[\w+-]+)*\}`(?P<body>[^`]
 _REST_LINK = re.compile(r"`(?P<text>[^`<]*?)\s*<(?P<url>[^`>]*)>`__?")
 _REST_REF = re.compile(r"(?<![`\w])`(?P<text>[^`]+)`__?(?![\w])")
 _CODE = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)(?P<body>.+?)(?<!`)(?P=ticks)(?!`)")
-_IMAGE = re.compile(r"!\[(?P<text>[^\]\[]*)\]\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
+# A link target may start with a template expression (Jekyll's ``[#12]({{ site.repository }}/issues/12)``).
+_URL = r"(?:\{\{[^{}()\n]*\}\}|\{%[^{}()\n]*%\})?[^()\s]*(?:\([^()\s]*\)[^()\s]*)*"
+_IMAGE = re.compile(r"!\[(?P<text>[^\]\[]*)\]\((?P<url>" + _URL + r")(?:\s+\"[^\"]*\")?\)")
 _LINK = re.compile(r"(?<!\\)\[(?P<text>[^\]\[]*(?:\[[^\]\[]*\][^\]\[]*)*)\]"
-                   r"\((?P<url>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+\"[^\"]*\")?\)")
+                   r"\((?P<url>" + _URL + r")(?:\s+\"[^\"]*\")?\)")
+# Template tags that only protect text from a site generator: ``{% raw %}{{ jekyll }}{% endraw %}``.
+_RAW_TAG = re.compile(r"\{%-?\s*(?:raw|endraw)\s*-?%\}")
+# HTML character references (``&amp;``, ``&#34;``, ``&#x27;``) written into Markdown changelogs.
+_ENTITY = re.compile(r"&(?:[A-Za-z]{2,8}|#\d{1,6}|#[xX][0-9A-Fa-f]{1,6});")
 _REF_LINK = re.compile(r"(?<![\w\]\\])\[(?P<text>[^\]\[]+)\]\[[^\]\[]*\]")
 _AUTOLINK = re.compile(r"<(?P<url>(?:https?|ftp|mailto):[^\s<>]+)>")
 # HTML: only formatting tags that come as an open/close pair (``<b>x</b>``), ``<br>``, and links with an href.
@@ -64,7 +75,7 @@ _EM_UNDER = re.compile(r"(?:(?<=^)|(?<=[\s(\[{]))_(?=[A-Za-z\x00])(?P<body>[A-Za
                        + _CLOSE)
 _STRIKE = re.compile(_OPEN + r"~~(?=\S)(?P<body>[^~\n]*?\S)~~" + _CLOSE)
 _SPACE = re.compile(r"\s+")
-_MARKUP_CHARS = re.compile(r"[`*_\[<\\~:!]|\.\. |``")
+_MARKUP_CHARS = re.compile(r"[`*_\[<\\~:!&{]|\.\. |``")
 _MARK = re.compile("\x00(\\d+)\x00")
 
 
@@ -102,11 +113,28 @@ def _role(match: re.Match[str], vault: _Vault) -> str:
     return vault.put(body)
 
 
-def _code(match: re.Match[str], vault: _Vault) -> str:
+# Code spans holding a word of English grammar ("Implement `and` and `or` in `Matcher`") keep quotes: bare, the
+# sentence would read "Implement and and or in Matcher".
+GRAMMAR_WORDS = frozenset("and or not in is if for with as of to the a an at by on from this that then else do "
+                           "while when where no yes all any none some".split())
+
+
+_WORD_SPAN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _code(match: re.Match[str], vault: _Vault, quote_words: bool = False) -> str:
     body = match.group("body")
     if len(body) > 2 and body[0] == " " and body[-1] == " " and body.strip():
         body = body[1:-1]  # CommonMark: one space of padding on each side is not content
+    if quote_words and _WORD_SPAN.fullmatch(body):
+        return vault.put(f"\u201c{body}\u201d")
     return vault.put(body)
+
+
+def _has_grammar_span(text: str) -> bool:
+    """Whether a code span holds a word of English grammar: then every one-word span of the text keeps quotes
+    ("such as \u201cin\u201d and \u201clen\u201d", not "such as in and len")."""
+    return any(m.group("body").strip().lower() in GRAMMAR_WORDS for m in _CODE.finditer(text))
 
 
 def clean_markup(text: str) -> str:
@@ -122,6 +150,8 @@ def clean_markup(text: str) -> str:
         text = _FENCE.sub(" ", text)
     if ".. " in text:
         text = _DIRECTIVE.sub(" ", text)
+    if "{%" in text:
+        text = _RAW_TAG.sub("", text)
     text = _SPACE.sub(" ", text).strip()
     vault = _Vault()
     if "`" in text:
@@ -133,7 +163,8 @@ def clean_markup(text: str) -> str:
             text = _REST_LINK.sub(lambda m: vault.put(m.group("text") or m.group("url")), text)
         if "`_" in text:
             text = _REST_REF.sub(lambda m: vault.put(m.group("text")), text)
-        text = _CODE.sub(lambda m: _code(m, vault), text)
+        quote_words = _has_grammar_span(text)
+        text = _CODE.sub(lambda m: _code(m, vault, quote_words), text)
     if "\\" in text:  # after code spans: a backslash inside code is literal
         text = _ESCAPE.sub(lambda m: vault.put(m.group(1)), text)
     if "[" in text:
@@ -154,6 +185,8 @@ def clean_markup(text: str) -> str:
         text = _EM_UNDER.sub(lambda m: m.group("body"), text)
     if "~~" in text:
         text = _STRIKE.sub(lambda m: m.group("body"), text)
+    if "&" in text:  # outside code spans (they are in the vault): there ``&amp;`` is what was written
+        text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     text = vault.restore(text)
     text = _SPACE.sub(" ", text).strip()
     return re.sub(r"\s+([,.;:!?)])(?=\s|$)", r"\1", re.sub(r"(?<!\S)\(\s*\)", "", text)).strip()

@@ -11,6 +11,7 @@ and churn are known.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -38,6 +39,7 @@ class CommitEvidence:
     is_merge: bool = False
     is_revert: bool = False
     is_bot: bool = False
+    comments_only: bool = False  # every changed line of shipped source is a comment (a JSDoc fix is documentation)
 
     @property
     def kind_counts(self) -> dict[str, int]:
@@ -46,6 +48,29 @@ class CommitEvidence:
     @property
     def touches_source(self) -> bool:
         return self.source_churn > 0 or bool(self.source_paths)
+
+
+_SLASH_COMMENTS = frozenset("js mjs cjs jsx ts tsx mts cts java kt kts groovy scala go php c h cc cpp cxx hpp hh cs "
+                            "swift rs dart m mm css scss less vue svelte".split())
+_HASH_COMMENTS = frozenset("py pyi rb rake sh bash zsh pl pm r ex exs".split())
+_SLASH_LINE = re.compile(r"^\s*(?://|/\*|\*|$)")
+_HASH_LINE = re.compile(r"^\s*(?:#(?!!)|$)")
+_PHP_LINE = re.compile(r"^\s*(?://|/\*|\*|#|$)")
+
+
+def _only_comments(patch: FilePatch) -> bool:
+    """Whether every added and removed line of a source file's patch is a comment or blank (languages whose
+    comment syntax is known; anything else is taken as code)."""
+    ext = patch.path.rsplit(".", 1)[-1].lower() if "." in patch.path.rsplit("/", 1)[-1] else ""
+    pattern = _SLASH_LINE if ext in _SLASH_COMMENTS else _HASH_LINE if ext in _HASH_COMMENTS else None
+    if pattern is None or not patch.parsed or patch.is_binary or patch.status != "modified":
+        return False
+    hunks = patch.hunks
+    if not hunks:
+        return False
+    if ext == "php":
+        pattern = _PHP_LINE
+    return all(pattern.match(line.text) for hunk in hunks for line in (*hunk.added, *hunk.removed))
 
 
 def _counts(f: object) -> tuple[int, int]:
@@ -82,10 +107,13 @@ def gather(sha: str, subject: str, body: str = "", files: Sequence[object] = (),
             if kind == "changelog":
                 found.extend(added_entries(f, (texts_after or {}).get(path)))
     all_entries = tuple(found) + tuple(e for e in entries if e not in found)
+    source_patches = [p for p in patches if path_kind(p.path, p.is_binary) == "source"]
+    comments_only = bool(source_patches) and len(source_patches) == len(source_paths) and \
+        all(_only_comments(p) for p in source_patches)
     signals = find_signals(patches) if patches else ()
     signals += text_signals(subject, body, all_entries, tag_notes)
     kinds = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return CommitEvidence(sha=sha, subject=subject, body=body, category=category, breaking=breaking,
                           entries=all_entries, signals=signals, kinds=kinds, source_paths=tuple(source_paths),
                           source_churn=churn, tests_touched=tests, is_merge=is_merge, is_revert=is_revert,
-                          is_bot=is_bot)
+                          is_bot=is_bot, comments_only=comments_only)

@@ -43,7 +43,7 @@ class Description:
 
 def _sentence(text: str) -> str:
     text = text.strip()
-    if text and text[-1] not in ".!?:;)\"'":
+    if text and text[-1] not in ".!?:;)\"'\u2026":
         text += "."
     return text
 
@@ -66,14 +66,32 @@ def _first_body_sentence(body: str) -> str:
     return first_sentence(clean_markup(" ".join(paragraph)))
 
 
+def _untruncated(text: str, subject: str, body: str) -> str:
+    """An entry GitHub cut short ("... implicit 404 handler\u2026") completed from the commit's own title when
+    that title starts with it."""
+    if not text.endswith(("\u2026", "...")):
+        return text
+    head = text.rstrip("\u2026.").rstrip()
+    title = first_sentence(clean_markup(pr_title(subject, body))).rstrip(".")
+    return title if len(head) >= 10 and title.startswith(head) else text
+
+
 def describe(subject: str, body: str = "", entries: Iterable[ChangelogEntry] = (), *,
              is_merge: bool = False) -> Description:
     """The best text describing a commit (see the module docstring)."""
     ranked = sorted((e for e in entries if e.text), key=lambda e: _SOURCE_ORDER.get(e.source, 3))
     if ranked:
         best_source = ranked[0].source
-        chosen = [e for e in ranked if e.source == best_source][:3]
-        text = chosen[0].text if len(chosen) == 1 else " ".join(_sentence(e.text) for e in chosen)
+        chosen: list[ChangelogEntry] = []
+        said: list[frozenset[str]] = []
+        for e in ranked:  # one entry written twice (History.markdown and docs/history.md) is said once
+            words = significant_words(e.text) or frozenset({e.text.lower()})
+            if e.source != best_source or len(chosen) == 3 or any(words <= w or w <= words for w in said):
+                continue
+            said.append(words)
+            chosen.append(e)
+        texts = [_untruncated(e.text, subject, body) for e in chosen]
+        text = texts[0] if len(texts) == 1 else " ".join(_sentence(t) for t in texts)
         refs = tuple(dict.fromkeys(r for e in chosen for r in e.refs))
         return Description(text, best_source if best_source in _SOURCE_ORDER else "changelog", refs)
     subject_refs = find_refs(subject)

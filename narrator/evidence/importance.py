@@ -14,9 +14,10 @@ The tier is the highest that the evidence supports; its base dominates the score
 | notable     |  95  | a changelog entry without a kind (users were told, the section does not say what it is)     |
 | fix         |  90  | a changelog entry of kind bugfix; or the category Fixes with shipped source touched         |
 | performance |  80  | a changelog entry of kind performance; or the category Performance with shipped source     |
+| security    | 200  | (also) a fix whose subject names a vulnerability it closes ("Prevent prototype pollution in ...") |
 | code        |  60  | shipped source changed, nothing else known (an upkeep category with < 50 source lines stays upkeep) |
-| docs        |  40  | documentation (entry kind doc, category Documentation, or only docs/changelog files); a release-notes commit (entries added, no shipped source: ``match.match_entries`` gives its entries to the commits they describe) |
-| refactor    |  35  | the category Refactoring with shipped source; a revert                                     |
+| docs        |  40  | documentation (entry kind doc, category Documentation with < 50 source lines, or only docs/changelog files); a release-notes commit (entries added, no shipped source: ``match.match_entries`` gives its entries to the commits they describe); a change of comments only in shipped source (a JSDoc return type) |
+| refactor    |  35  | the category Refactoring with shipped source; a revert; a fix or feature that only tidies (lint, formatting, typos) |
 | tests       |  30  | only tests                                                                                  |
 | upkeep      |  10  | tooling, CI, dependencies, generated/vendored files, bots, misc/packaging entries; a branch sync (``Merge branch 'stable'``) always, whatever its diff carries: that work is counted in its own commits |
 
@@ -42,7 +43,8 @@ from dataclasses import dataclass
 from narrator.evidence.commit import CommitEvidence
 from narrator.evidence.signals import BEHAVIOUR_KINDS, Signal
 
-__all__ = ["Score", "TIERS", "score", "explain", "tier_of"]
+__all__ = ["Score", "TIERS", "score", "explain", "tier_of", "is_release_notes", "RELEASE_NOTES_REASON"]
+RELEASE_NOTES_REASON = "adds release notes"  # the first reason of a release-notes commit
 
 TIERS = {"security": 200, "behaviour": 150, "feature": 100, "notable": 95, "fix": 90, "performance": 80,
          "code": 60, "docs": 40, "refactor": 35, "tests": 30, "upkeep": 10}
@@ -64,6 +66,12 @@ _SIGNAL_WORDS = {
 # Which behaviour signal to cite first: what breaks a user's command line or scripts before library API churn.
 _SEVERITY = ("option_removed", "env_removed", "exit_code_changed", "default_changed", "option_renamed", "api_removed",
              "api_renamed", "deprecation_added")
+# A subject that names a vulnerability and says it closes it ("Prevent prototype pollution", "block XSS in ...").
+_PROTECTS = re.compile(r"^(?:\w+(?:\([^)]*\))?!?:\s*)?(?:fix|prevent|block|sanitiz|escap|harden|validat|reject|guard|"
+                       r"patch|mitigat|avoid|protect|disallow|forbid|restrict|secure)", re.I)
+# Tidying that reaches users in no way: lint and formatting fixes, typos in code.
+_TIDY = re.compile(r"\b(?:lint(?:ing|er)?|linters|formatting|reformat\w*|code style|coding style|whitespace|"
+                   r"prettier|eslint|rubocop|phpcs|php-cs-fixer|gofmt|black|isort|typos?)\b", re.I)
 _BRANCH_SYNC = re.compile(r"^Merge (?:remote-tracking )?branch '[^']+'(?: of \S+)?(?: into \S+)?\s*$|"
                           r"^Merge (?:tag|branch) '[^']+'", re.I)
 
@@ -87,6 +95,16 @@ def _quote(text: str, width: int = 90) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "\u2026"
 
 
+def is_release_notes(evidence: CommitEvidence) -> bool:
+    """Whether a commit's changelog entries describe other commits: it adds entries without touching shipped
+    source (or adds two or more with at most a version bump in source), touching nothing but changelogs, docs,
+    tooling and dependency files besides."""
+    counts = evidence.kind_counts
+    return bool(evidence.entries) and "changelog" in counts and (
+        (not evidence.touches_source and set(counts) <= {"changelog", "docs", "tooling", "dependencies"})
+        or (len(evidence.entries) >= 2 and evidence.source_churn <= _VERSION_BUMP_CHURN))
+
+
 def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     """The tier the evidence supports and the reasons for it (see the module docstring)."""
     reasons: list[str] = []
@@ -95,14 +113,11 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
     if _BRANCH_SYNC.match(evidence.subject or ""):
         return "upkeep", ["merges one branch into another (the work is counted in its own commits)"]
     counts = evidence.kind_counts
-    release_notes = evidence.entries and "changelog" in counts and (
-        (not evidence.touches_source and set(counts) <= {"changelog", "docs", "tooling", "dependencies"})
-        or (len(evidence.entries) >= 2 and evidence.source_churn <= _VERSION_BUMP_CHURN))
-    if release_notes:
+    if is_release_notes(evidence):
         n = len(evidence.entries)
         security = sum(1 for e in evidence.entries if e.kind == "security")
         extra = f", {security} security" if security else ""
-        return "docs", [f"adds release notes ({n} entr{'y' if n == 1 else 'ies'}{extra}; match_entries gives them "
+        return "docs", [f"{RELEASE_NOTES_REASON} ({n} entr{'y' if n == 1 else 'ies'}{extra}; match_entries gives them "
                         f"to the commits they describe)"]
     strong_security = [s for s in evidence.signals if s.kind == "security" and s.strength == "strong"]
     if strong_security:
@@ -137,11 +152,22 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         return tier, [f"{what}: \u201c{_quote(entry.text)}\u201d"]
     if evidence.is_revert:
         return "refactor", ["reverts an earlier change"]
+    named = [s for s in evidence.signals if s.kind == "security" and s.where == "subject"]
+    if named and evidence.touches_source and not evidence.comments_only and (
+            evidence.category == "Fixes" or _PROTECTS.search(evidence.subject or "")):
+        # "Prevent prototype pollution on baseUnset function": the author names the vulnerability it closes
+        return "security", [f"the subject names a vulnerability it fixes: \u201c{named[0].name}\u201d"]
+    if evidence.comments_only:
+        return "docs", ["changes only comments in shipped source"]
     category_tier = _CATEGORY_TIER.get(evidence.category or "")
+    if category_tier in _SOURCE_TIERS and _TIDY.search(evidence.subject or ""):
+        return "refactor", [f"tidies code ({_TIDY.search(evidence.subject or '').group(0).lower()})"]
     if category_tier in _SOURCE_TIERS and evidence.touches_source:
         return category_tier, [f"classified as {evidence.category}"]
     if category_tier == "upkeep" and evidence.source_churn < _UPKEEP_CHURN:
         return "upkeep", [f"classified as {evidence.category}, touching little shipped source"]
+    if category_tier == "docs" and evidence.source_churn < _UPKEEP_CHURN:  # "doc: fix autoLink in the doc builder"
+        return "docs", [f"classified as {evidence.category}, touching little shipped source"]
     if evidence.touches_source:
         return "code", ["changes shipped source (no changelog entry or signal says more)"]
     if best is not None:

@@ -7,11 +7,18 @@ done in other commits; ``match_entries(entries, commits)`` finds those commits.
    the numbers the commits carry: the pull request a commit says it is (``Subject (#123)``, ``Merge pull
    request #123 from``, GitLab ``See merge request g/p!123``), then the issues its subject or body cites
    (``fixes #123``). Every commit carrying the number matches (a squash commit and its merge both do).
-2. **By text**, for entries with no ref that matched. The commit's subject (the pull request title for a merge)
-   and the entry are reduced to significant words (lower case, a light suffix stemmer, stop words and generic
-   verbs such as "fix"/"add"/"update" dropped). The score is the share of the subject's words the entry
-   contains, each word weighted by its rarity among the commits given (``log(1 + N / df)``), so "malware"
-   counts more than "composer". A commit matches when
+   When an entry's credits ("by @x in .../pull/3016", a trailing "(#123)") name a commit's own pull request,
+   a number in its prose is what it talks about, not what it is: "revert PR #3009 changes" is not #3009.
+2. **By text**, for entries with no ref that matched, unless every number the entry cites is older than every
+   pull request of the window by more than twice the window's spread of numbers (at least 100: a pull request
+   merged late keeps its early number). A release's notes listing last year's pull requests do not describe
+   this window's commits; a commit that fixes an old issue says so and matches by number. The commit's subject
+   (the pull request title for a merge; its first sentence when it goes on) and the entry are reduced to
+   significant words (lower case, a light
+   suffix stemmer, stop words, generic verbs such as "fix"/"add"/"update"/"bump" and bare versions such as
+   "v9" dropped). The score is the share of the subject's words the entry contains, each word weighted by its
+   rarity among the commits given (``log(1 + N / df)``), so "malware" counts more than "composer". A commit
+   matches when
 
    - at least ``MIN_SHARED`` (2) significant words are shared, and
    - the score is at least ``TEXT_THRESHOLD`` (0.6), and
@@ -34,6 +41,7 @@ from functools import lru_cache
 from typing import Iterable, Protocol, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry
+from narrator.evidence.clean import first_sentence
 from narrator.evidence.refs import find_refs, pr_number_of_subject, ref_numbers
 
 __all__ = ["EntryMatch", "match_entries", "significant_words", "stem", "pr_title", "TEXT_THRESHOLD", "MIN_SHARED",
@@ -71,7 +79,9 @@ further once upon up down out off just instead via eg ie etc new use used using 
 allowed add adds added adding fix fixes fixed fixing update updates updated updating change changes changed
 changing improve improves improved support supports supported handle handles handled properly correctly
 better issue issues bug bugs problem problems case cases way now default defaults pr merge pull request branch
+bump bumps bumped bumping upgrade upgrades upgraded upgrading
 """.split())
+_VERSION_WORD = re.compile(r"^v\d+$")  # "v9" in "Bump cucumber to v9": a version, not a topic
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{2,}")
 _TRAILING_PR = re.compile(r"\s*\((?:#|GH-|!)\d+\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #\d+ from \S+", re.I)
@@ -104,7 +114,7 @@ def significant_words(text: str) -> frozenset[str]:
         if lower in _STOP:
             continue
         root = stem(lower)
-        if root not in _STOP and len(root) > 1:
+        if root not in _STOP and len(root) > 1 and not _VERSION_WORD.match(root):
             out.add(root)
     return frozenset(out)
 
@@ -152,7 +162,8 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             own_index.setdefault(n, []).append(commit.sha)
         for n in cited:
             cited_index.setdefault(n, []).append(commit.sha)
-        title_words = significant_words(pr_title(commit.subject or "", getattr(commit, "body", "") or ""))
+        # a subject that goes on after its first sentence ("... handlers. This will fix: CORS ...") is titled by it
+        title_words = significant_words(first_sentence(pr_title(commit.subject or "", getattr(commit, "body", "") or "")))
         titles.append(" ".join(sorted(title_words)))
         words.append(title_words)
     df: dict[str, int] = {}
@@ -161,13 +172,22 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             df[w] = df.get(w, 0) + 1
     total = len(commits)
     idf = {w: math.log(1 + total / n) for w, n in df.items()}
+    # A few numbers say little about the window; a pull request merged late keeps its early number.
+    oldest_pr = min(own_index) - max(100, 2 * (max(own_index) - min(own_index))) if len(own_index) >= 3 else None
+    postings: dict[str, list[int]] = {}  # word -> the commits whose title has it (an entry meets only those)
+    for k, ws in enumerate(words):
+        for w in ws:
+            postings.setdefault(w, []).append(k)
 
     out: list[EntryMatch] = []
     for entry in entries:
         found = False
-        for ref in entry.refs:
-            if ref[:1] not in "#!" or not ref[1:].isdigit():
-                continue
+        numbered = [r for r in entry.refs if r[:1] in "#!" and r[1:].isdigit()]
+        mentioned = set(find_refs(entry.text))  # numbers left in the prose once the credits are stripped
+        credits = [r for r in numbered if int(r[1:]) in own_index and r not in mentioned]
+        if credits and any(r in mentioned and int(r[1:]) in own_index for r in numbered):
+            numbered = credits  # the entry's own pull request, not the one its prose talks about
+        for ref in numbered:
             n = int(ref[1:])
             shas = own_index.get(n) or cited_index.get(n) or []
             for sha in shas:
@@ -175,14 +195,22 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
                 found = True
         if found:
             continue
+        numbers = [int(r[1:]) for r in entry.refs if r[:1] in "#!" and r[1:].isdigit()]
+        if numbers and oldest_pr is not None and max(numbers) < oldest_pr:
+            continue  # the entry names older work
         entry_words = significant_words(entry.text)
         if len(entry_words) < MIN_SHARED:
             continue
+        counts: dict[int, int] = {}
+        for w in entry_words:
+            for k in postings.get(w, ()):
+                counts[k] = counts.get(k, 0) + 1
         scored = []
-        for k, subject_words in enumerate(words):
-            shared = subject_words & entry_words
-            if len(shared) < MIN_SHARED:
+        for k, count in counts.items():  # the same commits, scores and order as comparing with every commit
+            if count < MIN_SHARED:
                 continue
+            subject_words = words[k]
+            shared = subject_words & entry_words
             weight = sum(idf[w] for w in subject_words)
             score = sum(idf[w] for w in shared) / weight if weight else 0.0
             scored.append((score, k))

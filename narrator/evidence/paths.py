@@ -16,12 +16,14 @@
 | changelog      | ``CHANGES.rst``, ``CHANGELOG.md``, ``HISTORY.md``, ``NEWS``, news fragments (see  |
 |                | ``narrator.evidence.changelog``)                                                  |
 | test           | ``tests/``, ``test/``, ``spec/``, ``__tests__/``, ``testdata/``, ``test_*.py``,     |
-|                | ``*_test.go``, ``*.test.ts``, ``*Test.java``, ``*_spec.rb``, ``conftest.py``, ...   |
+|                | ``*_test.go``, ``*.test.ts``, ``*Test.java``, ``*_spec.rb``, ``conftest.py``,       |
+|                | Cucumber's ``*.feature``, ``step_definitions/``, ``features/support/``, ...         |
 | ci             | ``.github/``, ``.gitlab-ci.yml``, ``.circleci/``, ``Jenkinsfile``, ``.travis.yml``, ... |
 | docs           | ``docs/``, ``doc/``, ``examples/``, ``*.md``/``*.rst``/``*.adoc`` anywhere, README,  |
 |                | LICENSE, CONTRIBUTING, AUTHORS, root ``*.txt``                                   |
 | tooling        | build and developer configuration: ``pyproject.toml``, ``setup.py``, ``Makefile``, |
-|                | ``Dockerfile``, ``tox.ini``, dotfiles, ``scripts/``, ``tools/``, ``bench/``, linters |
+|                | ``Dockerfile``, ``tox.ini``, dotfiles, ``scripts/``, ``tools/``, ``bench/``, linters, |
+|                | Bazel ``BUILD``/``WORKSPACE``/``*.bzl``, shell scripts outside source directories |
 | source         | everything shipped: code files anywhere else (root-level ``main.go``, ``echo.go``  |
 |                | included) and any file under ``src/``, ``lib/``, ``app/``, ``pkg/``, ``res/``, ...  |
 | other          | anything else (data files, assets outside a source directory)                    |
@@ -104,7 +106,9 @@ _TOOLING_NAMES = re.compile(
     r"build\.xml|build\.sbt|meson\.build|justfile|taskfile\.ya?ml|[^/]*\.neon(\.dist)?|phpcs\.xml(\.dist)?|"
     r"psalm\.xml|infection\.json[^/]*|ruff\.toml|mypy\.ini|pylintrc|[^/]*\.ini|[^/]*\.cfg|[^/]*\.toml|"
     r"[^/]*\.ya?ml|[^/]*\.iml|gemfile\.devel|[^/]*\.nix|vagrantfile|procfile|lefthook\.yml|"
-    r"[^/]*\.gemspec|setup\.rb|version(\.txt)?|\.[^/]+)$", re.I)
+    r"[^/]*\.gemspec|setup\.rb|version(\.txt)?|build|build\.bazel|workspace|workspace\.bazel|module\.bazel|"
+    r"[^/]*\.bzl|buck|\.[^/]+)$", re.I)
+_SCRIPT_EXT = frozenset({"sh", "bash", "zsh", "ps1", "bat", "cmd"})  # outside a source directory: developer scripts
 _SOURCE_DIRS = frozenset({"src", "lib", "libs", "app", "apps", "pkg", "cmd", "internal", "res", "resources",
                           "assets", "static", "templates", "include", "bin", "exe", "source", "sources",
                           "packages", "modules", "components", "plugins", "crates", "core", "server",
@@ -117,6 +121,12 @@ _LANGUAGE_EXT = {
     "vue": "JavaScript", "svelte": "JavaScript", "go": "Go", "rb": "Ruby", "rake": "Ruby", "php": "PHP",
     "rs": "Rust", "c": "C", "h": "C", "cc": "C++", "cpp": "C++", "hpp": "C++", "cs": "C#", "swift": "Swift",
 }
+
+
+def _is_cucumber(dirs: list[str], ext: str) -> bool:
+    """Cucumber acceptance tests: ``*.feature`` files, ``step_definitions/`` and ``features/support/``."""
+    return ext == "feature" or "step_definitions" in dirs or (len(dirs) >= 2 and dirs[0] == "features"
+                                                             and dirs[1] in ("support", "fixtures"))
 
 
 def _ext(name: str) -> str:
@@ -147,7 +157,7 @@ def path_kind(path: str, binary: bool = False) -> str:
         return "generated"
     if changelog_file_kind(path) is not None:
         return "changelog"
-    if dirset & _TEST_DIRS or _TEST_NAME.match(name):
+    if dirset & _TEST_DIRS or _TEST_NAME.match(name) or _is_cucumber(dirs, ext):
         return "test"
     if (dirs and dirs[0] in _CI_DIRS) or lower in _CI_NAMES:
         return "ci"
@@ -158,7 +168,8 @@ def path_kind(path: str, binary: bool = False) -> str:
             (not dirs and ext == "txt"):
         return "docs"
     if (dirs and (dirs[0] in _TOOLING_DIRS or dirs[0].startswith("."))) or \
-            (not (dirset & _SOURCE_DIRS) and _TOOLING_NAMES.match(name)):
+            (not (dirset & _SOURCE_DIRS) and (_TOOLING_NAMES.match(name) or ext in _SCRIPT_EXT)) or \
+            name in ("BUILD", "BUILD.bazel") or ext == "bzl":  # Bazel's build files sit beside the code
         return "tooling"
     if ext in _SOURCE_EXT or dirset & _SOURCE_DIRS:
         return "source"

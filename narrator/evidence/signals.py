@@ -764,6 +764,11 @@ def _def_name(text: str) -> str | None:
     m = re.match(r"^\s*(?:export\s+)?(?:const|let|var)\s+(?P<name>[A-Za-z_$][\w$]*)", text)
     if m:
         return m.group("name")
+    # a class constant or property: PHP "public const ABANDONED_IGNORE = ...", Java "public static final int X = 1;"
+    m = re.match(r"^\s*(?:(?:public|protected|private|static|final|readonly|const)\s+)+(?:[\w\\?<>\[\]|]+\s+)?"
+                 r"\$?(?P<name>[A-Za-z_]\w*)\s*[=;]", text)
+    if m:
+        return m.group("name")
     m = re.match(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(?::\s*[^=]+)?=", text)
     if m:
         return m.group("name")

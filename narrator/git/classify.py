@@ -23,7 +23,9 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
+from narrator.evidence.paths import path_kind
 from narrator.git.facts import ChangeType, Classification, CommitFacts
+from narrator.git.text import one_line
 from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
 
 
@@ -35,7 +37,8 @@ DOC_GLOBS = ["docs/**", "doc/**", "*.md", "**/*.md", "*.rst", "**/*.rst", "*.txt
 TEST_GLOBS = ["tests/**", "test/**", "spec/**", "specs/**", "**/tests/**", "**/test/**", "**/__tests__/**",
               "**/spec/**", "**/test_*.py", "test_*.py", "**/*_test.py", "**/*_test.go", "*_test.go",
               "**/*.test.*", "**/*.spec.*", "**/*Test.java", "**/*Tests.java", "**/*Test.php", "**/*_spec.rb",
-              "**/*_test.rb", "conftest.py", "**/conftest.py", "**/testdata/**", "**/fixtures/**"]
+              "**/*_test.rb", "conftest.py", "**/conftest.py", "**/testdata/**", "**/fixtures/**",
+              "**/*.feature", "**/step_definitions/**", "features/support/**"]
 CI_GLOBS = [".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", ".travis.yml", "azure-pipelines.yml",
             "Jenkinsfile", ".buildkite/**", ".ci/**", "Makefile", "**/Makefile", "Dockerfile", "**/Dockerfile",
             "docker-compose*.yml", ".pre-commit-config.yaml", "tox.ini", "noxfile.py", ".editorconfig",
@@ -112,6 +115,10 @@ _DOC_DIRS = {"docs", "doc", "documentation", "man", "website"}
 _TEST_DIRS = {"tests", "test", "spec", "specs", "__tests__", "testing", "e2e"}
 _TOOLING_DIRS = {".github", ".gitlab", ".circleci", ".ci", ".buildkite", ".devcontainer", ".husky", ".vscode",
                  "ci", "requirements"}
+# A message that says it breaks users in words: "This is a breaking change, but to a better default value."
+_SAYS_BREAKING = re.compile(r"\b(?:this|it|which) (?:is|introduces|makes) a (?:\w+ )?breaking change\b|"
+                            r"\bBC[- ]break\b|\bbackwards?[- ]incompatible change\b", re.I)
+_TOOLING_KINDS = frozenset({"ci", "tooling", "dependencies", "generated", "minified", "vendored"})
 _ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.toml", "*.yml", "*.yaml", ".*"]
 
 
@@ -161,18 +168,48 @@ def parse_conventional(subject: str) -> ConventionalSubject | None:
     )
 
 
+_RULE_LISTS = ("cc_types", "cc_scopes", "all_paths", "any_path")  # lists of strings
+_RULE_FLAGS = ("revert", "merge", "added_source")  # booleans
+_RULE_KEYS = {"name", "category", "subject", *_RULE_LISTS, *_RULE_FLAGS}
+
+
 def _validate_rules(rules: Sequence[Mapping[str, Any]], source: str = "the config") -> list[Mapping[str, Any]]:
-    known = {"name", "category", "revert", "merge", "cc_types", "cc_scopes", "subject", "all_paths", "any_path",
-             "added_source"}
+    """The user's rules, each checked for its keys and the type of every value (a ConfigError names the entry,
+    the key, the file and the type expected); the category and the name are cleaned like commit text, since
+    they are printed in every report."""
+
+    def bad(index: int, key: str, expected: str, value: Any) -> ConfigError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return ConfigError(f"classify.rules entry {index} key '{key}' in {source} must be {expected}, got "
+                           f"{type(value).__name__} {shown}")
+
     checked = []
     for index, rule in enumerate(rules, start=1):
         if not isinstance(rule, Mapping) or "category" not in rule:
-            raise ConfigError(f"classify.rules entry {index} needs a 'category'")
-        unknown = set(rule) - known
+            raise ConfigError(f"classify.rules entry {index} in {source} needs a 'category'")
+        unknown = set(rule) - _RULE_KEYS
         if unknown:
-            raise ConfigError(f"classify.rules entry {index} has unknown keys: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"classify.rules entry {index} in {source} has unknown keys: "
+                              f"{', '.join(one_line(k) for k in sorted(unknown))}; use {', '.join(sorted(_RULE_KEYS))}")
+        rule = dict(rule)
+        for key in ("category", "name"):
+            if key in rule:
+                if not isinstance(rule[key], str) or not one_line(rule[key]):
+                    raise bad(index, key, "a non-empty string", rule[key])
+                rule[key] = one_line(rule[key])
+        for key in _RULE_LISTS:
+            if key in rule and (not isinstance(rule[key], (list, tuple))
+                                or not all(isinstance(item, str) for item in rule[key])):
+                example = {"cc_types": '["feat", "fix"]', "cc_scopes": '["api"]'}.get(key, '["src/**"]')
+                raise bad(index, key, f"a list of strings (e.g. {example})", rule[key])
+        for key in _RULE_FLAGS:
+            if key in rule and not isinstance(rule[key], bool):
+                raise bad(index, key, "a boolean (true/false)", rule[key])
         if "subject" in rule:
             compile_user_regex(rule["subject"], f"classify.rules entry {index}", source, what="subject ")
+        if "all_paths" in rule or "any_path" in rule:
+            compile_globs([*rule.get("all_paths", ()), *rule.get("any_path", ())])
         checked.append(rule)
     return checked
 
@@ -184,7 +221,8 @@ class Classifier:
                  split_areas: Iterable[str] = (), project: str = "", source: str = "the config"):
         user_rules = _validate_rules(list(extra_rules), source)
         self.rules = user_rules + DEFAULT_RULES
-        self.areas = dict(areas or {})
+        # area names are printed in every report: cleaned like commit text (a repository's config is untrusted)
+        self.areas = {glob: one_line(name) for glob, name in (areas or {}).items()}
         self.split_areas = frozenset(split_areas)  # top-level directories shown one level deeper
         # The project's own code (root-level source files of a Go-style repository, src/<project>/, <project>/)
         # is named "<project> core": the area a manager should read as "the product itself".
@@ -210,6 +248,11 @@ class Classifier:
         for glob, area in self.areas.items():
             if path_matches(path, [glob]):
                 return area
+        kind = path_kind(path)
+        if kind == "test":  # core/test/..., features/step_definitions/...: tests wherever they sit
+            return TESTS_AREA
+        if kind in _TOOLING_KINDS:  # dist/, vendored copies, lockfiles, CI, scripts/: not where the work went
+            return TOOLING_AREA
         parts = path.split("/")
         top = parts[0].lower()
         root_file = len(parts) == 1
@@ -232,8 +275,8 @@ class Classifier:
             if self.core_area and top in _AREA_CONTAINERS and parts[1].lower() == self.project.lower():
                 return self.core_area
             return f"{parts[0]}/{parts[1]}"
-        if self.core_area and top == self.project.lower() and parts[0] not in self.split_areas:
-            return self.core_area
+        if self.core_area and top in (self.project.lower(), "core") and parts[0] not in self.split_areas:
+            return self.core_area  # guice's core/ module is the guice core
         return parts[0]
 
     def classify(self, commit: CommitFacts) -> Classification:
@@ -242,7 +285,8 @@ class Classifier:
         text = cc.description if cc else (prefix.group("desc") if prefix else commit.subject)
         paths = [f.path for f in commit.files]
         rule = self._first_match(commit, cc, text, paths)
-        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body
+        breaking = bool(cc and cc.breaking) or "BREAKING CHANGE" in commit.body or \
+            _SAYS_BREAKING.search(f"{commit.subject}\n{commit.body}") is not None
         return Classification(
             category=rule["category"],
             areas=self.areas_of(paths),
@@ -254,7 +298,11 @@ class Classifier:
         )
 
     def areas_of(self, paths: Sequence[str]) -> tuple[str, ...]:
-        """The areas these paths belong to, the one with most files first."""
+        """The areas these paths belong to, the one with most files first. Generated and minified copies
+        (``dist/lodash.js`` rebuilt with ``lodash.js``) count only when the commit touches nothing else."""
+        made = [p for p in paths if path_kind(p) in ("generated", "minified")]
+        if made and len(made) < len(paths) and not any(path_matches(p, [g]) for p in made for g in self.areas):
+            paths = [p for p in paths if p not in set(made)]
         counts: dict[str, int] = {}
         for p in paths:
             area = self.area_of(p)
@@ -303,6 +351,7 @@ def root_package(paths: Iterable[str], classifier: "Classifier", share: float = 
     """
     from narrator.git.walker import language_of
 
+    paths = list(paths)
     counts: dict[str, int] = {}
     total = 0
     for path in paths:
@@ -316,4 +365,11 @@ def root_package(paths: Iterable[str], classifier: "Classifier", share: float = 
     area, count = max(counts.items(), key=lambda kv: kv[1])
     if "/" in area or area in (ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA) or count < share * total:
         return None
+    below: dict[str, int] = {}
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) > 2 and parts[0] == area and is_source_path(path, language_of(path)):
+            below[parts[1]] = below.get(parts[1], 0) + 1
+    if not below or max(below.values()) >= 0.9 * sum(below.values()):
+        return None  # guice's core/src/...: one source root below it, splitting would only say "core/src"
     return area

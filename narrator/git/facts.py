@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-FACTS_VERSION = 2  # bump when the shape or the meaning of the facts changes (part of the cache key)
+FACTS_VERSION = 3  # bump when the shape or the meaning of the facts changes (part of the cache key)
 
 
 class ChangeType(str, Enum):
@@ -163,35 +163,56 @@ class CommitFacts:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CommitFacts":
-        return cls(
+        """Facts from their cached form; a value of the wrong type (a damaged or tampered row) is a TypeError.
+
+        The checks are inline ``type(x) is`` tests: a warm report decodes every commit of its window."""
+        files = []
+        for p, ct, op, lang, a, d, b, s in data["files"]:
+            if not (type(p) is str and (op is None or type(op) is str) and (lang is None or type(lang) is str)
+                    and type(a) is int and type(d) is int and type(b) is bool and type(s) is bool):
+                raise TypeError("a file of the wrong shape")
+            files.append(FileChange(path=p, change_type=ChangeType(ct), old_path=op, language=lang, added=a,
+                                    deleted=d, binary=b, submodule=s))
+        facts = cls(
             sha=data["sha"],
             parents=tuple(data["parents"]),
-            author=Person(*data["author"]),
-            committer=Person(*data["committer"]),
+            author=Person(*_strs(data["author"], 2)),
+            committer=Person(*_strs(data["committer"], 2)),
             authored_at=datetime.fromisoformat(data["authored_at"]),
             committed_at=datetime.fromisoformat(data["committed_at"]),
             subject=data["subject"],
             body=data["body"],
-            trailers=tuple((k, v) for k, v in data["trailers"]),
-            co_authors=tuple(Person(n, e) for n, e in data["co_authors"]),
-            files=tuple(
-                FileChange(
-                    path=p,
-                    change_type=ChangeType(ct),
-                    old_path=op,
-                    language=lang,
-                    added=a,
-                    deleted=d,
-                    binary=b,
-                    submodule=s,
-                )
-                for p, ct, op, lang, a, d, b, s in data["files"]
-            ),
+            trailers=tuple(_strs(t, 2) for t in data["trailers"]),
+            co_authors=tuple(Person(*_strs(p, 2)) for p in data["co_authors"]),
+            files=tuple(files),
             is_merge=data["is_merge"],
             is_revert=data["is_revert"],
             reverted_sha=data["reverted_sha"],
             is_bot=data["is_bot"],
         )
+        if not (type(facts.sha) is str and type(facts.subject) is str and type(facts.body) is str
+                and type(facts.is_merge) is bool and type(facts.is_revert) is bool and type(facts.is_bot) is bool
+                and (facts.reverted_sha is None or type(facts.reverted_sha) is str)
+                and all(type(p) is str for p in facts.parents)):
+            raise TypeError("a value of the wrong type")
+        return facts
+
+
+# Checks for values read back from the cache (cheap: warm reports decode every commit of the window).
+def _str(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _strs(values: Any, count: int) -> tuple[str, ...]:
+    if not isinstance(values, list) or len(values) != count:
+        raise TypeError(f"expected {count} strings")
+    return tuple(_str(v) for v in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,12 +268,13 @@ class Narration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Narration":
+        """A narration from its cached form; a value of the wrong type is a TypeError (the row is recomputed)."""
         return cls(
-            sha=data["sha"],
-            text=data["text"],
-            engine=data["engine"],
-            source=data.get("source", "heuristic"),
-            fallback_reason=data.get("fallback_reason"),
-            omitted=tuple(data.get("omitted", ())),
-            basis=data.get("basis", ""),
+            sha=_str(data["sha"]),
+            text=_str(data["text"]),
+            engine=_str(data["engine"]),
+            source=_str(data.get("source", "heuristic")),
+            fallback_reason=_str_or_none(data.get("fallback_reason")),
+            omitted=tuple(_str(o) for o in data.get("omitted", ())),
+            basis=_str(data.get("basis", "")),
         )

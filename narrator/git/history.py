@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from narrator.git.facts import CommitFacts
 from narrator.git.text import clean_text, decode
@@ -24,24 +24,52 @@ class Tag:
     notes: str = ""   # an annotated tag's message (its release notes), signature left out
 
 
+RELEASE_BRANCH_LIMIT = 10  # commits a release may sit off the branch (a "set 7.0.0 release #s" commit, a few fixes)
+_OFF_BRANCH_CANDIDATES = 20  # tags dated in the window but not on it that are looked at (one merge-base each)
+
+
 def tags_on(repo: Repository, commits: Mapping[str, CommitFacts] | Sequence[CommitFacts]) -> list[Tag]:
-    """Tags pointing at these commits, oldest first."""
+    """Tags pointing at these commits, oldest first; and tags cut from them: a tag dated within these commits'
+    span whose commit is at most ``RELEASE_BRANCH_LIMIT`` commits off one of them (guice tags 7.0.0 on a
+    "set 7.0.0 release #s" commit made beside master). A tag of a long-lived branch (echo's v4.15.x beside v5)
+    or of an unrelated history (lodash's 4.18.1-npm build output) is not one of this branch's releases."""
     by_sha = commits if isinstance(commits, Mapping) else {c.sha: c for c in commits}
     if not by_sha:
         return []
     proc = run_git(repo.root, ["for-each-ref", "refs/tags", "--format=%(refname:short)%00%(objectname)%00"
-                               "%(*objectname)%00%(contents:subject)%00%(contents:body)%00%01"], check=False)
+                               "%(*objectname)%00%(contents:subject)%00%(contents:body)%00"
+                               "%(*committerdate:unix)%00%(committerdate:unix)%00%01"], check=False)
+    first = min(c.committed_at for c in by_sha.values())
+    last = max(c.committed_at for c in by_sha.values())
     found = []
+    off_branch: list[tuple[str, str, datetime, str]] = []
     for record in decode(proc.stdout).split("\0\x01"):
         parts = record.lstrip("\n").split("\0")
-        if len(parts) < 5:
+        if len(parts) < 7:
             continue
-        name, obj, peeled, subject, body = parts[:5]
+        name, obj, peeled, subject, body, peeled_date, own_date = parts[:7]
         sha = peeled or obj
+        notes = clean_text("\n\n".join(p for p in (subject.strip(), body.strip()) if p) if peeled else "")
         commit = by_sha.get(sha)
         if commit is not None:
-            notes = "\n\n".join(p for p in (subject.strip(), body.strip()) if p) if peeled else ""
-            found.append(Tag(name, sha, commit.committed_at, clean_text(notes)))
+            found.append(Tag(name, sha, commit.committed_at, notes))
+            continue
+        stamp = (peeled_date if peeled else own_date).strip()
+        if stamp.isdigit():
+            when = datetime.fromtimestamp(int(stamp), tz=timezone.utc)
+            if first <= when <= last:
+                off_branch.append((name, sha, when, notes))
+    if off_branch and len(off_branch) <= _OFF_BRANCH_CANDIDATES:
+        tip = max(by_sha.values(), key=lambda c: c.committed_at).sha
+        for name, sha, when, notes in off_branch:
+            base = run_git(repo.root, ["merge-base", tip, sha], check=False)
+            base_sha = decode(base.stdout).strip()
+            if base.returncode != 0 or base_sha not in by_sha:
+                continue
+            count = run_git(repo.root, ["rev-list", "--count", f"{base_sha}..{sha}"], check=False)
+            ahead = decode(count.stdout).strip()
+            if count.returncode == 0 and ahead.isdigit() and int(ahead) <= RELEASE_BRANCH_LIMIT:
+                found.append(Tag(name, sha, when, notes))
     return sorted(found, key=lambda t: t.committed_at)
 
 
@@ -109,11 +137,17 @@ def last_commit_before(repo: Repository, moment: datetime, revisions: Sequence[s
 
 def dominant_offset(repo: Repository, since: datetime | None, until: datetime | None,
                     revisions: Sequence[str] = ("HEAD",), all_branches: bool = False,
-                    limit: int = 5000) -> int | None:
+                    limit: int = 5000, index: Any = None) -> int | None:
     """The committer UTC offset (in minutes) most commits in [since, until] were made with, or None.
 
-    This is the repository's own time: reports date a release the way ``git log`` shows it.
+    This is the repository's own time: reports date a release the way ``git log`` shows it. ``index``: the
+    ``HistoryIndex`` of these revisions, when the caller has it (then no git command runs).
     """
+    if index is not None:
+        counts: dict[int, int] = {}
+        for minutes in index.offsets_between(since, until, limit):
+            counts[minutes] = counts.get(minutes, 0) + 1
+        return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0] if counts else None
     args = ["log", f"--max-count={limit}", "--format=%ci"]  # "2026-02-18 19:41:55 -0800": the offset is last
     if since is not None and since.timestamp() > 86400:
         args.append(f"--since-as-filter=@{int(since.timestamp())}")
@@ -121,7 +155,7 @@ def dominant_offset(repo: Repository, since: datetime | None, until: datetime | 
         args.append(f"--until=@{int(until.timestamp()) + 1}")
     args += ["--branches", "--remotes"] if all_branches else list(revisions)
     proc = run_git(repo.root, [*args, "--"], check=False)
-    counts: dict[int, int] = {}
+    counts = {}
     for line in decode(proc.stdout).splitlines():
         raw = line.rsplit(" ", 1)[-1]
         if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():

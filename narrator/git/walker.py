@@ -33,7 +33,12 @@ _FORMAT = "%H%x00%P%x00%aN%x00%aE%x00%cN%x00%cE%x00%aI%x00%cI%x00%(trailers:unfo
 _NUMSTAT = re.compile(rb"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
 _SHA = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
-_REVERT_SUBJECT = re.compile(r'^(revert\b|revert[:(!])', re.I)
+# An undo of earlier commits: git's `Revert "subject"`, a Conventional `revert:`, or a revert naming what it undoes
+# (a sha, a pull request, "the last commit"). "Revert back to v4 behavior for ..." is a change of behaviour.
+_REVERT_SUBJECT = re.compile(
+    r"""^(?:revert(?:[:(!]|\s+["'\u201c`]|\s+(?:(?:pr|pull request|commit|merge request|mr)\s*)?[#!]?\d+\b|"""
+    r"""\s+[0-9a-f]{7,40}\b|\s+(?:the\s+)?(?:last|previous)\s+(?:change|commit)s?\b)|reverts?\s+[\w.-]+/[\w.-]+#\d+)""",
+    re.I)
 
 _GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
@@ -222,8 +227,105 @@ def _git_time(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
 
 
-def list_commits(repo: Repository, spec: WalkSpec) -> list[tuple[str, datetime]]:
-    """The shas in the window, newest first, with their commit dates (no diffs: cheap)."""
+HISTORY_VERSION = "1"  # of HistoryIndex.encode
+
+
+@dataclass(frozen=True)
+class HistoryIndex:
+    """Every commit reachable from some revisions, in ``git log``'s order (newest first): its sha, commit time
+    (epoch seconds) and committer UTC offset (minutes). One walk of the whole history answers every window
+    exactly as ``git log --since-as-filter``/``--until`` would (git filters those without changing its order),
+    so a report asks git for its window's list and its timezone once, and a warm run not at all (the session
+    keeps the index in the cache, keyed by the tips it was read from)."""
+
+    shas: tuple[str, ...]
+    times: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+    def between(self, since: datetime | None, until: datetime | None) -> list[tuple[str, datetime]]:
+        """What ``list_commits`` returns for a window with these (inclusive) bounds."""
+        low = since.timestamp() if since is not None else None
+        high = until.timestamp() if until is not None else None
+        out = []
+        for sha, ct in zip(self.shas, self.times):
+            if (low is not None and ct < low) or (high is not None and ct > high):
+                continue
+            out.append((sha, datetime.fromtimestamp(ct, tz=timezone.utc)))
+        return out
+
+    def offsets_between(self, since: datetime | None, until: datetime | None, limit: int) -> list[int]:
+        """The committer offsets ``dominant_offset`` counts: the first ``limit`` commits with
+        ``int(since) <= time <= int(until) + 1`` (git's whole-second bounds), in log order."""
+        low = int(since.timestamp()) if since is not None and since.timestamp() > 86400 else None
+        high = int(until.timestamp()) + 1 if until is not None and until.timestamp() > 86400 else None
+        out: list[int] = []
+        for ct, offset in zip(self.times, self.offsets):
+            if (low is not None and ct < low) or (high is not None and ct > high):
+                continue
+            out.append(offset)
+            if len(out) >= limit:
+                break
+        return out
+
+    def encode(self) -> str:
+        return "\n".join(f"{sha} {ct} {off}" for sha, ct, off in zip(self.shas, self.times, self.offsets))
+
+    @classmethod
+    def decode(cls, text: str) -> "HistoryIndex":
+        """The index from ``encode``'s text; ValueError when it is damaged."""
+        shas, times, offsets = [], [], []
+        for line in text.split("\n") if text else ():
+            sha, ct, off = line.split(" ")
+            if not _SHA.match(sha.encode("ascii")):
+                raise ValueError("not a sha")
+            shas.append(sha)
+            times.append(int(ct))
+            offsets.append(int(off))
+        return cls(tuple(shas), tuple(times), tuple(offsets))
+
+
+def history_tips(repo: Repository, revisions: Sequence[str] = ("HEAD",), all_branches: bool = False) -> str:
+    """What a ``HistoryIndex`` depends on, as one key: the tips' shas, replace refs and the shallow boundary."""
+    if all_branches:
+        tips = run_git(repo.root, ["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads",
+                                   "refs/remotes"]).stdout
+    else:
+        tips = "\n".join(repo.resolve(r) for r in revisions).encode()
+    replaced = run_git(repo.root, ["for-each-ref", "--format=%(objectname) %(refname)", "refs/replace"],
+                       check=False).stdout
+    try:
+        shallow = Path(repo.git_dir, "shallow").read_bytes()
+    except OSError:
+        shallow = b""
+    digest = hashlib.sha1(b"\0".join([b"all" if all_branches else b"revs", tips, replaced, shallow]))
+    return digest.hexdigest()
+
+
+def read_history_index(repo: Repository, revisions: Sequence[str] = ("HEAD",),
+                       all_branches: bool = False) -> HistoryIndex:
+    """One walk of the whole history reachable from ``revisions`` (no diffs)."""
+    rev_args = ["--branches", "--remotes"] if all_branches else list(revisions)
+    proc = run_git(repo.root, [*_LOG_CONFIG, "log", "--format=%H %ct %ci", *rev_args, "--"])
+    shas, times, offsets = [], [], []
+    for line in proc.stdout.splitlines():
+        parts = line.split(b" ")
+        if len(parts) < 3:
+            continue
+        raw = parts[-1].decode("ascii", "replace")
+        offset = 0
+        if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():
+            offset = (int(raw[1:3]) * 60 + int(raw[3:5])) * (-1 if raw[0] == "-" else 1)
+        shas.append(parts[0].decode("ascii"))
+        times.append(int(parts[1]))
+        offsets.append(offset)
+    return HistoryIndex(tuple(shas), tuple(times), tuple(offsets))
+
+
+def list_commits(repo: Repository, spec: WalkSpec, index: HistoryIndex | None = None) -> list[tuple[str, datetime]]:
+    """The shas in the window, newest first, with their commit dates (no diffs: cheap). With ``index`` (the
+    history of ``spec``'s revisions), no git command runs."""
+    if index is not None:
+        return index.between(spec.since, spec.until)
     proc = run_git(repo.root, [*_LOG_CONFIG, "log", "--format=%H %ct", *spec.window_args(), *spec.rev_args(), "--"])
     out = []
     for line in proc.stdout.splitlines():

@@ -16,9 +16,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
+from narrator.evidence.importance import RELEASE_NOTES_REASON
 from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
-from narrator.report.text import day_label, join_words as _join, plural
+from narrator.report.text import day_label, join_words as _join, one_line, plural
 
 SCHEMA_VERSION = 1
 _DELIVERED = set(category_table.DELIVERED)
@@ -549,10 +550,12 @@ def build_report(
             for area in cls[c.sha].areas:
                 area_files[area].add(f.path)
     areas = []
-    for name, items in sorted(by_area.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+    # the project's own code first, then tests, documentation and tooling (support for the work, not the work)
+    for name, items in sorted(by_area.items(), key=lambda kv: (kv[0] in _SUPPORT_AREAS - {ROOT_AREA},
+                                                               -len(kv[1]), kv[0])):
         cat_counts = Counter(cls[c.sha].category for c in items).most_common()
         kinds = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
-        what = _area_what(items, entries, judgments) if judgments else kinds
+        what = _area_what(items, entries, judgments, name, cls) if judgments else kinds
         areas.append(AreaSummary(
             name=name, commits=len(items), files=len(area_files[name]),
             lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
@@ -576,9 +579,10 @@ def build_report(
         highlights = _judged_highlights(work, cls, entries, judgments, themes, thresholds, tz)
     else:
         highlights = _weighted_highlights(work, cls, entries, thresholds, tz)
+    highlighted = {_said(h.text) for h in highlights}  # a release's notes do not repeat a highlight
     release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
-                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work))
-                    for name, sha, when in releases]
+                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work, highlighted))
+                    for name, sha, when in _final_releases(releases)]
 
     attention = _judged_attention(work, entries, judgments, tz) if judgments else []
     attention += _attention(work, humans, bots, commits, cls, entries, thresholds, tz, judged=bool(judgments))
@@ -601,8 +605,9 @@ def build_report(
     )
     return Report(
         schema_version=SCHEMA_VERSION,
-        title=title or f"{repository} \u2014 progress report, {label}",
-        repository=repository, revision=revision,
+        # the title (a config string or --title), the directory name and the branch are cleaned like commit text
+        title=one_line(title) or f"{one_line(repository)} \u2014 progress report, {label}",
+        repository=one_line(repository), revision=one_line(revision),
         since=period.since, until=until, period_label=label,
         generated_at=generated_at.replace(microsecond=0), timezone=tz_name, empty=not commits,
         headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
@@ -664,16 +669,25 @@ def _headline(numbers: Numbers, categories: list[CategorySummary], areas: list[A
             lead += f", {'upkeep' if upkeep == 1 else 'all upkeep'} ({_join(top)})"
     parts.append(lead + ".")
     code_areas = [a for a in areas if a.name not in _SUPPORT_AREAS][:2]
+    if len(code_areas) == 2 and code_areas[1].commits * 4 < code_areas[0].commits:
+        code_areas = code_areas[:1]  # "the lodash core" (14 commits), not "... and lib/main" (1)
     if code_areas:
         parts.append(f"Most code changes were in {_join([_area_words(a.name) for a in code_areas])}.")
     elif areas:
         parts.append(f"Most of the work was in {_join([_area_words(a.name) for a in areas[:2]])}.")
     if releases:
-        shown = releases[-3:]
+        shown = releases[-4:]
         years = {r.date[:4] for r in releases}
-        names = _join([f"{r.name} ({r.day}{' ' + r.date[:4] if len(years) > 1 else ''})" for r in shown])
+        days: list[tuple[str, list[str]]] = []  # "6.0.0 and 7.0.0 (12 May)": one date for releases of one day
+        for r in shown:
+            day = f"{r.day}{' ' + r.date[:4] if len(years) > 1 else ''}"
+            if days and days[-1][0] == day:
+                days[-1][1].append(r.name)
+            else:
+                days.append((day, [r.name]))
+        names = _join([f"{_join(group)} ({day})" for day, group in days])
         earlier = len(releases) - len(shown)
-        more = f" and {earlier} earlier {'one' if earlier == 1 else 'ones'}" if earlier else ""
+        more = f", plus {plural(earlier, 'earlier release')}" if earlier else ""
         parts.insert(0, f"Released {names}{more}.")
     if warn:  # what a manager must act on comes right after the release, before the counts
         parts.insert(1 if releases else 0,
@@ -695,8 +709,8 @@ def _comparison_sentence(numbers: Numbers, prev: dict[str, Any], prev_label: str
         trend = "Busier than"
     else:
         trend = "Quieter than"
-    return (f"{trend} {name} ({prev_label}): {now:,} work commits against {before:,}, "
-            f"{numbers.contributors:,} contributors against {prev['contributors']:,}.")
+    return (f"{trend} {name} ({prev_label}): {plural(now, 'work commit')} against {before:,}, "
+            f"{plural(numbers.contributors, 'contributor')} against {prev['contributors']:,}.")
 
 
 _TIER_ORDER = {"security": 0, "behaviour": 1, "feature": 2, "notable": 3, "fix": 3, "performance": 4, "code": 5,
@@ -711,6 +725,11 @@ _SIGNAL_WORDS = {
     "env_removed": "environment variable no longer read", "default_changed": "default changed",
     "exit_code_changed": "exit code changed", "deprecation_added": "deprecated",
 }
+
+
+# Code signals that break someone's command line or scripts (a security fix may do so too); a changed default
+# is left out here: in a security fix it is most often the fix itself (flask's session "accessed" flag)
+_BREAKING_SIGNALS = frozenset({"option_removed", "option_renamed", "env_removed", "exit_code_changed"})
 
 
 def tier_words(tier: str) -> str:
@@ -757,10 +776,15 @@ def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], th
     real = [c for c in candidates if judgments[c.sha].tier not in _NOISE_TIERS]
     pool = real or candidates
     in_theme: dict[str, ThemeRef] = {}
+    subjects = {c.sha: f"{c.subject} {judgments[c.sha].description}".lower() for c in work if c.sha in judgments}
     for theme in themes if len(work) >= 15 else ():  # in a handful of commits, shared words are chance
         if len(theme.shas) >= 3:
+            words = [re.compile(r"(?<![\w-])" + re.escape(w.lower().rstrip("s"))) for w in theme.name.split(", ") if w]
             for sha in theme.shas:
-                in_theme.setdefault(sha, theme)
+                # a commit stands for its theme only when it says what the theme is about ("static, routes, 404"
+                # does not describe "add support for HTTP QUERY method", linked to it by shared files)
+                if any(w.search(subjects.get(sha, "")) for w in words):
+                    in_theme.setdefault(sha, theme)
 
     def rank(c: CommitFacts) -> tuple:
         j = judgments[c.sha]
@@ -781,7 +805,10 @@ def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], th
             if theme.name in used_themes:
                 continue
             used_themes.add(theme.name)
-            chosen.append(_highlight(c, cls, entries, tz, related=len(theme.shas) - 1, theme=theme.name))
+            # security fixes and behaviour changes stand on their own, they are not "related changes" of it
+            members = sum(1 for sha in theme.shas if in_theme.get(sha) is theme
+                          and judgments[sha].tier not in ("security", "behaviour"))
+            chosen.append(_highlight(c, cls, entries, tz, related=members - 1, theme=theme.name if members > 1 else ""))
         else:
             chosen.append(_highlight(c, cls, entries, tz))
     return chosen
@@ -793,16 +820,27 @@ def _topic(text: str, words: int = 9) -> str:
 
     first = _re.split(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s", " ".join(text.split()), maxsplit=1)[0].rstrip(".;:!?")
     parts = first.split(" ")
-    if parts and parts[0].isalpha() and parts[0].islower():
+    if parts and _re.fullmatch(r"[a-z]+(?:'[a-z]+)?", parts[0]):  # a plain word ("don't"), not a name
         parts[0] = parts[0][:1].upper() + parts[0][1:]
     return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")
 
 
-def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment]) -> str:
-    """The top three things that changed in an area, in the words of their descriptions."""
+def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment], area: str = "",
+               cls: Mapping[str, Classification] | None = None) -> str:
+    """The top three things that changed in an area, in the words of their descriptions. For the tests, the
+    documentation and the tooling, the commits mostly about them come first (the malware-blocking feature that
+    also touched the linter's baseline is not what changed in the tooling)."""
     undone = _reverted(items)
-    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone),
-                    key=lambda c: (_TIER_ORDER.get(judgments[c.sha].tier, 9), -judgments[c.sha].score))
+    support = area in _SUPPORT_AREAS - {ROOT_AREA} and cls is not None
+
+    def mostly_here(c: CommitFacts) -> bool:
+        return bool(support and cls[c.sha].areas and cls[c.sha].areas[0] == area)
+
+    # a release's notes describe other commits' work, not what changed in the documentation
+    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone and not (
+                        judgments[c.sha].reasons and judgments[c.sha].reasons[0].startswith(RELEASE_NOTES_REASON))),
+                    key=lambda c: (not mostly_here(c), _TIER_ORDER.get(judgments[c.sha].tier, 9),
+                                   -judgments[c.sha].score))
     topics: list[str] = []
     for c in ranked:
         topic = _topic(judgments[c.sha].description or entries[c.sha].narration)
@@ -821,24 +859,73 @@ def _tag_url(forge: Any, name: str) -> str:
     return tag_url(forge, name) or ""
 
 
-def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts]) -> list[str]:
-    """What a release brings, from the changelog entries filed under its version (most important first)."""
+_PRE_RELEASE = re.compile(r"^(?P<final>v?\d+(?:\.\d+)+)[-.]?(?:rc|beta|alpha|pre|preview|dev|a|b)\.?\d*$", re.I)
+
+
+def _final_releases(releases: Sequence[tuple[str, str, datetime]]) -> list[tuple[str, str, datetime]]:
+    """The window's releases without the pre-releases of a final release made in it too (6.0.0-rc2 is
+    superseded by 6.0.0 for a reader of the period)."""
+    names = {name for name, _sha, _when in releases}
+    return [(name, sha, when) for name, sha, when in releases
+            if not ((m := _PRE_RELEASE.match(name)) and m.group("final") in names)]
+
+
+def _said(text: str) -> str:
+    """A sentence reduced for comparison: lower case, one space, no final full stop."""
+    return " ".join(text.lower().split()).rstrip(".")
+
+
+def _repeats(text: str, said: set[str]) -> bool:
+    """Whether ``text`` says again what one of ``said`` says: contained in it, or three quarters of its
+    significant words are ("Add support for HTTP QUERY method" after "Adds first-class support for the QUERY
+    HTTP method RFC 10008")."""
+    from narrator.evidence.match import significant_words
+
+    mine = _said(text)
+    words = significant_words(mine)
+    for other in said:
+        if not other:
+            continue
+        if mine in other or other in mine:
+            return True
+        theirs = significant_words(other)
+        if words and len(words & theirs) >= 0.75 * len(words):
+            return True
+    return False
+
+
+def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts],
+                   highlighted: set[str] = frozenset()) -> list[str]:
+    """What a release brings, from the changelog entries filed under its version (most important first), leaving
+    out what a highlight already says."""
     version = name.lstrip("vV")
-    found: list[tuple[float, str]] = []
-    seen: set[str] = set()
+    found: dict[str, list] = {}  # entry text -> [score of the best commit holding it, kind rank, order, text]
     for c in work:
         j = judgments.get(c.sha)
         if j is None:
             continue
         for e in j.entries:
-            if e.version and e.version.lstrip("vV") == version and e.text not in seen:
-                seen.add(e.text)
-                text = _CC_PREFIX.sub("", _first_sentence(e.text))
-                found.append((j.score, _short(text[:1].upper() + text[1:], 140)))
-    return [text for _score, text in sorted(found, key=lambda x: -x[0])[:2]]
+            if not e.version or e.version.lstrip("vV") != version:
+                continue
+            if e.text in found:  # held by the release-notes commit and by the work it describes: the work counts
+                found[e.text][0] = max(found[e.text][0], j.score)
+                continue
+            text = _CC_PREFIX.sub("", _first_sentence(e.text))
+            if _repeats(text, highlighted):
+                found[e.text] = [float("-inf"), 9, 0, ""]  # said by a highlight already
+                continue
+            # the work's importance first; among the entries of one release-notes commit, what they are
+            # (security, behaviour changes, features, fixes before upkeep), then the order they are written
+            found[e.text] = [j.score, _TIER_ORDER.get(_ENTRY_TIER.get(e.kind, "notable"), 9), len(found),
+                             _short(text[:1].upper() + text[1:], 140)]
+    ranked = sorted((x for x in found.values() if x[3]), key=lambda x: (-x[0], x[1], x[2]))
+    return [x[3] for x in ranked[:2]]
 
 
 _CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s+")
+_ENTRY_TIER = {"security": "security", "removal": "behaviour", "deprecation": "behaviour", "change": "behaviour",
+               "feature": "feature", "bugfix": "fix", "performance": "performance", "doc": "docs",
+               "packaging": "upkeep", "misc": "upkeep"}
 
 
 def _first_sentence(text: str) -> str:
@@ -855,9 +942,22 @@ def _cite(entry: CommitEntry, j: Judgment) -> str:
             where = f"{e.file}:{e.line}" if e.line else e.file
             quote = "" if _short(e.text, 60).rstrip("\u2026").lower()[:50] in said else f"\u201c{_short(e.text)}\u201d, "
             return f"{quote}changelog {where}, commit {entry.short_sha}"
+    if j.tier == "security":  # the advisory it closes, or the vulnerability its subject names
+        ids = list(dict.fromkeys(sg.name for sg in j.signals if sg.kind == "security" and sg.strength == "strong"
+                                 and sg.name.upper().startswith(("GHSA-", "CVE-"))))
+        # the advisory first; else the newest CVE ("fixes an incomplete patch for CVE-2021-23337" is history)
+        strong = [i for i in ids if i.upper().startswith("GHSA-")] or \
+            sorted(ids, key=lambda i: i[4:8], reverse=True)[:1]
+        if strong:
+            return f"{', '.join(strong[:2])}, commit {entry.short_sha}"
+        named = [sg for sg in j.signals if sg.kind == "security" and sg.where == "subject"]
+        if named:
+            return f"the subject names {named[0].name}, commit {entry.short_sha}"
     for sg in j.signals:
         if sg.kind in _SIGNAL_WORDS and sg.where == "source":
             return f"{_SIGNAL_WORDS[sg.kind]}: {sg.name} at {sg.file}:{sg.line}, commit {entry.short_sha}"
+    if entry.breaking:
+        return f"the commit message says it breaks compatibility, commit {entry.short_sha}"
     return f"commit {entry.short_sha}"
 
 
@@ -892,17 +992,31 @@ def _judged_attention(work, entries, judgments: Mapping[str, Judgment], tz: tzin
         return bool(j.shipped_source or j.entries) or (
             bool(c.files) and not all(path_kind(f.path) in ("docs", "ci", "test", "changelog") for f in c.files))
 
-    behaviour = [c for c in work if c.sha in judgments and judgments[c.sha].tier == "behaviour" and not c.is_revert
-                 and reaches_users(c)]
+    def also_breaks(c: CommitFacts) -> bool:  # "BC Break / Security: Disabled automatic fallback ..." is both
+        j = judgments[c.sha]
+        return j.tier == "security" and j.shipped_source and any(
+            sg.where == "source" and sg.kind in _BREAKING_SIGNALS for sg in j.signals)
+
+    behaviour = [c for c in work if c.sha in judgments and reaches_users(c) and (
+        (judgments[c.sha].tier == "behaviour" and not c.is_revert) or also_breaks(c))]
     behaviour = once(sorted(behaviour, key=lambda c: -judgments[c.sha].score))
     if behaviour:
         out.append(AttentionItem(
             "behaviour", f"{plural(len(behaviour), 'behaviour change')} that can affect users",
             "Removed or renamed options and functions, changed defaults or exit codes, and deprecations may need "
             "action from people who use this software before they upgrade.",
-            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in behaviour],
+            [_behaviour_line(entries[c.sha], judgments[c.sha]) for c in behaviour],
             [c.sha for c in behaviour]))
     return out
+
+
+def _behaviour_line(entry: CommitEntry, j: Judgment) -> str:
+    """One behaviour change as Needs attention lists it; a security fix listed above is named short here."""
+    if j.tier != "security":
+        return f"{entry.narration} ({_cite(entry, j)})"
+    sg = next(sg for sg in j.signals if sg.where == "source" and sg.kind in _BREAKING_SIGNALS)
+    return (f"{_short(entry.narration, 90)} (the security fix above; {_SIGNAL_WORDS[sg.kind]}: {sg.name} at "
+            f"{sg.file}:{sg.line}, commit {entry.short_sha})")
 
 
 def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo,
@@ -928,7 +1042,8 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
             [f"{entries[c.sha].narration} ({churn:,} lines, {day_label(c.committed_at.astimezone(tz).date())})"
              for c, churn in sorted(large, key=lambda x: -x[1])],
         ))
-    reverts = [c for c in work if c.is_revert]
+    # a revert that is a security fix is listed with the security fixes
+    reverts = [c for c in work if c.is_revert and entries[c.sha].tier != "security"]
     if reverts:
         out.append(AttentionItem(
             "reverts", f"{plural(len(reverts), 'change')} undone",

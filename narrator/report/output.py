@@ -39,12 +39,27 @@ def _default_mode() -> int:
 
 
 def _is_stream(target: Path) -> bool:
-    """True for an existing named pipe, character device or socket: written into, never replaced."""
+    """True for an existing named pipe, character device or socket, and for anything under /dev or /proc
+    (``/dev/stdout`` is a link to ``/proc/self/fd/1``, whatever that is): written into, never replaced."""
     try:
         mode = os.stat(target).st_mode
     except OSError:
         return False
+    if stat.S_ISDIR(mode):
+        return False
+    if Path(os.path.abspath(target)).parts[1:2] in (("dev",), ("proc",)):
+        return True  # replacing /dev/stdout with a regular file would break it for every program
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+def _real_target(target: Path) -> Path:
+    """The file a symbolic link points to (written in place of the link, which stays a link)."""
+    if not target.is_symlink():
+        return target
+    try:
+        return Path(os.path.realpath(target))
+    except (OSError, ValueError):
+        return target
 
 
 def _inside_cache(target: Path) -> Path | None:
@@ -118,23 +133,28 @@ def clean_stale_temporaries(directory: Path, now: float | None = None) -> list[P
     return removed
 
 
-def _write_pieces(handle: object, text: str | Iterable[str]) -> None:
-    if isinstance(text, str):
+def _write_pieces(handle: object, text: str | bytes | Iterable[str]) -> None:
+    if isinstance(text, (str, bytes)):
         handle.write(text)  # type: ignore[attr-defined]
     else:
         for piece in text:
             handle.write(piece)  # type: ignore[attr-defined]
 
 
-def write_atomic(path: str | os.PathLike[str], text: str | Iterable[str], encoding: str = "utf-8") -> Path:
-    """Write ``text`` (a string, or pieces of one) to ``path`` atomically; return the resolved path written.
+def write_atomic(path: str | os.PathLike[str], text: str | bytes | Iterable[str], encoding: str = "utf-8") -> Path:
+    """Write ``text`` (a string, pieces of one, or bytes such as a PDF) to ``path`` atomically; return the path
+    written. A named pipe, a device or anything under /dev or /proc is written into, never replaced; a symbolic
+    link stays a link (the file it points to is replaced).
 
     Raises ``OutputError`` when the directory is missing, the path is a directory, or writing fails.
     """
     target = check_writable(path)
+    if not _is_stream(target):
+        target = check_writable(_real_target(target))  # a link to report.md: report.md is replaced, not the link
     if _is_stream(target):
         try:
-            with open(target, "w", encoding=encoding, newline="") as handle:
+            with (open(target, "wb") if isinstance(text, bytes) else
+                  open(target, "w", encoding=encoding, newline="")) as handle:
                 _write_pieces(handle, text)
         except (OSError, UnicodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -151,7 +171,8 @@ def write_atomic(path: str | os.PathLike[str], text: str | Iterable[str], encodi
         candidate = str(directory / f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}.tmp")
         fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         tmp_name = candidate
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else
+              os.fdopen(fd, "w", encoding=encoding, newline="")) as handle:
             _write_pieces(handle, text)
             handle.flush()
             os.fsync(handle.fileno())

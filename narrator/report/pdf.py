@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -106,33 +105,12 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def write_pdf(html: str, path: str | os.PathLike[str]) -> Path:
-    """Render ``html`` to PDF and write it to ``path`` atomically; return the path written.
+    """Render ``html`` to PDF and write it to ``path`` atomically (``narrator.report.output``: a pipe or a
+    device is written into, temporaries of a killed run are cleaned); return the path written.
 
     The PDF is rendered before the file is touched, so a failure leaves any existing file as it was.
     """
-    from narrator.report.output import check_writable
+    from narrator.report.output import check_writable, write_atomic
 
-    target = check_writable(path)
-    data = html_to_pdf(html)
-    tmp_name: str | None = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp_name, 0o666 & ~mask)
-        os.replace(tmp_name, target)
-        tmp_name = None
-    except OSError as exc:
-        raise PdfError(f"cannot write PDF to {target}: {exc.strerror or exc}; choose a writable --output path") \
-            from exc
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
-    return target
+    check_writable(path)
+    return write_atomic(path, html_to_pdf(html))

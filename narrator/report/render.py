@@ -58,7 +58,7 @@ def _safe_url(url: object) -> str:
 
 def _md_link(text: object, url: object) -> str:
     """``[text](url)`` in Markdown for a forge URL narrator built (anything else: the text alone)."""
-    label = md_escape(text)
+    label = md_escape(text, brackets=True)
     link = str(url or "")
     if not link or not _URL_SAFE.match(link) or any(c in link for c in "()<> "):
         return label

@@ -195,8 +195,8 @@ def _comparison(inputs: Sequence[RepositoryInput], numbers: TeamNumbers, name: s
     else:
         change = (now - before) / before
         trend = "About as busy as" if abs(change) < 0.15 else ("Busier than" if change > 0 else "Quieter than")
-        summary = (f"{trend} {name_label} across the team: {now:,} work commits against {before:,}, "
-                   f"{numbers.contributors:,} people against {len(people):,}.")
+        summary = (f"{trend} {name_label} across the team: {plural(now, 'work commit')} against {before:,}, "
+                   f"{plural(numbers.contributors, 'person', 'people')} against {len(people):,}.")
     return TeamComparison(since=first.since, until=first.until, label=first.label, work_commits=before,
                           contributors=len(people), summary=summary)
 
@@ -248,7 +248,7 @@ def build_team_report(*, inputs: Sequence[RepositoryInput], problems: Sequence[R
                      f"{join_words(names) or 'Team'} \u2014 team report, {label}")
     engines = {r.engine.get("name") for r in reports if r.engine}
     return TeamReport(
-        schema_version=SCHEMA_VERSION, kind=KIND, title=title or default_title, workspace=workspace,
+        schema_version=SCHEMA_VERSION, kind=KIND, title=one_line(title or default_title), workspace=workspace,
         since=since, until=until, period_label=label, generated_at=generated_at.replace(microsecond=0),
         timezone=timezone, empty=numbers.commits == 0, partial=bool(problems), headline=headline,
         numbers=numbers, work=rows, people=team_people, per_person=per_person,

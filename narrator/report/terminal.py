@@ -19,7 +19,7 @@ from rich.text import Text
 
 from narrator import categories
 from narrator.report.model import Report
-from narrator.report.text import day_words, one_line, sentence
+from narrator.report.text import day_words, join_words, one_line, sentence
 from narrator.report.view import View, build_view
 
 __all__ = ["render_terminal", "render_terminal_text", "sparkline"]
@@ -95,6 +95,10 @@ def _render(report: Report, console: Console, detail: str = "short") -> None:
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(ratio=1)
         for r in view.releases:
+            if r.group:
+                names = join_words([f"{g.name} ({g.day})" for g in r.group])
+                grid.add_row(_t(r.day), Text.assemble(("Releases ", "bold"), _t(names, "bold"), (" went out.", "bold")))
+                continue
             grid.add_row(_t(r.day), Text.assemble(("Release ", "bold"), _t(r.name, "bold"),
                                                      (" went out.", "bold")))
         for h in report.highlights:

@@ -15,7 +15,10 @@ from narrator.git.text import clean_text, one_line
 __all__ = ["clean_text", "one_line", "md_escape", "plural", "join_words", "sentence", "day_label", "day_words",
            "count_words", "period_words", "are"]
 
-_MD_ALWAYS = re.compile(r"([`*\[|])")  # code spans, emphasis, links and images, table cells
+_MD_ALWAYS = re.compile(r"([`*|])")  # code spans, emphasis, table cells
+# A "[" opens a link, an image or a reference only with "](", "][" or a definition's "]:" after it: without
+# any of them in the text, "dependabot[bot]" and "a[0]" stay as written.
+_MD_LINKISH = re.compile(r"\]\s*[(\[:]")
 _MD_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)")  # a backslash that would escape what follows
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # only at a word's edge can _ emphasise
 _MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # the start of an HTML tag or autolink; "a -> b" stays as it is
@@ -23,17 +26,22 @@ _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _MD_LEADING = re.compile(r"^([-+=#>])|^(\d{1,9})([.)])(?=\s|$)")
 
 
-def md_escape(value: object) -> str:
+def md_escape(value: object, brackets: bool = False) -> str:
     """Escape text for inline Markdown (paragraphs, list items and table cells), readable as plain text.
 
     Nothing in the result can open a link, image, HTML tag, heading, emphasis, code span, strikethrough,
     table cell, block quote or list item, yet only what could do so is escaped: ``should_ignore_error``,
-    ``a -> b`` and ``docs/results.md`` stay as written, so the Markdown reads clean when pasted into mail
-    or chat. Newlines are folded to spaces.
+    ``a -> b``, ``docs/results.md`` and ``dependabot[bot]`` stay as written, so the Markdown reads clean when
+    pasted into mail or chat. Square brackets are escaped, both of them, when the text holds ``](``, ``][`` or
+    ``]:`` (what a link, an image or a reference needs), or always with ``brackets`` (a link's own text).
+    Newlines are folded to spaces.
     """
     text = one_line(value)
     text = _MD_BACKSLASH.sub(r"\\\\", text)
     text = _MD_ALWAYS.sub(r"\\\1", text)
+    if brackets or ("]" in text and _MD_LINKISH.search(text)):
+        # both sides: a "]" of this text must not close a "[" written by another value on the same line
+        text = text.replace("[", "\\[").replace("]", "\\]")
     text = _MD_UNDERSCORE.sub(r"\\_", text)
     if text.count("~") > 1:
         text = text.replace("~", "\\~")

@@ -24,6 +24,23 @@ class ReleaseLine:
     day: str
     url: str = ""
     notes: tuple[str, ...] = ()
+    group: tuple["ReleaseLine", ...] = ()  # releases whose notes say nothing more, said in one line
+
+
+def _release_lines(lines: list[ReleaseLine]) -> list[ReleaseLine]:
+    """Releases with notes one per line; two or more without notes in one line ("Releases 4.18.0 (31 March)
+    and 4.18.1 (1 April) went out."), where the first of them was."""
+    bare = [r for r in lines if not r.notes]
+    if len(bare) < 2:
+        return lines
+    out: list[ReleaseLine] = []
+    for r in lines:
+        if r.notes:
+            out.append(r)
+        elif r is bare[0]:
+            out.append(ReleaseLine(join_words([b.name for b in bare]), bare[-1].day, bare[-1].url, (),
+                                   tuple(bare)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -223,8 +240,8 @@ def build_view(report: Report, with_charts: bool = False, detail: str = "short")
         comparison_heading=_comparison_heading(report),
         comparison_rows=_comparison_rows(report),
         comparison_label=report.comparison.label if report.comparison else "",
-        releases=[ReleaseLine(one_line(r.name), when.get(r.sha, r.day), r.url, tuple(r.notes))
-                  for r in report.releases],
+        releases=_release_lines([ReleaseLine(one_line(r.name), when.get(r.sha, r.day), r.url, tuple(r.notes))
+                                 for r in report.releases]),
         when=when,
         with_year=with_year,
         open_all_categories=n.work_commits <= 30,

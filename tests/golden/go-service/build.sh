@@ -9,8 +9,8 @@ start_repo "${1:?usage: build.sh DIR}"
 MEI="Mei Chen"; MEI_MAIL=mei@example.org
 TOMAS="Tomás Ortega"; TOMAS_MAIL=tomas@example.org
 
-handler() {  # handler.go, version $1
-    put handler.go "package main" "" 'import "net/http"' "" "// version $1" \
+handler() {  # handler.go, version $1 (a line of code: a change of comments only would be documentation)
+    put handler.go "package main" "" 'import "net/http"' "" "const version = $1" \
         "func handle(w http.ResponseWriter, r *http.Request) {" "    w.WriteHeader(http.StatusOK)" "}"
 }
 
