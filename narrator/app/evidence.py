@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import threading
 import types
 import typing
 from typing import Any, Mapping, Sequence
@@ -48,6 +49,7 @@ _KIND_CATEGORY = {"feature": "Features", "bugfix": "Fixes", "security": "Fixes",
 _ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(ChangelogEntry))
 _SIGNAL_FIELDS = tuple(f.name for f in dataclasses.fields(Signal))
 _PLAIN_FIELDS = tuple(f.name for f in dataclasses.fields(CommitEvidence) if f.name not in ("entries", "signals"))
+_PLAIN_READ = frozenset(_PLAIN_FIELDS) - {"kinds"}  # fields read back as they are
 _HINT = re.compile(r"\b(remov|deprecat|default|renam|drop|option|flag|exit|break|security|cve|ghsa|vulnerab)", re.I)
 
 
@@ -62,8 +64,7 @@ def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
     entries = tuple(ChangelogEntry(**{**e, "refs": tuple(e.get("refs", ()))}) for e in data.get("entries", ()))
     signals = tuple(Signal(**s) for s in data.get("signals", ()))
     kinds = tuple((str(k), int(n)) for k, n in data.get("kinds", ()))
-    fields = {f.name for f in dataclasses.fields(CommitEvidence)}
-    plain = {k: v for k, v in data.items() if k in fields and k not in ("entries", "signals", "kinds")}
+    plain = {k: v for k, v in data.items() if k in _PLAIN_READ}
     plain["source_paths"] = tuple(plain.get("source_paths", ()))
     evidence = CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
     if not (_VALID[CommitEvidence](evidence) and all(map(_VALID[ChangelogEntry], entries))
@@ -117,15 +118,59 @@ def _source_churn(commit: CommitFacts) -> int:
     return sum(f.churn for f in commit.files if is_shipped_source(f.path, f.binary))
 
 
-def local_evidence(session: Session, commits: Sequence[CommitFacts],
-                   classes: Mapping[str, Classification]) -> dict[str, CommitEvidence]:
+def _cached_records(session: Session, commits: Sequence[CommitFacts]) -> dict[str, Any]:
+    if session.cache is None:
+        return {}
+    return session.cache.get_records(session.repo.key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits])
+
+
+def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
+    """The commits whose diffs are read (at most ``PATCH_LIMIT``), in the order of ``missing``."""
+    # A bot's changelog commit ("Update history to reflect merge of #9759") holds the entries people wrote.
+    readable = [c for c in missing if not c.is_merge and (_touches_changelog(c) or (not c.is_bot and _source_churn(c)))]
+    readable.sort(key=lambda c: (not _touches_changelog(c), not _HINT.search(c.subject), -_source_churn(c)))
+    chosen = {c.sha for c in readable[:PATCH_LIMIT]}
+    return [c.sha for c in missing if c.sha in chosen]
+
+
+class PatchPrefetch:
+    """The diffs judging will read, asked of git right after the walk, so that git computes them on another core
+    while classification runs. Decided from the facts and the evidence cache alone; ``local_evidence`` uses them
+    when it wants exactly these commits (a damaged cache record changes the list: it then reads its own)."""
+
+    def __init__(self, session: Session, commits: Sequence[CommitFacts]) -> None:
+        self.records = _cached_records(session, commits)
+        self.shas = _patch_shas([c for c in commits if c.sha not in self.records])
+        self._texts: list[tuple[str, str]] = []
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if self.shas:
+            self._thread = threading.Thread(target=self._read, args=(session,), name="narrator-patches", daemon=True)
+            self._thread.start()
+
+    def _read(self, session: Session) -> None:
+        try:
+            self._texts.extend(read_patches(session.repo, self.shas))
+        except BaseException as exc:  # handed to the caller of texts(), in the main thread
+            self._error = exc
+
+    def texts(self) -> list[tuple[str, str]]:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._texts
+
+
+def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
+                   prefetch: PatchPrefetch | None = None) -> dict[str, CommitEvidence]:
     """Each commit's own evidence (from its message and diff alone), from the cache or computed and cached."""
     cache, key = session.cache, session.repo.key
-    shas = [c.sha for c in commits]
     found: dict[str, CommitEvidence] = {}
     if cache is not None:
         by_sha = {c.sha: c for c in commits}
-        for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, shas).items():
+        records = prefetch.records if prefetch is not None else _cached_records(session, commits)
+        for sha, data in records.items():
             try:
                 evidence = _from_dict(data)
             except (TypeError, ValueError, KeyError, AttributeError):
@@ -144,15 +189,14 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts],
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
-    # A bot's changelog commit ("Update history to reflect merge of #9759") holds the entries people wrote.
-    readable = [c for c in missing if not c.is_merge and (_touches_changelog(c) or (not c.is_bot and _source_churn(c)))]
-    readable.sort(key=lambda c: (not _touches_changelog(c), not _HINT.search(c.subject), -_source_churn(c)))
-    chosen = {c.sha for c in readable[:PATCH_LIMIT]}
+    wanted = _patch_shas(missing)
     patches: dict[str, tuple] = {}
-    if chosen:
-        session.progress.start("Reading changes", len(chosen))
+    if wanted:
+        session.progress.start("Reading changes", len(wanted))
         try:
-            for sha, text in read_patches(session.repo, [c.sha for c in missing if c.sha in chosen]):
+            texts = prefetch.texts() if prefetch is not None and prefetch.shas == wanted \
+                else read_patches(session.repo, wanted)
+            for sha, text in texts:
                 patches[sha] = parse_patch(text, keep=wants_hunks)
                 session.progress.advance()
         finally:
@@ -262,9 +306,10 @@ def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequenc
 
 
 def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
-          tags: Sequence[Tag] = ()) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
+          tags: Sequence[Tag] = (), prefetch: PatchPrefetch | None = None
+          ) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
     """Judgments for these commits, the themes among them, and the classifications their changelog entries imply."""
-    local = local_evidence(session, commits, classes)
+    local = local_evidence(session, commits, classes, prefetch)
     by_sha = {c.sha: c for c in commits}
     # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
     release_entries: list[ChangelogEntry] = []

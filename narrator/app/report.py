@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Sequence
 
-from narrator.app.evidence import HUMAN_SOURCES, judge
+from narrator.app.evidence import HUMAN_SOURCES, PatchPrefetch, judge
 from narrator.app.session import Session
 from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
@@ -122,9 +122,10 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     settings = session.settings
     window = window or report_window(session, request, now)
     outcome = walk(session, request, window)
+    prefetch = PatchPrefetch(session, outcome.commits)  # git diffs on another core while classification runs
     classes = session.classify([*outcome.commits, *outcome.previous])
     tags = tags_on(session.repo, outcome.commits)
-    judgments, themes, classes = judge(session, outcome.commits, classes, tags)
+    judgments, themes, classes = judge(session, outcome.commits, classes, tags, prefetch)
     descriptions = {sha: j.description for sha, j in judgments.items()
                     if j.description_source in HUMAN_SOURCES and j.description}
     engine = session.engine(request.engine)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from operator import attrgetter
 from typing import Any
+
+_ADDED, _DELETED = attrgetter("added"), attrgetter("deleted")
 
 FACTS_VERSION = 3  # bump when the shape or the meaning of the facts changes (part of the cache key)
 
@@ -118,11 +121,11 @@ class CommitFacts:
 
     @property
     def lines_added(self) -> int:
-        return sum(f.added for f in self.files)
+        return sum(map(_ADDED, self.files))
 
     @property
     def lines_deleted(self) -> int:
-        return sum(f.deleted for f in self.files)
+        return sum(map(_DELETED, self.files))
 
     @property
     def churn(self) -> int:
