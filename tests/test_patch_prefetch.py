@@ -56,7 +56,8 @@ def test_a_list_that_changed_is_read_again_and_a_git_failure_reaches_the_caller(
 
     def other_list(prefetch):
         prefetch.texts()
-        prefetch.shas = prefetch.shas[:1]  # e.g. a damaged cache record: judging wants more than was fetched
+        # as if a cache record had been damaged since: judging misses other commits and wants other diffs
+        prefetch.missing, prefetch.shas = prefetch.missing[:1], prefetch.shas[:1]
 
     _, evidence = _stage(git_repo, True, other_list)
     assert any(e.text == "Empty input no longer fails." for ev in evidence.values() for e in ev.entries)

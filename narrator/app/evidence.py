@@ -127,9 +127,15 @@ def _cached_records(session: Session, commits: Sequence[CommitFacts]) -> dict[st
 def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
     """The commits whose diffs are read (at most ``PATCH_LIMIT``), in the order of ``missing``."""
     # A bot's changelog commit ("Update history to reflect merge of #9759") holds the entries people wrote.
-    readable = [c for c in missing if not c.is_merge and (_touches_changelog(c) or (not c.is_bot and _source_churn(c)))]
-    readable.sort(key=lambda c: (not _touches_changelog(c), not _HINT.search(c.subject), -_source_churn(c)))
-    chosen = {c.sha for c in readable[:PATCH_LIMIT]}
+    keys = []
+    for c in missing:
+        if c.is_merge:
+            continue
+        changelog, churn = _touches_changelog(c), _source_churn(c)
+        if changelog or (churn and not c.is_bot):
+            keys.append(((not changelog, not _HINT.search(c.subject), -churn), c.sha))
+    keys.sort(key=lambda item: item[0])  # stable: ties keep the order of ``missing``
+    chosen = {sha for _, sha in keys[:PATCH_LIMIT]}
     return [c.sha for c in missing if c.sha in chosen]
 
 
@@ -140,7 +146,9 @@ class PatchPrefetch:
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts]) -> None:
         self.records = _cached_records(session, commits)
-        self.shas = _patch_shas([c for c in commits if c.sha not in self.records])
+        missing = [c for c in commits if c.sha not in self.records]
+        self.missing = [c.sha for c in missing]
+        self.shas = _patch_shas(missing)
         self._texts: list[tuple[str, str]] = []
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -189,7 +197,10 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
-    wanted = _patch_shas(missing)
+    if prefetch is not None and prefetch.missing == [c.sha for c in missing]:
+        wanted = prefetch.shas  # the same commits to read: the same choice
+    else:
+        wanted = _patch_shas(missing)
     patches: dict[str, tuple] = {}
     if wanted:
         session.progress.start("Reading changes", len(wanted))
