@@ -35,21 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from walk import narrate_command  # bench/walk.py: runs narrator from a given source tree
+
 HERE = Path(__file__).resolve().parents[1]
 DEFAULT_REPO = "/work/repos/flask"
 DEFAULT_WINDOW = ("2016-08-19", "2016-08-20")
-
-
-# Runs narrator from a given source tree even when another checkout is installed in editable mode (an editable
-# install's import hook would otherwise win over PYTHONPATH, and the baseline would be this tree again).
-_LAUNCH = ("import runpy, sys\n"
-           "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in type(f).__module__.lower()\n"
-           "                    and 'editable' not in repr(f).lower()]\n"
-           "sys.path.insert(0, sys.argv.pop(1))\n"
-           "import narrator\n"
-           "assert narrator.__file__.startswith(sys.path[0]), narrator.__file__\n"
-           "sys.argv[0] = 'narrate'\n"
-           "runpy.run_module('narrator', run_name='__main__', alter_sys=True)\n")
 
 
 def standin_gguf() -> str:
@@ -80,7 +70,7 @@ def run_once(args: list[str], env: dict[str, str], out_file: Path) -> dict:
     load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    cmd = [sys.executable, "-c", _LAUNCH, env["PYTHONPATH"], *args, "-o", str(out_file)]
+    cmd = [*narrate_command(env["PYTHONPATH"], *args), "-o", str(out_file)]  # that tree's own code
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -166,3 +166,21 @@ def test_weeks_follow_configured_start_and_timezone():
     assert sunday.label() == "22 to 28 November 2026"
     span = weeks_between(datetime(2026, 12, 30, tzinfo=UTC), datetime(2027, 1, 6, tzinfo=UTC), UTC)
     assert [w.name for w in span] == ["2026-W53", "2027-W01"]
+
+
+def test_a_digest_of_several_weeks_opens_the_repository_once_and_creates_its_engine_once(history, tmp_path,
+                                                                                          monkeypatch):
+    """Issue 8: the weeks of a digest share one session (with --engine hf, weights would load once)."""
+    from narrator.engines import registry
+    from narrator.git.walker import Repository
+
+    opened, created = [], []
+    real_open, real_create = Repository.open.__func__, registry.create
+    monkeypatch.setattr(Repository, "open", classmethod(lambda cls, path=".": opened.append(path) or
+                                                        real_open(cls, path)))
+    monkeypatch.setattr(registry, "create", lambda name, settings: created.append(name) or
+                        real_create(name, settings))
+    result = digest(history, tmp_path / "out", weeks=4)
+    written = [w for w in result.weeks if w.action == "written"]
+    assert len(written) >= 3  # weeks 45, 46 (quiet) and 47 at least
+    assert len(opened) == 1 and created == ["heuristic"]

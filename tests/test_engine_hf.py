@@ -449,10 +449,13 @@ def test_an_interrupted_run_has_already_handed_over_finished_batches(git_repo):
 def test_shipped_cocktail_adapter_is_the_default_for_the_stand_in_only():
     from pathlib import Path
 
-    from narrator.engines.hf import default_adapter
+    from narrator.engines.hf_choice import choose_model
 
-    shipped = default_adapter("", "", "/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    def adapter(setting: str, model: str, gguf_file: str | None) -> str | None:
+        return choose_model(model, gguf_file, setting).adapter
+
+    shipped = adapter("", "", "/models/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert shipped and Path(shipped, "adapter_config.json").is_file() and Path(shipped).name == "smollm2-cocktail"
-    assert default_adapter("none", "", "/models/SmolLM2-135M-Instruct.Q4_1.gguf") is None
-    assert default_adapter("/my/adapter", "", "/models/SmolLM2-135M-Instruct.Q4_1.gguf") == "/my/adapter"
-    assert default_adapter("", "deepseek-ai/deepseek-coder-1.3b-instruct", None) is None
+    assert adapter("none", "", "/models/SmolLM2-135M-Instruct.Q4_1.gguf") is None
+    assert adapter("/my/adapter", "", "/models/SmolLM2-135M-Instruct.Q4_1.gguf") == "/my/adapter"
+    assert adapter("", "deepseek-ai/deepseek-coder-1.3b-instruct", None) is None

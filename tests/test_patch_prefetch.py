@@ -56,6 +56,7 @@ def test_a_list_that_changed_is_read_again_and_a_git_failure_reaches_the_caller(
 
     def other_list(prefetch):
         prefetch.texts()
+        prefetch._texts.clear()  # so the entry below can only come from judging's own read
         # as if a cache record had been damaged since: judging misses other commits and wants other diffs
         prefetch.missing, prefetch.shas = prefetch.missing[:1], prefetch.shas[:1]
 

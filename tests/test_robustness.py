@@ -172,6 +172,14 @@ def test_malformed_base_urls_are_one_clear_line(url):
     assert "engines.openai.base_url" in status.detail
 
 
+def _answer_503(handler):
+    """A server that refuses every request with 503 and an empty JSON body."""
+    handler.send_response(503)
+    handler.send_header("Content-Length", "2")
+    handler.end_headers()
+    handler.wfile.write(b"{}")
+
+
 def test_a_password_in_base_url_is_never_printed(hostile, caplog):
     import logging
 
@@ -180,10 +188,7 @@ def test_a_password_in_base_url_is_never_printed(hostile, caplog):
 
     def refuse(handler):
         seen["auth"] = handler.headers.get("Authorization")
-        handler.send_response(503)
-        handler.send_header("Content-Length", "2")
-        handler.end_headers()
-        handler.wfile.write(b"{}")
+        _answer_503(handler)
 
     server = hostile(refuse)
     secret = "Hunter2-pw"
@@ -206,13 +211,7 @@ def test_a_password_in_base_url_is_never_printed(hostile, caplog):
 
 def test_a_password_in_base_url_is_never_printed_by_any_command(hostile, make_repo, tmp_path):
     """Through the real commands: report, explain, engines and config show (which printed it whole)."""
-    def refuse(handler):
-        handler.send_response(503)
-        handler.send_header("Content-Length", "2")
-        handler.end_headers()
-        handler.wfile.write(b"{}")
-
-    server = hostile(refuse)
+    server = hostile(_answer_503)
     secret = "Hunter2-pw"
     url = server.url.replace("http://", f"http://ada:{secret}@")
     config = tmp_path / "openai.toml"

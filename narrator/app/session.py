@@ -52,7 +52,7 @@ class Session:
         self.is_bot = bot_matcher(settings.bots.patterns)
         self._classifier: Classifier | None = None
         self._engines: dict[str, Engine] = {}
-        self._histories: dict[str, HistoryIndex] = {}
+        self._histories: dict[tuple[tuple[str, ...], bool], HistoryIndex] = {}
 
     @classmethod
     def open(cls, repo_path: str = ".", overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
@@ -101,10 +101,11 @@ class Session:
     def history(self, revisions: Sequence[str] = ("HEAD",), all_branches: bool = False) -> HistoryIndex:
         """Every commit reachable from ``revisions`` with its time and offset (``HistoryIndex``): read once per
         session, and kept in the cache for the same tips (a warm report walks no history to list its window)."""
-        tips = history_tips(self.repo, revisions, all_branches)
-        found = self._histories.get(tips)
+        asked = (tuple(revisions), all_branches)
+        found = self._histories.get(asked)  # a session asks git for the tips once per revisions
         if found is not None:
             return found
+        tips = history_tips(self.repo, revisions, all_branches)
         cache = self.cache
         if cache is not None:
             stored = cache.get_records(self.repo.key, _HISTORY, HISTORY_VERSION, [tips]).get(tips)
@@ -117,7 +118,7 @@ class Session:
             found = read_history_index(self.repo, revisions, all_branches)
             if cache is not None:
                 cache.replace_records(self.repo.key, _HISTORY, HISTORY_VERSION, {tips: {"index": found.encode()}})
-        self._histories[tips] = found
+        self._histories[asked] = found
         return found
 
     def facts(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
@@ -151,8 +152,9 @@ class Session:
             bot = not include and self.is_bot(commit.author)
             if commit.is_bot != bot:
                 commit = replace(commit, is_bot=bot)
-            if not include and any(self.is_bot(p) for p in commit.co_authors):  # a coding assistant is no person
-                commit = replace(commit, co_authors=tuple(p for p in commit.co_authors if not self.is_bot(p)))
+            people = commit.co_authors if include else tuple(p for p in commit.co_authors if not self.is_bot(p))
+            if len(people) != len(commit.co_authors):  # a coding assistant is no person
+                commit = replace(commit, co_authors=people)
             out.append(commit)
         return out
 

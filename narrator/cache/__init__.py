@@ -15,7 +15,8 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Mapping, Any, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from narrator.errors import CacheError
 from narrator.git.facts import FACTS_VERSION, CommitFacts, Narration
@@ -219,20 +220,12 @@ class Cache:
         """Store these records of ``kind`` and drop the repository's other ones of that kind (a history index
         is only useful for the latest tips: older ones would pile up, megabytes each on a long history)."""
         rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                marks = ",".join("?" * len(records))
-                self._db.execute(f"DELETE FROM records WHERE repo = ? AND kind = ? AND sha NOT IN ({marks})",
-                                 (repo, kind, *records))
-                self._db.executemany("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) "
-                                     "VALUES (?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise CacheError(f"cannot write the cache at {self.path}: {exc}") from None
+        marks = ",".join("?" * len(records))
+        with self._transaction():
+            self._db.execute(f"DELETE FROM records WHERE repo = ? AND kind = ? AND sha NOT IN ({marks})",
+                             (repo, kind, *records))
+            self._db.executemany("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) "
+                                 "VALUES (?, ?, ?, ?, ?)", rows)
 
     # -- headlines -----------------------------------------------------------------------------
     def get_headline(self, engine: str, prompt_version: str, input_key: str) -> str | None:
@@ -252,10 +245,17 @@ class Cache:
     def _write(self, sql: str, rows: list[tuple]) -> None:
         if not rows:
             return
+        with self._transaction():
+            self._db.executemany(sql, rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (one writer at a time; others wait on busy_timeout), rolled back on any error;
+        a database error is one CacheError line."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time; others wait on busy_timeout
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(sql, rows)
+                yield
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -312,15 +311,6 @@ class GeneratingEngine:
         summary = clean_output(raw)
         verdict = check(summary, Context([code, name or "", path, language]), text)
         return (plain_text(summary) if verdict.ok else None), verdict
-
-
-def short_model_label(model: str, gguf_file: str | None, adapter: str | None) -> str:
-    """A readable label for fingerprints: base name of the model (+ adapter name)."""
-    base = (gguf_file or model or "model").rstrip("/").rsplit("/", 1)[-1]
-    base = re.sub(r"\.gguf$", "", base)
-    if adapter:
-        base += "+" + adapter.rstrip("/").rsplit("/", 1)[-1]
-    return base
 
 
 def _fallback_when_unavailable(generate: Callable[..., list[str]]) -> Callable[..., list[str]]:

@@ -339,17 +339,23 @@ def plain_text(text: str) -> str:
     return " ".join(text.split())
 
 
+# Where a model's answer is cut (``clean_output``) and where generation may stop (``hf_stop``): a paragraph
+# break, then a sentence end followed by a capital letter.
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
 def clean_output(text: str, max_sentences: int = 1) -> str:
     """A model's raw answer as report text: first paragraph, one line, whole sentences, no wrapping quotes."""
     text = (text or "").strip()
-    text = re.split(r"\n\s*\n", text, maxsplit=1)[0]
+    text = PARAGRAPH_BREAK.split(text, maxsplit=1)[0]
     text = " ".join(text.split())
     for prefix in ("Answer:", "Response:", "Summary:", "Explanation:", "Sentence:"):
         if text.lower().startswith(prefix.lower()):
             text = text[len(prefix):].strip()
     if len(text) >= 2 and text[0] in "\"'“" and text[-1] in "\"'”":
         text = text[1:-1].strip()
-    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    sentences = SENTENCE_BREAK.split(text)
     if len(sentences) > max_sentences:
         text = " ".join(sentences[:max_sentences])
     if text and text[-1] not in ".!?":

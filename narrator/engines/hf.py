@@ -16,8 +16,8 @@ from typing import Any
 
 from narrator.config import DEFAULTS
 from narrator.engines.base import EngineStatus
-from narrator.engines.generation import GeneratingEngine, short_model_label
-from narrator.engines.hf_choice import ModelChoice, choose_model, shipped_adapter
+from narrator.engines.generation import GeneratingEngine
+from narrator.engines.hf_choice import ModelChoice, choose_model
 from narrator.engines.hf_stop import first_sentence_stop
 from narrator.errors import EngineError
 from narrator.prompts import PromptBudget, render_prompt
@@ -28,16 +28,6 @@ HF_DEFAULTS: dict[str, Any] = {
     key[len("engines.hf."):]: value for key, value in DEFAULTS.items() if key.startswith("engines.hf.")
 }
 GREEDY = {"do_sample": False, "num_beams": 1, "repetition_penalty": 1.0}
-
-
-def default_adapter(adapter: str, model: str, gguf_file: str | None) -> str | None:
-    """The adapter to use: the configured one; ``"none"`` for no adapter; when unset, the cocktail adapter that
-    ships with narrator if the base is the model it was trained on (the SmolLM2-135M-Instruct stand-in)."""
-    if adapter.strip().lower() == "none":
-        return None
-    if adapter:
-        return adapter
-    return shipped_adapter(model, gguf_file)
 
 
 class HFEngine(GeneratingEngine):
@@ -153,7 +143,8 @@ class HFEngine(GeneratingEngine):
         }
 
     def _label(self) -> str:
-        return short_model_label(self.model_id, self.gguf_file, self.adapter)
+        choice = self.choice
+        return choice.label + (f"+{choice.adapter_label}" if choice.adapter_label else "")
 
     # -- model -------------------------------------------------------------------------------------
     def load(self) -> None:

@@ -1,26 +1,23 @@
 """Stopping generation at the end of a narration's first sentence, for each sequence of a batch on its own.
 
 A report keeps one sentence of every answer (``guard.clean_output`` cuts at the first paragraph break, then at
-the first sentence end: ``.``, ``!`` or ``?``, white space, a capital letter). Tokens generated after that point
-are thrown away, so a sequence that has reached it is marked finished; a batch stops when all of its sequences
-are finished (by this rule, by an end token, or by ``max_new_tokens``). The kept text is the same as without
-the stop. transformers is imported only when a criterion is built.
+the first sentence end: ``.``, ``!`` or ``?``, white space, a capital letter; both patterns are the guard's,
+``PARAGRAPH_BREAK`` and ``SENTENCE_BREAK``). Tokens generated after that point are thrown away, so a sequence
+that has reached it is marked finished; a batch stops when all of its sequences are finished (by this rule, by
+an end token, or by ``max_new_tokens``). The kept text is the same as without the stop. transformers is imported only when a criterion is built.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-# What clean_output cuts at: a paragraph break after some text, or a sentence end followed by a capital.
-_PARAGRAPH_END = re.compile(r"\S\s*\n\s*\n")
-_SENTENCE_END = re.compile(r"[.!?]\s+[A-Z]")
+from narrator.engines.guard import PARAGRAPH_BREAK, SENTENCE_BREAK
 
 
 def first_sentence_complete(text: str) -> bool:
     """True once ``text`` holds more than its first sentence (so ``clean_output`` would cut it)."""
-    text = text.lstrip()
-    return bool(_PARAGRAPH_END.search(text) or _SENTENCE_END.search(text))
+    text = text.lstrip()  # then a paragraph break always follows some text, as in clean_output's stripped answer
+    return bool(PARAGRAPH_BREAK.search(text) or SENTENCE_BREAK.search(text))
 
 
 def first_sentence_stop(tokenizer: Any, prompt_length: int) -> Any:

@@ -6,14 +6,15 @@ no git command is run outside ``narrator.git``.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from narrator.git.facts import CommitFacts
 from narrator.git.text import clean_text, decode
-from narrator.git.walker import Repository, run_git
+from narrator.git.walker import HistoryIndex, Repository, parse_offset, run_git
 
 
 @dataclass(frozen=True)
@@ -137,30 +138,24 @@ def last_commit_before(repo: Repository, moment: datetime, revisions: Sequence[s
 
 def dominant_offset(repo: Repository, since: datetime | None, until: datetime | None,
                     revisions: Sequence[str] = ("HEAD",), all_branches: bool = False,
-                    limit: int = 5000, index: Any = None) -> int | None:
+                    limit: int = 5000, index: HistoryIndex | None = None) -> int | None:
     """The committer UTC offset (in minutes) most commits in [since, until] were made with, or None.
 
     This is the repository's own time: reports date a release the way ``git log`` shows it. ``index``: the
     ``HistoryIndex`` of these revisions, when the caller has it (then no git command runs).
     """
     if index is not None:
-        counts: dict[int, int] = {}
-        for minutes in index.offsets_between(since, until, limit):
-            counts[minutes] = counts.get(minutes, 0) + 1
-        return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0] if counts else None
-    args = ["log", f"--max-count={limit}", "--format=%ci"]  # "2026-02-18 19:41:55 -0800": the offset is last
-    if since is not None and since.timestamp() > 86400:
-        args.append(f"--since-as-filter=@{int(since.timestamp())}")
-    if until is not None and until.timestamp() > 86400:
-        args.append(f"--until=@{int(until.timestamp()) + 1}")
-    args += ["--branches", "--remotes"] if all_branches else list(revisions)
-    proc = run_git(repo.root, [*args, "--"], check=False)
-    counts = {}
-    for line in decode(proc.stdout).splitlines():
-        raw = line.rsplit(" ", 1)[-1]
-        if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():
-            minutes = (int(raw[1:3]) * 60 + int(raw[3:5])) * (-1 if raw[0] == "-" else 1)
-            counts[minutes] = counts.get(minutes, 0) + 1
+        offsets: list[int | None] = list(index.offsets_between(since, until, limit))
+    else:
+        args = ["log", f"--max-count={limit}", "--format=%ci"]  # "2026-02-18 19:41:55 -0800": the offset is last
+        if since is not None and since.timestamp() > 86400:
+            args.append(f"--since-as-filter=@{int(since.timestamp())}")
+        if until is not None and until.timestamp() > 86400:
+            args.append(f"--until=@{int(until.timestamp()) + 1}")
+        args += ["--branches", "--remotes"] if all_branches else list(revisions)
+        proc = run_git(repo.root, [*args, "--"], check=False)
+        offsets = [parse_offset(line.rsplit(" ", 1)[-1]) for line in decode(proc.stdout).splitlines()]
+    counts = Counter(o for o in offsets if o is not None)
     if not counts:
         return None
     return max(counts.items(), key=lambda kv: (kv[1], -abs(kv[0])))[0]

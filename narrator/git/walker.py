@@ -227,6 +227,13 @@ def _git_time(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
 
 
+def parse_offset(raw: str) -> int | None:
+    """A git UTC offset ("-0800", the last field of ``%ci``) in minutes; None when it is not one."""
+    if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():
+        return (int(raw[1:3]) * 60 + int(raw[3:5])) * (-1 if raw[0] == "-" else 1)
+    return None
+
+
 HISTORY_VERSION = "1"  # of HistoryIndex.encode
 
 
@@ -311,13 +318,9 @@ def read_history_index(repo: Repository, revisions: Sequence[str] = ("HEAD",),
         parts = line.split(b" ")
         if len(parts) < 3:
             continue
-        raw = parts[-1].decode("ascii", "replace")
-        offset = 0
-        if len(raw) == 5 and raw[0] in "+-" and raw[1:].isdigit():
-            offset = (int(raw[1:3]) * 60 + int(raw[3:5])) * (-1 if raw[0] == "-" else 1)
         shas.append(parts[0].decode("ascii"))
         times.append(int(parts[1]))
-        offsets.append(offset)
+        offsets.append(parse_offset(parts[-1].decode("ascii", "replace")) or 0)
     return HistoryIndex(tuple(shas), tuple(times), tuple(offsets))
 
 
