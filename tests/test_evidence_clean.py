@@ -62,6 +62,8 @@ def test_clean_markup(raw, expected):
     ("Fixed the thing - @someone", "Fixed the thing"),
     ("Fixed the thing. Fixes #12", "Fixed the thing"),
     ("#123: Fixed the thing", "Fixed the thing"),
+    ("#13002 Improve logging of failed download URLs", "Improve logging of failed download URLs"),
+    ("#1 priority: speed", "#1 priority: speed"),
     ("Keep #123 in the middle", "Keep #123 in the middle"),
     ("Make listener creation context-aware by @EricGusmao in https://github.com/labstack/echo/pull/2936",
      "Make listener creation context-aware"),

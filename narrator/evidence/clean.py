@@ -206,7 +206,8 @@ _TRAILING_CREDITS = [
                r":?\s+(?:#|GH-)\d+(?:\s*(?:,|and|&)\s*(?:#|GH-)?\d+)*\)?\s*\.?$", re.I),
     re.compile(r"\s*(?:#|GH-)\d+(?:\s*,\s*(?:#|GH-)\d+)*\s*$"),
 ]
-_LEADING_CREDITS = re.compile(r"^(?:(?:#|GH-)\d+\s*[:.)-]\s*|\[(?:#|GH-)?\d+\]\s*[:.-]?\s*)")
+# "#123: Fix ...", "[#123] Fix ...", and a bare number before a capitalised sentence: "#13002 Improve logging ..."
+_LEADING_CREDITS = re.compile(r"^(?:(?:#|GH-)\d+(?:\s*[:.)-]\s*|\s+(?=[A-Z][a-z]))|\[(?:#|GH-)?\d+\]\s*[:.-]?\s*)")
 
 
 def strip_credits(text: str) -> str:
