@@ -119,9 +119,15 @@ def _source_churn(commit: CommitFacts) -> int:
 
 
 def _cached_records(session: Session, commits: Sequence[CommitFacts]) -> dict[str, Any]:
+    """The cached evidence of these commits; a merge's record counts only if it was gathered from the same files
+    (with its diff, or without: ``CommitFacts.files_known``)."""
     if session.cache is None:
         return {}
-    return session.cache.get_records(session.repo.key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits])
+    records = session.cache.get_records(session.repo.key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits])
+    for c in commits:
+        if c.is_merge and c.sha in records and records[c.sha].get("files_known", True) is not c.files_known:
+            del records[c.sha]
+    return records
 
 
 def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
@@ -226,7 +232,10 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
         fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:
-        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: _to_dict(ev) for sha, ev in fresh.items()})
+        unread = {c.sha for c in missing if not c.files_known}
+        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: {**_to_dict(ev), "files_known": False}
+                                                           if sha in unread else _to_dict(ev)
+                                                           for sha, ev in fresh.items()})
     found.update(fresh)
     return found
 
@@ -290,7 +299,7 @@ def brought_in(merge: CommitFacts, by_sha: Mapping[str, CommitFacts], mainline: 
         if len(seen) > _BRANCH_LIMIT:
             return []
         stack.extend(p for p in by_sha[sha].parents if p in by_sha and p not in mainline and p not in seen)
-    return [by_sha[s] for s in sorted(seen, key=lambda s: by_sha[s].committed_at)]
+    return [by_sha[s] for s in sorted(seen, key=lambda s: (by_sha[s].committed_at, s))]  # ties: one order, any run
 
 
 def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequence[CommitFacts],

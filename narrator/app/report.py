@@ -7,7 +7,7 @@ narrate (cached) -> aggregate (``narrator.report.model``) -> optional model head
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Sequence
 
@@ -19,6 +19,7 @@ from narrator.git.facts import CommitFacts
 from narrator.git.filters import CommitFilter
 from narrator.evidence.forge import forge_of
 from narrator.git.history import dominant_offset, last_commit_before, remote_url, tags_on
+from narrator.git.merges import merges_needing_files
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
 from narrator.report.model import PeriodInput, Report, Thresholds, build_report
@@ -76,10 +77,12 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
     current_shas = [s for s, when in listed if window.since is None or when >= window.since]
     previous_shas = [s for s, when in listed if window.since is not None and when < window.since
                      and previous is not None and previous.since <= when <= previous.until]
-    facts = session.facts(current_shas)
+    facts = _with_merge_files(session, session.facts(current_shas, merge_files=False), current_shas,
+                              everything=request.filter != CommitFilter())
     notes, compared = [], True
     try:  # the comparison is secondary: a damaged older history must not cost the whole report
-        facts.update(session.facts(previous_shas))
+        # the previous period is summed over work commits only: its merges' files are never read
+        facts.update(session.facts(previous_shas, merge_files=False))
     except RepositoryError as exc:
         log.warning("previous period unreadable: %s", exc)
         previous_shas, compared = [], False
@@ -95,6 +98,22 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
         notes.append(f"This is a shallow clone: the history is cut{cut}, so older work is not counted.")
     return WalkOutcome(commits=prepared(current_shas), previous=prepared(previous_shas), revision_label=label,
                        notes=notes, compared=compared)
+
+
+def _with_merge_files(session: Session, facts: dict[str, CommitFacts], shas: Sequence[str],
+                      everything: bool) -> dict[str, CommitFacts]:
+    """The window's facts with the files of exactly the merges that may have brought in work from outside it
+    (``narrator.git.merges``; ``everything``: of every merge, as filters by author or path need them). The other
+    merges go without files whether or not the cache holds them, so a report is the same cold and warm."""
+    window = {s: facts[s] for s in shas if s in facts}
+    needed = set(window) if everything else set(merges_needing_files(window))
+    unread = [s for s, c in window.items() if c.is_merge and not c.files_known and s in needed]
+    if unread:
+        facts.update(session.fill_merges(unread))
+    for sha, c in window.items():
+        if c.is_merge and c.files_known and sha not in needed:
+            facts[sha] = replace(c, files=(), files_known=False)
+    return facts
 
 
 def report_window(session: Session, request: ReportRequest, now: datetime | None = None) -> Window:

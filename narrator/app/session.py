@@ -121,17 +121,28 @@ class Session:
         self._histories[asked] = found
         return found
 
-    def facts(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
-        """Facts for these commits: from the cache where present, else from one git process (then cached)."""
+    def facts(self, shas: Sequence[str], merge_files: bool = True) -> dict[str, CommitFacts]:
+        """Facts for these commits: from the cache where present, else from one git process (then cached).
+
+        ``merge_files=False``: merges may come without their files (``files_known`` False; read so when missing,
+        kept so in the cache); the report fills those it needs with ``fill_merges``."""
         cache = self.cache
         found = cache.get_facts(self.repo.key, list(shas)) if cache is not None else {}
         missing = [s for s in shas if s not in found]
-        if not missing:
-            return found
+        if missing:
+            self._read_facts(missing, found, merge_files)
+        if merge_files:
+            unread = [s for s in shas if s in found and not found[s].files_known]
+            if unread:
+                found.update(self.fill_merges(unread))
+        return found
+
+    def _read_facts(self, missing: Sequence[str], found: dict[str, CommitFacts], merge_files: bool) -> None:
+        cache = self.cache
         self.progress.start("Reading history", len(missing))
         fresh: list[CommitFacts] = []
         try:
-            for commit in read_facts(self.repo, missing, on_commit=self.progress.advance):
+            for commit in read_facts(self.repo, missing, on_commit=self.progress.advance, merge_files=merge_files):
                 fresh.append(commit)
                 if cache is not None and len(fresh) >= _FACTS_FLUSH:
                     cache.put_facts(self.repo.key, fresh)
@@ -142,7 +153,13 @@ class Session:
         if cache is not None:
             cache.put_facts(self.repo.key, fresh)
         found.update((f.sha, f) for f in fresh)
-        return found
+
+    def fill_merges(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
+        """These merges' facts with their files (the diff against the first parent), read in one git process and
+        cached so."""
+        filled: dict[str, CommitFacts] = {}
+        self._read_facts(shas, filled, True)
+        return filled
 
     def mark_bots(self, commits: Iterable[CommitFacts], include_bots: bool | None = None) -> list[CommitFacts]:
         """Commits with ``is_bot`` set from the bot patterns (``include_bots``: count them as team work)."""
@@ -174,9 +191,13 @@ class Session:
         engine = engine or self.engine()
         descriptions = descriptions or {}
 
+        by_sha = {c.sha: c for c in commits}
+
         def basis(sha: str) -> str:  # what a heuristic sentence was made from: classification and description
             digest = classifications[sha].digest
             text = descriptions.get(sha, "")
+            if not by_sha[sha].files_known:  # a merge's sentence names its size only when its files were read
+                text += "\0files unknown"
             return digest if not text else hashlib.sha256(f"{digest}\0{text}".encode("utf-8", "surrogatepass")
                                                           ).hexdigest()[:16]
         cache, key = self.cache, self.repo.key
@@ -194,7 +215,6 @@ class Session:
                 cache.put_narrations(key, stamped(batch), fingerprint, PROMPT_VERSION)
 
         # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
-        by_sha = {c.sha: c for c in commits}
         stale = [n for n in found.values() if n.source == "heuristic" and n.basis != basis(n.sha)]
         if stale:
             refreshed = [replace(n, text=narrate_commit(by_sha[n.sha], classifications[n.sha],

@@ -84,11 +84,17 @@ class TeamSession(Session):
         self._engines = engines  # one engine (and model) for the whole team
         self._memo: dict[str, CommitFacts] = {}
 
-    def facts(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
-        missing = [s for s in shas if s not in self._memo]
+    def facts(self, shas: Sequence[str], merge_files: bool = True) -> dict[str, CommitFacts]:
+        memo = self._memo
+        missing = [s for s in shas if s not in memo or (merge_files and not memo[s].files_known)]
         if missing:
-            self._memo.update(super().facts(missing))
+            memo.update(super().facts(missing, merge_files))
         return {s: self._memo[s] for s in shas if s in self._memo}
+
+    def fill_merges(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
+        filled = super().fill_merges(shas)
+        self._memo.update(filled)
+        return filled
 
     def close(self) -> None:  # the shared cache is closed by the Team
         self.cache = None

@@ -227,10 +227,14 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
             return f"{what}, from {pr.group(2)}."
         branch = _MR_MERGE.match(subject) or _BRANCH_MERGE.match(subject)
         if branch:
+            if not commit.files_known:  # its files were not read: the commits it brought in are in the report
+                return f"Merged the branch \u201c{branch.group(1)}\u201d."
             return f"Merged the branch \u201c{branch.group(1)}\u201d ({_size(commit)} changed)."
         titled = _TITLED_MERGE.match(subject)
         if titled:  # a pull request merged with its own title: "fix X (#123)"
             return f"Merged contribution {titled.group(2)}: \u201c{clean_subject(titled.group(1))}\u201d."
+        if not commit.files_known:
+            return "Merged work from another branch."
         return f"Merged work from another branch ({_size(commit)} changed)."
     if commit.is_revert:
         original = _REVERT_OF.match(subject)

@@ -14,7 +14,7 @@ from typing import Any
 
 _ADDED, _DELETED = attrgetter("added"), attrgetter("deleted")
 
-FACTS_VERSION = 3  # bump when the shape or the meaning of the facts changes (part of the cache key)
+FACTS_VERSION = 4  # bump when the shape or the meaning of the facts changes (part of the cache key); 4: files_known
 
 
 class ChangeType(str, Enum):
@@ -96,7 +96,9 @@ class FileDiff:
 class CommitFacts:
     """Everything narrator knows about one commit, computed from git alone.
 
-    Merge commits carry the files of their diff against the first parent.
+    Merge commits carry the files of their diff against the first parent, except where ``files_known`` is False:
+    a merge read without its diff (a report whose window holds every commit the merge brought in reads no merge
+    diff: those commits already say what changed), its ``files`` empty until ``Session.facts`` fills them.
     """
 
     sha: str
@@ -114,6 +116,7 @@ class CommitFacts:
     is_revert: bool = False
     reverted_sha: str | None = None
     is_bot: bool = False
+    files_known: bool = True
 
     @property
     def short_sha(self) -> str:
@@ -143,7 +146,7 @@ class CommitFacts:
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "sha": self.sha,
             "parents": list(self.parents),
             "author": [self.author.name, self.author.email],
@@ -163,6 +166,9 @@ class CommitFacts:
             "reverted_sha": self.reverted_sha,
             "is_bot": self.is_bot,
         }
+        if not self.files_known:  # only then: a commit's JSON (``narrate commit``) keeps its shape
+            data["files_known"] = False
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CommitFacts":
@@ -192,9 +198,11 @@ class CommitFacts:
             is_revert=data["is_revert"],
             reverted_sha=data["reverted_sha"],
             is_bot=data["is_bot"],
+            files_known=data.get("files_known", True),
         )
         if not (type(facts.sha) is str and type(facts.subject) is str and type(facts.body) is str
                 and type(facts.is_merge) is bool and type(facts.is_revert) is bool and type(facts.is_bot) is bool
+                and type(facts.files_known) is bool
                 and (facts.reverted_sha is None or type(facts.reverted_sha) is str)
                 and all(type(p) is str for p in facts.parents)):
             raise TypeError("a value of the wrong type")
