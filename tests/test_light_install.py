@@ -9,6 +9,7 @@ pyproject.toml are checked to hold nothing of the model stack.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,3 +127,45 @@ def test_report_digest_and_hook_work_without_the_model_stack(tmp_path, light_env
 
     engines = narrate(light_env, "engines", "--repo", str(repo.path))  # probes the hf engine's packages
     assert engines.returncode == 0 and "heuristic" in engines.stdout
+
+
+LOADED = '''
+import runpy, sys
+sys.argv = ["narrate", *sys.argv[1:]]
+try:
+    runpy.run_module("narrator", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+names = sorted(sys.modules)
+sys.stderr.write("\\nLOADED " + " ".join(names) + "\\n")
+sys.exit(code)
+'''
+
+
+def test_json_report_with_the_builtin_engine_loads_no_templates_delivery_or_plugin_scan(tmp_path, isolated_env):
+    """``--format json`` with the heuristic engine streams the report without Jinja2, without the delivery
+    package (mail, TLS, HTTP) and without scanning the installed distributions for engine plugins."""
+    repo = GitRepo(tmp_path / "shop")
+    repo.commit("feat: add export to spreadsheet", {"src/export.py": "def export():\n    return 1\n"},
+                when=BASE_DATE + timedelta(hours=1))
+    out = tmp_path / "r.json"
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    run = subprocess.run([sys.executable, "-c", LOADED, "report", "--repo", str(repo.path), "--since",
+                          "2026-11-01", "--until", "2026-11-08", "--format", "json", "-o", str(out)],
+                         env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["repository"] == "shop"
+    loaded = set(run.stderr.rsplit("LOADED ", 1)[1].split())
+    assert "narrator.app.report" in loaded  # the report did run in this interpreter
+    unwanted = {m for m in loaded if m.split(".")[0] in ("jinja2", "markupsafe", "email", "ssl", "smtplib")
+                or m.startswith(("narrator.report.render", "narrator.delivery", "narrator.app.delivery"))
+                or m == "importlib.metadata"}
+    assert not unwanted, f"a JSON report loaded {sorted(unwanted)}"
+
+    md = subprocess.run([sys.executable, "-c", LOADED, "report", "--repo", str(repo.path), "--since",
+                         "2026-11-01", "--until", "2026-11-08", "--format", "md"],
+                        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert md.returncode == 0 and md.stdout.startswith("# shop")
+    assert "jinja2" in set(md.stderr.rsplit("LOADED ", 1)[1].split())  # (the check above can see Jinja2)

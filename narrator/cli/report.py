@@ -130,6 +130,8 @@ def report_command(repo_paths: tuple[str, ...], workspace: str | None, since: st
 
 
 def _plan(destinations: tuple[str, ...], settings: Any, resend: bool) -> Any:
+    if not destinations:  # no --to: the delivery package (mail, TLS, HTTP) is not even imported
+        return None
     from narrator.app.delivery import plan_delivery
 
     return plan_delivery(destinations, settings, force=resend)
@@ -150,6 +152,11 @@ def _write_single(result: Any, fmt: str, output: str | None, template: str | Non
         from narrator.report.render import render
 
         emit_pdf(render(result, "html", detail=detail), output)
+        return
+    if fmt == "json" and not template:  # streamed JSON needs no template engine: Jinja2 is not imported
+        from narrator.report.json_out import json_chunks
+
+        emit(json_chunks(result), output)
         return
     from narrator.report.render import render_chunks
 

@@ -7,7 +7,6 @@ An entry point names a class (or factory) called as ``factory(config_section: di
 from __future__ import annotations
 
 import logging
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from narrator.engines.base import Engine, EngineStatus
@@ -33,6 +32,8 @@ def _load_target(target: str) -> Callable[..., Any]:
 
 def available() -> dict[str, str]:
     """Engine name -> "module:attr", plugins included (a plugin cannot shadow a built-in)."""
+    from importlib.metadata import entry_points  # the scan of installed distributions: only when asked
+
     found = dict(BUILTIN)
     for ep in entry_points(group="narrator.engines"):
         found.setdefault(ep.name, ep.value)
@@ -41,7 +42,8 @@ def available() -> dict[str, str]:
 
 def create(name: str, settings: dict[str, Any] | None = None) -> Engine:
     """Instantiate the engine called ``name`` with its config section."""
-    engines = available()
+    # a built-in needs no scan of the installed distributions (a plugin cannot shadow a built-in anyway)
+    engines = {name: BUILTIN[name]} if name in BUILTIN else available()
     if name not in engines:
         raise EngineError(f"unknown engine '{name}'; available: {', '.join(sorted(engines))}")
     try:
