@@ -15,6 +15,7 @@ and the peak resident memory of the narrate process.
     python bench/walk.py --commits 50000 --rounds 3
     python bench/walk.py --repo /path/to/real/clone --since 2000-01-01
     python bench/walk.py --baseline-src /path/to/older/checkout   # also time that code, same rounds
+    python bench/walk.py --repo CLONE --warm-only --src MAIN --baseline-src OLDER   # warm runs only, paired
 
 With ``--baseline-src``, every round also times the narrator found in that source tree (PYTHONPATH), so a
 change can be compared with the code before it under the same machine load.
@@ -200,9 +201,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated repository")
     parser.add_argument("--build-only", metavar="PATH", help="only generate the --commits repository at PATH (reuse it "
                         "with --repo PATH)")
-    parser.add_argument("--baseline-src", help="also time the narrator in this source tree (e.g. a worktree of main)")
+    parser.add_argument("--baseline-src", action="append", default=[],
+                        help="also time the narrator in this source tree (e.g. a worktree of main); repeatable")
+    parser.add_argument("--src", help="the source tree timed as 'this code' (default: the tree of this script)")
+    parser.add_argument("--warm-only", action="store_true", help="fill each code's cache once (untimed), then time "
+                        "only warm runs: every round times the floor and each code's warm report in turn")
     args = parser.parse_args()
-    here = str(Path(__file__).resolve().parents[1])
+    here = str(Path(args.src).resolve()) if args.src else str(Path(__file__).resolve().parents[1])
     if args.build_only:
         t = time.perf_counter()
         build_repo(Path(args.build_only), args.commits)
@@ -224,7 +229,14 @@ def main() -> None:
         floor_cmd = ["git", "-C", str(repo), "log", "--numstat", f"--since={args.since}", *until, "HEAD"]
         report_args = ["report", "--repo", str(repo), "--since", args.since, *(["--until", args.until] if args.until
                                                                                else []), "--format", "json"]
-        sources = {"": here, **({"baseline ": str(Path(args.baseline_src).resolve())} if args.baseline_src else {})}
+        baselines = [str(Path(b).resolve()) for b in args.baseline_src]
+        sources = {"": here, **{("baseline " if i == 0 else f"baseline{i + 1} "): b for i, b in enumerate(baselines)}}
+        kinds = ("warm",) if args.warm_only else ("cold", "warm")
+        if args.warm_only:  # one untimed cold run per code fills the cache the timed warm runs read
+            for number, src in enumerate(sources.values()):
+                env = {**os.environ, "NARRATOR_CACHE_DIR": str(work / f"cache-warm-{number}"),
+                       "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
+                timed(narrate_command(src, *report_args), env, cwd=work)
         runs: dict[str, list[tuple[float, float]]] = {"floor": []}
         loads: dict[str, list[float]] = {}
         rss: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
@@ -241,14 +253,15 @@ def main() -> None:
             if cliff_cmd:
                 loads.setdefault("git-cliff", []).append(load1())
                 runs.setdefault("git-cliff", []).append(timed(cliff_cmd, cwd=work))
-            for tag, src in sources.items():
-                cache = work / f"cache-{r}-{len(tag)}"
+            for number, (tag, src) in enumerate(sources.items()):
+                cache = work / (f"cache-warm-{number}" if args.warm_only else f"cache-{r}-{number}")
                 env = {**os.environ, "NARRATOR_CACHE_DIR": str(cache), "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
                 narrate = narrate_command(src, *report_args)
-                for kind in ("cold", "warm"):
+                for kind in kinds:
                     loads.setdefault(f"{tag}{kind}", []).append(load1())
                     runs.setdefault(f"{tag}{kind}", []).append(timed(narrate, env, cwd=work))
-                shutil.rmtree(cache, ignore_errors=True)
+                if not args.warm_only:
+                    shutil.rmtree(cache, ignore_errors=True)
         for tag, src in ({} if args.no_rss else sources).items():
             env = {**os.environ, "NARRATOR_CACHE_DIR": str(work / f"cache-mem-{len(tag)}"),
                    "NARRATOR_CONFIG_FILE": str(work / "none.toml")}
@@ -271,8 +284,8 @@ def main() -> None:
         rows = [("floor", "git log --numstat (floor)", "")] + ([("git-cliff", "git-cliff (whole history)", "")]
                                                                if cliff_cmd else [])
         for tag in sources:
-            rows += [(f"{tag}cold", f"{tag}narrate report cold", " (target <= 5)"),
-                     (f"{tag}warm", f"{tag}narrate report warm", " (target <= 1.5)")]
+            rows += [(f"{tag}cold", f"{tag}narrate report cold", " (target <= 5)")] if not args.warm_only else []
+            rows += [(f"{tag}warm", f"{tag}narrate report warm", " (target <= 1.5)")]
         for key, label, target in rows:
             print(f"  {label:28}{wall[key]:8.3f} {wall[key] / wall['floor']:6.2f}x {cpu[key]:8.3f} "
                   f"{cpu[key] / cpu['floor']:6.2f}x  {count / wall[key]:>10,.0f}{target}  "
@@ -281,10 +294,16 @@ def main() -> None:
             print(f"  peak RSS of {tag}narrate: cold {cold_rss[0] / 1024:.0f} MiB, warm {warm_rss[0] / 1024:.0f} MiB "
                   f"(largest process of the run, git included: cold {cold_rss[1] / 1024:.0f} MiB, warm "
                   f"{warm_rss[1] / 1024:.0f} MiB) [load {loads[tag + 'rss'][0]:.2f}/{loads[tag + 'rss'][1]:.2f}]")
-        if args.baseline_src:
-            for kind in ("cold", "warm"):
-                print(f"  {kind}: this code / baseline = {wall[kind] / wall['baseline ' + kind]:.2f}x wall, "
-                      f"{cpu[kind] / cpu['baseline ' + kind]:.2f}x cpu")
+        for tag, src in sources.items():
+            print(f"  code{' (' + tag.strip() + ')' if tag else ''}: {src}")
+            if not tag:
+                continue
+            for kind in kinds:
+                pairs = [(a[0] / b[0], a[1] / b[1]) for a, b in zip(runs[kind], runs[tag + kind])]
+                print(f"  {kind}: this code / {tag.strip()} = {wall[kind] / wall[tag + kind]:.2f}x wall, "
+                      f"{cpu[kind] / cpu[tag + kind]:.2f}x cpu (medians); per round "
+                      f"{statistics.median(w for w, _ in pairs):.2f}x wall, {statistics.median(c for _, c in pairs):.2f}x cpu"
+                      " (median of the paired ratios)")
         for key, values in runs.items():
             print(f"  {key} runs (wall/cpu s [load]): "
                   f"{', '.join(f'{w:.2f}/{c:.2f} [{ld:.2f}]' for (w, c), ld in zip(values, loads[key]))}")
