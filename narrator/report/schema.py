@@ -81,12 +81,14 @@ DESCRIPTIONS: dict[str, str] = {
     "CommitEntry.author": "Author name after .mailmap (the e-mail when there is no name).",
     "CommitEntry.subject": "First line of the commit message, as written (untrusted text).",
     "CommitEntry.category": "Category of the change (see narrator.categories).",
-    "CommitEntry.areas": "Areas of the code base the change touched.",
+    "CommitEntry.areas": "Areas of the code base the change touched (none for a merge whose files were not read).",
     "CommitEntry.narration": "The plain-English sentence describing the change.",
     "CommitEntry.narration_source": "Who wrote the sentence: model, heuristic, or none.",
-    "CommitEntry.files": "Files changed.",
-    "CommitEntry.lines_added": "Lines added.",
-    "CommitEntry.lines_deleted": "Lines removed.",
+    "CommitEntry.files": "Files changed. A merge counts its diff against its first parent only when it may have "
+                         "brought in commits outside the report; otherwise 0 (the commits it brought in are in the "
+                         "report and count their own files and lines).",
+    "CommitEntry.lines_added": "Lines added (0 for a merge whose files were not read, as for files).",
+    "CommitEntry.lines_deleted": "Lines removed (0 for a merge whose files were not read, as for files).",
     "CommitEntry.is_merge": "A merge commit.",
     "CommitEntry.is_revert": "A commit undoing another.",
     "CommitEntry.is_bot": "Made by an automated account.",
