@@ -72,6 +72,7 @@ _JARGON = [
     (re.compile(r"\bw/o\b", re.I), "without"),
     (re.compile(r"\bw/", re.I), "with "),
 ]
+_ANY_JARGON = re.compile(r"deps|repo|config|docs|prs?\b|refactor|impl|msg|func|w/", re.I)  # a superset, to skip
 _TICKET_PREFIX = re.compile(r"^\s*(\[[^\]]{1,30}\]\s*|[A-Z][A-Z0-9]+-\d+[:\s]+\s*)+")
 _TRAILING_REFS = re.compile(r"\s*(\((#\d+|[A-Z][A-Z0-9]+-\d+)(,\s*#\d+)*\)|\[(skip ci|ci skip)\])\s*$", re.I)
 _PR_MERGE = re.compile(r"^Merge pull request (#\d+) from (\S+)", re.I)
@@ -115,6 +116,8 @@ def _plain(text: str) -> str:
     quote = any(m.group(1).lower() in GRAMMAR_WORDS for m in _BACKTICKS.finditer(text))
     text = _BACKTICKS.sub(lambda m: f"\u201c{m.group(1)}\u201d" if quote and re.fullmatch(r"[A-Za-z_]\w*", m.group(1))
                           else m.group(1), text)
+    if not _ANY_JARGON.search(text):  # no jargon word anywhere: the loop below would change nothing
+        return text
     out = []
     for chunk in text.split(" "):
         if _PLAIN_WORD.match(chunk):

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Iterable, Protocol, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry
@@ -178,6 +180,7 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
     for k, ws in enumerate(words):
         for w in ws:
             postings.setdefault(w, []).append(k)
+    weights = [sum(idf[w] for w in ws) for ws in words]  # each title's weight, summed once
 
     out: list[EntryMatch] = []
     for entry in entries:
@@ -201,17 +204,14 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
         entry_words = significant_words(entry.text)
         if len(entry_words) < MIN_SHARED:
             continue
-        counts: dict[int, int] = {}
-        for w in entry_words:
-            for k in postings.get(w, ()):
-                counts[k] = counts.get(k, 0) + 1
+        counts = Counter(chain.from_iterable([postings[w] for w in entry_words if w in postings]))
         scored = []
         for k, count in counts.items():  # the same commits, scores and order as comparing with every commit
             if count < MIN_SHARED:
                 continue
             subject_words = words[k]
             shared = subject_words & entry_words
-            weight = sum(idf[w] for w in subject_words)
+            weight = weights[k]
             score = sum(idf[w] for w in shared) / weight if weight else 0.0
             scored.append((score, k))
         if not scored:

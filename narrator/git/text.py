@@ -41,9 +41,15 @@ def decode(raw: bytes) -> str:
         return raw.decode("utf-8", "replace")
 
 
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # what the substitutions below can change in ASCII text
+
+
 def clean_text(text: object) -> str:
     """Multi-line text with escape sequences and control characters removed (tabs and newlines kept)."""
-    text = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    text = str(text)
+    if text.isascii() and not _ASCII_CONTROL.search(text):  # most text: nothing to remove (one scan, not five)
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _LINE_SEPARATORS.sub("\n", text)
     text = _ANSI.sub("", text)
     return _CONTROL.sub("", text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -739,10 +740,13 @@ def tier_words(tier: str) -> str:
 def _reverted(work: Sequence[CommitFacts]) -> set[str]:
     """Commits undone by a revert in the same window (they are not highlights: the work did not stay)."""
     out = set()
-    shas = {c.sha for c in work}
+    shas = sorted(c.sha for c in work)  # the shas a reverted (maybe abbreviated) sha starts: one bisection each
     for c in work:
         if c.is_revert and c.reverted_sha:
-            out |= {s for s in shas if s.startswith(c.reverted_sha)}
+            at = bisect_left(shas, c.reverted_sha)
+            while at < len(shas) and shas[at].startswith(c.reverted_sha):
+                out.add(shas[at])
+                at += 1
             out.add(c.sha)
     return out
 
