@@ -350,7 +350,8 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
             refresh.add(name)
     weeks = sorted((by_name[n] for n in refresh), key=lambda w: w.start)
     if weeks:  # read the facts once for the whole range (into the cache); each week's build then reads it
-        session.facts([s for s, when in listed if when >= weeks[0].start - timedelta(days=7)])
+        # (and the files of the merges that week needs: a merge whose branch is in the week adds nothing)
+        session.facts([s for s, when in listed if when >= weeks[0].start - timedelta(days=7)], merge_files=False)
 
     all_names = sorted(set(recorded) | {w.name for w in weeks})
     for week in weeks:
