@@ -92,6 +92,7 @@ _FIXES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?|refs?|see)\b:?\
                     re.I)
 
 
+@lru_cache(maxsize=65536)  # a history's vocabulary: every word of every title is stemmed several times
 def stem(word: str) -> str:
     if len(word) > 5 and word.endswith("ing"):
         word = word[:-3]

@@ -51,8 +51,11 @@ _GENERIC_TOPICS = frozenset({"fix", "feat", "feature", "chore", "docs", "doc", "
                              "refactor", "perf", "style", "revert", "deps", "release", "wip", "merge"})
 
 
-def _surface(words: list[str], text: str, surfaces: dict[str, Counter]) -> None:
-    for word in re.findall(r"[A-Za-z][A-Za-z0-9]+", text):
+_SURFACE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
+
+
+def _surface(words: set[str] | frozenset[str], text: str, surfaces: dict[str, Counter]) -> None:
+    for word in _SURFACE_WORD.findall(text):
         root = stem(word.lower())
         if root in words:
             surfaces.setdefault(root, Counter())[word] += 1
@@ -69,7 +72,8 @@ def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[s
         if topic.lower() not in _GENERIC_TOPICS:
             prefix = {"prefix:" + stem(topic.lower())}
             surfaces.setdefault(next(iter(prefix)), Counter())[topic.rstrip("s")] += 1
-    _surface(list(words), title, surfaces)
+    if words:
+        _surface(frozenset(words), title, surfaces)
     for entry in e.entries:
         if entry.section:
             words.add("section:" + entry.section.lower())
