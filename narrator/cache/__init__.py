@@ -54,6 +54,9 @@ MIGRATIONS: list[str] = [
 
 log = logging.getLogger(__name__)
 
+# One encoder for every row (json.dumps with options builds one per call); the same text as json.dumps(x,
+# ensure_ascii=False): rows are plain dicts and lists, so the circular-reference check is left out.
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
 
@@ -150,7 +153,7 @@ class Cache:
         return found
 
     def put_facts(self, repo: str, facts: Iterable[CommitFacts]) -> None:
-        rows = [(repo, f.sha, FACTS_VERSION, json.dumps(f.to_dict(), ensure_ascii=False)) for f in facts]
+        rows = [(repo, f.sha, FACTS_VERSION, _dumps(f.to_dict())) for f in facts]
         self._write("INSERT OR REPLACE INTO facts (repo, sha, version, data) VALUES (?, ?, ?, ?)", rows)
 
     # -- narrations ----------------------------------------------------------------------------
@@ -180,7 +183,7 @@ class Cache:
     ) -> None:
         now = time.time()
         rows = [
-            (repo, n.sha, engine, _narration_version(prompt_version), json.dumps(n.to_dict(), ensure_ascii=False), now)
+            (repo, n.sha, engine, _narration_version(prompt_version), _dumps(n.to_dict()), now)
             for n in narrations
         ]
         self._write(
@@ -213,13 +216,13 @@ class Cache:
         return found
 
     def put_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
-        rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
+        rows = [(repo, sha, kind, version, _dumps(data)) for sha, data in records.items()]
         self._write("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) VALUES (?, ?, ?, ?, ?)", rows)
 
     def replace_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
         """Store these records of ``kind`` and drop the repository's other ones of that kind (a history index
         is only useful for the latest tips: older ones would pile up, megabytes each on a long history)."""
-        rows = [(repo, sha, kind, version, json.dumps(data, ensure_ascii=False)) for sha, data in records.items()]
+        rows = [(repo, sha, kind, version, _dumps(data)) for sha, data in records.items()]
         marks = ",".join("?" * len(records))
         with self._transaction():
             self._db.execute(f"DELETE FROM records WHERE repo = ? AND kind = ? AND sha NOT IN ({marks})",

@@ -207,9 +207,8 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             continue
         counts = Counter(chain.from_iterable([postings[w] for w in entry_words if w in postings]))
         scored = []
-        for k, count in counts.items():  # the same commits, scores and order as comparing with every commit
-            if count < MIN_SHARED:
-                continue
+        # the same commits, scores and order as comparing with every commit
+        for k in [k for k, count in counts.items() if count >= MIN_SHARED]:
             subject_words = words[k]
             shared = subject_words & entry_words
             weight = weights[k]

@@ -82,6 +82,22 @@ def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[s
     return words, prefix
 
 
+def _half_linked(small: set[int], large: set[int], neighbours: dict[int, set[int]]) -> bool:
+    """Whether at least half of ``small`` (rounded up) has a neighbour in ``large``; stops as soon as it is known."""
+    need = (len(small) + 1) // 2
+    left = len(small)
+    empty: set[int] = set()
+    for u in small:
+        left -= 1
+        if not neighbours.get(u, empty).isdisjoint(large):
+            need -= 1
+            if need <= 0:
+                return True
+        elif need > left:
+            return False
+    return need <= 0
+
+
 def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: float = 0.25) -> tuple[Theme, ...]:
     """Groups of related commits (see the module docstring), largest first, then by best score."""
     n = len(evidences)
@@ -132,7 +148,6 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
     members_of: dict[int, set[int]] = {}
     for k in range(n):
         members_of.setdefault(find(k), set()).add(k)
-    empty: set[int] = set()
     for _, i, j in edges:
         a, b = find(i), find(j)
         if a == b:
@@ -141,9 +156,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         # two groups merge only when enough of the smaller one is linked to the larger (no chaining through
         # one shared word): half of its members, rounded up
         if len(members_of[small]) > 1:  # a single commit is linked by this very edge
-            large_members = members_of[large]
-            linked = sum(1 for u in members_of[small] if not neighbours.get(u, empty).isdisjoint(large_members))
-            if linked * 2 < len(members_of[small]):
+            if not _half_linked(members_of[small], members_of[large], neighbours):
                 continue
         parent[small] = large
         members_of[large] |= members_of.pop(small)

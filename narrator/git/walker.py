@@ -18,6 +18,7 @@ import re
 import subprocess
 import threading
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -66,6 +67,7 @@ LANGUAGES = {
 _NAMED_LANGUAGES = {"dockerfile": "Dockerfile", "makefile": "Makefile", "gemfile": "Ruby", "rakefile": "Ruby"}
 
 
+@lru_cache(maxsize=65536)  # paths repeat across a history's commits
 def language_of(path: str) -> str | None:
     name = path.rsplit("/", 1)[-1].lower()
     if name in _NAMED_LANGUAGES:
@@ -416,6 +418,9 @@ def parse_log(tokens: Iterator[bytes]) -> Iterator[CommitFacts]:
         yield _make_facts(sha, parents, header, raw_entries, stats)
 
 
+_clean_path = lru_cache(maxsize=65536)(clean_line)  # the same text as clean_line, once per distinct path
+
+
 def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
     message = clean_text(decode(header[9]))
     subject, _, body = message.strip("\n").partition("\n")
@@ -432,8 +437,8 @@ def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
         added, deleted, binary = stats[index] if index < len(stats) else (0, 0, False)
         change = ChangeType.from_status(status)
         files.append(FileChange(
-            path=clean_line(path), change_type=change,
-            old_path=clean_line(old_path) if old_path else None,
+            path=_clean_path(path), change_type=change,
+            old_path=_clean_path(old_path) if old_path else None,
             language=None if submodule else language_of(path),
             added=added, deleted=deleted, binary=binary and not submodule, submodule=submodule,
         ))
