@@ -124,3 +124,10 @@ def test_a_merge_read_without_files_is_filled_when_shown_alone_or_filtered_by_pa
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert {c["subject"] for c in data["commits"]} == {"Test the exporter", "Merge branch 'feature'"}
+    by_author = run_narrate("report", "--repo", str(git_repo.path), "--since", "2026-11-01", "--until",
+                            "2026-11-30", "--format", "json", "--author", "ada")
+    assert by_author.returncode == 0, by_author.stderr  # a filter may drop the commits a merge brought in
+    assert _merge_entry(json.loads(by_author.stdout), merge)["files"] == 2
+    no_merges = run_narrate("report", "--repo", str(git_repo.path), "--since", "2026-11-01", "--until",
+                            "2026-11-30", "--format", "json", "--no-merges")
+    assert no_merges.returncode == 0 and not any(c["is_merge"] for c in json.loads(no_merges.stdout)["commits"])

@@ -77,8 +77,9 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
     current_shas = [s for s, when in listed if window.since is None or when >= window.since]
     previous_shas = [s for s, when in listed if window.since is not None and when < window.since
                      and previous is not None and previous.since <= when <= previous.until]
+    kept = request.filter  # a filter by author or path may keep a merge without the commits it brought in
     facts = _with_merge_files(session, session.facts(current_shas, merge_files=False), current_shas,
-                              everything=request.filter != CommitFilter())
+                              everything=bool(kept.authors or kept.paths or kept.excludes))
     notes, compared = [], True
     try:  # the comparison is secondary: a damaged older history must not cost the whole report
         # the previous period is summed over work commits only: its merges' files are never read
