@@ -114,6 +114,14 @@ def _content(data: dict) -> dict:
 def test_a_merge_read_without_files_is_filled_when_shown_alone_or_filtered_by_path(git_repo):
     _, merge = _history(git_repo)
     _report(git_repo, "2026-11-01")  # caches the merge without its files
+    import sqlite3
+
+    from narrator.cache import cache_dir
+    from narrator.git.facts import FACTS_VERSION
+
+    with sqlite3.connect(cache_dir() / "cache.sqlite3") as db:  # apart from complete facts: an older narrator
+        versions = [v for (v,) in db.execute("SELECT version FROM facts WHERE sha = ?", (merge,))]
+    assert versions == [-FACTS_VERSION]  # (reading version FACTS_VERSION only) never takes it for an empty merge
     shown = run_narrate("commit", merge, "--repo", str(git_repo.path), "--format", "json")
     assert shown.returncode == 0, shown.stderr
     facts = json.loads(shown.stdout)["facts"]

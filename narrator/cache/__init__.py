@@ -60,6 +60,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
 
+# Facts of a merge read without its diff are kept under this version: complete facts keep FACTS_VERSION (and the
+# narrations keyed by it), and a narrator that does not know such merges never mistakes one for an empty merge.
+_UNREAD = -FACTS_VERSION
+
+
 def _narration_version(prompt_version: str) -> str:
     """Narrations are computed from facts too: a new facts version must not reuse old narrations."""
     return f"{prompt_version}+facts{FACTS_VERSION}"
@@ -135,25 +140,29 @@ class Cache:
 
     # -- facts ---------------------------------------------------------------------------------
     def get_facts(self, repo: str, shas: Sequence[str]) -> dict[str, CommitFacts]:
+        """Cached facts of these commits: complete ones, else a merge's facts without its files (``files_known``
+        False, kept apart under ``_UNREAD``: a narrator that knows no such merges never reads them)."""
         found: dict[str, CommitFacts] = {}
         try:
             for start in range(0, len(shas), _CHUNK):
                 chunk = shas[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT sha, data FROM facts WHERE repo = ? AND version = ? AND sha IN ({marks})",
-                    (repo, FACTS_VERSION, *chunk),
+                    f"SELECT sha, data, version FROM facts WHERE repo = ? AND version IN (?, ?) AND sha IN ({marks})"
+                    " ORDER BY version = ?",  # complete facts last: they win over a merge read without files
+                    (repo, FACTS_VERSION, _UNREAD, *chunk, FACTS_VERSION),
                 )
-                for sha, data in rows:
+                for sha, data, version in rows:
                     facts = _decode(CommitFacts, sha, data)
-                    if facts is not None and facts.sha == sha:  # a row of another commit is damaged too
+                    # a row of another commit is damaged too, and so is a row whose files do not match its kind
+                    if facts is not None and facts.sha == sha and facts.files_known is (version == FACTS_VERSION):
                         found[sha] = facts
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found
 
     def put_facts(self, repo: str, facts: Iterable[CommitFacts]) -> None:
-        rows = [(repo, f.sha, FACTS_VERSION, _dumps(f.to_dict())) for f in facts]
+        rows = [(repo, f.sha, FACTS_VERSION if f.files_known else _UNREAD, _dumps(f.to_dict())) for f in facts]
         self._write("INSERT OR REPLACE INTO facts (repo, sha, version, data) VALUES (?, ?, ?, ?)", rows)
 
     # -- narrations ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 _ADDED, _DELETED = attrgetter("added"), attrgetter("deleted")
 
-FACTS_VERSION = 4  # bump when the shape or the meaning of the facts changes (part of the cache key); 4: files_known
+FACTS_VERSION = 3  # bump when the shape or the meaning of the facts changes (part of the cache key)
 
 
 class ChangeType(str, Enum):
@@ -98,7 +98,8 @@ class CommitFacts:
 
     Merge commits carry the files of their diff against the first parent, except where ``files_known`` is False:
     a merge read without its diff (a report whose window holds every commit the merge brought in reads no merge
-    diff: those commits already say what changed), its ``files`` empty until ``Session.facts`` fills them.
+    diff: those commits already say what changed), its ``files`` empty until ``Session.facts`` fills them (the
+    cache keeps such facts apart from complete ones).
     """
 
     sha: str
