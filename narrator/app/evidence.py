@@ -118,15 +118,19 @@ def _source_churn(commit: CommitFacts) -> int:
     return sum(f.churn for f in commit.files if is_shipped_source(f.path, f.binary))
 
 
+_UNREAD = EVIDENCE_VERSION + "+merge-unread"  # records of merges gathered without their files: kept apart
+
+
 def _cached_records(session: Session, commits: Sequence[CommitFacts]) -> dict[str, Any]:
-    """The cached evidence of these commits; a merge's record counts only if it was gathered from the same files
-    (with its diff, or without: ``CommitFacts.files_known``)."""
+    """The cached evidence of these commits; a merge read without its files (``CommitFacts.files_known``) has its
+    record apart, gathered without them too."""
     if session.cache is None:
         return {}
-    records = session.cache.get_records(session.repo.key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits])
-    for c in commits:
-        if c.is_merge and c.sha in records and records[c.sha].get("files_known", True) is not c.files_known:
-            del records[c.sha]
+    cache, key = session.cache, session.repo.key
+    records = cache.get_records(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits if c.files_known])
+    unread = [c.sha for c in commits if not c.files_known]
+    if unread:
+        records.update(cache.get_records(key, _RECORD, _UNREAD, unread))
     return records
 
 
@@ -233,9 +237,9 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:
         unread = {c.sha for c in missing if not c.files_known}
-        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: {**_to_dict(ev), "files_known": False}
-                                                           if sha in unread else _to_dict(ev)
-                                                           for sha, ev in fresh.items()})
+        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: _to_dict(ev) for sha, ev in fresh.items()
+                                                           if sha not in unread})
+        cache.put_records(key, _RECORD, _UNREAD, {sha: _to_dict(ev) for sha, ev in fresh.items() if sha in unread})
     found.update(fresh)
     return found
 
