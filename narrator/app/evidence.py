@@ -293,6 +293,26 @@ def brought_in(merge: CommitFacts, by_sha: Mapping[str, CommitFacts], mainline: 
     return [by_sha[s] for s in sorted(seen, key=lambda s: by_sha[s].committed_at)]
 
 
+_NAMED_WORK = 3  # a merge's sentence names the branch commits it brought in when there are at most this many
+
+
+def merge_work(commits: Sequence[CommitFacts]) -> dict[str, str]:
+    """For each merge of the window that brought in one to three commits of its own (not merges, not bots): their
+    subjects, one per line, oldest first (the heuristic sentence names them: "Merged work from another branch:
+    “request context tracks session access” and “start version 3.1.3”.")."""
+    merges = [c for c in commits if c.is_merge]
+    if not merges:
+        return {}
+    by_sha = {c.sha: c for c in commits}
+    mainline = _mainline(commits, by_sha)
+    found: dict[str, str] = {}
+    for merge in merges:
+        work = [c for c in brought_in(merge, by_sha, mainline) if not c.is_merge and not c.is_bot]
+        if 0 < len(work) <= _NAMED_WORK:
+            found[merge.sha] = "\n".join(c.subject for c in work)
+    return found
+
+
 def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequence[CommitFacts],
                       by_sha: Mapping[str, CommitFacts], local: Mapping[str, CommitEvidence]) -> None:
     """A changelog entry that cites a pull request matches its merge commit; the work is in the commits the merge

@@ -4,10 +4,11 @@ A generated narration is rejected when it is empty, degenerately repetitive, an 
 English, names something (a file, function, identifier, version or number) that appears nowhere in the
 material the model was given (the commit's message and its diff), or claims a change the diff does not
 show: a verb of change (add, remove, fix, rename, deprecate) needs its evidence ("Removed the orders
-endpoint." is rejected for a commit whose diff only adds it). A rejected narration is replaced by the
-heuristic sentence and counted as a fallback, so the report never shows an invented name. ``plain_text``
-removes code markup (backticks, reST roles such as ``:class:`~a.B```, Markdown links and emphasis) before
-a sentence reaches a report. The checks are deliberately simple and
+endpoint." is rejected for a commit whose diff only adds it), and "a new property (function, class)" needs a
+definition that the diff adds and does not also remove (a property moved within a file is not new). A
+rejected narration is replaced by the heuristic sentence and counted as a fallback, so the report never shows
+an invented name. ``plain_text`` removes code markup (backticks, reST roles such as ``:class:`~a.B```,
+Markdown links and emphasis) before a sentence reaches a report. The checks are deliberately simple and
 conservative: a false rejection costs a plainer sentence, a false acceptance costs the reader's trust.
 """
 
@@ -25,7 +26,7 @@ from narrator.prompts import (
     SYSTEM_PROMPT,
 )
 
-GUARD_VERSION = "6"  # 6: non-ASCII words copied from the material are no foreign language; 5: verbs of change  # part of engine fingerprints: a stricter guard changes what reaches the report
+GUARD_VERSION = "7"  # 7: "a new property/function/class" needs one the diff defines; 6: non-ASCII words copied from the material are no foreign language; 5: verbs of change  # part of engine fingerprints: a stricter guard changes what reaches the report
 
 # Short technical words a plain-English sentence may use without them being in the commit.
 _ALLOWED_TERMS = {
@@ -435,8 +436,38 @@ def _in_text(word: str, text: str) -> bool:
     return stem in text
 
 
+# "a new property / function / class": the diff must define one that it does not also remove (a definition moved
+# or rewritten in place is not new). Each kind's definition markers, and the names they define where they have one.
+_NEW_THING = re.compile(r"\bnew\s+(propert(?:y|ies)|methods?|functions?|class(?:es)?|types?)\b", re.I)
+_DEFINES = {
+    "property": re.compile(r"@(?:\w+\.)*(?:cached_)?property\b()|\bget\s+(\w+)\s*\(\s*\)\s*\{|\{\s*get\s*;()"),
+    "function": re.compile(r"\b(?:def|func|fn|function|sub)\s+(?:\([^)]*\)\s*)?(\w+)"
+                           r"|\b(?:public|private|protected|internal)\s+(?:static\s+)?[\w<>\[\],?]+\s+(\w+)\s*\("),
+    "class": re.compile(r"\b(?:class|struct|interface|trait|enum|record)\s+(\w+)"),
+}
+_THING_KIND = {"propert": "property", "method": "function", "functi": "function", "class": "class", "type": "class"}
+
+
+def _definitions(kind: str, text: str) -> list[str]:
+    """The names ``text`` defines of this kind (an empty name where the marker names nothing, as ``@property``)."""
+    return [next((g for g in m.groups() if g), "") for m in _DEFINES[kind].finditer(text)]
+
+
+def _adds_new(kind: str, evidence: "ChangeEvidence") -> bool:
+    added, removed = _definitions(kind, evidence.added), _definitions(kind, evidence.removed)
+    if kind == "property":  # a decorator names nothing: compare the counts
+        return len(added) > len(removed)
+    return bool(set(added) - set(removed))
+
+
 def unsupported_claim(text: str, evidence: ChangeEvidence) -> str | None:
     """Why a sentence's verb of change is not backed by the diff or the message (None when every one is)."""
+    for match in _NEW_THING.finditer(text):
+        word = match.group(1).lower()
+        kind = next(k for prefix, k in _THING_KIND.items() if word.startswith(prefix))
+        if re.search(rf"\bnew\s+{word[:5]}", evidence.message) or _adds_new(kind, evidence):
+            continue
+        return f"claims a new {kind} the diff does not define"
     for kind, pattern in _CLAIMS.items():
         for match in pattern.finditer(text):
             if _MESSAGE_SUPPORT[kind].search(evidence.message):

@@ -212,26 +212,40 @@ def describe_sentence(description: str) -> str:
     return text if text.endswith((".", "!", "?", "\u2026")) else text + "."
 
 
+def _merge_sentence(commit: CommitFacts, brought_in: str = "") -> str:
+    """What a merge brought in: the pull request and its title, or the branch. ``brought_in`` (the subjects of
+    the branch's own commits, one per line, from the report's judgment: at most three) names the work where git
+    gives no title ("Merge commit from fork")."""
+    subject = commit.subject
+    work = [f"\u201c{clean_subject(s)}\u201d" for s in brought_in.splitlines() if clean_subject(s)]
+    listed = (", ".join(work[:-1]) + " and " + work[-1]) if len(work) > 1 else (work[0] if work else "")
+    pr = _PR_MERGE.match(subject)
+    title = commit.body.strip().splitlines()[0].strip() if commit.body.strip() else ""
+    if pr:
+        what = f"Merged contribution {pr.group(1)}"
+        if title:
+            what += f" (\u201c{clean_subject(title)}\u201d)"
+        return f"{what}, from {pr.group(2)}."
+    branch = _MR_MERGE.match(subject) or _BRANCH_MERGE.match(subject)
+    if branch:
+        if listed:
+            return f"Merged the branch \u201c{branch.group(1)}\u201d, with {listed}."
+        return f"Merged the branch \u201c{branch.group(1)}\u201d ({_size(commit)} changed)."
+    titled = _TITLED_MERGE.match(subject)
+    if titled:  # a pull request merged with its own title: "fix X (#123)"
+        return f"Merged contribution {titled.group(2)}: \u201c{clean_subject(titled.group(1))}\u201d."
+    if listed:
+        return f"Merged work from another branch: {listed}."
+    return f"Merged work from another branch ({_size(commit)} changed)."
+
+
 def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:
     """One sentence for one commit, from its facts only (or from the human description the judgment chose)."""
-    if description and not commit.is_merge:
+    if commit.is_merge:
+        return _merge_sentence(commit, description)
+    if description:
         return describe_sentence(description)
     subject = commit.subject
-    if commit.is_merge:
-        pr = _PR_MERGE.match(subject)
-        title = commit.body.strip().splitlines()[0].strip() if commit.body.strip() else ""
-        if pr:
-            what = f"Merged contribution {pr.group(1)}"
-            if title:
-                what += f" (\u201c{clean_subject(title)}\u201d)"
-            return f"{what}, from {pr.group(2)}."
-        branch = _MR_MERGE.match(subject) or _BRANCH_MERGE.match(subject)
-        if branch:
-            return f"Merged the branch \u201c{branch.group(1)}\u201d ({_size(commit)} changed)."
-        titled = _TITLED_MERGE.match(subject)
-        if titled:  # a pull request merged with its own title: "fix X (#123)"
-            return f"Merged contribution {titled.group(2)}: \u201c{clean_subject(titled.group(1))}\u201d."
-        return f"Merged work from another branch ({_size(commit)} changed)."
     if commit.is_revert:
         original = _REVERT_OF.match(subject)
         if original:
