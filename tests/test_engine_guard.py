@@ -237,3 +237,15 @@ def test_accented_words_not_in_the_material_still_count_as_foreign():
     context = Context([PHP_CODE, "greet", "src/User.php", "PHP"])
     assert check("Gibt eine Begrüßung für den Benutzer zurück.", context).reason == "not English"
     assert check("Возвращает имя пользователя Café Müller.", context).reason == "not English"
+
+
+def test_a_sentence_may_not_state_what_the_message_negates():
+    # flask 5044f3d6: "TypeError: Type str doesn't support the buffer API" became "Python 3.4.2 now supports the
+    # buffer API."
+    message = "Update testing.rst\n\nPython 3.4.2\nTypeError: Type str doesn't support the buffer API"
+    diff = "-       assert 'You were logged in' in rv.data\n+       assert b'You were logged in' in rv.data\n"
+    files = [FileDiff(path="docs/testing.rst", change_type="modified", diff=diff)]
+    ctx = Context([message, "docs/testing.rst", diff], message=message, files=files)
+    assert check("Python 3.4.2 now supports the buffer API.", ctx).reason == "says the opposite of the commit"
+    assert check("Strings in the testing docs no longer need the buffer API on Python 3.4.2.", ctx).ok
+    assert check("The testing guide compares bytes, as str doesn't support the buffer API.", ctx).ok
