@@ -244,3 +244,16 @@ def test_heuristic_says_where_in_at_most_two_areas_code_first():
     only_support = facts("Validate imports keys", paths=("tests/test_a.py", "docs/a.md", "Makefile"))
     assert narrate_commit(only_support, Classifier().classify(only_support)).endswith(
         "in the build and tooling files and the documentation.")
+
+
+def test_a_model_sentence_is_put_in_the_report_voice():
+    """The stand-in writes imperative subjects ("Remove the missing sentinel ...") and gerunds ("Fixing the typing
+    issue ..."); the report says what was done, in the past tense, like its other sentences."""
+    from narrator.engines.heuristic import reported_speech
+
+    assert reported_speech("Remove the missing sentinel and update the docs.") \
+        == "Removed the missing sentinel and update the docs."
+    assert reported_speech("Fixing the typing issue in Flask.") == "Fixed the typing issue in Flask."
+    assert reported_speech("Stopping the server on exit.") == "Stopped the server on exit."
+    for unchanged in ("The session is opened when a request starts.", "Nothing changes here.", "Python 3 now works."):
+        assert reported_speech(unchanged) == unchanged

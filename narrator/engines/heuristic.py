@@ -96,6 +96,20 @@ def _past_tense(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def reported_speech(sentence: str) -> str:
+    """A model's sentence in the report's voice: a leading imperative or gerund verb of change in the past tense
+    ("Remove the missing sentinel ..." -> "Removed ...", "Fixing the typing issue ..." -> "Fixed ..."), as the
+    heuristic sentences read; anything else unchanged."""
+    first = sentence.split(" ", 1)[0].lower()
+    if first.endswith("ing") and len(first) > 5:
+        base = first[:-3]
+        for root in (base, base + "e", base[:-1] if len(base) > 2 and base[-1] == base[-2] else ""):
+            if root and root in _PAST and not root.endswith("s"):
+                return _PAST[root] + sentence[len(first):]
+        return sentence
+    return _past_tense(sentence) if first in _PAST else sentence
+
+
 def _starts_with_verb(text: str) -> bool:
     first = text.split(" ", 1)[0].lower().rstrip(":,")
     return first in _PAST or first.endswith("ed") or first.endswith("ing")
