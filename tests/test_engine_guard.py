@@ -249,3 +249,12 @@ def test_a_sentence_may_not_state_what_the_message_negates():
     assert check("Python 3.4.2 now supports the buffer API.", ctx).reason == "says the opposite of the commit"
     assert check("Strings in the testing docs no longer need the buffer API on Python 3.4.2.", ctx).ok
     assert check("The testing guide compares bytes, as str doesn't support the buffer API.", ctx).ok
+
+
+def test_one_name_joined_to_itself_is_a_loop():
+    # flask f0d3b71a: the changelog entry names is_json and get_json; the model wrote get_json twice
+    from narrator.engines.guard import _is_repetitive
+
+    assert _is_repetitive("Flask.wrappers.Response now supports the get_json() and get_json() methods.")
+    assert _is_repetitive("Added retries, retries and timeouts.")
+    assert not _is_repetitive("Added is_json and get_json to the response.")

@@ -169,6 +169,9 @@ def _is_repetitive(text: str) -> bool:
     files = [f.lower() for f in _FILE_NAME.findall(text)]
     if len(files) != len(set(files)):
         return True
+    # "the get_json() and get_json() methods": one name joined to itself (the material named two)
+    if re.search(r"(?<![\w.])([\w.]+(?:\(\))?)\s*(?:,|and|or|,\s*and)\s+\1(?![\w(])", text, re.I):
+        return True
     # the same four words twice in one short answer ("adds the x.yaml file to the x.yaml file") is a loop
     fours = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
     if len(fours) != len(set(fours)):
