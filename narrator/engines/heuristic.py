@@ -16,7 +16,7 @@ from narrator.evidence.clean import GRAMMAR_WORDS
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "6"
+HEURISTIC_VERSION = "7"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -153,9 +153,23 @@ def _two_sentences(text: str) -> str:
     and only the first when two are still longer than ``_LONG``."""
     sentences = re.split(r"(?<=[a-z0-9)\]'\"][.!?])\s+(?=[A-Z])", text)
     if len(sentences) <= 1:
-        return text
+        return _first_clause(text)
     kept = " ".join(sentences[:2])
-    return sentences[0] if len(kept) > _LONG else kept
+    return _first_clause(sentences[0]) if len(kept) > _LONG else kept
+
+
+def _first_clause(sentence: str) -> str:
+    """A sentence longer than ``_LONG`` cut at its first semicolon outside brackets ("A: x; y; z" -> "A: x"): a
+    list of clauses is the developer's changelog, the first one says what the change is."""
+    if len(sentence) <= _LONG:
+        return sentence
+    depth = 0
+    for i, ch in enumerate(sentence):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == ";" and depth <= 0 and i >= 40:
+            return sentence[:i].rstrip(" ,:")
+    return sentence
 
 
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
