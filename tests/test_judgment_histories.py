@@ -286,3 +286,25 @@ def test_a_merge_without_a_title_names_the_commits_its_branch_brought_in():
         "Merged the branch \u201cstable\u201d (1 file changed)."
     assert narrate_commit(stable, Classifier().classify(stable), "fix <b>x</b>") == \
         "Merged the branch \u201cstable\u201d, with \u201cfix <b>x</b>\u201d."  # escaped by the renderers
+
+
+def test_a_commit_with_its_own_changelog_entry_and_shipped_code_is_not_upkeep():
+    """flask fbb6f0bc "all teardown callbacks are called despite errors" names no kind of work (the classifier's
+    fallback, Chores) but adds a changelog entry for users and changes shipped code: new work, not upkeep."""
+    from narrator.app.evidence import own_category
+    from narrator.evidence.changelog import ChangelogEntry
+    from narrator.evidence.commit import CommitEvidence
+    from narrator.git.facts import Classification
+
+    text = "All teardown callbacks are called, even if any raise an error."
+    entry = ChangelogEntry(text=text, raw=f"-   {text} :pr:`5928`", kind=None, kind_source=None, section=None,
+                           version=None, refs=("5928",), path="CHANGES.rst", line=17, source="changelog")
+    fallback = Classification(category="Chores", areas=("src/flask",), rule="fallback")
+    code = CommitEvidence(sha="f" * 40, subject="all teardown callbacks are called despite errors",
+                          entries=(entry,), source_paths=("src/flask/app.py",), source_churn=40)
+    assert own_category(code, fallback).category == "Features"
+    assert own_category(code, fallback, release_notes=True).category == "Chores"  # release notes describe others
+    docs_only = CommitEvidence(sha="e" * 40, subject="changelog wording", entries=(entry,))
+    assert own_category(docs_only, fallback).category == "Chores"
+    chore = Classification(category="Chores", areas=("src/flask",), rule="conventional: chore")
+    assert own_category(code, chore).category == "Chores"  # the author said chore

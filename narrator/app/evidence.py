@@ -235,6 +235,11 @@ def own_category(evidence: CommitEvidence, classification: Classification, relea
     """The category a commit's changelog entry names (a human's section beats the subject's verb); a commit of
     release notes (``release_notes``: its entries describe other commits) is documentation, whatever they say."""
     kinds = [e.kind for e in evidence.entries if e.kind in _KIND_CATEGORY and e.source in ("changelog", "fragment")]
+    if not kinds and not release_notes and classification.rule == "fallback" and evidence.touches_source \
+            and any(e.source in ("changelog", "fragment") for e in evidence.entries):
+        # flask's "all teardown callbacks are called despite errors" names no kind of work, but its author wrote a
+        # changelog entry for users and changed shipped code: a change for users, not upkeep
+        return dataclasses.replace(classification, category="Features", rule="changelog: entry for users")
     if not kinds or classification.category in ("Merges", "Reverts"):
         return classification
     if release_notes:  # "Update changelog": its entries are other commits' work
