@@ -244,3 +244,32 @@ def test_heuristic_says_where_in_at_most_two_areas_code_first():
     only_support = facts("Validate imports keys", paths=("tests/test_a.py", "docs/a.md", "Makefile"))
     assert narrate_commit(only_support, Classifier().classify(only_support)).endswith(
         "in the build and tooling files and the documentation.")
+
+
+def test_a_model_sentence_is_put_in_the_report_voice():
+    """The stand-in writes imperative subjects ("Remove the missing sentinel ...") and gerunds ("Fixing the typing
+    issue ..."); the report says what was done, in the past tense, like its other sentences."""
+    from narrator.engines.heuristic import reported_speech
+
+    assert reported_speech("Remove the missing sentinel and update the docs.") \
+        == "Removed the missing sentinel and update the docs."
+    assert reported_speech("Fixing the typing issue in Flask.") == "Fixed the typing issue in Flask."
+    assert reported_speech("Stopping the server on exit.") == "Stopped the server on exit."
+    for unchanged in ("The session is opened when a request starts.", "Nothing changes here.", "Python 3 now works."):
+        assert reported_speech(unchanged) == unchanged
+
+
+def test_a_subject_that_lists_clauses_is_cut_to_its_first_and_quoting_the_breaking_rule_is_not_breaking():
+    """This project's own subjects are changelogs in one line ("A: x; y; z"): a highlight says the first clause.
+    Its 1abff37 says "a message saying it is a breaking change is one": a rule, not a breaking change."""
+    long = ("Lodash and guice histories: a fix whose subject names the vulnerability it closes is a security fix "
+            "(GHSA first; else the newest CVE); a change of comments only in shipped source is documentation; "
+            "lint/format/typo fixes are tidying; a message saying it is a breaking change is one; more verbs")
+    commit = facts(long)
+    cl = Classifier().classify(commit)
+    assert not cl.breaking
+    assert narrate_commit(commit, cl) == ("Lodash and guice histories: a fix whose subject names the vulnerability it "
+                                          "closes is a security fix (GHSA first; else the newest CVE), in src/app.")
+    assert Classifier().classify(facts("Change the default port. This is a breaking change.")).breaking
+    short = "Speed up search; cache the index"  # short enough: kept whole
+    assert narrate_commit(facts(short), Classifier().classify(facts(short))).startswith("Sped up search; cache")

@@ -167,6 +167,35 @@ def test_an_addition_claimed_for_a_pure_deletion_is_rejected():
     assert check("Removed the legacy export.", ctx).ok
 
 
+def _moved_property_context(message: str = "add back opening session on context push") -> Context:
+    # flask a411a243: the `session` property is moved below a new private method, not created
+    diff = ("-    @property\n-    def session(self) -> SessionMixin:\n+    def _get_session(self) -> SessionMixin:\n"
+            "+    @property\n+    def session(self) -> SessionMixin:\n+        session = self._get_session()\n")
+    files = [FileDiff(path="src/flask/ctx.py", change_type="modified", diff=diff)]
+    return Context([message, "src/flask/ctx.py", diff], message=message, files=files)
+
+
+def test_a_new_thing_needs_a_definition_the_diff_does_not_also_remove():
+    ctx = _moved_property_context()
+    assert check("Added a new property to the session object for session access.", ctx).reason \
+        == "claims a new property the diff does not define"
+    assert check("Added a new method that opens the session.", ctx).ok  # _get_session is new
+    assert check("Added a new class for the session.", ctx).reason == "claims a new class the diff does not define"
+    # the developer says it is a new property: the message backs the claim
+    assert check("Added a new property for the session.", _moved_property_context("new property: session")).ok
+    # a property that is really new, in Python and in C#/JavaScript styles
+    for added in ("+    @cached_property\n+    def total(self):\n", "+  get total() {\n", "+  public int Total { get; }\n"):
+        files = [FileDiff(path="shop/cart.py", change_type="modified", diff=added)]
+        ctx = Context(["cart total", added], message="cart total", files=files)
+        assert check("Added a new property for the cart total.", ctx).ok, added
+    # a Java method rewritten in place is not new; one with a new name is
+    same = "-    public int total(Cart cart) {\n+    public int total(Cart cart, Tax tax) {\n"
+    files = [FileDiff(path="Cart.java", change_type="modified", diff=same)]
+    ctx = Context(["tax in cart total", same], message="tax in cart total", files=files)
+    assert check("Added a new method for the cart total with tax.", ctx).reason \
+        == "claims a new function the diff does not define"
+
+
 def test_plain_text_removes_rest_roles_and_markdown_markup():
     from narrator.engines.guard import plain_text
 
@@ -208,3 +237,24 @@ def test_accented_words_not_in_the_material_still_count_as_foreign():
     context = Context([PHP_CODE, "greet", "src/User.php", "PHP"])
     assert check("Gibt eine Begrüßung für den Benutzer zurück.", context).reason == "not English"
     assert check("Возвращает имя пользователя Café Müller.", context).reason == "not English"
+
+
+def test_a_sentence_may_not_state_what_the_message_negates():
+    # flask 5044f3d6: "TypeError: Type str doesn't support the buffer API" became "Python 3.4.2 now supports the
+    # buffer API."
+    message = "Update testing.rst\n\nPython 3.4.2\nTypeError: Type str doesn't support the buffer API"
+    diff = "-       assert 'You were logged in' in rv.data\n+       assert b'You were logged in' in rv.data\n"
+    files = [FileDiff(path="docs/testing.rst", change_type="modified", diff=diff)]
+    ctx = Context([message, "docs/testing.rst", diff], message=message, files=files)
+    assert check("Python 3.4.2 now supports the buffer API.", ctx).reason == "says the opposite of the commit"
+    assert check("Strings in the testing docs no longer need the buffer API on Python 3.4.2.", ctx).ok
+    assert check("The testing guide compares bytes, as str doesn't support the buffer API.", ctx).ok
+
+
+def test_one_name_joined_to_itself_is_a_loop():
+    # flask f0d3b71a: the changelog entry names is_json and get_json; the model wrote get_json twice
+    from narrator.engines.guard import _is_repetitive
+
+    assert _is_repetitive("Flask.wrappers.Response now supports the get_json() and get_json() methods.")
+    assert _is_repetitive("Added retries, retries and timeouts.")
+    assert not _is_repetitive("Added is_json and get_json to the response.")

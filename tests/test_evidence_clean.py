@@ -29,6 +29,8 @@ if not DATA.is_dir():
     (":meth:`Flask.redirect <flask.Flask.redirect>` too. :issue:`5895`", "Flask.redirect too."),
     ("Use `the docs <https://example.com/docs>`_ now", "Use the docs now"),
     (":ghsa:`68rp-wp8r-4726` fixed", "fixed"),
+    # a role written with two backticks (flask 0.12's CHANGES) is still a role
+    ("Added ``is_json`` to :class:``flask.wrappers.Response``.", "Added is_json to flask.wrappers.Response."),
     # MyST (click's changelog): {role}`target`
     ("{func}`get_binary_stream` and {meth}`~click.testing.CliRunner.isolated_filesystem`. {issue}`123`",
      "get_binary_stream and isolated_filesystem."),

@@ -247,3 +247,64 @@ def test_cached_evidence_follows_the_classification_of_today(git_repo):
     repo.write(".narrator.toml", '[classify]\nrules = [{ category = "Features", subject = "^Tidy" }]\n')
     again = by_subject(report(repo))["Tidy parser module"]
     assert again["category"] == "Features" and again["tier"] == "feature"
+
+
+# -- a merge is described by the work it brought in ---------------------------------------------------------
+
+def test_a_merge_without_a_title_names_the_commits_its_branch_brought_in():
+    """flask 089cb86d "Merge commit from fork" read "Merged work from another branch (6 files changed)."; the
+    report knows the two commits the fork brought in, so the sentence names them (at most three)."""
+    from datetime import datetime, timedelta, timezone
+
+    from narrator.app.evidence import merge_work
+    from narrator.engines.heuristic import narrate_commit
+    from narrator.git.classify import Classifier
+    from narrator.git.facts import CommitFacts, FileChange, Person
+
+    who = Person("Dev", "dev@example.com")
+    start = datetime(2026, 2, 18, tzinfo=timezone.utc)
+
+    def made(n: int, subject: str, parents: tuple[str, ...], merge: bool = False) -> CommitFacts:
+        when = start + timedelta(hours=n)
+        return CommitFacts(sha=f"{n:040x}", parents=parents, author=who, committer=who, authored_at=when,
+                           committed_at=when, subject=subject, is_merge=merge,
+                           files=(FileChange("src/app.py", added=1, deleted=0),))
+
+    base = made(1, "older work", ())
+    one = made(2, "start version 3.1.3", (base.sha,))
+    two = made(3, "request context tracks session access", (one.sha,))
+    fork = made(4, "Merge commit from fork", (base.sha, two.sha), merge=True)
+    wide = [made(10 + i, f"step {i}", ((fork.sha,) if i == 0 else (f"{10 + i - 1:040x}",))) for i in range(4)]
+    stable = made(20, "Merge branch 'stable'", (fork.sha, wide[-1].sha), merge=True)
+    window = [stable, *reversed(wide), fork, two, one, base]
+    work = merge_work(window)
+    assert work == {fork.sha: "start version 3.1.3\nrequest context tracks session access"}  # 4 is too many
+    cl = Classifier().classify(fork)
+    assert narrate_commit(fork, cl, work[fork.sha]) == ("Merged work from another branch: \u201cstart version "
+                                                        "3.1.3\u201d and \u201crequest context tracks session access\u201d.")
+    assert narrate_commit(stable, Classifier().classify(stable), "") == \
+        "Merged the branch \u201cstable\u201d (1 file changed)."
+    assert narrate_commit(stable, Classifier().classify(stable), "fix <b>x</b>") == \
+        "Merged the branch \u201cstable\u201d, with \u201cfix <b>x</b>\u201d."  # escaped by the renderers
+
+
+def test_a_commit_with_its_own_changelog_entry_and_shipped_code_is_not_upkeep():
+    """flask fbb6f0bc "all teardown callbacks are called despite errors" names no kind of work (the classifier's
+    fallback, Chores) but adds a changelog entry for users and changes shipped code: new work, not upkeep."""
+    from narrator.app.evidence import own_category
+    from narrator.evidence.changelog import ChangelogEntry
+    from narrator.evidence.commit import CommitEvidence
+    from narrator.git.facts import Classification
+
+    text = "All teardown callbacks are called, even if any raise an error."
+    entry = ChangelogEntry(text=text, raw=f"-   {text} :pr:`5928`", kind=None, kind_source=None, section=None,
+                           version=None, refs=("5928",), path="CHANGES.rst", line=17, source="changelog")
+    fallback = Classification(category="Chores", areas=("src/flask",), rule="fallback")
+    code = CommitEvidence(sha="f" * 40, subject="all teardown callbacks are called despite errors",
+                          entries=(entry,), source_paths=("src/flask/app.py",), source_churn=40)
+    assert own_category(code, fallback).category == "Features"
+    assert own_category(code, fallback, release_notes=True).category == "Chores"  # release notes describe others
+    docs_only = CommitEvidence(sha="e" * 40, subject="changelog wording", entries=(entry,))
+    assert own_category(docs_only, fallback).category == "Chores"
+    chore = Classification(category="Chores", areas=("src/flask",), rule="conventional: chore")
+    assert own_category(code, chore).category == "Chores"  # the author said chore

@@ -88,7 +88,8 @@ def test_a_report_reads_the_files_of_a_merge_only_when_its_branch_lies_outside_t
     whole = _report(git_repo, "2026-11-01")  # the branch's commits are in the report: they say what changed
     entry = _merge_entry(whole, merge)
     assert (entry["files"], entry["lines_added"], entry["areas"]) == (0, 0, [])
-    assert entry["narration"] == "Merged the branch \u201cfeature\u201d."
+    assert entry["narration"] == ("Merged the branch \u201cfeature\u201d, with \u201cAdd the exporter\u201d and "
+                                  "\u201cTest the exporter\u201d.")  # the work it brought in, not a size
     assert whole["numbers"]["files_touched"] == 3
 
     late = _report(git_repo, "2026-11-10")  # only the merge is in the window: its files say what it brought

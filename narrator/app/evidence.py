@@ -248,6 +248,11 @@ def own_category(evidence: CommitEvidence, classification: Classification, relea
     """The category a commit's changelog entry names (a human's section beats the subject's verb); a commit of
     release notes (``release_notes``: its entries describe other commits) is documentation, whatever they say."""
     kinds = [e.kind for e in evidence.entries if e.kind in _KIND_CATEGORY and e.source in ("changelog", "fragment")]
+    if not kinds and not release_notes and classification.rule == "fallback" and evidence.touches_source \
+            and any(e.source in ("changelog", "fragment") for e in evidence.entries):
+        # flask's "all teardown callbacks are called despite errors" names no kind of work, but its author wrote a
+        # changelog entry for users and changed shipped code: a change for users, not upkeep
+        return dataclasses.replace(classification, category="Features", rule="changelog: entry for users")
     if not kinds or classification.category in ("Merges", "Reverts"):
         return classification
     if release_notes:  # "Update changelog": its entries are other commits' work
@@ -304,6 +309,26 @@ def brought_in(merge: CommitFacts, by_sha: Mapping[str, CommitFacts], mainline: 
             return []
         stack.extend(p for p in by_sha[sha].parents if p in by_sha and p not in mainline and p not in seen)
     return [by_sha[s] for s in sorted(seen, key=lambda s: (by_sha[s].committed_at, s))]  # ties: one order, any run
+
+
+_NAMED_WORK = 3  # a merge's sentence names the branch commits it brought in when there are at most this many
+
+
+def merge_work(commits: Sequence[CommitFacts]) -> dict[str, str]:
+    """For each merge of the window that brought in one to three commits of its own (not merges, not bots): their
+    subjects, one per line, oldest first (the heuristic sentence names them: "Merged work from another branch:
+    “request context tracks session access” and “start version 3.1.3”.")."""
+    merges = [c for c in commits if c.is_merge]
+    if not merges:
+        return {}
+    by_sha = {c.sha: c for c in commits}
+    mainline = _mainline(commits, by_sha)
+    found: dict[str, str] = {}
+    for merge in merges:
+        work = [c for c in brought_in(merge, by_sha, mainline) if not c.is_merge and not c.is_bot]
+        if 0 < len(work) <= _NAMED_WORK:
+            found[merge.sha] = "\n".join(c.subject for c in work)
+    return found
 
 
 def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequence[CommitFacts],

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Sequence
 
-from narrator.app.evidence import HUMAN_SOURCES, PatchPrefetch, judge
+from narrator.app.evidence import HUMAN_SOURCES, PatchPrefetch, judge, merge_work
 from narrator.app.session import Session
 from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
@@ -146,8 +146,10 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     classes = session.classify([*outcome.commits, *outcome.previous])
     tags = tags_on(session.repo, outcome.commits)
     judgments, themes, classes = judge(session, outcome.commits, classes, tags, prefetch)
+    merged = {c.sha for c in outcome.commits if c.is_merge}
     descriptions = {sha: j.description for sha, j in judgments.items()
-                    if j.description_source in HUMAN_SOURCES and j.description}
+                    if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}
+    descriptions.update(merge_work(outcome.commits))  # a merge is described by the work it brought in
     engine = session.engine(request.engine)
     narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions)
     engine_note = getattr(engine, "note", None)  # e.g. the model could not be reached: heuristic sentences used

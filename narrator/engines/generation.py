@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 from narrator.engines.base import BatchCallback, DiffProvider, NarrationRequest, ProgressCallback
 from narrator.engines.guard import GUARD_VERSION, Context, Verdict, check, clean_output, plain_text
+from narrator.engines.heuristic import reported_speech
 from narrator.engines.redact import is_secrets_file, redact, redact_files
 from narrator.errors import EngineError
 from narrator.git.facts import CommitFacts, Narration
@@ -240,7 +241,7 @@ class GeneratingEngine:
                 text = clean_output(raw)
                 verdict = check(text, plan.context, job.text)
                 if verdict.ok:
-                    plan.text = plain_text(text)
+                    plan.text = reported_speech(plain_text(text))
                 else:
                     plan.rejected.append(verdict.reason or "rejected")
                     log.debug("guard rejected %s: %s: %r", plan.request.commit.short_sha, verdict.reason, text)

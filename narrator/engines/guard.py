@@ -4,10 +4,12 @@ A generated narration is rejected when it is empty, degenerately repetitive, an 
 English, names something (a file, function, identifier, version or number) that appears nowhere in the
 material the model was given (the commit's message and its diff), or claims a change the diff does not
 show: a verb of change (add, remove, fix, rename, deprecate) needs its evidence ("Removed the orders
-endpoint." is rejected for a commit whose diff only adds it). A rejected narration is replaced by the
-heuristic sentence and counted as a fallback, so the report never shows an invented name. ``plain_text``
-removes code markup (backticks, reST roles such as ``:class:`~a.B```, Markdown links and emphasis) before
-a sentence reaches a report. The checks are deliberately simple and
+endpoint." is rejected for a commit whose diff only adds it), and "a new property (function, class)" needs a
+definition that the diff adds and does not also remove (a property moved within a file is not new); a
+sentence may not state what the message negates ("doesn't support the buffer API" -> "now supports"). A
+rejected narration is replaced by the heuristic sentence and counted as a fallback, so the report never shows
+an invented name. ``plain_text`` removes code markup (backticks, reST roles such as ``:class:`~a.B```,
+Markdown links and emphasis) before a sentence reaches a report. The checks are deliberately simple and
 conservative: a false rejection costs a plainer sentence, a false acceptance costs the reader's trust.
 """
 
@@ -25,7 +27,7 @@ from narrator.prompts import (
     SYSTEM_PROMPT,
 )
 
-GUARD_VERSION = "6"  # 6: non-ASCII words copied from the material are no foreign language; 5: verbs of change  # part of engine fingerprints: a stricter guard changes what reaches the report
+GUARD_VERSION = "7"  # 7: "a new property/function/class" needs one the diff defines, no reversed negations; 6: non-ASCII words copied from the material are no foreign language; 5: verbs of change  # part of engine fingerprints: a stricter guard changes what reaches the report
 
 # Short technical words a plain-English sentence may use without them being in the commit.
 _ALLOWED_TERMS = {
@@ -166,6 +168,9 @@ def _is_repetitive(text: str) -> bool:
     # the same file named twice ("Add README.md to README.md") says nothing: a loop, not a description
     files = [f.lower() for f in _FILE_NAME.findall(text)]
     if len(files) != len(set(files)):
+        return True
+    # "the get_json() and get_json() methods": one name joined to itself (the material named two)
+    if re.search(r"(?<![\w.])([\w.]+(?:\(\))?)\s*(?:,|and|or|,\s*and)\s+\1(?![\w(])", text, re.I):
         return True
     # the same four words twice in one short answer ("adds the x.yaml file to the x.yaml file") is a loop
     fours = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
@@ -435,8 +440,65 @@ def _in_text(word: str, text: str) -> bool:
     return stem in text
 
 
+# "a new property / function / class": the diff must define one that it does not also remove (a definition moved
+# or rewritten in place is not new). Each kind's definition markers, and the names they define where they have one.
+_NEW_THING = re.compile(r"\bnew\s+(propert(?:y|ies)|methods?|functions?|class(?:es)?|types?)\b", re.I)
+_DEFINES = {
+    "property": re.compile(r"@(?:\w+\.)*(?:cached_)?property\b()|\bget\s+(\w+)\s*\(\s*\)\s*\{|\{\s*get\s*;()"),
+    "function": re.compile(r"\b(?:def|func|fn|function|sub)\s+(?:\([^)]*\)\s*)?(\w+)"
+                           r"|\b(?:public|private|protected|internal)\s+(?:static\s+)?[\w<>\[\],?]+\s+(\w+)\s*\("),
+    "class": re.compile(r"\b(?:class|struct|interface|trait|enum|record)\s+(\w+)"),
+}
+_THING_KIND = {"propert": "property", "method": "function", "functi": "function", "class": "class", "type": "class"}
+
+
+def _definitions(kind: str, text: str) -> list[str]:
+    """The names ``text`` defines of this kind (an empty name where the marker names nothing, as ``@property``)."""
+    return [next((g for g in m.groups() if g), "") for m in _DEFINES[kind].finditer(text)]
+
+
+def _adds_new(kind: str, evidence: "ChangeEvidence") -> bool:
+    added, removed = _definitions(kind, evidence.added), _definitions(kind, evidence.removed)
+    if kind == "property":  # a decorator names nothing: compare the counts
+        return len(added) > len(removed)
+    return bool(set(added) - set(removed))
+
+
+# "Type str doesn't support the buffer API" in the message became "Python 3.4.2 now supports the buffer API.":
+# a verb the commit's message or added lines negate, stated by the sentence without a negation, about the same thing.
+_NEGATED = re.compile(r"\b(?:doesn't|does not|don't|do not|didn't|did not|isn't|is not|aren't|are not|can't|"
+                      r"cannot|can not|won't|will not|wouldn't|never|no longer)\s+([a-z]{3,})((?:\s+[\w.-]+){1,4})")
+_NEGATION_BEFORE = re.compile(r"(?:n't|\bnot|\bnever|\bno longer|\bcannot|\bwithout|\bno)\s+(?:\w+\s+){0,2}$")
+
+
+def reversed_statement(text: str, evidence: ChangeEvidence) -> bool:
+    """True when ``text`` states without a negation what the message (or a line the diff adds) negates: the same
+    verb followed by one of the same specific words within four words."""
+    lower = text.lower()
+    for source in (evidence.message, evidence.added):
+        for m in _NEGATED.finditer(source):
+            verb = m.group(1)
+            objects = {w for w in re.findall(r"[a-z][a-z0-9_]{2,}", m.group(2))
+                       if w not in _GENERIC and w not in _ENGLISH_WORDS}
+            if not objects or verb in ("be", "have", "need", "use"):
+                continue
+            for said in re.finditer(rf"\b{re.escape(verb[:5])}\w*((?:\s+[\w.-]+){{1,4}})", lower):
+                if objects & set(re.findall(r"[a-z][a-z0-9_]{2,}", said.group(1))) \
+                        and not _NEGATION_BEFORE.search(lower[:said.start()]):
+                    return True
+    return False
+
+
 def unsupported_claim(text: str, evidence: ChangeEvidence) -> str | None:
     """Why a sentence's verb of change is not backed by the diff or the message (None when every one is)."""
+    if reversed_statement(text, evidence):
+        return "says the opposite of the commit"
+    for match in _NEW_THING.finditer(text):
+        word = match.group(1).lower()
+        kind = next(k for prefix, k in _THING_KIND.items() if word.startswith(prefix))
+        if re.search(rf"\bnew\s+{word[:5]}", evidence.message) or _adds_new(kind, evidence):
+            continue
+        return f"claims a new {kind} the diff does not define"
     for kind, pattern in _CLAIMS.items():
         for match in pattern.finditer(text):
             if _MESSAGE_SUPPORT[kind].search(evidence.message):

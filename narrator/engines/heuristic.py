@@ -16,7 +16,7 @@ from narrator.evidence.clean import GRAMMAR_WORDS
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 
-HEURISTIC_VERSION = "6"
+HEURISTIC_VERSION = "7"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -97,6 +97,20 @@ def _past_tense(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def reported_speech(sentence: str) -> str:
+    """A model's sentence in the report's voice: a leading imperative or gerund verb of change in the past tense
+    ("Remove the missing sentinel ..." -> "Removed ...", "Fixing the typing issue ..." -> "Fixed ..."), as the
+    heuristic sentences read; anything else unchanged."""
+    first = sentence.split(" ", 1)[0].lower()
+    if first.endswith("ing") and len(first) > 5:
+        base = first[:-3]
+        for root in (base, base + "e", base[:-1] if len(base) > 2 and base[-1] == base[-2] else ""):
+            if root and root in _PAST and not root.endswith("s"):
+                return _PAST[root] + sentence[len(first):]
+        return sentence
+    return _past_tense(sentence) if first in _PAST else sentence
+
+
 def _starts_with_verb(text: str) -> bool:
     first = text.split(" ", 1)[0].lower().rstrip(":,")
     return first in _PAST or first.endswith("ed") or first.endswith("ing")
@@ -142,9 +156,23 @@ def _two_sentences(text: str) -> str:
     and only the first when two are still longer than ``_LONG``."""
     sentences = re.split(r"(?<=[a-z0-9)\]'\"][.!?])\s+(?=[A-Z])", text)
     if len(sentences) <= 1:
-        return text
+        return _first_clause(text)
     kept = " ".join(sentences[:2])
-    return sentences[0] if len(kept) > _LONG else kept
+    return _first_clause(sentences[0]) if len(kept) > _LONG else kept
+
+
+def _first_clause(sentence: str) -> str:
+    """A sentence longer than ``_LONG`` cut at its first semicolon outside brackets ("A: x; y; z" -> "A: x"): a
+    list of clauses is the developer's changelog, the first one says what the change is."""
+    if len(sentence) <= _LONG:
+        return sentence
+    depth = 0
+    for i, ch in enumerate(sentence):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == ";" and depth <= 0 and i >= 40:
+            return sentence[:i].rstrip(" ,:")
+    return sentence
 
 
 def clean_subject(subject: str, classification: Classification | None = None) -> str:
@@ -215,30 +243,44 @@ def describe_sentence(description: str) -> str:
     return text if text.endswith((".", "!", "?", "\u2026")) else text + "."
 
 
+def _merge_sentence(commit: CommitFacts, brought_in: str = "") -> str:
+    """What a merge brought in: the pull request and its title, or the branch. ``brought_in`` (the subjects of
+    the branch's own commits, one per line, from the report's judgment: at most three) names the work where git
+    gives no title ("Merge commit from fork")."""
+    subject = commit.subject
+    work = [f"\u201c{clean_subject(s)}\u201d" for s in brought_in.splitlines() if clean_subject(s)]
+    listed = (", ".join(work[:-1]) + " and " + work[-1]) if len(work) > 1 else (work[0] if work else "")
+    pr = _PR_MERGE.match(subject)
+    title = commit.body.strip().splitlines()[0].strip() if commit.body.strip() else ""
+    if pr:
+        what = f"Merged contribution {pr.group(1)}"
+        if title:
+            what += f" (\u201c{clean_subject(title)}\u201d)"
+        return f"{what}, from {pr.group(2)}."
+    branch = _MR_MERGE.match(subject) or _BRANCH_MERGE.match(subject)
+    if branch:
+        if listed:
+            return f"Merged the branch \u201c{branch.group(1)}\u201d, with {listed}."
+        if not commit.files_known:  # its files were not read: the commits it brought in are in the report
+            return f"Merged the branch \u201c{branch.group(1)}\u201d."
+        return f"Merged the branch \u201c{branch.group(1)}\u201d ({_size(commit)} changed)."
+    titled = _TITLED_MERGE.match(subject)
+    if titled:  # a pull request merged with its own title: "fix X (#123)"
+        return f"Merged contribution {titled.group(2)}: \u201c{clean_subject(titled.group(1))}\u201d."
+    if listed:
+        return f"Merged work from another branch: {listed}."
+    if not commit.files_known:
+        return "Merged work from another branch."
+    return f"Merged work from another branch ({_size(commit)} changed)."
+
+
 def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:
     """One sentence for one commit, from its facts only (or from the human description the judgment chose)."""
-    if description and not commit.is_merge:
+    if commit.is_merge:
+        return _merge_sentence(commit, description)
+    if description:
         return describe_sentence(description)
     subject = commit.subject
-    if commit.is_merge:
-        pr = _PR_MERGE.match(subject)
-        title = commit.body.strip().splitlines()[0].strip() if commit.body.strip() else ""
-        if pr:
-            what = f"Merged contribution {pr.group(1)}"
-            if title:
-                what += f" (\u201c{clean_subject(title)}\u201d)"
-            return f"{what}, from {pr.group(2)}."
-        branch = _MR_MERGE.match(subject) or _BRANCH_MERGE.match(subject)
-        if branch:
-            if not commit.files_known:  # its files were not read: the commits it brought in are in the report
-                return f"Merged the branch \u201c{branch.group(1)}\u201d."
-            return f"Merged the branch \u201c{branch.group(1)}\u201d ({_size(commit)} changed)."
-        titled = _TITLED_MERGE.match(subject)
-        if titled:  # a pull request merged with its own title: "fix X (#123)"
-            return f"Merged contribution {titled.group(2)}: \u201c{clean_subject(titled.group(1))}\u201d."
-        if not commit.files_known:
-            return "Merged work from another branch."
-        return f"Merged work from another branch ({_size(commit)} changed)."
     if commit.is_revert:
         original = _REVERT_OF.match(subject)
         if original:

@@ -39,7 +39,8 @@ _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(^[ \t]*\1[ \t]*$|\Z)", re.S | 
 _DIRECTIVE = re.compile(r"^[ \t]*\.\. [\w:-]+::.*$", re.M)
 _REF_ROLES = frozenset({"issue", "issues", "pr", "prs", "pull", "pulls", "ghsa", "cve", "user", "users", "gh",
                         "ghissue", "ghpull", "bug", "bpo", "commit", "sha", "cwe", "discussion", "ghuser"})
-_ROLE = re.compile(r"(?<!`):(?:[\w.+-]+:)*?(?P<name>[\w+-]+):`(?P<body>[^`]+)`(?!`)")
+# a role's body in one pair of backticks, or (a common slip: flask's ":class:``flask.wrappers.Response``") two
+_ROLE = re.compile(r"(?<!`):(?:[\w.+-]+:)*?(?P<name>[\w+-]+):(?P<tick>``?)(?P<body>[^`]+)(?P=tick)(?!`)")
 _MYST_ROLE = re.compile(r"(?<!`)\{(?P<name>[\w+-]+)(?::[\w+-]+)*\}`(?P<body>[^`]+)`(?!`)")  # MyST: {func}`name`
 _REST_LINK = re.compile(r"`(?P<text>[^`<]*?)\s*<(?P<url>[^`>]*)>`__?")
 _REST_REF = re.compile(r"(?<![`\w])`(?P<text>[^`]+)`__?(?![\w])")

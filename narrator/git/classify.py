@@ -116,7 +116,9 @@ _TEST_DIRS = {"tests", "test", "spec", "specs", "__tests__", "testing", "e2e"}
 _TOOLING_DIRS = {".github", ".gitlab", ".circleci", ".ci", ".buildkite", ".devcontainer", ".husky", ".vscode",
                  "ci", "requirements"}
 # A message that says it breaks users in words: "This is a breaking change, but to a better default value."
-_SAYS_BREAKING = re.compile(r"\b(?:this|it|which) (?:is|introduces|makes) a (?:\w+ )?breaking change\b|"
+# (not a message about such messages: "a message saying it is a breaking change is one" describes a rule)
+_SAYS_BREAKING = re.compile(r"(?<!saying )(?<!says )(?<!said )\b(?:this|it|which) (?:is|introduces|makes) a "
+                            r"(?:\w+ )?breaking change\b|"
                             r"\bBC[- ]break\b|\bbackwards?[- ]incompatible change\b", re.I)
 _TOOLING_KINDS = frozenset({"ci", "tooling", "dependencies", "generated", "minified", "vendored"})
 _ROOT_TOOLING = ["pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "*.toml", "*.yml", "*.yaml", ".*"]
