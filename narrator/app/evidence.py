@@ -118,10 +118,14 @@ def _source_churn(commit: CommitFacts) -> int:
     return sum(f.churn for f in commit.files if is_shipped_source(f.path, f.binary))
 
 
-def _cached_records(session: Session, commits: Sequence[CommitFacts]) -> dict[str, Any]:
+_READ_CHUNK = 2000  # cached evidence records decoded this many at a time (never a whole window's JSON at once)
+
+
+def _cached_shas(session: Session, commits: Sequence[CommitFacts]) -> set[str]:
+    """The commits with a cached evidence record (the records themselves are read later, a chunk at a time)."""
     if session.cache is None:
-        return {}
-    return session.cache.get_records(session.repo.key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits])
+        return set()
+    return session.cache.record_shas(session.repo.key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits])
 
 
 def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
@@ -145,8 +149,8 @@ class PatchPrefetch:
     when it wants exactly these commits (a damaged cache record changes the list: it then reads its own)."""
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts]) -> None:
-        self.records = _cached_records(session, commits)
-        missing = [c for c in commits if c.sha not in self.records]
+        cached = _cached_shas(session, commits)
+        missing = [c for c in commits if c.sha not in cached]
         self.missing = [c.sha for c in missing]
         self.shas = _patch_shas(missing)
         self._texts: list[tuple[str, str]] = []
@@ -177,23 +181,24 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
     found: dict[str, CommitEvidence] = {}
     if cache is not None:
         by_sha = {c.sha: c for c in commits}
-        records = prefetch.records if prefetch is not None else _cached_records(session, commits)
-        for sha, data in records.items():
-            try:
-                evidence = _from_dict(data)
-            except (TypeError, ValueError, KeyError, AttributeError):
-                log.debug("ignoring a damaged evidence record for %s", sha)
-                continue
-            if evidence.sha != sha:
-                log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
-                continue
-            # what the classifier and the bot list say today, not when the record was written (config changes)
-            c, cl = by_sha[sha], classes[sha]
-            if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
-                    cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
-                evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
-                                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
-            found[sha] = evidence
+        for start in range(0, len(commits), _READ_CHUNK):
+            chunk = [c.sha for c in commits[start:start + _READ_CHUNK]]
+            for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, chunk).items():
+                try:
+                    evidence = _from_dict(data)
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    log.debug("ignoring a damaged evidence record for %s", sha)
+                    continue
+                if evidence.sha != sha:
+                    log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
+                    continue
+                # what the classifier and the bot list say today, not when the record was written (config changes)
+                c, cl = by_sha[sha], classes[sha]
+                if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
+                        cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
+                    evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
+                                                   is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
+                found[sha] = evidence
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
@@ -226,7 +231,10 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
         fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:
-        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: _to_dict(ev) for sha, ev in fresh.items()})
+        shas = list(fresh)
+        for start in range(0, len(shas), _READ_CHUNK):  # the JSON of a chunk at a time
+            cache.put_records(key, _RECORD, EVIDENCE_VERSION,
+                              {sha: _to_dict(fresh[sha]) for sha in shas[start:start + _READ_CHUNK]})
     found.update(fresh)
     return found
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from narrator.report.model import Report
 
@@ -44,20 +44,55 @@ def _top_level(context: Mapping[str, Any] | Report) -> Mapping[str, Any]:
 
 
 def json_chunks(context: Mapping[str, Any] | Report) -> Iterator[str]:
-    """The JSON text in pieces: top-level lists item by item, so a 50,000-commit report is never held as one
-    string (the CLI writes the pieces straight to the output)."""
-    top = _top_level(context)
+    """The JSON text in pieces: long lists item by item, the top-level ones and those inside the top-level lists'
+    items (a category's or an area's commits), so a 200,000-commit report is never held as one string (the CLI
+    writes the pieces straight to the output)."""
     yield "{"
-    for index, (key, value) in enumerate(top.items()):
+    for index, (key, value) in enumerate(_top_level(context).items()):
         yield ("," if index else "") + _piece(key) + ":"
-        if isinstance(value, (list, tuple)) and len(value) > 64:
+        if _is_list(value) and (len(value) > _STREAMED or any(map(_holds_long_list, value))):
             yield "["
             for position, item in enumerate(value):
-                yield ("," if position else "") + _piece(item)
+                if position:
+                    yield ","
+                yield from _item_chunks(item)
             yield "]"
         else:
             yield _piece(value)
     yield "}\n"
+
+
+_STREAMED = 64  # lists longer than this are written item by item
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _holds_long_list(value: Any) -> bool:
+    """Whether ``value`` is a dataclass with a field that is a long list (a category's commits)."""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    return fields is not None and any(_is_list(item) and len(item) > _STREAMED
+                                      for item in (getattr(value, name) for name in fields))
+
+
+def _item_chunks(value: Any) -> Iterator[str]:
+    """One item of a top-level list: whole, or field by field with its long lists item by item."""
+    if not _holds_long_list(value):
+        yield _piece(value)
+        return
+    yield "{"
+    for index, name in enumerate(type(value).__dataclass_fields__):
+        item = getattr(value, name)
+        yield ("," if index else "") + _piece(name) + ":"
+        if _is_list(item) and len(item) > _STREAMED:
+            yield "["
+            for position, element in enumerate(item):
+                yield ("," if position else "") + _piece(element)
+            yield "]"
+        else:
+            yield _piece(item)
+    yield "}"
 
 
 def context_json(context: Mapping[str, Any] | Report) -> str:
