@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import sys
 import threading
 import types
 import typing
@@ -60,12 +61,20 @@ def _to_dict(ev: CommitEvidence) -> dict[str, Any]:
     return data
 
 
-def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
+def _from_dict(data: Mapping[str, Any], commit: CommitFacts | None = None) -> CommitEvidence:
+    """The evidence from its cached form; ``commit``'s own sha, subject and body objects are reused when the
+    record holds the same text (a window's evidence holds no second copy of its messages)."""
     entries = tuple(ChangelogEntry(**{**e, "refs": tuple(e.get("refs", ()))}) for e in data.get("entries", ()))
     signals = tuple(Signal(**s) for s in data.get("signals", ()))
-    kinds = tuple((str(k), int(n)) for k, n in data.get("kinds", ()))
+    kinds = tuple((_intern(k) if type(k) is str else str(k), int(n)) for k, n in data.get("kinds", ()))
     plain = {k: v for k, v in data.items() if k in _PLAIN_READ}
-    plain["source_paths"] = tuple(plain.get("source_paths", ()))
+    plain["source_paths"] = tuple(_intern(p) if type(p) is str else p for p in plain.get("source_paths", ()))
+    if commit is not None:
+        for name in ("sha", "subject", "body"):
+            if plain.get(name) == getattr(commit, name):
+                plain[name] = getattr(commit, name)
+    if type(plain.get("category")) is str:
+        plain["category"] = _intern(plain["category"])
     evidence = CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
     if not (_VALID[CommitEvidence](evidence) and all(map(_VALID[ChangelogEntry], entries))
             and all(map(_VALID[Signal], signals))):
@@ -118,6 +127,7 @@ def _source_churn(commit: CommitFacts) -> int:
     return sum(f.churn for f in commit.files if is_shipped_source(f.path, f.binary))
 
 
+_intern = sys.intern
 _READ_CHUNK = 2000  # cached evidence records decoded this many at a time (never a whole window's JSON at once)
 
 
@@ -185,7 +195,7 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
             chunk = [c.sha for c in commits[start:start + _READ_CHUNK]]
             for sha, data in cache.get_records(key, _RECORD, EVIDENCE_VERSION, chunk).items():
                 try:
-                    evidence = _from_dict(data)
+                    evidence = _from_dict(data, by_sha[sha])
                 except (TypeError, ValueError, KeyError, AttributeError):
                     log.debug("ignoring a damaged evidence record for %s", sha)
                     continue

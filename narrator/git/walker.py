@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from narrator.errors import RepositoryError, RevisionError
-from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person
+from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person, person, shared_zone
 from narrator.git.text import clean_line, clean_text, decode
 
 log = logging.getLogger(__name__)
@@ -432,7 +433,7 @@ def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
         added, deleted, binary = stats[index] if index < len(stats) else (0, 0, False)
         change = ChangeType.from_status(status)
         files.append(FileChange(
-            path=clean_line(path), change_type=change,
+            path=sys.intern(clean_line(path)), change_type=change,
             old_path=clean_line(old_path) if old_path else None,
             language=None if submodule else language_of(path),
             added=added, deleted=deleted, binary=binary and not submodule, submodule=submodule,
@@ -440,12 +441,12 @@ def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
     reverted = _REVERT_SHA.search(body)
     is_revert = bool(_REVERT_SUBJECT.match(subject)) or bool(reverted)
     return CommitFacts(
-        sha=sha,
-        parents=parents,
-        author=Person(clean_line(decode(header[2])), clean_line(decode(header[3])).lower()),
-        committer=Person(clean_line(decode(header[4])), clean_line(decode(header[5])).lower()),
-        authored_at=_parse_date(header[6]),
-        committed_at=_parse_date(header[7]),
+        sha=sys.intern(sha),
+        parents=tuple(map(sys.intern, parents)),
+        author=person(clean_line(decode(header[2])), clean_line(decode(header[3])).lower()),
+        committer=person(clean_line(decode(header[4])), clean_line(decode(header[5])).lower()),
+        authored_at=shared_zone(_parse_date(header[6])),
+        committed_at=shared_zone(_parse_date(header[7])),
         subject=subject,
         body=body,
         trailers=tuple(trailers),
