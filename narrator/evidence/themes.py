@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
@@ -58,23 +59,27 @@ def _surface(words: list[str], text: str, surfaces: dict[str, Counter]) -> None:
             surfaces.setdefault(root, Counter())[word] += 1
 
 
-def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[str], set[str]]:
+_intern = sys.intern
+_NO_PREFIX: frozenset[str] = frozenset()
+
+
+def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[str], frozenset[str]]:
     """(ordinary theme words, prefix words that count double)."""
     title = pr_title(e.subject or "", e.body or "")
-    words = set(significant_words(title))
-    prefix: set[str] = set()
+    words = set(map(_intern, significant_words(title)))  # one object per word across a long window
+    prefix: frozenset[str] = _NO_PREFIX
     m = _PREFIX.match(e.subject or "")
     if m:
         topic = m.group("scope") or m.group("topic") or ""
         if topic.lower() not in _GENERIC_TOPICS:
-            prefix = {"prefix:" + stem(topic.lower())}
+            prefix = frozenset({_intern("prefix:" + stem(topic.lower()))})
             surfaces.setdefault(next(iter(prefix)), Counter())[topic.rstrip("s")] += 1
     _surface(list(words), title, surfaces)
     for entry in e.entries:
         if entry.section:
-            words.add("section:" + entry.section.lower())
+            words.add(_intern("section:" + entry.section.lower()))
     for path in e.source_paths:
-        words.add("path:" + path)
+        words.add(_intern("path:" + path))
     return words, prefix
 
 
@@ -103,7 +108,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         return x
 
     shared: Counter = Counter()
-    worded: set[tuple[int, int]] = set()
+    worded: set[int] = set()
     rare = max(3, int(0.1 * n))
     for w, members in index.items():
         if w.startswith("prefix:"):
@@ -115,12 +120,14 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         is_word = not w.startswith(("path:", "section:"))
         weight = (2 if len(members) <= rare else 1) if is_word else 1
         for i in range(len(members)):
+            base = members[i] * n  # a pair (i, j) as one int, i * n + j: a window's pairs are millions
             for j in range(i + 1, len(members)):
-                shared[(members[i], members[j])] += weight
+                shared[base + members[j]] += weight
                 if is_word:
-                    worded.add((members[i], members[j]))
-    edges = sorted(((count, i, j) for (i, j), count in shared.items() if count >= 4 and (i, j) in worded),
+                    worded.add(base + members[j])
+    edges = sorted(((count, *divmod(pair, n)) for pair, count in shared.items() if count >= 4 and pair in worded),
                    reverse=True)
+    del shared, worded
     neighbours: dict[int, set[int]] = {}
     for _, i, j in edges:
         neighbours.setdefault(i, set()).add(j)
