@@ -8,30 +8,11 @@ uses json's C encoder (5x faster on a 5,000-commit report).
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
 
+from narrator.report.json_text import JSON_ESCAPES as _JSON_ESCAPES, encode_default as _encode_default, piece as _piece
 from narrator.report.model import Report
-
-_JSON_ESCAPES = (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"))
-
-
-def _encode_default(value: Any) -> Any:
-    """json's hook for the report's dataclasses (their fields in declaration order) and datetimes."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    fields = getattr(type(value), "__dataclass_fields__", None)
-    if fields is None:
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    return {name: getattr(value, name) for name in fields}
-
-
-def _piece(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_encode_default)
-    for char, code in _JSON_ESCAPES:
-        if char in text:
-            text = text.replace(char, code)
-    return text
+from narrator.report.spill import Entries
 
 
 def _top_level(context: Mapping[str, Any] | Report) -> Mapping[str, Any]:
@@ -50,7 +31,9 @@ def json_chunks(context: Mapping[str, Any] | Report) -> Iterator[str]:
     yield "{"
     for index, (key, value) in enumerate(_top_level(context).items()):
         yield ("," if index else "") + _piece(key) + ":"
-        if _is_list(value) and (len(value) > _STREAMED or any(map(_holds_long_list, value))):
+        if isinstance(value, Entries):
+            yield from _stored(value)
+        elif _is_list(value) and (len(value) > _STREAMED or any(map(_holds_long_list, value))):
             yield "["
             for position, item in enumerate(value):
                 if position:
@@ -63,6 +46,14 @@ def json_chunks(context: Mapping[str, Any] | Report) -> Iterator[str]:
 
 
 _STREAMED = 64  # lists longer than this are written item by item
+
+
+def _stored(entries: Entries) -> Iterator[str]:
+    """Commit entries kept on disk: their stored JSON text, as it is (``spill``)."""
+    yield "["
+    for position, text in enumerate(entries.json_texts()):
+        yield ("," if position else "") + text
+    yield "]"
 
 
 def _is_list(value: Any) -> bool:
@@ -85,7 +76,9 @@ def _item_chunks(value: Any) -> Iterator[str]:
     for index, name in enumerate(type(value).__dataclass_fields__):
         item = getattr(value, name)
         yield ("," if index else "") + _piece(name) + ":"
-        if _is_list(item) and len(item) > _STREAMED:
+        if isinstance(item, Entries):
+            yield from _stored(item)
+        elif _is_list(item) and len(item) > _STREAMED:
             yield "["
             for position, element in enumerate(item):
                 yield ("," if position else "") + _piece(element)
