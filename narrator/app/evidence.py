@@ -383,7 +383,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         s = score(ev)
         d = describe(c.subject, c.body, ev.entries, is_merge=c.is_merge)
         judged[c.sha] = Judgment(
-            score=s.value, tier=s.tier, reasons=tuple(s.reasons), description=d.text,
+            score=s.value, tier=s.tier, reasons=tuple(map(_intern, s.reasons)), description=d.text,
             description_source=d.source, refs=tuple(d.refs),
             entries=tuple(EntryRef(e.text, e.kind or "", e.section or "", e.version or "", e.path, e.line, e.source)
                           for e in ev.entries),

@@ -89,15 +89,16 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
     if n < min_size:
         return ()
     surfaces: dict[str, Counter] = {}
-    per_commit = [_theme_words(e, surfaces) for e in evidences]
+    # kept as tuples (a set per commit is five times the size; only membership and counts are asked of them)
+    per_commit = [(tuple(words), prefix) for words, prefix in (_theme_words(e, surfaces) for e in evidences)]
     df: Counter = Counter()
     for words, prefix in per_commit:
-        df.update(words | prefix)
+        df.update(prefix.union(words))
     limit = max(3, min(int(max_share * n), 200))  # bounded: pairs per word are counted
     specific = {w for w, c in df.items() if 2 <= c <= limit or (w.startswith("prefix:") and c >= 2)}
     index: dict[str, list[int]] = {}
     for k, (words, prefix) in enumerate(per_commit):
-        for w in (words | prefix) & specific:
+        for w in prefix.union(words) & specific:
             index.setdefault(w, []).append(k)
     parent = list(range(n))
 
@@ -160,7 +161,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         counts: Counter = Counter()
         for k in members:
             words, prefix = per_commit[k]
-            counts.update((words | prefix) & specific)
+            counts.update(prefix.union(words) & specific)
         ranked = sorted(counts, key=lambda w: (not w.startswith("prefix:"), -counts[w], w))  # deterministic
         top = [w for w in ranked if counts[w] >= 2 and not w.startswith(("path:", "section:"))][:3]
         if not top:

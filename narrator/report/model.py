@@ -47,7 +47,7 @@ class Thresholds:
     concentration_min_commits: int = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryRef:
     """A changelog entry, news fragment or tag note that describes a commit."""
 
@@ -60,7 +60,7 @@ class EntryRef:
     source: str  # changelog, fragment, tag
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignalRef:
     """A piece of code or text evidence: what it is, the name it is about, and where it shows."""
 
@@ -73,7 +73,7 @@ class SignalRef:
     strength: str  # strong, weak
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judgment:
     """How much a commit matters and why (computed by the judging stage from the repository's own evidence)."""
 
