@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
@@ -108,9 +109,8 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
             x = parent[x]
         return x
 
-    shared: Counter = Counter()
-    worded: set[int] = set()
     rare = max(3, int(0.1 * n))
+    linking: dict[str, tuple[list[int], int, bool]] = {}  # word -> (its commits, weight, a subject word?)
     for w, members in index.items():
         if w.startswith("prefix:"):
             for k in members[1:]:  # the author's own "Topic:" grouping links directly
@@ -119,16 +119,24 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         if len(members) > _MAX_PAIRS_PER_WORD:
             continue  # a word this common in a big window is not specific enough to link two commits
         is_word = not w.startswith(("path:", "section:"))
-        weight = (2 if len(members) <= rare else 1) if is_word else 1
-        for i in range(len(members)):
-            base = members[i] * n  # a pair (i, j) as one int, i * n + j: a window's pairs are millions
-            for j in range(i + 1, len(members)):
-                shared[base + members[j]] += weight
+        linking[w] = (members, (2 if len(members) <= rare else 1) if is_word else 1, is_word)
+    # The pairs are counted one commit at a time, with the commits after it: a long window shares words in
+    # millions of pairs, and only the links (a weight of 4 with a subject word) are kept.
+    edges: list[tuple[int, int, int]] = []
+    for i, (words, _prefix) in enumerate(per_commit):
+        shared: dict[int, int] = {}
+        worded: set[int] = set()
+        for w in words:
+            link = linking.get(w)
+            if link is None:
+                continue
+            members, weight, is_word = link
+            for j in members[bisect_right(members, i):]:  # members are in commit order
+                shared[j] = shared.get(j, 0) + weight
                 if is_word:
-                    worded.add(base + members[j])
-    edges = sorted(((count, *divmod(pair, n)) for pair, count in shared.items() if count >= 4 and pair in worded),
-                   reverse=True)
-    del shared, worded
+                    worded.add(j)
+        edges.extend((count, i, j) for j, count in shared.items() if count >= 4 and j in worded)
+    edges.sort(reverse=True)
     neighbours: dict[int, set[int]] = {}
     for _, i, j in edges:
         neighbours.setdefault(i, set()).add(j)
