@@ -177,11 +177,13 @@ class PatchPrefetch:
             self._error = exc
 
     def texts(self) -> list[tuple[str, str]]:
+        """The diffs read (once: handed over, so the report does not keep up to 400 diffs while it is built)."""
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._texts
+        texts, self._texts = self._texts, []
+        return texts
 
 
 def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
