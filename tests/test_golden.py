@@ -266,3 +266,15 @@ def test_frozen_outputs_stay_inert() -> None:
         if path.suffix == ".html":
             for raw in ("<script>alert", "<img src=x", "<h1>everything", "javascript:alert(1)\""):
                 assert raw not in text, f"{path.relative_to(GOLDEN)} holds unescaped commit text {raw!r}"
+
+
+@pytest.mark.parametrize("scenario, output", _cases(), ids=[f"{s}-{o}" for s, o in _cases()])
+def test_golden_with_entries_on_disk(scenario: str, output: str, built, tmp_path: Path, monkeypatch) -> None:
+    """The same frozen outputs when every report keeps its commit entries on disk (``narrator.report.spill``,
+    used from ``SPILL_FROM`` commits on), byte for byte."""
+    if UPDATE:
+        pytest.skip("refreshing the frozen files")
+    from narrator.report import model
+
+    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    test_golden(scenario, output, built, tmp_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import sys
 import threading
 import types
 import typing
@@ -60,12 +61,20 @@ def _to_dict(ev: CommitEvidence) -> dict[str, Any]:
     return data
 
 
-def _from_dict(data: Mapping[str, Any]) -> CommitEvidence:
+def _from_dict(data: Mapping[str, Any], commit: CommitFacts | None = None) -> CommitEvidence:
+    """The evidence from its cached form; ``commit``'s own sha, subject and body objects are reused when the
+    record holds the same text (a window's evidence holds no second copy of its messages)."""
     entries = tuple(ChangelogEntry(**{**e, "refs": tuple(e.get("refs", ()))}) for e in data.get("entries", ()))
     signals = tuple(Signal(**s) for s in data.get("signals", ()))
-    kinds = tuple((str(k), int(n)) for k, n in data.get("kinds", ()))
+    kinds = tuple((_intern(k) if type(k) is str else str(k), int(n)) for k, n in data.get("kinds", ()))
     plain = {k: v for k, v in data.items() if k in _PLAIN_READ}
-    plain["source_paths"] = tuple(plain.get("source_paths", ()))
+    plain["source_paths"] = tuple(_intern(p) if type(p) is str else p for p in plain.get("source_paths", ()))
+    if commit is not None:
+        for name in ("sha", "subject", "body"):
+            if plain.get(name) == getattr(commit, name):
+                plain[name] = getattr(commit, name)
+    if type(plain.get("category")) is str:
+        plain["category"] = _intern(plain["category"])
     evidence = CommitEvidence(**plain, entries=entries, signals=signals, kinds=kinds)
     if not (_VALID[CommitEvidence](evidence) and all(map(_VALID[ChangelogEntry], entries))
             and all(map(_VALID[Signal], signals))):
@@ -119,19 +128,38 @@ def _source_churn(commit: CommitFacts) -> int:
 
 
 _UNREAD = EVIDENCE_VERSION + "+merge-unread"  # records of merges gathered without their files: kept apart
+_intern = sys.intern
+_READ_CHUNK = 2000  # cached evidence records decoded this many at a time (never a whole window's JSON at once)
 
 
-def _cached_records(session: Session, commits: Sequence[CommitFacts]) -> dict[str, Any]:
-    """The cached evidence of these commits; a merge read without its files (``CommitFacts.files_known``) has its
-    record apart, gathered without them too."""
+def _version(commit: CommitFacts) -> str:
+    """The cache version of a commit's evidence record: a merge read without its files
+    (``CommitFacts.files_known``) has its record apart, gathered without them too."""
+    return EVIDENCE_VERSION if commit.files_known else _UNREAD
+
+
+def _cached_shas(session: Session, commits: Sequence[CommitFacts]) -> set[str]:
+    """The commits with a cached evidence record (the records themselves are read later, a chunk at a time)."""
     if session.cache is None:
-        return {}
+        return set()
     cache, key = session.cache, session.repo.key
-    records = cache.get_records(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits if c.files_known])
+    found = cache.record_shas(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits if c.files_known])
     unread = [c.sha for c in commits if not c.files_known]
-    if unread:
-        records.update(cache.get_records(key, _RECORD, _UNREAD, unread))
-    return records
+    return found | cache.record_shas(key, _RECORD, _UNREAD, unread) if unread else found
+
+
+def _put_records(session: Session, fresh: Mapping[str, CommitEvidence], commits: Mapping[str, CommitFacts]) -> None:
+    """Cache fresh evidence, the JSON of a chunk at a time, each record under its commit's version."""
+    cache, key = session.cache, session.repo.key
+    if cache is None:
+        return
+    shas = list(fresh)
+    for start in range(0, len(shas), _READ_CHUNK):
+        chunk = shas[start:start + _READ_CHUNK]
+        for version in (EVIDENCE_VERSION, _UNREAD):
+            records = {sha: _to_dict(fresh[sha]) for sha in chunk if _version(commits[sha]) == version}
+            if records:
+                cache.put_records(key, _RECORD, version, records)
 
 
 def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
@@ -155,8 +183,8 @@ class PatchPrefetch:
     when it wants exactly these commits (a damaged cache record changes the list: it then reads its own)."""
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts]) -> None:
-        self.records = _cached_records(session, commits)
-        missing = [c for c in commits if c.sha not in self.records]
+        cached = _cached_shas(session, commits)
+        missing = [c for c in commits if c.sha not in cached]
         self.missing = [c.sha for c in missing]
         self.shas = _patch_shas(missing)
         self._texts: list[tuple[str, str]] = []
@@ -173,11 +201,13 @@ class PatchPrefetch:
             self._error = exc
 
     def texts(self) -> list[tuple[str, str]]:
+        """The diffs read (once: handed over, so the report does not keep up to 400 diffs while it is built)."""
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._texts
+        texts, self._texts = self._texts, []
+        return texts
 
 
 def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
@@ -187,23 +217,28 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
     found: dict[str, CommitEvidence] = {}
     if cache is not None:
         by_sha = {c.sha: c for c in commits}
-        records = prefetch.records if prefetch is not None else _cached_records(session, commits)
-        for sha, data in records.items():
-            try:
-                evidence = _from_dict(data)
-            except (TypeError, ValueError, KeyError, AttributeError):
-                log.debug("ignoring a damaged evidence record for %s", sha)
-                continue
-            if evidence.sha != sha:
-                log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
-                continue
-            # what the classifier and the bot list say today, not when the record was written (config changes)
-            c, cl = by_sha[sha], classes[sha]
-            if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
-                    cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
-                evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
-                                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
-            found[sha] = evidence
+        for start in range(0, len(commits), _READ_CHUNK):
+            chunk = commits[start:start + _READ_CHUNK]
+            records = cache.get_records(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in chunk if c.files_known])
+            unread = [c.sha for c in chunk if not c.files_known]
+            if unread:
+                records.update(cache.get_records(key, _RECORD, _UNREAD, unread))
+            for sha, data in records.items():
+                try:
+                    evidence = _from_dict(data, by_sha[sha])
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    log.debug("ignoring a damaged evidence record for %s", sha)
+                    continue
+                if evidence.sha != sha:
+                    log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
+                    continue
+                # what the classifier and the bot list say today, not when the record was written (config changes)
+                c, cl = by_sha[sha], classes[sha]
+                if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
+                        cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
+                    evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
+                                                   is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
+                found[sha] = evidence
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found
@@ -236,10 +271,7 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
         fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
                               is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
     if cache is not None:
-        unread = {c.sha for c in missing if not c.files_known}
-        cache.put_records(key, _RECORD, EVIDENCE_VERSION, {sha: _to_dict(ev) for sha, ev in fresh.items()
-                                                           if sha not in unread})
-        cache.put_records(key, _RECORD, _UNREAD, {sha: _to_dict(ev) for sha, ev in fresh.items() if sha in unread})
+        _put_records(session, fresh, {c.sha: c for c in missing})
     found.update(fresh)
     return found
 
@@ -403,7 +435,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         s = score(ev)
         d = describe(c.subject, c.body, ev.entries, is_merge=c.is_merge)
         judged[c.sha] = Judgment(
-            score=s.value, tier=s.tier, reasons=tuple(s.reasons), description=d.text,
+            score=s.value, tier=s.tier, reasons=tuple(map(_intern, s.reasons)), description=d.text,
             description_source=d.source, refs=tuple(d.refs),
             entries=tuple(EntryRef(e.text, e.kind or "", e.section or "", e.version or "", e.path, e.line, e.source)
                           for e in ev.entries),

@@ -234,7 +234,10 @@ class Session:
             if len(fresh) != len(missing):
                 raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
                                     "commits")
-            found.update((n.sha, n) for n in stamped(fresh))  # as the cache holds them: cold = warm
+            fresh = list(fresh)  # stamped as the cache holds them (cold = warm), one at a time: no second copy
+            for k, n in enumerate(fresh):
+                found[n.sha] = fresh[k] = replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n
+            del fresh
         for n in found.values():
             if n.source == "model":
                 stats["model"] += 1

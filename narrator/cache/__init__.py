@@ -224,6 +224,22 @@ class Cache:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found
 
+    def record_shas(self, repo: str, kind: str, version: str, shas: Sequence[str]) -> set[str]:
+        """Which of these commits have a record of ``kind`` (its data not read: a window of 200,000 commits is
+        asked without decoding 200,000 records)."""
+        found: set[str] = set()
+        try:
+            for start in range(0, len(shas), _CHUNK):
+                chunk = shas[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT sha FROM records WHERE repo = ? AND kind = ? AND version = ? AND sha IN ({marks})",
+                    (repo, kind, version, *chunk))
+                found.update(sha for (sha,) in rows)
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return found
+
     def put_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
         rows = [(repo, sha, kind, version, _dumps(data)) for sha, data in records.items()]
         self._write("INSERT OR REPLACE INTO records (repo, sha, kind, version, data) VALUES (?, ?, ?, ?, ?)", rows)

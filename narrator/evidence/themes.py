@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
@@ -61,24 +63,28 @@ def _surface(words: set[str] | frozenset[str], text: str, surfaces: dict[str, Co
             surfaces.setdefault(root, Counter())[word] += 1
 
 
-def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[str], set[str]]:
+_intern = sys.intern
+_NO_PREFIX: frozenset[str] = frozenset()
+
+
+def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[str], frozenset[str]]:
     """(ordinary theme words, prefix words that count double)."""
     title = pr_title(e.subject or "", e.body or "")
-    words = set(significant_words(title))
-    prefix: set[str] = set()
+    words = set(map(_intern, significant_words(title)))  # one object per word across a long window
+    prefix: frozenset[str] = _NO_PREFIX
     m = _PREFIX.match(e.subject or "")
     if m:
         topic = m.group("scope") or m.group("topic") or ""
         if topic.lower() not in _GENERIC_TOPICS:
-            prefix = {"prefix:" + stem(topic.lower())}
+            prefix = frozenset({_intern("prefix:" + stem(topic.lower()))})
             surfaces.setdefault(next(iter(prefix)), Counter())[topic.rstrip("s")] += 1
     if words:
         _surface(frozenset(words), title, surfaces)
     for entry in e.entries:
         if entry.section:
-            words.add("section:" + entry.section.lower())
+            words.add(_intern("section:" + entry.section.lower()))
     for path in e.source_paths:
-        words.add("path:" + path)
+        words.add(_intern("path:" + path))
     return words, prefix
 
 
@@ -104,15 +110,16 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
     if n < min_size:
         return ()
     surfaces: dict[str, Counter] = {}
-    per_commit = [_theme_words(e, surfaces) for e in evidences]
+    # kept as tuples (a set per commit is five times the size; only membership and counts are asked of them)
+    per_commit = [(tuple(words), prefix) for words, prefix in (_theme_words(e, surfaces) for e in evidences)]
     df: Counter = Counter()
     for words, prefix in per_commit:
-        df.update(words | prefix)
+        df.update(prefix.union(words))
     limit = max(3, min(int(max_share * n), 200))  # bounded: pairs per word are counted
     specific = {w for w, c in df.items() if 2 <= c <= limit or (w.startswith("prefix:") and c >= 2)}
     index: dict[str, list[int]] = {}
     for k, (words, prefix) in enumerate(per_commit):
-        for w in (words | prefix) & specific:
+        for w in prefix.union(words) & specific:
             index.setdefault(w, []).append(k)
     parent = list(range(n))
 
@@ -122,9 +129,8 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
             x = parent[x]
         return x
 
-    shared: Counter = Counter()
-    worded: set[tuple[int, int]] = set()
     rare = max(3, int(0.1 * n))
+    linking: dict[str, tuple[list[int], int, bool]] = {}  # word -> (its commits, weight, a subject word?)
     for w, members in index.items():
         if w.startswith("prefix:"):
             for k in members[1:]:  # the author's own "Topic:" grouping links directly
@@ -133,14 +139,24 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         if len(members) > _MAX_PAIRS_PER_WORD:
             continue  # a word this common in a big window is not specific enough to link two commits
         is_word = not w.startswith(("path:", "section:"))
-        weight = (2 if len(members) <= rare else 1) if is_word else 1
-        for i in range(len(members)):
-            for j in range(i + 1, len(members)):
-                shared[(members[i], members[j])] += weight
+        linking[w] = (members, (2 if len(members) <= rare else 1) if is_word else 1, is_word)
+    # The pairs are counted one commit at a time, with the commits after it: a long window shares words in
+    # millions of pairs, and only the links (a weight of 4 with a subject word) are kept.
+    edges: list[tuple[int, int, int]] = []
+    for i, (words, _prefix) in enumerate(per_commit):
+        shared: dict[int, int] = {}
+        worded: set[int] = set()
+        for w in words:
+            link = linking.get(w)
+            if link is None:
+                continue
+            members, weight, is_word = link
+            for j in members[bisect_right(members, i):]:  # members are in commit order
+                shared[j] = shared.get(j, 0) + weight
                 if is_word:
-                    worded.add((members[i], members[j]))
-    edges = sorted(((count, i, j) for (i, j), count in shared.items() if count >= 4 and (i, j) in worded),
-                   reverse=True)
+                    worded.add(j)
+        edges.extend((count, i, j) for j, count in shared.items() if count >= 4 and j in worded)
+    edges.sort(reverse=True)
     neighbours: dict[int, set[int]] = {}
     for _, i, j in edges:
         neighbours.setdefault(i, set()).add(j)
@@ -170,7 +186,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         counts: Counter = Counter()
         for k in members:
             words, prefix = per_commit[k]
-            counts.update((words | prefix) & specific)
+            counts.update(prefix.union(words) & specific)
         ranked = sorted(counts, key=lambda w: (not w.startswith("prefix:"), -counts[w], w))  # deterministic
         top = [w for w in ranked if counts[w] >= 2 and not w.startswith(("path:", "section:"))][:3]
         if not top:

@@ -6,9 +6,11 @@ serialised to the cache with ``to_dict``/``from_dict``.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -181,19 +183,22 @@ class CommitFacts:
             if not (type(p) is str and (op is None or type(op) is str) and (lang is None or type(lang) is str)
                     and type(a) is int and type(d) is int and type(b) is bool and type(s) is bool):
                 raise TypeError("a file of the wrong shape")
-            files.append(FileChange(path=p, change_type=ChangeType(ct), old_path=op, language=lang, added=a,
+            files.append(FileChange(path=_intern(p), change_type=ChangeType(ct), old_path=op,
+                                    language=_intern(lang) if lang is not None else None, added=a,
                                     deleted=d, binary=b, submodule=s))
+        parents = data["parents"]
         facts = cls(
-            sha=data["sha"],
-            parents=tuple(data["parents"]),
-            author=Person(*_strs(data["author"], 2)),
-            committer=Person(*_strs(data["committer"], 2)),
-            authored_at=datetime.fromisoformat(data["authored_at"]),
-            committed_at=datetime.fromisoformat(data["committed_at"]),
+            sha=_intern(data["sha"]) if type(data["sha"]) is str else data["sha"],
+            parents=tuple(_intern(p) if type(p) is str else p for p in parents) if type(parents) is list
+            else tuple(parents),
+            author=person(*_strs(data["author"], 2)),
+            committer=person(*_strs(data["committer"], 2)),
+            authored_at=shared_zone(datetime.fromisoformat(data["authored_at"])),
+            committed_at=shared_zone(datetime.fromisoformat(data["committed_at"])),
             subject=data["subject"],
             body=data["body"],
             trailers=tuple(_strs(t, 2) for t in data["trailers"]),
-            co_authors=tuple(Person(*_strs(p, 2)) for p in data["co_authors"]),
+            co_authors=tuple(person(*_strs(p, 2)) for p in data["co_authors"]),
             files=tuple(files),
             is_merge=data["is_merge"],
             is_revert=data["is_revert"],
@@ -208,6 +213,32 @@ class CommitFacts:
                 and all(type(p) is str for p in facts.parents)):
             raise TypeError("a value of the wrong type")
         return facts
+
+
+# Shared values: a window of 200,000 commits names a few hundred people, zones and languages, and each file
+# path many times; one object each keeps the facts of a long window small (interned strings are freed with
+# their last user).
+_intern = sys.intern
+
+
+@lru_cache(maxsize=8192)
+def person(name: str, email: str) -> Person:
+    """The one ``Person`` for this name and e-mail (facts share their authors)."""
+    return Person(_intern(name), _intern(email))
+
+
+@lru_cache(maxsize=256)
+def _zone(offset: Any) -> Any:
+    return timezone.utc if not offset else timezone(offset)
+
+
+def shared_zone(when: datetime) -> datetime:
+    """``when`` with a timezone object shared by every time of the same UTC offset."""
+    tz = when.tzinfo
+    if tz is None or tz is timezone.utc:
+        return when
+    shared = _zone(tz.utcoffset(when))
+    return when if shared is tz else when.replace(tzinfo=shared)
 
 
 # Checks for values read back from the cache (cheap: warm reports decode every commit of the window).
@@ -282,11 +313,11 @@ class Narration:
     def from_dict(cls, data: dict[str, Any]) -> "Narration":
         """A narration from its cached form; a value of the wrong type is a TypeError (the row is recomputed)."""
         return cls(
-            sha=_str(data["sha"]),
+            sha=_intern(_str(data["sha"])),
             text=_str(data["text"]),
-            engine=_str(data["engine"]),
-            source=_str(data.get("source", "heuristic")),
+            engine=_intern(_str(data["engine"])),
+            source=_intern(_str(data.get("source", "heuristic"))),
             fallback_reason=_str_or_none(data.get("fallback_reason")),
-            omitted=tuple(_str(o) for o in data.get("omitted", ())),
-            basis=_str(data.get("basis", "")),
+            omitted=tuple(_intern(_str(o)) for o in data.get("omitted", ())),
+            basis=_intern(_str(data.get("basis", ""))),
         )

@@ -16,7 +16,9 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import threading
+from array import array
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import datetime, timezone
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from narrator.errors import RepositoryError, RevisionError
-from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person
+from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person, person, shared_zone
 from narrator.git.text import clean_line, clean_text, decode
 
 log = logging.getLogger(__name__)
@@ -245,21 +247,39 @@ class HistoryIndex:
     (epoch seconds) and committer UTC offset (minutes). One walk of the whole history answers every window
     exactly as ``git log --since-as-filter``/``--until`` would (git filters those without changing its order),
     so a report asks git for its window's list and its timezone once, and a warm run not at all (the session
-    keeps the index in the cache, keyed by the tips it was read from)."""
+    keeps the index in the cache, keyed by the tips it was read from).
 
-    shas: tuple[str, ...]
-    times: tuple[int, ...]
-    offsets: tuple[int, ...]
+    Kept compact (a history of 200,000 commits in about 6 MB, not 40 MB of tuples and strings): the shas as
+    one ``bytes`` of fixed-width binary ids, the times and offsets as arrays."""
+
+    packed: bytes  # the shas, ``width`` bytes each (20 for SHA-1, 32 for SHA-256)
+    width: int
+    times: array
+    offsets: array
+
+    @classmethod
+    def of(cls, shas: Iterable[str], times: Iterable[int], offsets: Iterable[int]) -> "HistoryIndex":
+        shas = list(shas)
+        width = len(shas[0]) // 2 if shas else 20
+        return cls(b"".join(bytes.fromhex(s) for s in shas), width, array("q", times), array("i", offsets))
+
+    @property
+    def shas(self) -> tuple[str, ...]:
+        return tuple(self.sha(k) for k in range(len(self.times)))
+
+    def sha(self, k: int) -> str:
+        """The ``k``-th commit's sha (interned: the facts of the same commit share it)."""
+        return sys.intern(self.packed[k * self.width:(k + 1) * self.width].hex())
 
     def between(self, since: datetime | None, until: datetime | None) -> list[tuple[str, datetime]]:
         """What ``list_commits`` returns for a window with these (inclusive) bounds."""
         low = since.timestamp() if since is not None else None
         high = until.timestamp() if until is not None else None
         out = []
-        for sha, ct in zip(self.shas, self.times):
+        for k, ct in enumerate(self.times):
             if (low is not None and ct < low) or (high is not None and ct > high):
                 continue
-            out.append((sha, datetime.fromtimestamp(ct, tz=timezone.utc)))
+            out.append((self.sha(k), datetime.fromtimestamp(ct, tz=timezone.utc)))
         return out
 
     def offsets_between(self, since: datetime | None, until: datetime | None, limit: int) -> list[int]:
@@ -277,20 +297,32 @@ class HistoryIndex:
         return out
 
     def encode(self) -> str:
-        return "\n".join(f"{sha} {ct} {off}" for sha, ct, off in zip(self.shas, self.times, self.offsets))
+        return "\n".join(f"{self.sha(k)} {ct} {off}" for k, (ct, off) in enumerate(zip(self.times, self.offsets)))
 
     @classmethod
     def decode(cls, text: str) -> "HistoryIndex":
-        """The index from ``encode``'s text; ValueError when it is damaged."""
-        shas, times, offsets = [], [], []
-        for line in text.split("\n") if text else ():
-            sha, ct, off = line.split(" ")
-            if not _SHA.match(sha.encode("ascii")):
-                raise ValueError("not a sha")
-            shas.append(sha)
-            times.append(int(ct))
-            offsets.append(int(off))
-        return cls(tuple(shas), tuple(times), tuple(offsets))
+        """The index from ``encode``'s text; ValueError when it is damaged (read line by line: no list of
+        200,000 lines at once)."""
+        packed, times, offsets = bytearray(), array("q"), array("i")
+        width = 0
+        position = 0
+        for match in _INDEX_LINE.finditer(text):
+            if match.start() != position:
+                raise ValueError("a damaged line")
+            sha = match.group(1)
+            width = width or len(sha) // 2
+            if len(sha) != 2 * width:
+                raise ValueError("shas of two widths")
+            packed += bytes.fromhex(sha)
+            times.append(int(match.group(2)))
+            offsets.append(int(match.group(3)))
+            position = match.end()
+        if position != len(text) or (text and text.endswith("\n")):
+            raise ValueError("a damaged line")
+        return cls(bytes(packed), width or 20, times, offsets)
+
+
+_INDEX_LINE = re.compile(r"([0-9a-f]{40}(?:[0-9a-f]{24})?) ([+-]?\d+) ([+-]?\d+)(?:\n|\Z)")
 
 
 def history_tips(repo: Repository, revisions: Sequence[str] = ("HEAD",), all_branches: bool = False) -> str:
@@ -315,15 +347,18 @@ def read_history_index(repo: Repository, revisions: Sequence[str] = ("HEAD",),
     """One walk of the whole history reachable from ``revisions`` (no diffs)."""
     rev_args = ["--branches", "--remotes"] if all_branches else list(revisions)
     proc = run_git(repo.root, [*_LOG_CONFIG, "log", "--format=%H %ct %ci", *rev_args, "--"])
-    shas, times, offsets = [], [], []
+    packed, times, offsets = bytearray(), array("q"), array("i")
+    width = 0
     for line in proc.stdout.splitlines():
         parts = line.split(b" ")
         if len(parts) < 3:
             continue
-        shas.append(parts[0].decode("ascii"))
+        sha = bytes.fromhex(parts[0].decode("ascii"))
+        width = width or len(sha)
+        packed += sha
         times.append(int(parts[1]))
         offsets.append(parse_offset(parts[-1].decode("ascii", "replace")) or 0)
-    return HistoryIndex(tuple(shas), tuple(times), tuple(offsets))
+    return HistoryIndex(bytes(packed), width or 20, times, offsets)
 
 
 def list_commits(repo: Repository, spec: WalkSpec, index: HistoryIndex | None = None) -> list[tuple[str, datetime]]:
@@ -437,7 +472,7 @@ def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
         added, deleted, binary = stats[index] if index < len(stats) else (0, 0, False)
         change = ChangeType.from_status(status)
         files.append(FileChange(
-            path=_clean_path(path), change_type=change,
+            path=_clean_path(path), change_type=change,  # one string per distinct path (lru_cache)
             old_path=_clean_path(old_path) if old_path else None,
             language=None if submodule else language_of(path),
             added=added, deleted=deleted, binary=binary and not submodule, submodule=submodule,
@@ -445,12 +480,12 @@ def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
     reverted = _REVERT_SHA.search(body)
     is_revert = bool(_REVERT_SUBJECT.match(subject)) or bool(reverted)
     return CommitFacts(
-        sha=sha,
-        parents=parents,
-        author=Person(clean_line(decode(header[2])), clean_line(decode(header[3])).lower()),
-        committer=Person(clean_line(decode(header[4])), clean_line(decode(header[5])).lower()),
-        authored_at=_parse_date(header[6]),
-        committed_at=_parse_date(header[7]),
+        sha=sys.intern(sha),
+        parents=tuple(map(sys.intern, parents)),
+        author=person(clean_line(decode(header[2])), clean_line(decode(header[3])).lower()),
+        committer=person(clean_line(decode(header[4])), clean_line(decode(header[5])).lower()),
+        authored_at=shared_zone(_parse_date(header[6])),
+        committed_at=shared_zone(_parse_date(header[7])),
         subject=subject,
         body=body,
         trailers=tuple(trailers),

@@ -8,30 +8,11 @@ uses json's C encoder (5x faster on a 5,000-commit report).
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
+from narrator.report.json_text import JSON_ESCAPES as _JSON_ESCAPES, encode_default as _encode_default, piece as _piece
 from narrator.report.model import Report
-
-_JSON_ESCAPES = (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"))
-
-
-def _encode_default(value: Any) -> Any:
-    """json's hook for the report's dataclasses (their fields in declaration order) and datetimes."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    fields = getattr(type(value), "__dataclass_fields__", None)
-    if fields is None:
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    return {name: getattr(value, name) for name in fields}
-
-
-def _piece(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=_encode_default)
-    for char, code in _JSON_ESCAPES:
-        if char in text:
-            text = text.replace(char, code)
-    return text
+from narrator.report.spill import Entries
 
 
 def _top_level(context: Mapping[str, Any] | Report) -> Mapping[str, Any]:
@@ -44,20 +25,67 @@ def _top_level(context: Mapping[str, Any] | Report) -> Mapping[str, Any]:
 
 
 def json_chunks(context: Mapping[str, Any] | Report) -> Iterator[str]:
-    """The JSON text in pieces: top-level lists item by item, so a 50,000-commit report is never held as one
-    string (the CLI writes the pieces straight to the output)."""
-    top = _top_level(context)
+    """The JSON text in pieces: long lists item by item, the top-level ones and those inside the top-level lists'
+    items (a category's or an area's commits), so a 200,000-commit report is never held as one string (the CLI
+    writes the pieces straight to the output)."""
     yield "{"
-    for index, (key, value) in enumerate(top.items()):
+    for index, (key, value) in enumerate(_top_level(context).items()):
         yield ("," if index else "") + _piece(key) + ":"
-        if isinstance(value, (list, tuple)) and len(value) > 64:
+        if isinstance(value, Entries):
+            yield from _stored(value)
+        elif _is_list(value) and (len(value) > _STREAMED or any(map(_holds_long_list, value))):
             yield "["
             for position, item in enumerate(value):
-                yield ("," if position else "") + _piece(item)
+                if position:
+                    yield ","
+                yield from _item_chunks(item)
             yield "]"
         else:
             yield _piece(value)
     yield "}\n"
+
+
+_STREAMED = 64  # lists longer than this are written item by item
+
+
+def _stored(entries: Entries) -> Iterator[str]:
+    """Commit entries kept on disk: their stored JSON text, as it is (``spill``)."""
+    yield "["
+    for position, text in enumerate(entries.json_texts()):
+        yield ("," if position else "") + text
+    yield "]"
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _holds_long_list(value: Any) -> bool:
+    """Whether ``value`` is a dataclass with a field that is a long list (a category's commits)."""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    return fields is not None and any(_is_list(item) and len(item) > _STREAMED
+                                      for item in (getattr(value, name) for name in fields))
+
+
+def _item_chunks(value: Any) -> Iterator[str]:
+    """One item of a top-level list: whole, or field by field with its long lists item by item."""
+    if not _holds_long_list(value):
+        yield _piece(value)
+        return
+    yield "{"
+    for index, name in enumerate(type(value).__dataclass_fields__):
+        item = getattr(value, name)
+        yield ("," if index else "") + _piece(name) + ":"
+        if isinstance(item, Entries):
+            yield from _stored(item)
+        elif _is_list(item) and len(item) > _STREAMED:
+            yield "["
+            for position, element in enumerate(item):
+                yield ("," if position else "") + _piece(element)
+            yield "]"
+        else:
+            yield _piece(item)
+    yield "}"
 
 
 def context_json(context: Mapping[str, Any] | Report) -> str:

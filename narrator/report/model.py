@@ -7,22 +7,25 @@ Every sentence built here uses only computed facts and narrations.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
 from narrator.evidence.importance import RELEASE_NOTES_REASON
 from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
+from narrator.report.spill import Entries, EntryStore
 from narrator.report.text import day_label, join_words as _join, one_line, plural
 
 SCHEMA_VERSION = 1
+SPILL_FROM = 2000  # windows of this many commits or more keep their commit entries on disk (``spill``)
 _DELIVERED = set(category_table.DELIVERED)
 _SUPPORT_AREAS = {ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA}
 _AREA_WORDS = {ROOT_AREA: "the top-level files", DOCS_AREA: "the documentation", TESTS_AREA: "the tests",
@@ -45,7 +48,7 @@ class Thresholds:
     concentration_min_commits: int = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryRef:
     """A changelog entry, news fragment or tag note that describes a commit."""
 
@@ -58,7 +61,7 @@ class EntryRef:
     source: str  # changelog, fragment, tag
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignalRef:
     """A piece of code or text evidence: what it is, the name it is about, and where it shows."""
 
@@ -71,7 +74,7 @@ class SignalRef:
     strength: str  # strong, weak
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judgment:
     """How much a commit matters and why (computed by the judging stage from the repository's own evidence)."""
 
@@ -299,6 +302,8 @@ def _plain(value: Any, memo: dict[int, Any]) -> Any:
             if type(value) is Report and found["since"] is None:
                 found["since"] = ""
         return found
+    if isinstance(value, Entries):  # entries read back from disk: new objects each time, so no memo by id
+        return [_plain(v, {}) for v in value]
     if isinstance(value, (list, tuple)):
         return [_plain(v, memo) for v in value]
     if isinstance(value, dict):
@@ -391,6 +396,35 @@ def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo, 
         entry.importance, entry.tier, entry.reasons = j.score, j.tier, list(j.reasons)
         entry.description, entry.entries, entry.signals = j.description, list(j.entries), list(j.signals)
     return entry
+
+
+def _entry_from_json(text: str) -> CommitEntry:
+    """A commit entry back from its JSON text (``spill.EntryStore``): the same values as the one stored."""
+    data = json.loads(text)
+    data["entries"] = [EntryRef(**e) for e in data["entries"]]
+    data["signals"] = [SignalRef(**x) for x in data["signals"]]
+    return CommitEntry(**data)
+
+
+class _MadeEntries(Mapping):
+    """The commit entries of a window made on demand (the few that headlines, highlights and attention quote)
+    instead of held for every commit: ``build_report`` of a long window stores them in an ``EntryStore``."""
+
+    def __init__(self, commits: Sequence[CommitFacts], cls: Mapping[str, Classification],
+                 narrations: Mapping[str, Narration], tz: tzinfo, judgments: Mapping[str, Judgment], forge: Any):
+        self._by_sha = {c.sha: c for c in commits}
+        self._args = (cls, narrations, tz, judgments, forge)
+
+    def __getitem__(self, sha: str) -> CommitEntry:
+        c = self._by_sha[sha]
+        cls, narrations, tz, judgments, forge = self._args
+        return _entry(c, cls[sha], narrations.get(sha), tz, judgments.get(sha), forge)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_sha)
+
+    def __len__(self) -> int:
+        return len(self._by_sha)
 
 
 def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
@@ -505,7 +539,21 @@ def build_report(
     first = min((c.committed_at for c in commits), default=None)
     label = period_label(period.since.astimezone(tz) if period.since else None, until.astimezone(tz),
                          first.astimezone(tz) if first else None)
-    entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge) for c in commits}
+    if len(commits) >= SPILL_FROM:  # a long window: the entries go to disk, the report lists them by position
+        store = EntryStore(_entry_from_json)
+        position: dict[str, int] = {}
+        for c in commits:
+            position[c.sha] = store.add(_entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge))
+        entries: Mapping[str, CommitEntry] = _MadeEntries(commits, cls, narrations, tz, judgments, forge)
+
+        def listed(items: Iterable[CommitFacts]) -> Sequence[CommitEntry]:
+            return store.view(position[c.sha] for c in items)
+    else:
+        entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge)
+                   for c in commits}
+
+        def listed(items: Iterable[CommitFacts]) -> Sequence[CommitEntry]:
+            return [entries[c.sha] for c in items]
     bots = [c for c in commits if c.is_bot]
     humans = [c for c in commits if not c.is_bot]
     merges = [c for c in humans if c.is_merge]
@@ -534,7 +582,7 @@ def build_report(
         CategorySummary(
             name=name, commits=len(items), share=len(items) / len(work) if work else 0.0,
             lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
-            items=[entries[c.sha] for c in items],
+            items=listed(items),
         )
         for name in WORK_CATEGORY_ORDER + sorted(set(by_cat) - set(WORK_CATEGORY_ORDER))
         if (items := by_cat.get(name))
@@ -560,7 +608,7 @@ def build_report(
         areas.append(AreaSummary(
             name=name, commits=len(items), files=len(area_files[name]),
             lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
-            categories=cat_counts, what=what or kinds, items=[entries[c.sha] for c in items], kinds=kinds,
+            categories=cat_counts, what=what or kinds, items=listed(items), kinds=kinds,
         ))
 
     # People
@@ -614,8 +662,7 @@ def build_report(
         headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
         people=people_summary, per_person=per_person, attention=attention, activity=activity,
         activity_unit="week" if activity and activity[0].label.startswith("week of") else "day", peak_days=peak,
-        numbers=numbers, comparison=comparison, bots=[entries[c.sha] for c in bots],
-        merges=[entries[c.sha] for c in merges], commits=[entries[c.sha] for c in commits],
+        numbers=numbers, comparison=comparison, bots=listed(bots), merges=listed(merges), commits=listed(commits),
         engine=dict(engine or {}), notes=list(notes),
     )
 

@@ -1,0 +1,72 @@
+"""Where a report's memory goes: resident memory at each stage boundary of ``narrate report`` (no profiler).
+
+    NARRATOR_CACHE_DIR=/tmp/c python bench/memory_stages.py /path/to/repo [--since 2000-01-01]
+
+Runs the report use case in this process with each stage wrapped (history, walk, facts, classify, local
+evidence, changelog matching, merged work, themes, judge, narrate, build_report), then writes the JSON to
+/dev/null, and prints after each: seconds since start, the current RSS (``/proc/self/statm``) and the peak so
+far (``ru_maxrss``). Run it twice to see a warm report (facts, evidence and narrations from the cache). The
+difference between the peak and the current RSS after a stage is what that stage held only while it ran.
+Linux only (``/proc``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from typing import Any, Callable
+
+_START = time.time()
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def mark(what: str) -> None:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{time.time() - _START:7.1f}s {what:32s} rss {_rss_mib():7.1f} MiB  peak {peak:7.1f} MiB", flush=True)
+
+
+def _wrapped(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        out = func(*args, **kwargs)
+        size = f"({len(args[1])})" if name == "facts" and len(args) > 1 else ""
+        mark(f"after {name}{size}")
+        return out
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("repo")
+    parser.add_argument("--since", default="2000-01-01")
+    parser.add_argument("--until")
+    args = parser.parse_args()
+    mark("start")
+    import narrator.app.evidence as evidence
+    import narrator.app.report as report
+    from narrator.app.session import Session
+    from narrator.report.json_out import json_chunks
+
+    for name in ("walk", "judge", "build_report", "report_window"):
+        setattr(report, name, _wrapped(name, getattr(report, name)))
+    for name in ("local_evidence", "match_entries", "_give_merged_work", "themes"):
+        setattr(evidence, name, _wrapped(name, getattr(evidence, name)))
+    for name in ("history", "facts", "classify", "narrate"):
+        setattr(Session, name, _wrapped(name, getattr(Session, name)))
+    mark("imported")
+    with Session.open(args.repo) as session:
+        built = report.build(session, report.ReportRequest(since=args.since, until=args.until))
+        mark("built")
+        with open(os.devnull, "w") as out:
+            for chunk in json_chunks(built):
+                out.write(chunk)
+        mark("json written")
+
+
+if __name__ == "__main__":
+    main()

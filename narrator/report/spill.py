@@ -1,0 +1,123 @@
+"""A long report's commit entries kept on disk, as their JSON text, and read back when they are used.
+
+A report lists every commit of its window (and again under its category, its areas, the bots or the merges); held
+as objects, that is kilobytes per commit until the report is written. ``EntryStore`` appends each entry's JSON
+text (``json_text.piece``, exactly what the JSON output writes) to an anonymous temporary file:
+``tempfile.TemporaryFile`` has no name on POSIX (nothing to find, clean or leave behind: the system frees it when
+the store is closed, when the process ends, or when it is killed), and on Windows it is deleted when closed. It is
+created in the system's temporary directory, never in the repository. ``Entries`` is a list-like view of some of
+the stored entries by position: ``len``, iteration (again and again), indexing, slices (a view too), ``==``
+against a list; ``json_texts`` hands the stored text to the JSON output unchanged. A store that cannot create its
+file keeps the text in memory (slower to nothing, larger).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from array import array
+from collections.abc import Sequence
+from typing import Any, Callable, Iterable, Iterator, overload
+
+from narrator.report.json_text import piece
+
+__all__ = ["EntryStore", "Entries"]
+
+_PREFIX = "narrator-entries-"
+
+
+class EntryStore:
+    """Entries appended once (as JSON text) and read back by position; ``decode`` turns a text into an entry."""
+
+    def __init__(self, decode: Callable[[str], Any]) -> None:
+        self._decode = decode
+        self._offsets = array("q", [0])
+        self._memory: list[bytes] | None = None
+        self._dirty = False
+        try:
+            self._file: Any = tempfile.TemporaryFile(prefix=_PREFIX)
+        except OSError:  # no writable temporary directory: the text stays in memory
+            self._file = None
+            self._memory = []
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def add(self, entry: Any) -> int:
+        """Store ``entry``; returns its position."""
+        data = piece(entry).encode("ascii")
+        if self._memory is not None:
+            self._memory.append(data)
+        else:
+            self._file.write(data)
+            self._dirty = True
+        self._offsets.append(self._offsets[-1] + len(data))
+        return len(self._offsets) - 2
+
+    def text(self, position: int) -> str:
+        """The stored JSON text of the entry at ``position``."""
+        if self._memory is not None:
+            return self._memory[position].decode("ascii")
+        if self._dirty:
+            self._file.flush()
+            self._dirty = False
+        start = self._offsets[position]
+        self._file.seek(start)
+        return self._file.read(self._offsets[position + 1] - start).decode("ascii")
+
+    def get(self, position: int) -> Any:
+        return self._decode(self.text(position))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def view(self, positions: Iterable[int] | None = None) -> "Entries":
+        """The entries at ``positions`` (default: all of them, in the order stored)."""
+        return Entries(self, array("q", range(len(self)) if positions is None else positions))
+
+
+class Entries(Sequence):
+    """Some entries of an ``EntryStore`` by position, read back on use: behaves like a list of them."""
+
+    __slots__ = ("_store", "_positions")
+
+    def __init__(self, store: EntryStore, positions: array) -> None:
+        self._store = store
+        self._positions = positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> "Entries": ...
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Entries(self._store, self._positions[index])
+        return self._store.get(self._positions[index])
+
+    def __iter__(self) -> Iterator[Any]:
+        get = self._store.get
+        for position in self._positions:
+            yield get(position)
+
+    def json_texts(self) -> Iterator[str]:
+        """The entries' JSON text as stored (what ``json_text.piece`` gave for each)."""
+        text = self._store.text
+        for position in self._positions:
+            yield text(position)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Entries):
+            return list(self.json_texts()) == list(other.json_texts())
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
+    def __repr__(self) -> str:
+        return f"Entries({len(self)} commits)"

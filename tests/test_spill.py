@@ -1,0 +1,148 @@
+"""A long window's commit entries kept on disk (``narrator.report.spill``): the views behave like lists, the
+temporary file leaves nothing behind, a built report keeps no per-commit objects, and every output is the
+same as with the entries held in memory."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import os
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from narrator.report import model
+from narrator.report.model import CommitEntry, EntryRef, SignalRef, _entry_from_json
+from narrator.report.spill import Entries, EntryStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _entries(n: int) -> list[CommitEntry]:
+    out = []
+    for k in range(n):
+        out.append(CommitEntry(
+            sha=f"{k:040x}", short_sha=f"{k:010x}", date="2026-11-02T10:00+00:00", day="2026-11-02",
+            author="Ada <&> Lovelace", subject=f"Fix \u00e9l\u00e8ve {k} </script>", category="Fixes",
+            areas=["src", "docs"][: k % 3], narration=f"Fixed thing {k}.", narration_source="heuristic", files=k,
+            lines_added=k * 3, lines_deleted=k, is_merge=False, is_revert=k % 7 == 0, is_bot=False,
+            breaking=k % 5 == 0, omitted=["package-lock.json"] if k % 4 == 0 else [], importance=k / 3,
+            tier="fix", reasons=["classified as Fixes"], description="", url="",
+            entries=[EntryRef("Fixed it", "bugfix", "Fixes", "1.0", "CHANGES.md", k, "changelog")] if k % 6 else [],
+            signals=[SignalRef("api_removed", "f", "a.py", 3, "def f", "source", "strong")] if k % 9 == 0 else []))
+    return out
+
+
+def _store(items: list[CommitEntry]) -> EntryStore:
+    store = EntryStore(_entry_from_json)
+    for item in items:
+        store.add(item)
+    return store
+
+
+@pytest.mark.parametrize("on_disk", [True, False], ids=["file", "memory"])
+def test_entries_behave_like_a_list(on_disk, monkeypatch) -> None:
+    if not on_disk:  # no writable temporary directory: the text stays in memory
+        monkeypatch.setattr(tempfile, "TemporaryFile", lambda **kw: (_ for _ in ()).throw(OSError("read-only")))
+    items = _entries(40)
+    store = _store(items)
+    view = store.view()
+    assert len(view) == len(items) and bool(view) and not store.view([])
+    assert list(view) == items and list(view) == items  # repeated iteration
+    assert view == items and view[0] == items[0] and view[-1] == items[-1] and view[17] == items[17]
+    for cut in (slice(None, 3), slice(2, 5), slice(None, None, 2), slice(-2, None), slice(5, 2), slice(None, 100)):
+        part = view[cut]
+        assert isinstance(part, Entries) and list(part) == items[cut] and len(part) == len(items[cut])
+    assert list(reversed(view)) == items[::-1] and items[3] in view
+    with pytest.raises(IndexError):
+        view[40]
+    some = store.view([5, 1, 5, 30])  # by position, repeats allowed (a commit in two areas)
+    assert list(some) == [items[5], items[1], items[5], items[30]] and some[1:] == [items[1], items[5], items[30]]
+    texts = list(some.json_texts())
+    assert all(t.isascii() and "<" not in t and ">" not in t and "&" not in t for t in texts)
+    store.close()
+
+
+def test_the_temporary_file_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    store = _store(_entries(5))
+    assert list(store.view())[4].narration == "Fixed thing 4."
+    if os.name == "posix":  # anonymous: no name while it is used, so nothing to clean after a crash
+        assert list(tmp_path.iterdir()) == []
+    store.close()
+    del store
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- whole reports over a generated history ----------------------------------------------------------------
+
+def _build_repo(path: Path, commits: int) -> None:
+    spec = importlib.util.spec_from_file_location("bench_walk", ROOT / "bench" / "walk.py")
+    walk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(walk)
+    walk.build_repo(path, commits)
+
+
+@pytest.fixture(scope="module")
+def histories(tmp_path_factory) -> dict[int, Path]:
+    out = {}
+    for n in (300, 3000):
+        out[n] = tmp_path_factory.mktemp("history") / f"synth-{n}"
+        _build_repo(out[n], n)
+    return out
+
+
+def _report(repo: Path):
+    from narrator.app.report import ReportRequest, build
+    from narrator.app.session import Session
+
+    with Session.open(str(repo)) as session:
+        return build(session, ReportRequest(since="2000-01-01", until="2026-12-01"))
+
+
+def _retained(repo: Path) -> int:
+    """Bytes a built report keeps (traced memory with the report alive minus without it)."""
+    _report(repo)  # warm the cache and every lazy import first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        report = _report(repo)
+        gc.collect()
+        alive = tracemalloc.get_traced_memory()[0]
+        assert len(report.commits) > 0
+        del report
+        gc.collect()
+        return alive - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_built_report_keeps_no_per_commit_objects(histories, monkeypatch) -> None:
+    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    small, large = _retained(histories[300]), _retained(histories[3000])
+    # an object per commit is hundreds of bytes (a CommitEntry with its lists: about 800); a position in an
+    # array is 8 bytes per list a commit is in (every commit, its category, its areas, bots or merges)
+    per_commit = (large - small) / 2700
+    assert per_commit < 100, f"the report keeps {per_commit:.0f} bytes per commit ({small:,} -> {large:,})"
+
+
+def test_entries_on_disk_change_no_output(histories, monkeypatch) -> None:
+    from narrator.report.json_out import context_json
+    from narrator.report.render import render
+    from narrator.report.terminal import render_terminal_text
+
+    _report(histories[3000])  # both runs read every narration from the cache
+    outputs = {}
+    for spill_from in (10**9, 0):
+        monkeypatch.setattr(model, "SPILL_FROM", spill_from)
+        report = _report(histories[3000])
+        assert isinstance(report.commits, Entries) == (spill_from == 0)
+        outputs[spill_from] = [context_json(report).replace(report.generated_at.isoformat(), ""),
+                               render(report, "md", detail="full"), render(report, "html", detail="full"),
+                               render_terminal_text(report, detail="full")]
+        del report
+    for memory, disk in zip(outputs[10**9], outputs[0]):
+        assert memory == disk
