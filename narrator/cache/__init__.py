@@ -202,43 +202,35 @@ class Cache:
         )
 
     # -- per-commit records (evidence, code health) --------------------------------------------
-    def get_records(self, repo: str, kind: str, version: str, shas: Sequence[str]) -> dict[str, dict]:
-        """JSON records of ``kind`` for these commits; a damaged row is left out (recomputed by the caller)."""
-        found: dict[str, dict] = {}
+    def _record_rows(self, columns: str, repo: str, kind: str, version: str, shas: Sequence[str]) -> Iterator[tuple]:
+        """Rows of ``records`` for these commits (``columns``: what to select), asked a chunk of shas at a time."""
         try:
             for start in range(0, len(shas), _CHUNK):
                 chunk = shas[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT sha, data FROM records WHERE repo = ? AND kind = ? AND version = ? AND sha IN ({marks})",
+                yield from self._db.execute(
+                    f"SELECT {columns} FROM records WHERE repo = ? AND kind = ? AND version = ? AND sha IN ({marks})",
                     (repo, kind, version, *chunk))
-                for sha, data in rows:
-                    try:
-                        value = json.loads(data)
-                    except ValueError:
-                        log.debug("ignoring a damaged %s record for %s", kind, sha)
-                        continue
-                    if isinstance(value, dict):
-                        found[sha] = value
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+
+    def get_records(self, repo: str, kind: str, version: str, shas: Sequence[str]) -> dict[str, dict]:
+        """JSON records of ``kind`` for these commits; a damaged row is left out (recomputed by the caller)."""
+        found: dict[str, dict] = {}
+        for sha, data in self._record_rows("sha, data", repo, kind, version, shas):
+            try:
+                value = json.loads(data)
+            except ValueError:
+                log.debug("ignoring a damaged %s record for %s", kind, sha)
+                continue
+            if isinstance(value, dict):
+                found[sha] = value
         return found
 
     def record_shas(self, repo: str, kind: str, version: str, shas: Sequence[str]) -> set[str]:
         """Which of these commits have a record of ``kind`` (its data not read: a window of 200,000 commits is
         asked without decoding 200,000 records)."""
-        found: set[str] = set()
-        try:
-            for start in range(0, len(shas), _CHUNK):
-                chunk = shas[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT sha FROM records WHERE repo = ? AND kind = ? AND version = ? AND sha IN ({marks})",
-                    (repo, kind, version, *chunk))
-                found.update(sha for (sha,) in rows)
-        except sqlite3.Error as exc:
-            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
-        return found
+        return {sha for (sha,) in self._record_rows("sha", repo, kind, version, shas)}
 
     def put_records(self, repo: str, kind: str, version: str, records: Mapping[str, dict]) -> None:
         rows = [(repo, sha, kind, version, _dumps(data)) for sha, data in records.items()]
