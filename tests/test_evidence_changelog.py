@@ -299,3 +299,23 @@ def test_github_release_notes_sections_prefixes_and_fences():
     assert got["fix typos in API_CHANGES_V5.md"][0] == "doc"
     revert = "revert PR #3009 changes to just disabling path escaping by default"
     assert got[revert] == ("security", "Security", "5.2.1")
+
+
+def test_numpy_style_labels_are_tags_even_behind_a_credit():
+    """numpy's changelogs list pull request titles with their labels ("`#28123 <url>`__: TYP: fix ..."); the
+    labels name the kind of work and are not part of what a reader is told (the area table read "BUG, TYP; TYP")."""
+    from narrator.evidence.changelog import _make_entry
+    from narrator.evidence.match import pr_title
+
+    def entry(raw: str):
+        made = _make_entry("doc/changelog/2.4.0-changelog.rst", 722, raw, None, "2.4.0", "changelog")
+        return made.text, made.kind
+
+    assert entry("`#28123 <https://github.com/numpy/numpy/pull/28123>`__: TYP: fix stubtest errors in "
+                 "``numpy._core``") == ("fix stubtest errors in numpy._core", "misc")
+    assert entry("`#30143 <https://github.com/numpy/numpy/pull/30143>`__: BUG, TYP: runtime signatures") \
+        == ("runtime signatures", "bugfix")
+    assert entry("ENH: add a dtype") == ("add a dtype", "feature")
+    assert entry("ENH, TYP: add a dtype") == ("add a dtype", "feature")
+    assert entry("DEP: finalize removal of numpy.compat") == ("finalize removal of numpy.compat", "deprecation")
+    assert pr_title("BUG, TYP: add the remaining runtime signatures") == "add the remaining runtime signatures"

@@ -22,4 +22,4 @@ Everything here is deterministic in its inputs, so a ``commit.CommitEvidence`` c
 ``EVIDENCE_VERSION`` belongs in such a cache key and changes whenever a rule changes what is found.
 """
 
-EVIDENCE_VERSION = "8"
+EVIDENCE_VERSION = "9"

@@ -124,6 +124,9 @@ _FRAGMENT_TYPES = {
     "packaging": "packaging", "vendor": "packaging", "dependency": "packaging", "dependencies": "packaging",
     "build": "packaging", "misc": "misc", "trivial": "misc", "internal": "misc", "contrib": "misc",
     "process": "misc", "chore": "misc", "other": "misc", "refactor": "misc", "test": "misc", "tests": "misc",
+    # the labels of NumPy-style pull request titles ("BUG, TYP: ...", numpy/scipy/pandas changelogs)
+    "enh": "feature", "dep": "deprecation", "simd": "performance", "bld": "packaging", "maint": "misc",
+    "mnt": "misc", "typ": "misc", "sty": "misc", "tst": "misc", "rel": "misc", "rev": "misc", "bench": "misc",
 }
 
 
@@ -225,7 +228,8 @@ def _tag_of(text: str) -> tuple[str | None, str]:
     if not m:
         return None, text
     label = m.group("bracket") or m.group("bold") or m.group("plain")
-    if normalise_kind(label) is None and not _is_breaking(label):
+    if normalise_kind(label) is None and not _is_breaking(label) \
+            and not any(normalise_kind(part) for part in re.split(r"\s*[/&,]\s*", label)):  # "ENH, TYP"
         return None, text
     if m.group("plain") and len(label.split()) > 4:
         return None, text
@@ -428,6 +432,8 @@ def _make_entry(path: str, line: int, raw: str, section: str | None, version: st
     text = clean_entry(rest if tag else raw)
     if cc:
         text = _CC_ENTRY.sub("", text, count=1)
+    elif not tag:  # a tag behind a credit: numpy's "`#28123 <url>`__: TYP: fix ..."
+        tag, text = _tag_of(text)
     if len(text) < 3 or _NOISE_ENTRY.match(text):
         return None
     refs = find_refs(raw)

@@ -87,7 +87,7 @@ _VERSION_WORD = re.compile(r"^v\d+$")  # "v9" in "Bump cucumber to v9": a versio
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+|\d{2,}")
 _TRAILING_PR = re.compile(r"\s*\((?:#|GH-|!)\d+\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #\d+ from \S+", re.I)
-_CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?:\s*", re.I)
+_CC_PREFIX = re.compile(r"^[a-z]+(?:\([^)]*\))?!?(?:,\s*[A-Z]{2,6})*:\s*", re.I)  # also NumPy's "BUG, TYP: "
 _FIXES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?|refs?|see)\b:?\s+((?:(?:#|GH-)\d+[\s,]*(?:and\s+)?)+)",
                     re.I)
 
@@ -128,7 +128,7 @@ def pr_title(subject: str, body: str = "") -> str:
     if _MERGE_PR.match(subject):
         for line in body.split("\n"):
             if line.strip():
-                return line.strip()
+                return _CC_PREFIX.sub("", line.strip())
         return ""
     return _CC_PREFIX.sub("", _TRAILING_PR.sub("", subject.strip()))
 
