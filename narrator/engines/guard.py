@@ -480,7 +480,7 @@ def reversed_statement(text: str, evidence: ChangeEvidence) -> bool:
             verb = m.group(1)
             objects = {w for w in re.findall(r"[a-z][a-z0-9_]{2,}", m.group(2))
                        if w not in _GENERIC and w not in _ENGLISH_WORDS}
-            if not objects or verb in ("be", "have", "need", "use"):
+            if not objects or verb in ("have", "need", "use"):
                 continue
             for said in re.finditer(rf"\b{re.escape(verb[:5])}\w*((?:\s+[\w.-]+){{1,4}})", lower):
                 if objects & set(re.findall(r"[a-z][a-z0-9_]{2,}", said.group(1))) \

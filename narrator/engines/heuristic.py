@@ -105,7 +105,7 @@ def reported_speech(sentence: str) -> str:
     if first.endswith("ing") and len(first) > 5:
         base = first[:-3]
         for root in (base, base + "e", base[:-1] if len(base) > 2 and base[-1] == base[-2] else ""):
-            if root and root in _PAST and not root.endswith("s"):
+            if root and root in _PAST:
                 return _PAST[root] + sentence[len(first):]
         return sentence
     return _past_tense(sentence) if first in _PAST else sentence
