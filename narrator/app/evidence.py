@@ -11,13 +11,14 @@ touching changelogs first, then by shipped-source churn); the others are judged 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import re
 import sys
 import threading
 import types
 import typing
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from narrator.app.session import Session
 from narrator.evidence import EVIDENCE_VERSION
@@ -30,7 +31,8 @@ from narrator.evidence.patch import parse_patch
 from narrator.evidence.paths import is_shipped_source, wants_hunks
 from narrator.evidence.signals import Signal, text_signals
 from narrator.evidence.themes import themes
-from narrator.git.facts import Classification, CommitFacts
+from narrator.engines.base import Engine
+from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.history import Tag
 from narrator.git.patches import read_blobs, read_patches
 from narrator.report.model import EntryRef, Judgment, SignalRef, ThemeRef
@@ -162,19 +164,108 @@ def _put_records(session: Session, fresh: Mapping[str, CommitEvidence], commits:
                 cache.put_records(key, _RECORD, version, records)
 
 
+def _patch_key(c: CommitFacts) -> tuple[bool, bool, int] | None:
+    """How much a commit's diff is worth reading (smaller first), or None when it never is."""
+    # A bot's changelog commit ("Update history to reflect merge of #9759") holds the entries people wrote.
+    if c.is_merge:
+        return None
+    changelog, churn = _touches_changelog(c), _source_churn(c)
+    if changelog or (churn and not c.is_bot):
+        return (not changelog, not _HINT.search(c.subject), -churn)
+    return None
+
+
 def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
     """The commits whose diffs are read (at most ``PATCH_LIMIT``), in the order of ``missing``."""
-    # A bot's changelog commit ("Update history to reflect merge of #9759") holds the entries people wrote.
-    keys = []
-    for c in missing:
-        if c.is_merge:
-            continue
-        changelog, churn = _touches_changelog(c), _source_churn(c)
-        if changelog or (churn and not c.is_bot):
-            keys.append(((not changelog, not _HINT.search(c.subject), -churn), c.sha))
+    keys = [(key, c.sha) for c in missing if (key := _patch_key(c)) is not None]
     keys.sort(key=lambda item: item[0])  # stable: ties keep the order of ``missing``
     chosen = {sha for _, sha in keys[:PATCH_LIMIT]}
     return [c.sha for c in missing if c.sha in chosen]
+
+
+class JudgedAhead:
+    """The judging a report can do while git is still walking its window (``Session.facts(on_read=...)``): each
+    batch of commits read is classified and, for commits that are not merges, their own evidence is gathered
+    from the files and their judgment made as if no other commit's changelog named them. ``judge`` keeps these
+    (the same objects, so the same results as judging after the walk) and redoes only what the whole window
+    changes: evidence from the diffs it chooses to read, entries matched from release notes.
+
+    Evidence of a commit that can no longer be among the ``PATCH_LIMIT`` diffs to read (``_patch_key``: a
+    running best list, in the window's order, as ``_patch_shas`` ranks) is final: cached at once. The others wait
+    for the choice. Merges wait for the walk: whether their files are read is decided after it."""
+
+    def __init__(self, session: Session, prepare: Callable[[list[CommitFacts]], list[CommitFacts]],
+                 engine: Engine | None = None) -> None:
+        self._session = session
+        self._engine = engine  # narrates the commits judged ahead (an offline engine: a model waits for the walk)
+        self.narrations: dict[str, Narration] = {}
+        self.cached_narrations = 0  # of ``narrations``, how many came from the cache
+        self._prepare = prepare  # the walk's own preparation: bots marked (no filter: filters disable this)
+        self.classes: dict[str, Classification] = {}
+        self.evidence: dict[str, CommitEvidence] = {}  # gathered from files; missing from the cache at the walk
+        self.final: set[str] = set()  # of ``evidence``: cached already, never to be read from a diff
+        self.judged: dict[str, tuple[Judgment, CommitEvidence, Classification]] = {}
+        self._best: list[tuple[tuple[bool, bool, int], int, str]] = []  # max-heap by (key, order), negated
+        self._waiting: dict[str, CommitFacts] = {}  # gathered, not yet settled (at most PATCH_LIMIT)
+        self._order = 0
+
+    def __call__(self, batch: list[CommitFacts]) -> None:
+        plain = self._prepare(batch)
+        classes = self._session.classify(plain)
+        self.classes.update(classes)
+        cached = _cached_shas(self._session, plain)
+        settled: list[CommitFacts] = []
+        for c in plain:
+            if c.sha in cached:
+                continue
+            cl = classes[c.sha]
+            self.evidence[c.sha] = gather(c.sha, c.subject, c.body, c.files, category=cl.category,
+                                          breaking=cl.breaking, is_merge=c.is_merge, is_revert=c.is_revert,
+                                          is_bot=c.is_bot, texts_after={})
+            self._waiting[c.sha] = c
+            settled.extend(self._waiting.pop(sha) for sha in self._rank(c))
+        if settled:
+            _put_records(self._session, {c.sha: self.evidence[c.sha] for c in settled}, {c.sha: c for c in settled})
+        for c in settled:
+            self.final.add(c.sha)
+            ev = self.evidence[c.sha]
+            self.judged[c.sha] = _judge_one(c, ev, self.classes[c.sha], ())
+        if self._engine is not None:
+            self._narrate([c for c in settled if not c.is_merge])  # a merge's sentence waits for its branch
+
+    def _narrate(self, commits: list[CommitFacts]) -> None:
+        """Sentences for commits judged ahead, from their judgment as it stands (``Session.narrate`` redoes any
+        whose classification or description the whole window changes)."""
+        classes = {c.sha: self.judged[c.sha][2] for c in commits}
+        descriptions = {c.sha: j.description for c in commits if (j := self.judged[c.sha][0]).description
+                        and j.description_source in HUMAN_SOURCES}
+        found, stats = self._session.narrate(commits, classes, self._engine, descriptions, show_progress=False)
+        self.narrations.update(found)
+        self.cached_narrations += stats["cached"]
+
+    def usable(self, c: CommitFacts) -> bool:
+        """Whether this commit was judged ahead as it is now (a merge whose files were read after the walk was
+        judged without them)."""
+        return c.sha in self.classes and not (c.is_merge and c.files_known)
+
+    def known_evidence(self, commits: Sequence[CommitFacts]) -> tuple[dict[str, CommitEvidence], set[str]]:
+        """Of these commits, the evidence gathered ahead that still holds, and which of it is settled."""
+        early = {c.sha: self.evidence[c.sha] for c in commits if c.sha in self.evidence and self.usable(c)}
+        return early, {sha for sha in early if sha in self.final}
+
+    def _rank(self, c: CommitFacts) -> list[str]:
+        """The commits whose evidence this one settles: itself when its diff will never be read, or the one it
+        pushes out of the running best ``PATCH_LIMIT``."""
+        key = _patch_key(c)
+        if key is None:
+            return [c.sha]
+        self._order += 1
+        entry = ((not key[0], not key[1], -key[2]), -self._order, c.sha)  # the worst at the top of the heap
+        if len(self._best) < PATCH_LIMIT:
+            heapq.heappush(self._best, entry)
+            return []
+        pushed_out = heapq.heappushpop(self._best, entry)
+        return [pushed_out[2]]
 
 
 class PatchPrefetch:
@@ -182,8 +273,9 @@ class PatchPrefetch:
     while classification runs. Decided from the facts and the evidence cache alone; ``local_evidence`` uses them
     when it wants exactly these commits (a damaged cache record changes the list: it then reads its own)."""
 
-    def __init__(self, session: Session, commits: Sequence[CommitFacts]) -> None:
-        cached = _cached_shas(session, commits)
+    def __init__(self, session: Session, commits: Sequence[CommitFacts], ahead: JudgedAhead | None = None) -> None:
+        early, settled = ahead.known_evidence(commits) if ahead is not None else ({}, set())
+        cached = _cached_shas(session, [c for c in commits if c.sha not in early]) | settled
         missing = [c for c in commits if c.sha not in cached]
         self.missing = [c.sha for c in missing]
         self.shas = _patch_shas(missing)
@@ -211,14 +303,19 @@ class PatchPrefetch:
 
 
 def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
-                   prefetch: PatchPrefetch | None = None) -> dict[str, CommitEvidence]:
-    """Each commit's own evidence (from its message and diff alone), from the cache or computed and cached."""
+                   prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None
+                   ) -> dict[str, CommitEvidence]:
+    """Each commit's own evidence (from its message and diff alone), from the cache or computed and cached
+    (``ahead``: gathered while git walked; settled records are taken as they are, the others are this run's
+    choice of diffs to read)."""
     cache, key = session.cache, session.repo.key
-    found: dict[str, CommitEvidence] = {}
+    early, settled = ahead.known_evidence(commits) if ahead is not None else ({}, set())
+    found: dict[str, CommitEvidence] = {sha: early[sha] for sha in settled}
     if cache is not None:
         by_sha = {c.sha: c for c in commits}
-        for start in range(0, len(commits), _READ_CHUNK):
-            chunk = commits[start:start + _READ_CHUNK]
+        unknown = [c for c in commits if c.sha not in early]  # gathered ahead: not in the cache at the walk
+        for start in range(0, len(unknown), _READ_CHUNK):
+            chunk = unknown[start:start + _READ_CHUNK]
             records = cache.get_records(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in chunk if c.files_known])
             unread = [c.sha for c in chunk if not c.files_known]
             if unread:
@@ -265,6 +362,9 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
         texts_by_sha.setdefault(sha, {})[path] = text
     fresh: dict[str, CommitEvidence] = {}
     for c in missing:
+        if c.sha in early and c.sha not in patches:  # gathered from its files ahead, as here
+            fresh[c.sha] = early[c.sha]
+            continue
         cl = classes[c.sha]
         files = patches.get(c.sha) or c.files
         after = texts_by_sha.get(c.sha, {})
@@ -386,11 +486,44 @@ def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequenc
             matched.setdefault(best.sha, []).append(entry)
 
 
+def _judge_one(c: CommitFacts, local: CommitEvidence, classification: Classification,
+               extra: Sequence[ChangelogEntry]) -> tuple[Judgment, CommitEvidence, Classification]:
+    """One commit's judgment from its own evidence and the entries other commits wrote about it (``extra``),
+    with its evidence and classification as the judgment leaves them (``classification`` itself when unchanged)."""
+    ev = local
+    if extra:
+        entries = ev.entries + tuple(extra)
+        code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
+        ev = dataclasses.replace(ev, entries=entries, signals=code + text_signals(c.subject, c.body, entries))
+    cl = own_category(ev, classification, is_release_notes(local))
+    if ev.comments_only and not ev.entries and cl.category in ("Features", "Fixes", "Performance", "Refactoring"):
+        # "fix: setCacheHas JSDoc return type should be boolean" changes what the docs say, not what runs
+        cl = dataclasses.replace(cl, category="Documentation", rule="diff: comments only")
+    if cl.breaking and not _breaks_users(ev, c):
+        # "feat!: streamline the release process" says breaking, but nothing users run or read changed
+        cl = dataclasses.replace(cl, breaking=False)
+        ev = dataclasses.replace(ev, breaking=False)
+    if cl is not classification:
+        ev = dataclasses.replace(ev, category=cl.category)
+    s = score(ev)
+    d = describe(c.subject, c.body, ev.entries, is_merge=c.is_merge)
+    judgment = Judgment(
+        score=s.value, tier=s.tier, reasons=tuple(map(_intern, s.reasons)), description=d.text,
+        description_source=d.source, refs=tuple(d.refs),
+        entries=tuple(EntryRef(e.text, e.kind or "", e.section or "", e.version or "", e.path, e.line, e.source)
+                      for e in ev.entries),
+        signals=tuple(SignalRef(x.kind, x.name, x.path, x.line, x.text, x.where, x.strength) for x in ev.signals),
+        shipped_source=ev.touches_source, tests_touched=ev.tests_touched,
+    )
+    return judgment, ev, cl
+
+
 def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
-          tags: Sequence[Tag] = (), prefetch: PatchPrefetch | None = None
+          tags: Sequence[Tag] = (), prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None
           ) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
-    """Judgments for these commits, the themes among them, and the classifications their changelog entries imply."""
-    local = local_evidence(session, commits, classes, prefetch)
+    """Judgments for these commits, the themes among them, and the classifications their changelog entries imply
+    (``ahead``: what was judged while git walked; ``classes`` must then hold its classifications)."""
+    local = local_evidence(session, commits, classes, prefetch, ahead)
     by_sha = {c.sha: c for c in commits}
     # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
     release_entries: list[ChangelogEntry] = []
@@ -413,35 +546,16 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
     judged: dict[str, Judgment] = {}
     evidences: list[CommitEvidence] = []
     new_classes = dict(classes)
+    early = ahead.judged if ahead is not None else {}
     for c in commits:
-        ev = local[c.sha]
-        extra = [e for e in matched.get(c.sha, []) if e not in ev.entries]
-        if extra:
-            entries = ev.entries + tuple(extra)
-            code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
-            ev = dataclasses.replace(ev, entries=entries, signals=code + text_signals(c.subject, c.body, entries))
-        cl = own_category(ev, classes[c.sha], is_release_notes(local[c.sha]))
-        if ev.comments_only and not ev.entries and cl.category in ("Features", "Fixes", "Performance", "Refactoring"):
-            # "fix: setCacheHas JSDoc return type should be boolean" changes what the docs say, not what runs
-            cl = dataclasses.replace(cl, category="Documentation", rule="diff: comments only")
-        if cl.breaking and not _breaks_users(ev, c):
-            # "feat!: streamline the release process" says breaking, but nothing users run or read changed
-            cl = dataclasses.replace(cl, breaking=False)
-            ev = dataclasses.replace(ev, breaking=False)
+        extra = [e for e in matched.get(c.sha, []) if e not in local[c.sha].entries]
+        made = early.get(c.sha) if ahead is not None and not extra and local[c.sha] is ahead.evidence.get(c.sha) \
+            else None
+        judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra)
         if cl is not classes[c.sha]:
             new_classes[c.sha] = cl
-            ev = dataclasses.replace(ev, category=cl.category)
         evidences.append(ev)
-        s = score(ev)
-        d = describe(c.subject, c.body, ev.entries, is_merge=c.is_merge)
-        judged[c.sha] = Judgment(
-            score=s.value, tier=s.tier, reasons=tuple(map(_intern, s.reasons)), description=d.text,
-            description_source=d.source, refs=tuple(d.refs),
-            entries=tuple(EntryRef(e.text, e.kind or "", e.section or "", e.version or "", e.path, e.line, e.source)
-                          for e in ev.entries),
-            signals=tuple(SignalRef(x.kind, x.name, x.path, x.line, x.text, x.where, x.strength) for x in ev.signals),
-            shipped_source=ev.touches_source, tests_touched=ev.tests_touched,
-        )
+        judged[c.sha] = judgment
     work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
     found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score) for t in themes(work)]
     return judged, found_themes, new_classes

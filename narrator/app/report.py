@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Sequence
 
-from narrator.app.evidence import HUMAN_SOURCES, PatchPrefetch, judge, merge_work
+from narrator.app.evidence import HUMAN_SOURCES, JudgedAhead, PatchPrefetch, judge, merge_work
 from narrator.app.session import Session
 from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
@@ -58,6 +58,7 @@ class WalkOutcome:
     revision_label: str
     notes: list[str] = field(default_factory=list)
     compared: bool = True  # False when the previous period could not be read
+    ahead: JudgedAhead | None = None  # what was judged while git walked (None: nothing, or filters in use)
 
 
 def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcome:
@@ -78,8 +79,18 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
     previous_shas = [s for s, when in listed if window.since is not None and when < window.since
                      and previous is not None and previous.since <= when <= previous.until]
     kept = request.filter  # a filter by author or path may keep a merge without the commits it brought in
-    facts = _with_merge_files(session, session.facts(current_shas, merge_files=False), current_shas,
-                              everything=bool(kept.authors or kept.paths or kept.excludes))
+    filtered = bool(kept.authors or kept.paths or kept.excludes)
+
+    def prepared_batch(batch: Sequence[CommitFacts]) -> list[CommitFacts]:
+        return request.filter.apply(session.mark_bots(batch, request.include_bots))
+
+    # judging starts on the commits read while git walks on (two cores); a filter by author or path changes
+    # which commits are judged together, so then it all waits for the walk
+    engine = session.engine(request.engine)
+    ahead = None if filtered else JudgedAhead(session, prepared_batch,
+                                              engine if engine.name == "heuristic" else None)
+    facts = _with_merge_files(session, session.facts(current_shas, merge_files=False, on_read=ahead), current_shas,
+                              everything=filtered)
     notes, compared = [], True
     try:  # the comparison is secondary: a damaged older history must not cost the whole report
         # the previous period is summed over work commits only: its merges' files are never read
@@ -90,15 +101,14 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
         notes.append(f"The previous period could not be read, so there is no comparison ({exc}).")
 
     def prepared(shas: Sequence[str]) -> list[CommitFacts]:
-        marked = session.mark_bots((facts[s] for s in shas if s in facts), request.include_bots)
-        return request.filter.apply(marked)
+        return prepared_batch([facts[s] for s in shas if s in facts])
 
     if repo.shallow:
         oldest = min((facts[s].committed_at for s in facts), default=None)
         cut = f" at {oldest.astimezone(window.tz).date().isoformat()}" if oldest else ""
         notes.append(f"This is a shallow clone: the history is cut{cut}, so older work is not counted.")
     return WalkOutcome(commits=prepared(current_shas), previous=prepared(previous_shas), revision_label=label,
-                       notes=notes, compared=compared)
+                       notes=notes, compared=compared, ahead=ahead)
 
 
 def _with_merge_files(session: Session, facts: dict[str, CommitFacts], shas: Sequence[str],
@@ -142,16 +152,24 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     settings = session.settings
     window = window or report_window(session, request, now)
     outcome = walk(session, request, window)
-    prefetch = PatchPrefetch(session, outcome.commits)  # git diffs on another core while classification runs
-    classes = session.classify([*outcome.commits, *outcome.previous])
+    ahead = outcome.ahead
+    prefetch = PatchPrefetch(session, outcome.commits, ahead)  # git diffs on another core while classifying
+    # the classifications judged ahead are kept as they are (judging compares identities)
+    both = [*outcome.commits, *outcome.previous]
+    early = {c.sha: ahead.classes[c.sha] for c in outcome.commits if ahead.usable(c)} if ahead is not None else {}
+    fresh = session.classify(c for c in both if c.sha not in early)
+    classes = {c.sha: early[c.sha] if c.sha in early else fresh[c.sha] for c in both}
     tags = tags_on(session.repo, outcome.commits)
-    judgments, themes, classes = judge(session, outcome.commits, classes, tags, prefetch)
+    judgments, themes, classes = judge(session, outcome.commits, classes, tags, prefetch, ahead)
     merged = {c.sha for c in outcome.commits if c.is_merge}
     descriptions = {sha: j.description for sha, j in judgments.items()
                     if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}
     descriptions.update(merge_work(outcome.commits))  # a merge is described by the work it brought in
     engine = session.engine(request.engine)
-    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions)
+    known = {c.sha: ahead.narrations[c.sha] for c in outcome.commits if c.sha in ahead.narrations} \
+        if ahead is not None else {}
+    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions, known,
+                                        ahead.cached_narrations if ahead is not None else 0)
     engine_note = getattr(engine, "note", None)  # e.g. the model could not be reached: heuristic sentences used
     notes = [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
     report_settings = settings.report

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from narrator.cache import Cache
 from narrator.config import Settings, load_settings
@@ -121,38 +121,47 @@ class Session:
         self._histories[asked] = found
         return found
 
-    def facts(self, shas: Sequence[str], merge_files: bool = True) -> dict[str, CommitFacts]:
+    def facts(self, shas: Sequence[str], merge_files: bool = True,
+              on_read: Callable[[list[CommitFacts]], None] | None = None) -> dict[str, CommitFacts]:
         """Facts for these commits: from the cache where present, else from one git process (then cached).
 
         ``merge_files=False``: merges may come without their files (``files_known`` False; read so when missing,
-        kept so in the cache); the report fills those it needs with ``fill_merges``."""
+        kept so in the cache); the report fills those it needs with ``fill_merges``. ``on_read``: called with
+        each batch of facts read from git, in the order of ``shas``, while git goes on walking (a report judges
+        them meanwhile)."""
         cache = self.cache
         found = cache.get_facts(self.repo.key, list(shas)) if cache is not None else {}
         missing = [s for s in shas if s not in found]
         if missing:
-            self._read_facts(missing, found, merge_files)
+            self._read_facts(missing, found, merge_files, on_read)
         if merge_files:
             unread = [s for s in shas if s in found and not found[s].files_known]
             if unread:
                 found.update(self.fill_merges(unread))
         return found
 
-    def _read_facts(self, missing: Sequence[str], found: dict[str, CommitFacts], merge_files: bool) -> None:
+    def _read_facts(self, missing: Sequence[str], found: dict[str, CommitFacts], merge_files: bool,
+                    on_read: Callable[[list[CommitFacts]], None] | None = None) -> None:
         cache = self.cache
         self.progress.start("Reading history", len(missing))
         fresh: list[CommitFacts] = []
+
+        def flush() -> None:
+            if cache is not None:
+                cache.put_facts(self.repo.key, fresh)
+            found.update((f.sha, f) for f in fresh)
+            if on_read is not None:
+                on_read(fresh)
+
         try:
             for commit in read_facts(self.repo, missing, on_commit=self.progress.advance, merge_files=merge_files):
                 fresh.append(commit)
-                if cache is not None and len(fresh) >= _FACTS_FLUSH:
-                    cache.put_facts(self.repo.key, fresh)
-                    found.update((f.sha, f) for f in fresh)
+                if len(fresh) >= _FACTS_FLUSH and (cache is not None or on_read is not None):
+                    flush()
                     fresh = []
         finally:
             self.progress.stop()
-        if cache is not None:
-            cache.put_facts(self.repo.key, fresh)
-        found.update((f.sha, f) for f in fresh)
+        flush()
 
     def fill_merges(self, shas: Sequence[str]) -> dict[str, CommitFacts]:
         """These merges' facts with their files (the diff against the first parent), read in one git process and
@@ -181,12 +190,15 @@ class Session:
 
     def narrate(self, commits: Sequence[CommitFacts], classifications: Mapping[str, Classification],
                 engine: Engine | None = None, descriptions: Mapping[str, str] | None = None,
+                known: Mapping[str, Narration] | None = None, known_cached: int = 0, show_progress: bool = True,
                 ) -> tuple[dict[str, Narration], dict[str, int]]:
         """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached.
 
         ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
-        the engine. Returns the narrations by sha and counts by origin (cached, model, heuristic, fallback; and
-        the fallbacks by why: rejected by the guard, no_code to read, merge commits, model unavailable).
+        the engine. ``known``: narrations this session made (or read) already, by this engine, of which
+        ``known_cached`` came from the cache; they are checked like cached ones. Returns the narrations by sha and
+        counts by origin (cached, model, heuristic, fallback; and the fallbacks by why: rejected by the guard,
+        no_code to read, merge commits, model unavailable).
         """
         engine = engine or self.engine()
         descriptions = descriptions or {}
@@ -202,9 +214,10 @@ class Session:
                                                           ).hexdigest()[:16]
         cache, key = self.cache, self.repo.key
         fingerprint = engine.fingerprint()
-        shas = [c.sha for c in commits]
+        known = known or {}
+        shas = [c.sha for c in commits if c.sha not in known]
         found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
-        stats = {"cached": len(found), "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
+        stats = {"cached": len(found) + known_cached, "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
                  "merge": 0, "unavailable": 0}
 
         def stamped(batch: Iterable[Narration]) -> list[Narration]:
@@ -214,6 +227,7 @@ class Session:
             if cache is not None:
                 cache.put_narrations(key, stamped(batch), fingerprint, PROMPT_VERSION)
 
+        found.update((c.sha, known[c.sha]) for c in commits if c.sha in known)
         # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
         stale = [n for n in found.values() if n.source == "heuristic" and n.basis != basis(n.sha)]
         if stale:
@@ -225,12 +239,13 @@ class Session:
         missing = [NarrationRequest(c, classifications[c.sha], descriptions.get(c.sha, "")) for c in commits
                    if c.sha not in found]
         if missing:
-            self.progress.start(f"Narrating with {engine.name}", len(missing))  # shown only after a second
+            progress = self.progress if show_progress else NoProgress()
+            progress.start(f"Narrating with {engine.name}", len(missing))  # shown only after a second
             try:
-                fresh = engine.narrate(missing, diffs=GitDiffs(self.repo), on_progress=self.progress.advance,
+                fresh = engine.narrate(missing, diffs=GitDiffs(self.repo), on_progress=progress.advance,
                                        on_batch=store)
             finally:
-                self.progress.stop()
+                progress.stop()
             if len(fresh) != len(missing):
                 raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
                                     "commits")

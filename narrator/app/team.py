@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from narrator.app.report import ReportRequest, WalkOutcome, build, report_window, walk
 from narrator.app.session import Session
@@ -84,11 +84,12 @@ class TeamSession(Session):
         self._engines = engines  # one engine (and model) for the whole team
         self._memo: dict[str, CommitFacts] = {}
 
-    def facts(self, shas: Sequence[str], merge_files: bool = True) -> dict[str, CommitFacts]:
+    def facts(self, shas: Sequence[str], merge_files: bool = True,
+              on_read: Callable[[list[CommitFacts]], None] | None = None) -> dict[str, CommitFacts]:
         memo = self._memo
         missing = [s for s in shas if s not in memo or (merge_files and not memo[s].files_known)]
         if missing:
-            memo.update(super().facts(missing, merge_files))
+            memo.update(super().facts(missing, merge_files, on_read))
         return {s: self._memo[s] for s in shas if s in self._memo}
 
     def fill_merges(self, shas: Sequence[str]) -> dict[str, CommitFacts]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -396,6 +397,43 @@ def _read_chunks(pipe, size: int = 1 << 16) -> Iterator[bytes]:
         yield chunk
 
 
+class _Drain:
+    """git's output read on a thread as fast as git writes it, handed over in order: a caller that does other
+    work between commits (a report judging the commits already read) never leaves git blocked on a full pipe,
+    so git's walk and Python's work run on two cores at once. ``close`` stops early (git is then killed)."""
+
+    def __init__(self, pipe) -> None:
+        self._pipe = pipe
+        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="narrator-git-output", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for chunk in _read_chunks(self._pipe):
+                self._chunks.put(chunk)
+        except BaseException as exc:  # e.g. the pipe closed by ``close``: handed to the reader
+            self._error = exc
+        finally:
+            self._chunks.put(None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._chunks.get()
+            if chunk is None:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield chunk
+
+    def close(self, proc: subprocess.Popen) -> None:
+        if self._thread.is_alive():
+            proc.kill()  # the reader stopped early: git would otherwise run on
+        self._thread.join()
+        self._pipe.close()
+
+
 def _parse_person_list(values: Iterable[str]) -> tuple[Person, ...]:
     people = []
     for value in values:
@@ -535,15 +573,16 @@ def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], No
     reader = threading.Thread(target=drain_stderr, daemon=True)
     writer.start()
     reader.start()
+    output = _Drain(proc.stdout)
     try:
-        for facts in parse_log(_stream_tokens(_read_chunks(proc.stdout))):
+        for facts in parse_log(_stream_tokens(output)):
             if not merge_files and facts.is_merge:
                 facts = replace(facts, files=(), files_known=False)
             if on_commit:
                 on_commit()
             yield facts
     finally:
-        proc.stdout.close()
+        output.close(proc)
         code = proc.wait()
         writer.join()
         reader.join()

@@ -1,0 +1,131 @@
+"""Judging while git walks (``JudgedAhead``): a report made with the commits judged batch by batch during the
+walk is the same, in every format, as one judged after the walk; the diffs to read are chosen the same way; a
+merge whose files are read after the walk is judged again with them."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import narrator.app.evidence as stage
+import narrator.app.report as report_case
+import narrator.app.session as session_module
+from narrator.app.report import ReportRequest, build
+from narrator.app.session import Session
+from narrator.report.json_out import context_json
+from narrator.report.render import render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _history(repo) -> None:
+    """Work with changelog entries, release notes naming other commits, a pull request merged, a revert, a bot
+    and a breaking marker; a branch started before the window so its merge's files must be read."""
+    repo.commit("Add the parser", {"src/app/parser.py": "def parse(text):\n    return text.split()\n"},
+                when=datetime(2025, 12, 1, tzinfo=timezone.utc))
+    repo.git("checkout", "-q", "-b", "old-branch")
+    repo.commit("Add CSV export", {"src/app/export.py": "def export(rows):\n    return ','.join(rows)\n"},
+                when=datetime(2025, 12, 2, tzinfo=timezone.utc))
+    repo.git("checkout", "-q", "main")
+    repo.clock = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    repo.commit("Fix empty input in the parser", {"src/app/parser.py": "def parse(text):\n"
+                                                                        "    return (text or '').split()\n"})
+    repo.commit("feat!: drop the --legacy option", {"src/app/cli.py": "import click\n\n@click.option('--fast')\n"
+                                                                      "def main(fast):\n    pass\n"})
+    repo.commit("Speed up parsing of long files", {"src/app/parser.py": "def parse(text):\n"
+                                                                        "    return (text or '').split(None)\n"})
+    repo.commit("Bump requests from 2.31.0 to 2.32.0", {"requirements.txt": "requests==2.32.0\n"},
+                author=("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com"))
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit("Add JSON export", {"src/app/json_export.py": "import json\n\ndef export(rows):\n"
+                                                              "    return json.dumps(rows)\n"})
+    repo.git("checkout", "-q", "main")
+    repo.merge("feature", "Merge pull request #12 from team/feature\n\nAdd JSON export")
+    repo.merge("old-branch", "Merge branch 'old-branch'")
+    repo.commit("docs: explain the parser", {"docs/parser.md": "# Parser\n\nSplits text.\n"})
+    revert_of = repo.commit("Add a debug flag", {"src/app/debug.py": "DEBUG = True\n"})
+    repo.commit(f'Revert "Add a debug flag"\n\nThis reverts commit {revert_of}.', {"src/app/debug.py": None})
+    repo.commit("Release 1.2.0", {"CHANGES.md": "# Changes\n\n## 1.2.0\n\n### Fixed\n\n"
+                                                "- Empty input in the parser no longer fails.\n\n### Added\n\n"
+                                                "- JSON export (#12).\n- Parsing of long files is faster.\n"})
+
+
+def _outputs(repo_path: Path, ahead: bool, flush: int = 2000, limit: int = 400) -> list[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session_module, "_FACTS_FLUSH", flush)
+        patch.setattr(stage, "PATCH_LIMIT", limit)
+        if not ahead:
+            patch.setattr(report_case, "JudgedAhead", lambda *args, **kwargs: None)
+        with Session.open(str(repo_path), {"timezone": "UTC"}) as session:
+            report = build(session, ReportRequest(since="2026-01-01", until="2026-03-01"))
+            stamp = report.generated_at.isoformat()
+            return [context_json(report).replace(stamp, ""), render(report, "md", detail="full").replace(stamp, "")]
+
+
+def _cold(repo_path: Path, ahead: bool, flush: int, limit: int) -> list[str]:
+    shutil.rmtree(Path(os.environ["NARRATOR_CACHE_DIR"]), ignore_errors=True)
+    return _outputs(repo_path, ahead, flush, limit)
+
+
+@pytest.mark.parametrize("flush,limit", [(2000, 400), (2, 2), (1, 1)])
+def test_judging_during_the_walk_changes_no_output(git_repo, monkeypatch, flush, limit):
+    _history(git_repo)
+    after_walk = _cold(git_repo.path, False, flush, limit)
+    during_walk = _cold(git_repo.path, True, flush, limit)
+    assert during_walk == after_walk
+    assert "Empty input in the parser no longer fails." in during_walk[0]  # release notes matched a commit
+    warm = _outputs(git_repo.path, True, flush, limit)  # and a warm run says the same, all from the cache
+    assert '"cached":11,' in warm[0] and warm[0].replace('"cached":11,', '"cached":0,') == after_walk[0]
+
+
+@pytest.mark.parametrize("flush,limit", [(1, 2), (37, 25)])
+def test_the_diffs_chosen_during_the_walk_are_the_window_s_best(tmp_path, flush, limit, monkeypatch):
+    _synthetic(tmp_path / "synth", 300)  # many commits of equal worth: ties go to the earlier in the window
+    monkeypatch.setattr(session_module, "_FACTS_FLUSH", flush)
+    monkeypatch.setattr(stage, "PATCH_LIMIT", limit)
+    chosen = {}
+    real = stage._patch_shas
+
+    def spy(missing):
+        chosen["shas"] = real(missing)
+        return chosen["shas"]
+
+    monkeypatch.setattr(stage, "_patch_shas", spy)
+    with Session.open(str(tmp_path / "synth")) as session:
+        request = ReportRequest(since="2000-01-01", until="2026-12-01")
+        outcome = report_case.walk(session, request, report_case.report_window(session, request))
+        ahead = outcome.ahead
+        assert ahead is not None and ahead.final  # commits settled (and cached) before the walk ended
+        expected = real(outcome.commits)  # the choice over the whole window
+        stage.PatchPrefetch(session, outcome.commits, ahead)
+    assert len(expected) == limit and chosen["shas"] == expected
+    assert not ahead.final & set(expected)  # no settled commit is one whose diff is read
+
+
+def _synthetic(path: Path, commits: int) -> None:
+    spec = importlib.util.spec_from_file_location("bench_walk", ROOT / "bench" / "walk.py")
+    walk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(walk)
+    walk.build_repo(path, commits)
+
+
+def test_a_generated_history_judged_during_the_walk_reads_the_same(tmp_path, monkeypatch):
+    repo = tmp_path / "synth"
+    _synthetic(repo, 400)
+    outputs = []
+    for ahead in (False, True):
+        shutil.rmtree(Path(os.environ["NARRATOR_CACHE_DIR"]), ignore_errors=True)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(session_module, "_FACTS_FLUSH", 37)
+            patch.setattr(stage, "PATCH_LIMIT", 25)
+            if not ahead:
+                patch.setattr(report_case, "JudgedAhead", lambda *args, **kwargs: None)
+            with Session.open(str(repo)) as session:
+                report = build(session, ReportRequest(since="2000-01-01", until="2026-12-01"))
+                outputs.append(context_json(report).replace(report.generated_at.isoformat(), ""))
+    assert outputs[0] == outputs[1]
