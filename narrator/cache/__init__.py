@@ -50,6 +50,34 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (repo, kind, version, sha)
     ) WITHOUT ROWID;
     """,
+    # 4: the same tables with rowids (rows kept): a WITHOUT ROWID table stores each row inside its key's b-tree,
+    # and rows of a kilobyte (facts, evidence) make every insert and lookup several times slower (numpy's 41,819
+    # facts: 1.96 s of cpu to insert against 0.56 s, 0.60 s to read against 0.16 s)
+    """
+    CREATE TABLE facts_4 (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+        UNIQUE (repo, sha, version)
+    );
+    INSERT INTO facts_4 (repo, sha, version, data) SELECT repo, sha, version, data FROM facts;
+    DROP TABLE facts;
+    ALTER TABLE facts_4 RENAME TO facts;
+    CREATE TABLE narrations_4 (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, engine TEXT NOT NULL, prompt_version TEXT NOT NULL,
+        data TEXT NOT NULL, created REAL NOT NULL,
+        UNIQUE (repo, sha, engine, prompt_version)
+    );
+    INSERT INTO narrations_4 (repo, sha, engine, prompt_version, data, created)
+        SELECT repo, sha, engine, prompt_version, data, created FROM narrations;
+    DROP TABLE narrations;
+    ALTER TABLE narrations_4 RENAME TO narrations;
+    CREATE TABLE records_4 (
+        repo TEXT NOT NULL, sha TEXT NOT NULL, kind TEXT NOT NULL, version TEXT NOT NULL, data TEXT NOT NULL,
+        UNIQUE (repo, kind, version, sha)
+    );
+    INSERT INTO records_4 (repo, sha, kind, version, data) SELECT repo, sha, kind, version, data FROM records;
+    DROP TABLE records;
+    ALTER TABLE records_4 RENAME TO records;
+    """,
 ]
 
 log = logging.getLogger(__name__)
