@@ -233,6 +233,18 @@ class JudgedAhead:
         if self._engine is not None:
             self._narrate([c for c in settled if not c.is_merge])  # a merge's sentence waits for its branch
 
+    def narrate_merges(self, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
+                       descriptions: Mapping[str, str]) -> None:
+        """Sentences for the window's merges once the walk is over (``descriptions``: the work each brought in),
+        before judging: judging leaves a merge's classification as it is, and ``Session.narrate`` redoes any
+        sentence whose classification it changed."""
+        merges = [c for c in commits if c.is_merge]
+        if self._engine is None or not merges:
+            return
+        found, stats = self._session.narrate(merges, classes, self._engine, descriptions, show_progress=False)
+        self.narrations.update(found)
+        self.cached_narrations += stats["cached"]
+
     def _narrate(self, commits: list[CommitFacts]) -> None:
         """Sentences for commits judged ahead, from their judgment as it stands (``Session.narrate`` redoes any
         whose classification or description the whole window changes)."""

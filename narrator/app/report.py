@@ -160,11 +160,14 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     fresh = session.classify(c for c in both if c.sha not in early)
     classes = {c.sha: early[c.sha] if c.sha in early else fresh[c.sha] for c in both}
     tags = tags_on(session.repo, outcome.commits)
+    merged_work = merge_work(outcome.commits)  # a merge is described by the work it brought in
+    if ahead is not None:  # while git reads the diffs judging wants
+        ahead.narrate_merges(outcome.commits, classes, merged_work)
     judgments, themes, classes = judge(session, outcome.commits, classes, tags, prefetch, ahead)
     merged = {c.sha for c in outcome.commits if c.is_merge}
     descriptions = {sha: j.description for sha, j in judgments.items()
                     if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}
-    descriptions.update(merge_work(outcome.commits))  # a merge is described by the work it brought in
+    descriptions.update(merged_work)
     engine = session.engine(request.engine)
     known = {c.sha: ahead.narrations[c.sha] for c in outcome.commits if c.sha in ahead.narrations} \
         if ahead is not None else {}
