@@ -269,3 +269,30 @@ def test_a_report_keeps_one_history_index_per_repository_and_ignores_a_damaged_o
     assert third.returncode == 0, third.stderr
     assert json.loads(third.stdout)["numbers"]["commits"] == 2
     assert "not an index" not in rows()[0][1]
+
+
+def test_git_output_is_drained_ahead_of_a_slow_reader_and_a_reader_that_stops_kills_git(git_repo, monkeypatch):
+    import threading
+    import time
+
+    import narrator.git.walker as walker
+
+    for i in range(40):
+        git_repo.commit(f"Change {i}", {f"src/m{i}.py": "x = 1\n" * 200})
+    repo = Repository.open(git_repo.path)
+    shas = [s for s, _ in list_commits(repo, WalkSpec())]
+    monkeypatch.setattr(walker._Drain, "_AHEAD", 2)  # a tiny queue: the drain thread waits on it
+    monkeypatch.setattr(walker, "_read_chunks", lambda pipe, size=1 << 16: iter(lambda: pipe.read(512), b""))
+    slow = []
+    for facts in read_facts(repo, shas):  # a reader slower than git still gets every commit, in order
+        time.sleep(0.005)
+        slow.append(facts.sha)
+    assert slow == shas
+    started = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(walker.subprocess, "Popen", lambda *a, **k: started.append(real_popen(*a, **k)) or started[-1])
+    reader = read_facts(repo, shas)
+    assert next(reader).sha == shas[0]
+    reader.close()  # stopped after one commit: git is gone and so is the thread
+    assert started and started[0].poll() is not None
+    assert not [t for t in threading.enumerate() if t.name == "narrator-git-output"]

@@ -400,11 +400,15 @@ def _read_chunks(pipe, size: int = 1 << 16) -> Iterator[bytes]:
 class _Drain:
     """git's output read on a thread as fast as git writes it, handed over in order: a caller that does other
     work between commits (a report judging the commits already read) never leaves git blocked on a full pipe,
-    so git's walk and Python's work run on two cores at once. ``close`` stops early (git is then killed)."""
+    so git's walk and Python's work run on two cores at once. At most ``_AHEAD`` chunks wait (8 MiB: when Python
+    is the slower, git waits instead of its whole output piling up in memory). ``close`` stops early (git is
+    then killed)."""
+
+    _AHEAD = 128
 
     def __init__(self, pipe) -> None:
         self._pipe = pipe
-        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        self._chunks: queue.Queue = queue.Queue(self._AHEAD)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="narrator-git-output", daemon=True)
         self._thread.start()
@@ -430,6 +434,11 @@ class _Drain:
     def close(self, proc: subprocess.Popen) -> None:
         if self._thread.is_alive():
             proc.kill()  # the reader stopped early: git would otherwise run on
+            while self._thread.is_alive():  # the thread may wait on a full queue
+                try:
+                    self._chunks.get(timeout=0.05)
+                except queue.Empty:
+                    pass
         self._thread.join()
         self._pipe.close()
 
