@@ -71,3 +71,20 @@ def test_a_list_that_changed_is_read_again_and_a_git_failure_reaches_the_caller(
     _empty_cache()
     with pytest.raises(NarratorError, match="object not found"):
         _stage(git_repo, True)
+
+
+def test_diffs_leave_out_lockfiles_minified_and_vendored_files_and_keep_the_rest(git_repo):
+    from narrator.git.patches import read_patches
+    from narrator.git.walker import Repository
+
+    sha = git_repo.commit("Update the parser and its dependencies", {
+        "package-lock.json": '{"lockfileVersion": 3}\n' * 50, "web/app.min.js": "var a=1;\n",
+        "vendor/lib/x.py": "X = 1\n", "src/vendor_notes.py": "NOTE = 1\n", "docs/logo.svg": "<svg/>\n",
+        "src/app/parser.py": "def parse(text):\n    return text.split()\n", "a dir/with space.lock": "x\n",
+        "src/app/sub/go.sum": "h1\n", "src/dist/out.js": "built()\n"})
+    [(read_sha, text)] = list(read_patches(Repository.open(git_repo.path), [sha]))
+    assert read_sha == sha
+    assert "src/app/parser.py" in text and "src/vendor_notes.py" in text  # "vendor_notes" is no vendor folder
+    for noise in ("package-lock.json", "app.min.js", "vendor/lib/x.py", "logo.svg", "with space.lock", "go.sum",
+                  "dist/out.js"):
+        assert noise not in text, noise

@@ -32,7 +32,7 @@ from narrator.evidence.paths import is_shipped_source, wants_hunks
 from narrator.evidence.signals import Signal, text_signals
 from narrator.evidence.themes import themes
 from narrator.engines.base import Engine
-from narrator.git.facts import Classification, CommitFacts, Narration
+from narrator.git.facts import Classification, CommitFacts
 from narrator.git.history import Tag
 from narrator.git.patches import read_blobs, read_patches
 from narrator.report.model import EntryRef, Judgment, SignalRef, ThemeRef
@@ -197,9 +197,10 @@ class JudgedAhead:
     def __init__(self, session: Session, prepare: Callable[[list[CommitFacts]], list[CommitFacts]],
                  engine: Engine | None = None) -> None:
         self._session = session
-        self._engine = engine  # narrates the commits judged ahead (an offline engine: a model waits for the walk)
-        self.narrations: dict[str, Narration] = {}
-        self.cached_narrations = 0  # of ``narrations``, how many came from the cache
+        # narrates the commits judged ahead into the cache (an offline engine: a model waits for the walk; without
+        # a cache, the sentences wait too: the cache is where they are handed over, not held for the whole walk)
+        self._engine = engine if session.cache is not None else None
+        self.narrated: set[str] = set()  # commits narrated here (not from the cache): not "cached" in the report
         self._prepare = prepare  # the walk's own preparation: bots marked (no filter: filters disable this)
         self.classes: dict[str, Classification] = {}
         self.evidence: dict[str, CommitEvidence] = {}  # gathered from files; missing from the cache at the walk
@@ -241,9 +242,7 @@ class JudgedAhead:
         merges = [c for c in commits if c.is_merge]
         if self._engine is None or not merges:
             return
-        found, stats = self._session.narrate(merges, classes, self._engine, descriptions, show_progress=False)
-        self.narrations.update(found)
-        self.cached_narrations += stats["cached"]
+        self._session.narrate(merges, classes, self._engine, descriptions, self.narrated, show_progress=False)
 
     def _narrate(self, commits: list[CommitFacts]) -> None:
         """Sentences for commits judged ahead, from their judgment as it stands (``Session.narrate`` redoes any
@@ -251,9 +250,7 @@ class JudgedAhead:
         classes = {c.sha: self.judged[c.sha][2] for c in commits}
         descriptions = {c.sha: j.description for c in commits if (j := self.judged[c.sha][0]).description
                         and j.description_source in HUMAN_SOURCES}
-        found, stats = self._session.narrate(commits, classes, self._engine, descriptions, show_progress=False)
-        self.narrations.update(found)
-        self.cached_narrations += stats["cached"]
+        self._session.narrate(commits, classes, self._engine, descriptions, self.narrated, show_progress=False)
 
     def usable(self, c: CommitFacts) -> bool:
         """Whether this commit was judged ahead as it is now (a merge whose files were read after the walk was
@@ -561,13 +558,17 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
     early = ahead.judged if ahead is not None else {}
     for c in commits:
         extra = [e for e in matched.get(c.sha, []) if e not in local[c.sha].entries]
-        made = early.get(c.sha) if ahead is not None and not extra and local[c.sha] is ahead.evidence.get(c.sha) \
-            else None
+        made = early.pop(c.sha, None)  # handed over: the window's judgments are held once
+        if made is not None and (extra or local[c.sha] is not ahead.evidence.get(c.sha)):
+            made = None
         judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra)
         if cl is not classes[c.sha]:
             new_classes[c.sha] = cl
         evidences.append(ev)
         judged[c.sha] = judgment
+    if ahead is not None:  # judged: what was gathered ahead lives on in ``local`` and the judgments
+        ahead.evidence.clear()
+        ahead.final.clear()
     work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
     found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score) for t in themes(work)]
     return judged, found_themes, new_classes

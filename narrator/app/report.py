@@ -159,6 +159,7 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     early = {c.sha: ahead.classes[c.sha] for c in outcome.commits if ahead.usable(c)} if ahead is not None else {}
     fresh = session.classify(c for c in both if c.sha not in early)
     classes = {c.sha: early[c.sha] if c.sha in early else fresh[c.sha] for c in both}
+    del early, fresh
     tags = tags_on(session.repo, outcome.commits)
     merged_work = merge_work(outcome.commits)  # a merge is described by the work it brought in
     if ahead is not None:  # while git reads the diffs judging wants
@@ -169,10 +170,8 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
                     if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}
     descriptions.update(merged_work)
     engine = session.engine(request.engine)
-    known = {c.sha: ahead.narrations[c.sha] for c in outcome.commits if c.sha in ahead.narrations} \
-        if ahead is not None else {}
-    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions, known,
-                                        ahead.cached_narrations if ahead is not None else 0)
+    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions,
+                                        ahead.narrated if ahead is not None else frozenset())
     engine_note = getattr(engine, "note", None)  # e.g. the model could not be reached: heuristic sentences used
     notes = [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
     report_settings = settings.report

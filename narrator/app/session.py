@@ -190,13 +190,14 @@ class Session:
 
     def narrate(self, commits: Sequence[CommitFacts], classifications: Mapping[str, Classification],
                 engine: Engine | None = None, descriptions: Mapping[str, str] | None = None,
-                known: Mapping[str, Narration] | None = None, known_cached: int = 0, show_progress: bool = True,
+                made_earlier: set[str] | frozenset[str] = frozenset(), show_progress: bool = True,
                 ) -> tuple[dict[str, Narration], dict[str, int]]:
         """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached.
 
         ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
-        the engine. ``known``: narrations this session made (or read) already, by this engine, of which
-        ``known_cached`` came from the cache; they are checked like cached ones. Returns the narrations by sha and
+        the engine. ``made_earlier``: commits this report narrated already (``JudgedAhead``), whose sentences the
+        cache holds but which do not count as cached; a set passed in gains the commits narrated here. Returns
+        the narrations by sha and
         counts by origin (cached, model, heuristic, fallback; and the fallbacks by why: rejected by the guard,
         no_code to read, merge commits, model unavailable).
         """
@@ -214,10 +215,9 @@ class Session:
                                                           ).hexdigest()[:16]
         cache, key = self.cache, self.repo.key
         fingerprint = engine.fingerprint()
-        known = known or {}
-        shas = [c.sha for c in commits if c.sha not in known]
+        shas = [c.sha for c in commits]
         found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
-        stats = {"cached": len(found) + known_cached, "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
+        stats = {"cached": len(found.keys() - made_earlier) if made_earlier else len(found), "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
                  "merge": 0, "unavailable": 0}
 
         def stamped(batch: Iterable[Narration]) -> list[Narration]:
@@ -227,7 +227,6 @@ class Session:
             if cache is not None:
                 cache.put_narrations(key, stamped(batch), fingerprint, PROMPT_VERSION)
 
-        found.update((c.sha, known[c.sha]) for c in commits if c.sha in known)
         # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
         stale = [n for n in found.values() if n.source == "heuristic" and n.basis != basis(n.sha)]
         if stale:
@@ -250,6 +249,8 @@ class Session:
                 raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
                                     "commits")
             fresh = list(fresh)  # stamped as the cache holds them (cold = warm), one at a time: no second copy
+            if isinstance(made_earlier, set):
+                made_earlier.update(n.sha for n in fresh)
             for k, n in enumerate(fresh):
                 found[n.sha] = fresh[k] = replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n
             del fresh
