@@ -30,7 +30,7 @@ from narrator.evidence.match import match_entries, pr_title, significant_words
 from narrator.evidence.patch import parse_patch
 from narrator.evidence.paths import is_shipped_source, wants_hunks
 from narrator.evidence.signals import Signal, text_signals
-from narrator.evidence.themes import themes
+from narrator.evidence.themes import ThemeInput, theme_input, themes
 from narrator.engines.base import Engine
 from narrator.git.facts import Classification, CommitFacts
 from narrator.git.history import Tag
@@ -206,6 +206,7 @@ class JudgedAhead:
         self.evidence: dict[str, CommitEvidence] = {}  # gathered from files; missing from the cache at the walk
         self.final: set[str] = set()  # of ``evidence``: cached already, never to be read from a diff
         self.judged: dict[str, tuple[Judgment, CommitEvidence, Classification]] = {}
+        self.theme_inputs: dict[str, ThemeInput] = {}  # of the judged work commits, from their judged evidence
         self._best: list[tuple[tuple[bool, bool, int], int, str]] = []  # max-heap by (key, order), negated
         self._waiting: dict[str, CommitFacts] = {}  # gathered, not yet settled (at most PATCH_LIMIT)
         self._order = 0
@@ -230,7 +231,9 @@ class JudgedAhead:
         for c in settled:
             self.final.add(c.sha)
             ev = self.evidence[c.sha]
-            self.judged[c.sha] = _judge_one(c, ev, self.classes[c.sha], ())
+            made = self.judged[c.sha] = _judge_one(c, ev, self.classes[c.sha], ())
+            if not c.is_merge and not c.is_bot:  # the work themes are found among
+                self.theme_inputs[c.sha] = theme_input(made[1])
         if self._engine is not None:
             self._narrate([c for c in settled if not c.is_merge])  # a merge's sentence waits for its branch
 
@@ -561,6 +564,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         made = early.pop(c.sha, None)  # handed over: the window's judgments are held once
         if made is not None and (extra or local[c.sha] is not ahead.evidence.get(c.sha)):
             made = None
+            ahead.theme_inputs.pop(c.sha, None)  # judged again: its evidence may differ
         judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra)
         if cl is not classes[c.sha]:
             new_classes[c.sha] = cl
@@ -570,5 +574,8 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         ahead.evidence.clear()
         ahead.final.clear()
     work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
-    found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score) for t in themes(work)]
+    inputs = ahead.theme_inputs if ahead is not None else None
+    found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score) for t in themes(work, inputs=inputs)]
+    if ahead is not None:
+        ahead.theme_inputs.clear()
     return judged, found_themes, new_classes

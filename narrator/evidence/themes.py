@@ -25,13 +25,13 @@ import sys
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from narrator.evidence.commit import CommitEvidence
 from narrator.evidence.importance import score
 from narrator.evidence.match import pr_title, significant_words, stem
 
-__all__ = ["Theme", "themes"]
+__all__ = ["Theme", "ThemeInput", "theme_input", "themes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +56,43 @@ _GENERIC_TOPICS = frozenset({"fix", "feat", "feature", "chore", "docs", "doc", "
 _SURFACE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 
 
-def _surface(words: set[str] | frozenset[str], text: str, surfaces: dict[str, Counter]) -> None:
+def _surface(words: frozenset[str], text: str, seen: list[tuple[str, str]]) -> None:
     for word in _SURFACE_WORD.findall(text):
         root = stem(word.lower())
         if root in words:
-            surfaces.setdefault(root, Counter())[word] += 1
+            seen.append((root, word))
 
 
 _intern = sys.intern
 _NO_PREFIX: frozenset[str] = frozenset()
+_NO_FORMS: tuple[tuple[str, str], ...] = ()
+
+ThemeInput = tuple[tuple[str, ...], frozenset[str], tuple[tuple[str, str], ...]]
 
 
-def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[str], frozenset[str]]:
-    """(ordinary theme words, prefix words that count double)."""
+def theme_input(e: CommitEvidence) -> ThemeInput:
+    """What one commit brings to ``themes``: (its ordinary theme words, the prefix words that count double, the
+    surface forms its title writes them in, as (root, word) in order). Pure: a report may compute it for a
+    commit as soon as the commit is judged (``app/evidence.JudgedAhead``)."""
     title = pr_title(e.subject or "", e.body or "")
     words = set(map(_intern, significant_words(title)))  # one object per word across a long window
     prefix: frozenset[str] = _NO_PREFIX
+    forms: list[tuple[str, str]] = []
     m = _PREFIX.match(e.subject or "")
     if m:
         topic = m.group("scope") or m.group("topic") or ""
         if topic.lower() not in _GENERIC_TOPICS:
             prefix = frozenset({_intern("prefix:" + stem(topic.lower()))})
-            surfaces.setdefault(next(iter(prefix)), Counter())[topic.rstrip("s")] += 1
+            forms.append((next(iter(prefix)), topic.rstrip("s")))
     if words:
-        _surface(frozenset(words), title, surfaces)
+        _surface(frozenset(words), title, forms)
     for entry in e.entries:
         if entry.section:
             words.add(_intern("section:" + entry.section.lower()))
     for path in e.source_paths:
         words.add(_intern("path:" + path))
-    return words, prefix
+    # kept as tuples (a set per commit is five times the size; only membership and counts are asked of them)
+    return tuple(words), prefix, tuple(forms) if forms else _NO_FORMS
 
 
 def _half_linked(small: set[int], large: set[int], neighbours: dict[int, set[int]]) -> bool:
@@ -104,14 +111,21 @@ def _half_linked(small: set[int], large: set[int], neighbours: dict[int, set[int
     return need <= 0
 
 
-def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: float = 0.25) -> tuple[Theme, ...]:
-    """Groups of related commits (see the module docstring), largest first, then by best score."""
+def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: float = 0.25,
+           inputs: Mapping[str, ThemeInput] | None = None) -> tuple[Theme, ...]:
+    """Groups of related commits (see the module docstring), largest first, then by best score. ``inputs``:
+    ``theme_input`` of some of these very evidences, by sha, computed earlier."""
     n = len(evidences)
     if n < min_size:
         return ()
     surfaces: dict[str, Counter] = {}
-    # kept as tuples (a set per commit is five times the size; only membership and counts are asked of them)
-    per_commit = [(tuple(words), prefix) for words, prefix in (_theme_words(e, surfaces) for e in evidences)]
+    per_commit: list[tuple[tuple[str, ...], frozenset[str]]] = []
+    known = inputs or {}
+    for e in evidences:
+        words, prefix, forms = known.get(e.sha) or theme_input(e)
+        per_commit.append((words, prefix))
+        for root, form in forms:  # in the order of the commits: ties between forms go to the first seen
+            surfaces.setdefault(root, Counter())[form] += 1
     df: Counter = Counter()
     for words, prefix in per_commit:
         df.update(prefix.union(words))
