@@ -56,34 +56,35 @@ _GENERIC_TOPICS = frozenset({"fix", "feat", "feature", "chore", "docs", "doc", "
 _SURFACE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]+")
 
 
-def _surface(words: frozenset[str], text: str, seen: list[tuple[str, str]]) -> None:
+def _surface(words: frozenset[str], text: str, seen: list[str]) -> None:
     for word in _SURFACE_WORD.findall(text):
         root = stem(word.lower())
         if root in words:
-            seen.append((root, word))
+            seen += (root, _intern(word))
 
 
 _intern = sys.intern
 _NO_PREFIX: frozenset[str] = frozenset()
-_NO_FORMS: tuple[tuple[str, str], ...] = ()
+_NO_FORMS: tuple[str, ...] = ()
 
-ThemeInput = tuple[tuple[str, ...], frozenset[str], tuple[tuple[str, str], ...]]
+ThemeInput = tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]
 
 
 def theme_input(e: CommitEvidence) -> ThemeInput:
     """What one commit brings to ``themes``: (its ordinary theme words, the prefix words that count double, the
-    surface forms its title writes them in, as (root, word) in order). Pure: a report may compute it for a
-    commit as soon as the commit is judged (``app/evidence.JudgedAhead``)."""
+    surface forms its title writes them in: root, word, root, word... in order; one flat tuple of shared strings,
+    as a long window holds one per commit). Pure: a report may compute it for a commit as soon as the commit is
+    judged (``app/evidence.JudgedAhead``)."""
     title = pr_title(e.subject or "", e.body or "")
     words = set(map(_intern, significant_words(title)))  # one object per word across a long window
     prefix: frozenset[str] = _NO_PREFIX
-    forms: list[tuple[str, str]] = []
+    forms: list[str] = []
     m = _PREFIX.match(e.subject or "")
     if m:
         topic = m.group("scope") or m.group("topic") or ""
         if topic.lower() not in _GENERIC_TOPICS:
             prefix = frozenset({_intern("prefix:" + stem(topic.lower()))})
-            forms.append((next(iter(prefix)), topic.rstrip("s")))
+            forms += (next(iter(prefix)), _intern(topic.rstrip("s")))
     if words:
         _surface(frozenset(words), title, forms)
     for entry in e.entries:
@@ -124,8 +125,8 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
     for e in evidences:
         words, prefix, forms = known.get(e.sha) or theme_input(e)
         per_commit.append((words, prefix))
-        for root, form in forms:  # in the order of the commits: ties between forms go to the first seen
-            surfaces.setdefault(root, Counter())[form] += 1
+        for at in range(0, len(forms), 2):  # in the order of the commits: ties between forms go to the first seen
+            surfaces.setdefault(forms[at], Counter())[forms[at + 1]] += 1
     df: Counter = Counter()
     for words, prefix in per_commit:
         df.update(prefix.union(words))
