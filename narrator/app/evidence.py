@@ -200,7 +200,7 @@ class JudgedAhead:
         # narrates the commits judged ahead into the cache (an offline engine: a model waits for the walk; without
         # a cache, the sentences wait too: the cache is where they are handed over, not held for the whole walk)
         self._engine = engine if session.cache is not None else None
-        self.narrated: set[str] = set()  # commits narrated here (not from the cache): not "cached" in the report
+        self.narrated = 0  # sentences made here (not found in the cache): the report does not count them cached
         self._prepare = prepare  # the walk's own preparation: bots marked (no filter: filters disable this)
         self.classes: dict[str, Classification] = {}
         self.evidence: dict[str, CommitEvidence] = {}  # gathered from files; missing from the cache at the walk
@@ -245,7 +245,7 @@ class JudgedAhead:
         merges = [c for c in commits if c.is_merge]
         if self._engine is None or not merges:
             return
-        self._session.narrate(merges, classes, self._engine, descriptions, self.narrated, show_progress=False)
+        self._say(merges, classes, descriptions)
 
     def _narrate(self, commits: list[CommitFacts]) -> None:
         """Sentences for commits judged ahead, from their judgment as it stands (``Session.narrate`` redoes any
@@ -253,7 +253,12 @@ class JudgedAhead:
         classes = {c.sha: self.judged[c.sha][2] for c in commits}
         descriptions = {c.sha: j.description for c in commits if (j := self.judged[c.sha][0]).description
                         and j.description_source in HUMAN_SOURCES}
-        self._session.narrate(commits, classes, self._engine, descriptions, self.narrated, show_progress=False)
+        self._say(commits, classes, descriptions)
+
+    def _say(self, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
+             descriptions: Mapping[str, str]) -> None:
+        _, stats = self._session.narrate(commits, classes, self._engine, descriptions, show_progress=False)
+        self.narrated += len(commits) - stats["cached"]
 
     def usable(self, c: CommitFacts) -> bool:
         """Whether this commit was judged ahead as it is now (a merge whose files were read after the walk was
@@ -262,7 +267,8 @@ class JudgedAhead:
 
     def known_evidence(self, commits: Sequence[CommitFacts]) -> tuple[dict[str, CommitEvidence], set[str]]:
         """Of these commits, the evidence gathered ahead that still holds, and which of it is settled."""
-        early = {c.sha: self.evidence[c.sha] for c in commits if c.sha in self.evidence and self.usable(c)}
+        early = {c.sha: self.evidence[c.sha] for c in commits
+                 if c.sha in self.evidence and not (c.is_merge and c.files_known)}
         return early, {sha for sha in early if sha in self.final}
 
     def _rank(self, c: CommitFacts) -> list[str]:

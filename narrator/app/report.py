@@ -160,6 +160,8 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     fresh = session.classify(c for c in both if c.sha not in early)
     classes = {c.sha: early[c.sha] if c.sha in early else fresh[c.sha] for c in both}
     del early, fresh
+    if ahead is not None:
+        ahead.classes.clear()  # in ``classes`` now
     tags = tags_on(session.repo, outcome.commits)
     merged_work = merge_work(outcome.commits)  # a merge is described by the work it brought in
     if ahead is not None:  # while git reads the diffs judging wants
@@ -171,7 +173,7 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     descriptions.update(merged_work)
     engine = session.engine(request.engine)
     narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions,
-                                        ahead.narrated if ahead is not None else frozenset())
+                                        ahead.narrated if ahead is not None else 0)
     engine_note = getattr(engine, "note", None)  # e.g. the model could not be reached: heuristic sentences used
     notes = [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
     report_settings = settings.report

@@ -190,14 +190,13 @@ class Session:
 
     def narrate(self, commits: Sequence[CommitFacts], classifications: Mapping[str, Classification],
                 engine: Engine | None = None, descriptions: Mapping[str, str] | None = None,
-                made_earlier: set[str] | frozenset[str] = frozenset(), show_progress: bool = True,
+                made_earlier: int = 0, show_progress: bool = True,
                 ) -> tuple[dict[str, Narration], dict[str, int]]:
         """Narrations for these commits: cached ones reused, the rest generated batch by batch and cached.
 
         ``descriptions``: the human-written text the judgment chose per commit (changelog entries), handed to
-        the engine. ``made_earlier``: commits this report narrated already (``JudgedAhead``), whose sentences the
-        cache holds but which do not count as cached; a set passed in gains the commits narrated here. Returns
-        the narrations by sha and
+        the engine. ``made_earlier``: how many of these commits this report narrated already (``JudgedAhead``):
+        the cache holds their sentences, which do not count as cached. Returns the narrations by sha and
         counts by origin (cached, model, heuristic, fallback; and the fallbacks by why: rejected by the guard,
         no_code to read, merge commits, model unavailable).
         """
@@ -217,7 +216,7 @@ class Session:
         fingerprint = engine.fingerprint()
         shas = [c.sha for c in commits]
         found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
-        stats = {"cached": len(found.keys() - made_earlier) if made_earlier else len(found), "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
+        stats = {"cached": len(found) - made_earlier, "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
                  "merge": 0, "unavailable": 0}
 
         def stamped(batch: Iterable[Narration]) -> list[Narration]:
@@ -249,8 +248,6 @@ class Session:
                 raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
                                     "commits")
             fresh = list(fresh)  # stamped as the cache holds them (cold = warm), one at a time: no second copy
-            if isinstance(made_earlier, set):
-                made_earlier.update(n.sha for n in fresh)
             for k, n in enumerate(fresh):
                 found[n.sha] = fresh[k] = replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n
             del fresh
