@@ -107,17 +107,27 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=65536)  # a history's vocabulary, as for stem
+def _root(lower: str) -> str | None:
+    """The root a lower-cased word adds to ``significant_words``, or None when it carries no meaning."""
+    if lower in _STOP:
+        return None
+    root = stem(lower)
+    if root not in _STOP and len(root) > 1 and not _VERSION_WORD.match(root):
+        return root
+    return None
+
+
 @lru_cache(maxsize=16384)
 def significant_words(text: str) -> frozenset[str]:
     """The stemmed, lower-cased words of ``text`` that carry meaning (see the module docstring). Remembered for
     recent texts: a window's subjects are asked for again by every release's matching."""
+    # An ASCII text lowered whole holds the same words lowered (a few other characters lower to ASCII letters)
+    words = _WORD.findall(text.lower()) if text.isascii() else [w.lower() for w in _WORD.findall(text)]
     out = set()
-    for word in _WORD.findall(text):
-        lower = word.lower()
-        if lower in _STOP:
-            continue
-        root = stem(lower)
-        if root not in _STOP and len(root) > 1 and not _VERSION_WORD.match(root):
+    for word in words:
+        root = _root(word)
+        if root is not None:
             out.add(root)
     return frozenset(out)
 

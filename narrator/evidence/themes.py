@@ -60,7 +60,15 @@ def _surface(words: set[str] | frozenset[str], text: str, surfaces: dict[str, Co
     for word in _SURFACE_WORD.findall(text):
         root = stem(word.lower())
         if root in words:
-            surfaces.setdefault(root, Counter())[word] += 1
+            _count(surfaces, root, word)
+
+
+def _count(surfaces: dict[str, Counter], root: str, word: str) -> None:
+    """One more ``word`` written for ``root`` (a Counter made only for a new root: most roots have one)."""
+    counter = surfaces.get(root)
+    if counter is None:
+        counter = surfaces[root] = Counter()
+    counter[word] += 1
 
 
 _intern = sys.intern
@@ -77,7 +85,7 @@ def _theme_words(e: CommitEvidence, surfaces: dict[str, Counter]) -> tuple[set[s
         topic = m.group("scope") or m.group("topic") or ""
         if topic.lower() not in _GENERIC_TOPICS:
             prefix = frozenset({_intern("prefix:" + stem(topic.lower()))})
-            surfaces.setdefault(next(iter(prefix)), Counter())[topic.rstrip("s")] += 1
+            _count(surfaces, next(iter(prefix)), topic.rstrip("s"))
     if words:
         _surface(frozenset(words), title, surfaces)
     for entry in e.entries:
