@@ -235,7 +235,9 @@ def clean_entry(raw: str) -> str:
     return strip_credits(clean_markup("\n".join(lines)))
 
 
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\"'`])[.!?](?=\s+[A-Z(`\"'])")
+# (the stop first: a pattern starting with a class of characters is searched for at C speed; the character before
+# it is then looked at behind)
+_SENTENCE_END = re.compile(r"[.!?](?<=[a-z0-9)\"'`][.!?])(?=\s+[A-Z(`\"'])")
 
 
 def first_sentence(text: str) -> str:
