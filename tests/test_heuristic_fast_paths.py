@@ -1,5 +1,6 @@
-"""The heuristic engine skips patterns on texts that cannot match them: its cleaned subjects and plain words
-must be those of trying every pattern on every text (random texts built of the pieces the patterns look for)."""
+"""The heuristic engine and ``strip_credits`` skip patterns on texts that cannot match them: their cleaned
+subjects, plain words and entries must be those of trying every pattern on every text (random texts built of
+the pieces the patterns look for)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,33 @@ def test_the_same_as_every_pattern_everywhere():
         text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 12)))
         assert H._plain(text) == _plain_everywhere(text), text
         assert H.clean_subject(text) == _clean_everywhere(text), text
+
+
+def _strip_everywhere(text: str) -> str:
+    from narrator.evidence import clean as C
+
+    text = text.strip()
+    if "#" not in text and "@" not in text and "GH-" not in text and "!" not in text and "GHSA" not in text \
+            and "CVE" not in text and "://" not in text:
+        return text
+    previous = None
+    while previous != text:
+        previous = text
+        text = C._LEADING_CREDITS.sub("", text)
+        for pattern in C._TRAILING_CREDITS:
+            stripped = pattern.sub("", text)
+            if stripped != text and len(stripped.strip()) >= 3:
+                text = stripped.rstrip()
+    return text
+
+
+def test_credits_stripped_as_by_every_pattern():
+    from narrator.evidence.clean import strip_credits
+
+    pieces = [" ", "Fix the thing", "#12", "GH-3", "gh-4", "!5", "@user", "by", "thanks to", "in", "https://x.y/pull/7",
+              "(", ")", "[", "]", ",", "and", "&", ".", "-", "\u2013", "fixes", "Closes", "owner/repo#8", "GHSA-ab-cd",
+              "CVE-2024-1", "props to", "issue", "pr", "see"]
+    rng = random.Random(11)
+    for _ in range(20000):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        assert strip_credits(text) == _strip_everywhere(text), text
