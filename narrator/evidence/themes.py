@@ -64,11 +64,12 @@ def _surface(words: set[str] | frozenset[str], text: str, surfaces: dict[str, Co
 
 
 def _count(surfaces: dict[str, Counter], root: str, word: str) -> None:
-    """One more ``word`` written for ``root`` (a Counter made only for a new root: most roots have one)."""
+    """One more ``word`` written for ``root`` (a Counter made only for a new root, and counted with dict.get: a
+    Counter's ``+=`` on a new word goes through its Python ``__missing__``)."""
     counter = surfaces.get(root)
     if counter is None:
         counter = surfaces[root] = Counter()
-    counter[word] += 1
+    counter[word] = counter.get(word, 0) + 1
 
 
 _intern = sys.intern
@@ -171,7 +172,11 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         neighbours.setdefault(j, set()).add(i)
     members_of: dict[int, set[int]] = {}
     for k in range(n):
-        members_of.setdefault(find(k), set()).add(k)
+        root = find(k)
+        group = members_of.get(root)
+        if group is None:  # (setdefault would make a set for every commit)
+            group = members_of[root] = set()
+        group.add(k)
     for _, i, j in edges:
         a, b = find(i), find(j)
         if a == b:
