@@ -16,6 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from narrator.errors import CacheError
@@ -85,6 +86,7 @@ log = logging.getLogger(__name__)
 # One encoder for every row (json.dumps with options builds one per call); the same text as json.dumps(x,
 # ensure_ascii=False): rows are plain dicts and lists, so the circular-reference check is left out.
 _dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_second = itemgetter(1)
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
 
@@ -291,8 +293,13 @@ class Cache:
                     "(?, ?, ?, ?, ?)", [(engine, prompt_version, input_key, text, time.time())])
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
+        """Insert ``rows`` in one transaction (their second column is a commit sha; a headline is one row)."""
         if not rows:
             return
+        # In the order of their keys (every table's key is its sha within one call): rows given in history order
+        # land on random pages of the tables, and a page cache of 2 MB writes the same page to the log again and
+        # again in one transaction; the order of equal keys is kept, so the last of two still wins.
+        rows = sorted(rows, key=_second)
         with self._transaction():
             self._db.executemany(sql, rows)
 

@@ -8,7 +8,7 @@ every file, area, name or number it writes comes from the commit's facts.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from narrator import categories
 from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, ProgressCallback
@@ -73,6 +73,16 @@ _JARGON = [
     (re.compile(r"\bw/", re.I), "with "),
 ]
 _ANY_JARGON = re.compile(r"deps|repo|config|docs|prs?\b|refactor|impl|msg|func|w/", re.I)  # a superset, to skip
+# The same search on an ASCII text lowered (the same length, the same word boundaries): a pattern that ignores
+# case finds no first letter to skip to, this one does, and an ASCII text has no other case to match.
+_ANY_JARGON_LOWER = re.compile(_ANY_JARGON.pattern)
+
+
+def _jargon(text: str) -> Iterator[re.Match[str]]:
+    """The matches of ``_ANY_JARGON`` in ``text`` (their positions; their text may be lowered)."""
+    if text.isascii():
+        return _ANY_JARGON_LOWER.finditer(text.lower())
+    return _ANY_JARGON.finditer(text)
 _TICKET_PREFIX = re.compile(r"^\s*(\[[^\]]{1,30}\]\s*|[A-Z][A-Z0-9]+-\d+[:\s]+\s*)+")
 _TRAILING_REFS = re.compile(r"\s*(\((#\d+|[A-Z][A-Z0-9]+-\d+)(,\s*#\d+)*\)|\[(skip ci|ci skip)\])\s*$", re.I)
 _PR_MERGE = re.compile(r"^Merge pull request (#\d+) from (\S+)", re.I)
@@ -127,17 +137,22 @@ def _plain(text: str) -> str:
     (``docs/results.md``, ``--no-deps``, ``config.audit.*``, ``DEPS_DIR``) is never rewritten inside."""
     # `name` / ``name``: code formatting means nothing to the reader; with a word of grammar among them
     # ("Implement `and` and `or`"), one-word names keep quotes
-    quote = any(m.group(1).lower() in GRAMMAR_WORDS for m in _BACKTICKS.finditer(text))
-    text = _BACKTICKS.sub(lambda m: f"\u201c{m.group(1)}\u201d" if quote and re.fullmatch(r"[A-Za-z_]\w*", m.group(1))
-                          else m.group(1), text)
-    if not _ANY_JARGON.search(text):  # no jargon word anywhere: the loop below would change nothing
+    if "`" in text:
+        quote = any(m.group(1).lower() in GRAMMAR_WORDS for m in _BACKTICKS.finditer(text))
+        text = _BACKTICKS.sub(lambda m: f"\u201c{m.group(1)}\u201d" if quote and re.fullmatch(r"[A-Za-z_]\w*", m.group(1))
+                              else m.group(1), text)
+    # Only the words holding a jargon match can change (no pattern spans a space, and a word holding none of
+    # them is left as it is by every pattern): the words of the matches, counted by the spaces before them.
+    words = {text.count(" ", 0, m.start()) for m in _jargon(text)}
+    if not words:
         return text
-    out = []
-    for chunk in text.split(" "):
+    out = text.split(" ")
+    for index in sorted(words):
+        chunk = out[index]
         if _PLAIN_WORD.match(chunk):
             for pattern, replacement in _JARGON:
                 chunk = pattern.sub(replacement, chunk)
-        out.append(chunk)
+            out[index] = chunk
     return " ".join(out)
 
 
@@ -179,13 +194,17 @@ def clean_subject(subject: str, classification: Classification | None = None) ->
     """The commit subject as a sentence fragment: no Conventional Commits prefix, tickets, [skip ci] or link
     targets (``[Migrate](https://...)`` reads "Migrate")."""
     text = classification.description if classification and classification.description else subject
-    text = _MD_LINK.sub(r"\1", text)
+    # each pattern is tried only on a text holding what its matches must hold: most subjects hold none
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
     text = _TICKET_PREFIX.sub("", text)
     previous = None
     while previous != text:
         previous = text
-        text = _TRAILING_REFS.sub("", text)
-    text = _FIXES_SENTENCE.sub("", text)
+        if text.rstrip().endswith((")", "]")):
+            text = _TRAILING_REFS.sub("", text)
+    if "#" in text or "-" in text:
+        text = _FIXES_SENTENCE.sub("", text)
     text = text.strip().rstrip(".;:,").strip()
     return " ".join(text.split())
 

@@ -207,6 +207,9 @@ _TRAILING_CREDITS = [
                r":?\s+(?:#|GH-)\d+(?:\s*(?:,|and|&)\s*(?:#|GH-)?\d+)*\)?\s*\.?$", re.I),
     re.compile(r"\s*(?:#|GH-)\d+(?:\s*,\s*(?:#|GH-)\d+)*\s*$"),
 ]
+# What a match of each of them must hold (one of these): a pattern anchored only at the end is tried from every
+# position of the text, so it is tried only on a text that can hold it.
+_TRAILING_NEEDS = [("://",), ("#", "-", "!", "@"), ("@",), ("@",), ("@",), ("#", "-"), ("#", "GH-")]
 # "#123: Fix ...", "[#123] Fix ...", and a bare number before a capitalised sentence: "#13002 Improve logging ..."
 _LEADING_CREDITS = re.compile(r"^(?:(?:#|GH-)\d+(?:\s*[:.)-]\s*|\s+(?=[A-Z][a-z]))|\[(?:#|GH-)?\d+\]\s*[:.-]?\s*)")
 
@@ -222,7 +225,9 @@ def strip_credits(text: str) -> str:
     while previous != text:
         previous = text
         text = _LEADING_CREDITS.sub("", text)
-        for pattern in _TRAILING_CREDITS:
+        for pattern, needs in zip(_TRAILING_CREDITS, _TRAILING_NEEDS):
+            if not any(needle in text for needle in needs):
+                continue
             stripped = pattern.sub("", text)
             if stripped != text and len(stripped.strip()) >= 3:
                 text = stripped.rstrip()
@@ -235,7 +240,9 @@ def clean_entry(raw: str) -> str:
     return strip_credits(clean_markup("\n".join(lines)))
 
 
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\"'`])[.!?](?=\s+[A-Z(`\"'])")
+# (the stop first: a pattern starting with a class of characters is searched for at C speed; the character before
+# it is then looked at behind)
+_SENTENCE_END = re.compile(r"[.!?](?<=[a-z0-9)\"'`][.!?])(?=\s+[A-Z(`\"'])")
 
 
 def first_sentence(text: str) -> str:

@@ -33,6 +33,9 @@ _TRAILER = re.compile(r"^[A-Z][\w-]+(?:-[\w-]+)*:\s")
 _BODY_NOISE = re.compile(r"^(?:\*|-|\d+\.)\s|^(?:Signed-off-by|Co-authored-by|Reviewed-by|Change-Id|cherry picked)\b|"
                          r"^(?:This reverts commit|Merge branch|Conflicts:)", re.I)
 
+_MERGED_PR = re.compile(r"^Merge pull request #\d+", re.I)
+_SQUASHED = re.compile(r"\((?:#|GH-|!)\d+\)\s*$")
+
 
 @dataclass(frozen=True, slots=True)
 class Description:
@@ -97,8 +100,9 @@ def describe(subject: str, body: str = "", entries: Iterable[ChangelogEntry] = (
     subject_refs = find_refs(subject)
     refs = subject_refs + tuple(r for r in find_refs(body) if r not in subject_refs)
     title = pr_title(subject, body)
-    merged_pr = bool(re.match(r"^Merge pull request #\d+", subject or "", re.I))
-    squashed = bool(re.search(r"\((?:#|GH-|!)\d+\)\s*$", subject or ""))
+    merged_pr = bool(_MERGED_PR.match(subject or ""))
+    # a squash's subject ends with its number in brackets: the search runs only on one ending with a bracket
+    squashed = (subject or "").rstrip().endswith(")") and bool(_SQUASHED.search(subject))
     text = strip_credits(clean_markup(title)) if title else ""
     if merged_pr and text:
         return Description(text, "pr_title", refs)

@@ -56,6 +56,7 @@ _CATEGORY_TIER = {"Features": "feature", "Fixes": "fix", "Performance": "perform
                   "Chores": "upkeep", "Reverts": "refactor", "Merges": "upkeep"}
 _VERSION_BUMP_CHURN = 6  # a release commit may bump a version constant in source (echo's version.go)
 _UPKEEP_CHURN = 50  # an upkeep-classified commit touching fewer source lines than this stays upkeep
+_RANK = {tier: rank for rank, tier in enumerate(sorted(TIERS, key=lambda t: -TIERS[t]))}  # 0: the highest tier
 _SOURCE_TIERS = frozenset({"feature", "fix", "performance", "refactor"})
 _SIGNAL_WORDS = {
     "api_removed": "public API removed", "api_renamed": "public API renamed", "option_removed": "CLI option removed",
@@ -140,11 +141,10 @@ def tier_of(evidence: CommitEvidence) -> tuple[str, list[str]]:
         if evidence.breaking and not reasons:
             reasons.append("marked as a breaking change in the commit message")
         return "behaviour", reasons
-    ranks = sorted(TIERS, key=lambda t: -TIERS[t])
     best = None
     for entry in evidence.entries:
         tier = _ENTRY_TIER.get(entry.kind, "notable")
-        if best is None or ranks.index(tier) < ranks.index(best[0]):
+        if best is None or _RANK[tier] < _RANK[best[0]]:
             best = (tier, entry)
     if best is not None and best[0] != "upkeep":
         tier, entry = best

@@ -18,6 +18,7 @@ normalised so they can be compared:
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 __all__ = ["find_refs", "ref_numbers", "advisory_ids", "pr_number_of_subject"]
 
@@ -34,14 +35,39 @@ _REF = re.compile(
     r"|(?<![\w!])!(?P<mr>\d{1,7})\b"
     r"|(?P<jira>\b[A-Z][A-Z0-9]{1,9}-\d{1,6}\b)"
 )
-_ANY_REF = re.compile(r"[#!:/]|-\d")  # every reference form holds one of these: a quick test first
+# Every reference holds one of these ("#1", "GH-1", ".../pull/1", "!1", "LANG-1", ":issue:`1`", "GHSA-..."), no
+# two of them can overlap, and no reference spans a line or holds a space before it: the long pattern is tried
+# only from the word of such a mark to the end of its line (long pull request bodies mostly hold none).
+# Written to start with a class of characters, which lets the search skip to the next of them at C speed; the
+# same marks as "[#!/-]\d|[:}]`|(?i:ghsa)" ("\u017f", the long s, is an s ignoring case).
+_MARK = re.compile("[#!/:}gG-](?:(?<=[#!/-])\\d|(?<=[:}])`|(?<=[gG])[hH][sS\u017f][aA])")
 _NOT_JIRA = re.compile(r"^(UTF|ISO|SHA|MD|RFC|PEP|CVE|GHSA|X|ES|TLS|SSL|HTTP|PHP|PSR|IEEE|ANSI|GH|WIP|CWE|TODO|"
                        r"[A-Z])-", re.I)
 
 
+def _matches(text: str) -> Iterator[re.Match[str]]:
+    """What ``_REF.finditer(text)`` finds, the pattern searched only where a reference may start: from the word
+    holding the next mark (after the last match) to the end of that line."""
+    pos = 0
+    for mark in _MARK.finditer(text):
+        at = mark.start()
+        if at < pos:
+            continue
+        end = text.find("\n", at)
+        if end < 0:
+            end = len(text)
+        # a search that starts later still sees the text before it (lookbehinds, word boundaries)
+        m = _REF.search(text, max(pos, text.rfind("\n", 0, at) + 1, text.rfind(" ", 0, at) + 1), end)
+        if m is None:
+            pos = end  # no reference in the rest of this line
+            continue
+        pos = m.end()
+        yield m
+
+
 def find_refs(text: str) -> tuple[str, ...]:
     """The references in ``text``, normalised (see the table above), in order of appearance, no duplicates."""
-    if not text or not _ANY_REF.search(text):
+    if not text:
         return ()
     out: list[str] = []
     seen: set[str] = set()
@@ -51,7 +77,7 @@ def find_refs(text: str) -> tuple[str, ...]:
             seen.add(ref)
             out.append(ref)
 
-    for m in _REF.finditer(text):
+    for m in _matches(text):
         kind = m.lastgroup
         if kind == "ghsa":
             add("GHSA-" + m.group("ghsa")[5:].lower())

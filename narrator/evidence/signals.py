@@ -158,22 +158,29 @@ def _lines_with(hunk: Hunk, needles: Sequence[str]) -> list[tuple[str, int, str]
             at = text.find(needle, end)
     out = []
     first = text[:1]
+    # The marks before each line, counted on from the "\n" before the last line found (not from the start for
+    # every line: a large hunk is counted once); no "\n+", "\n-" or "\n\\" ends on a "\n", so the sums are the same.
+    cut = newlines = pluses = minuses = backs = 0
     for start in sorted(starts):
         end = text.find("\n", start)
         line = text[start:end] if end != -1 else text[start:]
         mark = line[:1] or " "
         if mark not in "+- ":
             continue
-        before = text.count("\n", 0, start)
+        newlines += text.count("\n", cut, start)
+        pluses += text.count("\n+", cut, start)
+        minuses += text.count("\n-", cut, start)
+        backs += text.count("\n\\", cut, start)
         lead = start > 0
-        back = text.count("\n\\", 0, start) + (lead and first == "\\")
+        back = backs + (lead and first == "\\")
         if mark == "-":
-            plus = text.count("\n+", 0, start) + (lead and first == "+")
-            number = hunk.old_start + before - plus - back
+            number = hunk.old_start + newlines - (pluses + (lead and first == "+")) - back
         else:
-            minus = text.count("\n-", 0, start) + (lead and first == "-")
-            number = hunk.new_start + before - minus - back
+            number = hunk.new_start + newlines - (minuses + (lead and first == "-")) - back
         out.append((mark, number, line[1:]))
+        if lead:  # the next count starts at the "\n" before this line
+            cut = start - 1
+            newlines -= 1
     return out
 
 

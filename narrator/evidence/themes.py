@@ -63,6 +63,15 @@ def _surface(words: frozenset[str], text: str, seen: list[str]) -> None:
             seen += (root, _intern(word))
 
 
+def _count(surfaces: dict[str, Counter], root: str, word: str) -> None:
+    """One more ``word`` written for ``root`` (a Counter made only for a new root, and counted with dict.get: a
+    Counter's ``+=`` on a new word goes through its Python ``__missing__``)."""
+    counter = surfaces.get(root)
+    if counter is None:
+        counter = surfaces[root] = Counter()
+    counter[word] = counter.get(word, 0) + 1
+
+
 _intern = sys.intern
 _NO_PREFIX: frozenset[str] = frozenset()
 _NO_FORMS: tuple[str, ...] = ()
@@ -126,7 +135,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         words, prefix, forms = known.get(e.sha) or theme_input(e)
         per_commit.append((words, prefix))
         for at in range(0, len(forms), 2):  # in the order of the commits: ties between forms go to the first seen
-            surfaces.setdefault(forms[at], Counter())[forms[at + 1]] += 1
+            _count(surfaces, forms[at], forms[at + 1])
     df: Counter = Counter()
     for words, prefix in per_commit:
         df.update(prefix.union(words))
@@ -178,7 +187,11 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         neighbours.setdefault(j, set()).add(i)
     members_of: dict[int, set[int]] = {}
     for k in range(n):
-        members_of.setdefault(find(k), set()).add(k)
+        root = find(k)
+        group = members_of.get(root)
+        if group is None:  # (setdefault would make a set for every commit)
+            group = members_of[root] = set()
+        group.add(k)
     for _, i, j in edges:
         a, b = find(i), find(j)
         if a == b:
