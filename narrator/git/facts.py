@@ -121,6 +121,13 @@ class CommitFacts:
     is_bot: bool = False
     files_known: bool = True
 
+    def __post_init__(self) -> None:
+        # Most commits are authored when they are committed: one datetime object for both times (48 bytes a
+        # commit). Only with the same zone object: equal instants in two zones print differently.
+        authored, committed = self.authored_at, self.committed_at
+        if authored is not committed and authored == committed and authored.tzinfo is committed.tzinfo:
+            object.__setattr__(self, "authored_at", committed)
+
     @property
     def short_sha(self) -> str:
         return self.sha[:10]
@@ -187,14 +194,17 @@ class CommitFacts:
                                     language=_intern(lang) if lang is not None else None, added=a,
                                     deleted=d, binary=b, submodule=s))
         parents = data["parents"]
+        committed_at = shared_zone(datetime.fromisoformat(data["committed_at"]))
+        authored = data["authored_at"]
         facts = cls(
             sha=_intern(data["sha"]) if type(data["sha"]) is str else data["sha"],
             parents=tuple(_intern(p) if type(p) is str else p for p in parents) if type(parents) is list
             else tuple(parents),
             author=person(*_strs(data["author"], 2)),
             committer=person(*_strs(data["committer"], 2)),
-            authored_at=shared_zone(datetime.fromisoformat(data["authored_at"])),
-            committed_at=shared_zone(datetime.fromisoformat(data["committed_at"])),
+            authored_at=committed_at if authored == data["committed_at"] and type(authored) is str
+            else shared_zone(datetime.fromisoformat(authored)),
+            committed_at=committed_at,
             subject=data["subject"],
             body=data["body"],
             trailers=tuple(_strs(t, 2) for t in data["trailers"]),
@@ -219,6 +229,21 @@ class CommitFacts:
 # path many times; one object each keeps the facts of a long window small (interned strings are freed with
 # their last user).
 _intern = sys.intern
+
+
+_SHARED_LIMIT = 65536  # distinct values a table keeps; past it the table starts again (bounded memory)
+
+
+def shared(table: dict, value: Any) -> Any:
+    """The one object of ``table`` equal to ``value`` (``value`` itself the first time): frozen values repeated
+    across a window's commits (area lists, classifications) are kept once. Values must not mix types that are
+    equal but print differently (1 and 1.0 and True, 0.0 and -0.0)."""
+    if len(table) >= _SHARED_LIMIT:
+        table.clear()
+    try:
+        return table.setdefault(value, value)
+    except TypeError:  # an unhashable value (a list given by a caller): kept as it is
+        return value
 
 
 @lru_cache(maxsize=8192)
