@@ -148,9 +148,16 @@ def is_test_path(path: str) -> bool:
     return path_matches(path, TEST_GLOBS)
 
 
-@lru_cache(maxsize=65536)
 def is_source_path(path: str, language: str | None) -> bool:
-    return language in _SOURCE_LANGUAGES and not is_test_path(path) and not path_matches(path, CI_GLOBS)
+    # The language first: most paths of a long history are not source and need no remembered answer, and the
+    # answer for the others is remembered per path alone (no key tuple of path and language per entry).
+    return language in _SOURCE_LANGUAGES and _is_code_path(path)
+
+
+@lru_cache(maxsize=65536)
+def _is_code_path(path: str) -> bool:
+    """Whether a path in a source language is shipped code (not a test, not CI)."""
+    return not is_test_path(path) and not path_matches(path, CI_GLOBS)
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,8 @@ class CommitFacts:
             if not (type(p) is str and (op is None or type(op) is str) and (lang is None or type(lang) is str)
                     and type(a) is int and type(d) is int and type(b) is bool and type(s) is bool):
                 raise TypeError("a file of the wrong shape")
-            files.append(FileChange(path=_intern(p), change_type=ChangeType(ct), old_path=op,
+            files.append(FileChange(path=_intern(p), change_type=ChangeType(ct),
+                                    old_path=_intern(op) if op is not None else None,
                                     language=_intern(lang) if lang is not None else None, added=a,
                                     deleted=d, binary=b, submodule=s))
         parents = data["parents"]
