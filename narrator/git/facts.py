@@ -58,18 +58,48 @@ class Person:
         return (self.email or self.name).lower()
 
 
-@dataclass(frozen=True, slots=True)
+_CHANGE_TYPES = tuple(ChangeType)
+_CHANGE_INDEX = {change: k for k, change in enumerate(_CHANGE_TYPES)}
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class FileChange:
-    """One file touched by a commit. ``added``/``deleted`` are line counts (0 for binary files)."""
+    """One file touched by a commit. ``added``/``deleted`` are line counts (0 for binary files).
+
+    Built as ``FileChange(path, change_type, old_path, language, added, deleted, binary, submodule)``. The change
+    type and the two flags are kept in one small int (``packed``): a long report holds one of these per file of
+    every commit, and six slots take 80 bytes where eight took 96."""
 
     path: str
-    change_type: ChangeType = ChangeType.MODIFIED
-    old_path: str | None = None
-    language: str | None = None
-    added: int = 0
-    deleted: int = 0
-    binary: bool = False
-    submodule: bool = False
+    old_path: str | None
+    language: str | None
+    added: int
+    deleted: int
+    packed: int  # the change type's index * 4 + binary * 2 + submodule (a small int: shared by Python)
+
+    def __init__(self, path: str, change_type: ChangeType = ChangeType.MODIFIED, old_path: str | None = None,
+                 language: str | None = None, added: int = 0, deleted: int = 0, binary: bool = False,
+                 submodule: bool = False) -> None:
+        setter = object.__setattr__
+        setter(self, "path", path)
+        setter(self, "old_path", old_path)
+        setter(self, "language", language)
+        setter(self, "added", added)
+        setter(self, "deleted", deleted)
+        # (a str enum: its member and its value are the same key)
+        setter(self, "packed", _CHANGE_INDEX[change_type] * 4 + (2 if binary else 0) + (1 if submodule else 0))
+
+    @property
+    def change_type(self) -> ChangeType:
+        return _CHANGE_TYPES[self.packed >> 2]
+
+    @property
+    def binary(self) -> bool:
+        return self.packed & 2 != 0
+
+    @property
+    def submodule(self) -> bool:
+        return self.packed & 1 != 0
 
     @property
     def churn(self) -> int:
