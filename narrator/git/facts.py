@@ -267,7 +267,7 @@ _SHARED_LIMIT = 65536  # distinct values a table keeps; past it the table starts
 
 def shared(table: dict, value: Any) -> Any:
     """The one object of ``table`` equal to ``value`` (``value`` itself the first time): frozen values repeated
-    across a window's commits (area lists, classifications) are kept once. Values must not mix types that are
+    across a window's commits (area lists) are kept once. Values must not mix types that are
     equal but print differently (1 and 1.0 and True, 0.0 and -0.0)."""
     if len(table) >= _SHARED_LIMIT:
         table.clear()
