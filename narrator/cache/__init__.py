@@ -186,7 +186,7 @@ class Cache:
                     facts = _decode(CommitFacts, sha, data)
                     # a row of another commit is damaged too, and so is a row whose files do not match its kind
                     if facts is not None and facts.sha == sha and facts.files_known is (version == FACTS_VERSION):
-                        found[sha] = facts
+                        found[facts.sha] = facts  # its interned sha: the row's copy is freed with the row
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry, added_entries
 from narrator.evidence.patch import FilePatch
 from narrator.evidence.paths import path_kind
 from narrator.evidence.signals import Signal, find_signals, text_signals
 
-__all__ = ["CommitEvidence", "gather"]
+__all__ = ["CommitEvidence", "gather", "shared"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,11 @@ class CommitEvidence:
     is_bot: bool = False
     comments_only: bool = False  # every changed line of shipped source is a comment (a JSDoc fix is documentation)
 
+    def __post_init__(self) -> None:
+        # A window's commits have a few hundred distinct path kind counts ("source 1, test 1"): one tuple each,
+        # not three per commit (about 180 bytes a commit of a long report).
+        object.__setattr__(self, "kinds", shared(_KINDS, self.kinds))
+
     @property
     def kind_counts(self) -> dict[str, int]:
         return dict(self.kinds)
@@ -48,6 +53,21 @@ class CommitEvidence:
     @property
     def touches_source(self) -> bool:
         return self.source_churn > 0 or bool(self.source_paths)
+
+
+_SHARED_LIMIT = 65536  # distinct values a table keeps; past it the table starts again (bounded memory)
+_KINDS: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+
+
+def shared(table: dict, value: Any) -> Any:
+    """The one object of ``table`` equal to ``value`` (``value`` itself the first time): frozen values repeated
+    across a window's commits are kept once."""
+    if len(table) >= _SHARED_LIMIT:
+        table.clear()
+    try:
+        return table.setdefault(value, value)
+    except TypeError:  # an unhashable value (a list given by a caller): kept as it is
+        return value
 
 
 _SLASH_COMMENTS = frozenset("js mjs cjs jsx ts tsx mts cts java kt kts groovy scala go php c h cc cpp cxx hpp hh cs "

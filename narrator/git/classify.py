@@ -18,15 +18,18 @@ top-level directory, or the package directory for ``src/<pkg>``, ``packages/<pkg
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
 from narrator.evidence.paths import path_kind
-from narrator.git.facts import ChangeType, Classification, CommitFacts
+from narrator.git.facts import ChangeType, Classification, CommitFacts, shared
 from narrator.git.text import one_line
 from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
+
+_intern = sys.intern
 
 
 _CC = re.compile(r"^(?P<type>[a-zA-Z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*(?P<desc>.+)$")
@@ -158,9 +161,16 @@ def is_test_path(path: str) -> bool:
     return path_matches(path, TEST_GLOBS)
 
 
-@lru_cache(maxsize=65536)
 def is_source_path(path: str, language: str | None) -> bool:
-    return language in _SOURCE_LANGUAGES and not is_test_path(path) and not path_matches(path, CI_GLOBS)
+    # The language first: most paths of a long history are not source and need no remembered answer, and the
+    # answer for the others is remembered per path alone (no key tuple of path and language per entry).
+    return language in _SOURCE_LANGUAGES and _is_code_path(path)
+
+
+@lru_cache(maxsize=65536)
+def _is_code_path(path: str) -> bool:
+    """Whether a path in a source language is shipped code (not a test, not CI)."""
+    return not is_test_path(path) and not path_matches(path, CI_GLOBS)
 
 
 @dataclass(frozen=True)
@@ -249,14 +259,17 @@ class Classifier:
             for i, r in enumerate(user_rules, start=1) if "subject" in r}
         self._subject_res.update({id(r): re.compile(r["subject"], re.I) for r in DEFAULT_RULES if "subject" in r})
         self._area_cache: dict[str, str] = {}
-        self._path_cache: dict[tuple[int, str, str], bool] = {}
+        # one table of answers per path glob list of a rule, keyed by the path alone (a key tuple per rule and
+        # path cost more than the answer: about 64 bytes for each distinct path of a long history)
+        self._path_cache: dict[tuple[int, str], dict[str, bool]] = {}
         self._glob_res = {(i, key): _globs_regex(tuple(r[key])) for i, r in enumerate(self.rules)
                           for key in ("all_paths", "any_path") if key in r}
+        self._shared_areas: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def area_of(self, path: str) -> str:
         area = self._area_cache.get(path)
-        if area is None:
-            area = self._area_cache[path] = self._area_of(path)
+        if area is None:  # interned: every path of a directory names the same area string
+            area = self._area_cache[path] = _intern(self._area_of(path))
         return area
 
     def _area_of(self, path: str) -> str:
@@ -321,7 +334,8 @@ class Classifier:
         for p in paths:
             area = self.area_of(p)
             counts[area] = counts.get(area, 0) + 1
-        return tuple(sorted(counts, key=lambda a: (-counts[a], a)))
+        areas = tuple(sorted(counts, key=lambda a: (-counts[a], a)))
+        return shared(self._shared_areas, areas)  # a window has a few hundred distinct area lists
 
     def _first_match(self, commit: CommitFacts, cc: ConventionalSubject | None, text: str,
                      paths: list[str]) -> Mapping[str, Any]:
@@ -349,10 +363,12 @@ class Classifier:
         return {"category": "Chores", "name": "fallback"}  # pragma: no cover - DEFAULT_RULES end in a fallback
 
     def _path_in(self, path: str, index: int, rule: Mapping[str, Any], key: str) -> bool:
-        cache_key = (index, key, path)
-        found = self._path_cache.get(cache_key)
+        answers = self._path_cache.get((index, key))
+        if answers is None:
+            answers = self._path_cache[(index, key)] = {}
+        found = answers.get(path)
         if found is None:
-            found = self._path_cache[cache_key] = self._glob_res[(index, key)].match(path) is not None
+            found = answers[path] = self._glob_res[(index, key)].match(path) is not None
         return found
 
 

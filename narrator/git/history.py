@@ -6,6 +6,7 @@ no git command is run outside ``narrator.git``.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -103,7 +104,8 @@ def tracked_paths(repo: Repository, revision: str = "HEAD") -> list[str]:
                    check=False)
     if proc.returncode != 0:
         return []
-    return [p for p in decode(proc.stdout).split("\0") if p]
+    # interned: the facts' paths are, so the path caches these fill (root_package) hold no second copy
+    return [sys.intern(p) for p in decode(proc.stdout).split("\0") if p]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
+from narrator.evidence.commit import shared
 from narrator.evidence.importance import RELEASE_NOTES_REASON
 from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
@@ -88,6 +89,19 @@ class Judgment:
     signals: tuple[SignalRef, ...] = ()
     shipped_source: bool = False
     tests_touched: bool = False
+
+    def __post_init__(self) -> None:
+        # A window's judgments repeat a few thousand reason lists and a few hundred scores: one object each,
+        # not one per commit. Only non-zero floats are shared: 0.0 and -0.0 (and 1 and 1.0) are equal keys
+        # that print differently, and NaN equals nothing.
+        object.__setattr__(self, "reasons", shared(_REASONS, self.reasons))
+        score = self.score
+        if type(score) is float and score and score == score:
+            object.__setattr__(self, "score", shared(_SCORES, score))
+
+
+_REASONS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_SCORES: dict[float, float] = {}
 
 
 @dataclass(frozen=True)
