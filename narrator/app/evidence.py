@@ -353,7 +353,7 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
                         cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
                     evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
                                                    is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
-                found[sha] = evidence
+                found[evidence.sha] = evidence  # the commit's own sha object (``_from_dict``), not the row's
     missing = [c for c in commits if c.sha not in found]
     if not missing:
         return found

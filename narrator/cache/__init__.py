@@ -212,7 +212,7 @@ class Cache:
                 for sha, data in rows:
                     narration = _decode(Narration, sha, data)
                     if narration is not None and narration.sha == sha:
-                        found[sha] = narration
+                        found[narration.sha] = narration  # the narration's interned sha, not the row's copy
         except sqlite3.Error as exc:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found

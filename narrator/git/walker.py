@@ -347,10 +347,9 @@ def read_history_index(repo: Repository, revisions: Sequence[str] = ("HEAD",),
                        all_branches: bool = False) -> HistoryIndex:
     """One walk of the whole history reachable from ``revisions`` (no diffs)."""
     rev_args = ["--branches", "--remotes"] if all_branches else list(revisions)
-    proc = run_git(repo.root, [*_LOG_CONFIG, "log", "--format=%H %ct %ci", *rev_args, "--"])
     packed, times, offsets = bytearray(), array("q"), array("i")
     width = 0
-    for line in proc.stdout.splitlines():
+    for line in _git_lines(repo.root, [*_LOG_CONFIG, "log", "--format=%H %ct %ci", *rev_args, "--"]):
         parts = line.split(b" ")
         if len(parts) < 3:
             continue
@@ -360,6 +359,35 @@ def read_history_index(repo: Repository, revisions: Sequence[str] = ("HEAD",),
         times.append(int(parts[1]))
         offsets.append(parse_offset(parts[-1].decode("ascii", "replace")) or 0)
     return HistoryIndex(bytes(packed), width or 20, times, offsets)
+
+
+def _git_lines(root: str | Path, args: Sequence[str]) -> Iterator[bytes]:
+    """The lines of a read-only git command's output as git writes them (a whole history's is never held at
+    once: 200,000 commits are 15 MB of text and a list of 200,000 lines), failing as ``run_git`` does."""
+    env = {**os.environ, **_GIT_ENV}
+    try:
+        proc = subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=env)
+    except FileNotFoundError:
+        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    pending = b""
+    try:
+        for chunk in _read_chunks(proc.stdout):
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            yield from lines
+        if pending:
+            yield pending
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        reader.join()
+    if code != 0:
+        message = decode(b"".join(errors)).strip().splitlines()
+        raise RepositoryError(f"git {args[0]} failed in {root}: {message[-1] if message else 'unknown error'}")
 
 
 def list_commits(repo: Repository, spec: WalkSpec, index: HistoryIndex | None = None) -> list[tuple[str, datetime]]:
