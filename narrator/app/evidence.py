@@ -26,7 +26,7 @@ from narrator.evidence.changelog import ChangelogEntry, changelog_file_kind, tag
 from narrator.evidence.commit import CommitEvidence, gather
 from narrator.evidence.describe import describe
 from narrator.evidence.importance import is_release_notes, score
-from narrator.evidence.match import match_entries, pr_title, significant_words
+from narrator.evidence.match import MatchKey, match_entries, match_key, pr_title, significant_words
 from narrator.evidence.patch import parse_patch
 from narrator.evidence.paths import is_shipped_source, wants_hunks
 from narrator.evidence.signals import Signal, text_signals
@@ -207,6 +207,7 @@ class JudgedAhead:
         self.final: set[str] = set()  # of ``evidence``: cached already, never to be read from a diff
         self.judged: dict[str, tuple[Judgment, CommitEvidence, Classification]] = {}
         self.theme_inputs: dict[str, ThemeInput] = {}  # of the judged work commits, from their judged evidence
+        self.match_keys: dict[str, MatchKey] = {}  # of every commit read (from its message alone)
         self._best: list[tuple[tuple[bool, bool, int], int, str]] = []  # max-heap by (key, order), negated
         self._waiting: dict[str, CommitFacts] = {}  # gathered, not yet settled (at most PATCH_LIMIT)
         self._order = 0
@@ -215,6 +216,8 @@ class JudgedAhead:
         plain = self._prepare(batch)
         classes = self._session.classify(plain)
         self.classes.update(classes)
+        for c in plain:  # what matching release notes needs of it (merges too: a pull request's number)
+            self.match_keys[c.sha] = match_key(c)
         cached = _cached_shas(self._session, plain)
         settled: list[CommitFacts] = []
         for c in plain:
@@ -558,9 +561,11 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         # ("Add json as runtime_dependency" changes only jekyll.gemspec, and users install it)
         candidates = [c for c in commits if local[c.sha].touches_source or c.is_merge
                       or (not c.is_bot and any(_PACKAGE_METADATA.search(f.path) for f in c.files))]
-        for m in match_entries(release_entries, candidates):
+        for m in match_entries(release_entries, candidates, ahead.match_keys if ahead is not None else None):
             matched.setdefault(m.sha, []).append(m.entry)
         _give_merged_work(matched, commits, by_sha, local)
+    if ahead is not None:
+        ahead.match_keys.clear()
     judged: dict[str, Judgment] = {}
     evidences: list[CommitEvidence] = []
     new_classes = dict(classes)

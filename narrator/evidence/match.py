@@ -38,7 +38,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry
 from narrator.evidence.clean import first_sentence
@@ -170,8 +170,22 @@ def _in_two(postings: list[list[int]]) -> set[int]:
     return twice
 
 
-def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLike]) -> tuple[EntryMatch, ...]:
-    """Each entry's commits, by number first and by text second (see the module docstring)."""
+MatchKey = tuple[frozenset[int], frozenset[int], frozenset[str]]
+
+
+def match_key(commit: CommitLike) -> MatchKey:
+    """What matching needs of one commit: (the pull request it is, the issues it cites, its title's significant
+    words). Pure: a report may work it out as soon as it has read the commit (``app/evidence.JudgedAhead``)."""
+    own, cited = _numbers(commit)
+    # a subject that goes on after its first sentence ("... handlers. This will fix: CORS ...") is titled by it
+    return own, cited, significant_words(first_sentence(pr_title(commit.subject or "",
+                                                                 getattr(commit, "body", "") or "")))
+
+
+def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLike],
+                  keys: Mapping[str, MatchKey] | None = None) -> tuple[EntryMatch, ...]:
+    """Each entry's commits, by number first and by text second (see the module docstring). ``keys``:
+    ``match_key`` of some of these commits, by sha, worked out earlier."""
     entries = list(entries)
     if not entries or not commits:
         return ()
@@ -179,14 +193,13 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
     cited_index: dict[int, list[str]] = {}
     words: list[frozenset[str]] = []
     titles: list[str] = []
+    known = keys or {}
     for commit in commits:
-        own, cited = _numbers(commit)
+        own, cited, title_words = known.get(commit.sha) or match_key(commit)
         for n in own:
             own_index.setdefault(n, []).append(commit.sha)
         for n in cited:
             cited_index.setdefault(n, []).append(commit.sha)
-        # a subject that goes on after its first sentence ("... handlers. This will fix: CORS ...") is titled by it
-        title_words = significant_words(first_sentence(pr_title(commit.subject or "", getattr(commit, "body", "") or "")))
         titles.append(" ".join(sorted(title_words)))
         words.append(title_words)
     df: dict[str, int] = {}
