@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Sequence
 
 from narrator.errors import RepositoryError
 from narrator.git.text import decode
-from narrator.git.walker import _GIT_ENV, _LOG_CONFIG, Repository
+from narrator.git.walker import _GIT_ENV, _LOG_CONFIG, Repository, _read_chunks, widen_pipe
 
 _MARK = "\x00\x01narrator-commit "
 # Files whose diff is never evidence (lockfiles, minified, vendored, generated folders), as git's
@@ -33,7 +33,7 @@ _RAW_LIMIT = 16 * MAX_PATCH_BYTES  # read of one commit's diff before the noise 
 _FILE = re.compile(rb"^diff --git ", re.M)
 
 
-def _stream(args: list[str], stdin: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
+def _stream(args: list[str], stdin: bytes) -> Iterator[bytes]:
     env = {**os.environ, **_GIT_ENV}
     try:
         proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -56,12 +56,9 @@ def _stream(args: list[str], stdin: bytes, chunk: int = 1 << 16) -> Iterator[byt
     reader = threading.Thread(target=drain, daemon=True)
     writer.start()
     reader.start()
+    widen_pipe(proc.stdout)  # read on a thread by PatchPrefetch while the main thread works
     try:
-        while True:
-            data = proc.stdout.read(chunk)
-            if not data:
-                break
-            yield data
+        yield from _read_chunks(proc.stdout)
     finally:
         proc.stdout.close()
         code = proc.wait()

@@ -417,9 +417,26 @@ def _stream_tokens(stream: Iterable[bytes]) -> Iterator[bytes]:
         yield pending
 
 
-def _read_chunks(pipe, size: int = 1 << 16) -> Iterator[bytes]:
+PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(pipe) -> None:
+    """Let git write up to ``PIPE_BYTES`` ahead of its reader (Linux; elsewhere the pipe stays as it is): a thread
+    reading git's output waits for the GIL while the main thread works (up to 5 ms a turn), and a 64 KiB pipe
+    leaves git waiting too."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+
+
+def _read_chunks(pipe, size: int = PIPE_BYTES) -> Iterator[bytes]:
+    """What git has written so far, up to ``size`` bytes at a time (one read each: never waits for more)."""
+    read = getattr(pipe, "read1", pipe.read)
     while True:
-        chunk = pipe.read(size)
+        chunk = read(size)
         if not chunk:
             return
         yield chunk
@@ -432,7 +449,7 @@ class _Drain:
     is the slower, git waits instead of its whole output piling up in memory). ``close`` stops early (git is
     then killed)."""
 
-    _AHEAD = 128
+    _AHEAD = 8  # chunks of up to PIPE_BYTES
 
     def __init__(self, pipe) -> None:
         self._pipe = pipe
