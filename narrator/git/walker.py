@@ -627,6 +627,7 @@ def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], No
     reader = threading.Thread(target=drain_stderr, daemon=True)
     writer.start()
     reader.start()
+    widen_pipe(proc.stdout)
     output = _Drain(proc.stdout)
     try:
         for facts in parse_log(_stream_tokens(output)):
