@@ -23,6 +23,12 @@ from narrator.report.render import render
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _one_moment(monkeypatch):
+    """Every report generated at one pinned moment (the Markdown footer names the minute it was made)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+
+
 def _history(repo) -> None:
     """Work with changelog entries, release notes naming other commits, a pull request merged, a revert, a bot
     and a breaking marker; a branch started before the window so its merge's files must be read."""

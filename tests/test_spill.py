@@ -134,6 +134,8 @@ def test_entries_on_disk_change_no_output(histories, monkeypatch) -> None:
     from narrator.report.render import render
     from narrator.report.terminal import render_terminal_text
 
+    # both runs generated at one pinned moment: the Markdown footer names the minute it was made
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
     _report(histories[3000])  # both runs read every narration from the cache
     outputs = {}
     for spill_from in (10**9, 0):

@@ -207,7 +207,8 @@ class JudgedAhead:
         self.final: set[str] = set()  # of ``evidence``: cached already, never to be read from a diff
         self.judged: dict[str, tuple[Judgment, CommitEvidence, Classification]] = {}
         self.theme_inputs: dict[str, ThemeInput] = {}  # of the judged work commits, from their judged evidence
-        self.match_keys: dict[str, MatchKey] = {}  # of every commit read (from its message alone)
+        self.match_keys: dict[str, MatchKey] = {}  # of the commits read (from their messages alone)
+        self._changelogs = False  # whether a commit read so far touched a changelog
         self._best: list[tuple[tuple[bool, bool, int], int, str]] = []  # max-heap by (key, order), negated
         self._waiting: dict[str, CommitFacts] = {}  # gathered, not yet settled (at most PATCH_LIMIT)
         self._order = 0
@@ -216,8 +217,12 @@ class JudgedAhead:
         plain = self._prepare(batch)
         classes = self._session.classify(plain)
         self.classes.update(classes)
-        for c in plain:  # what matching release notes needs of it (merges too: a pull request's number)
-            self.match_keys[c.sha] = match_key(c)
+        # what matching release notes needs of each commit (merges too: a pull request's number), once the
+        # window shows a changelog (a history without one never matches: its keys would only take memory)
+        self._changelogs = self._changelogs or any(_touches_changelog(c) for c in plain)
+        if self._changelogs:
+            for c in plain:
+                self.match_keys[c.sha] = match_key(c)
         cached = _cached_shas(self._session, plain)
         settled: list[CommitFacts] = []
         for c in plain:
