@@ -1,13 +1,15 @@
-"""Where a report's memory goes: resident memory at each stage boundary of ``narrate report`` (no profiler).
+"""Where a report's memory and time go: at each stage boundary of ``narrate report`` (no profiler).
 
-    NARRATOR_CACHE_DIR=/tmp/c python bench/memory_stages.py /path/to/repo [--since 2000-01-01]
+    NARRATOR_CACHE_DIR=$(mktemp -d) python bench/memory_stages.py /path/to/repo [--since 2000-01-01] [--until DAY]
 
 Runs the report use case in this process with each stage wrapped (history, walk, facts, classify, local
 evidence, changelog matching, merged work, themes, judge, narrate, build_report), then writes the JSON to
-/dev/null, and prints after each: seconds since start, the current RSS (``/proc/self/statm``) and the peak so
-far (``ru_maxrss``). Run it twice to see a warm report (facts, evidence and narrations from the cache). The
-difference between the peak and the current RSS after a stage is what that stage held only while it ran.
-Linux only (``/proc``).
+/dev/null, and prints after each: seconds since start, the main thread's cpu (``time.thread_time``), the cpu of
+every git process so far (``RUSAGE_CHILDREN``), the current RSS (``/proc/self/statm``) and the peak so far
+(``ru_maxrss``). With an empty cache it shows a cold run: how much of the walk the main thread spent working
+(judging ahead, ``app/evidence.JudgedAhead``) against git, and what is left after the walk on one core. Run it
+twice to see a warm report (facts, evidence and narrations from the cache). The difference between the peak and
+the current RSS after a stage is what that stage held only while it ran. Linux only (``/proc``).
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ def _rss_mib() -> float:
 
 def mark(what: str) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{time.time() - _START:7.1f}s {what:32s} rss {_rss_mib():7.1f} MiB  peak {peak:7.1f} MiB", flush=True)
+    git = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"{time.time() - _START:7.2f}s {what:28s} main-cpu {time.thread_time():6.2f}s  "
+          f"git-cpu {git.ru_utime + git.ru_stime:6.2f}s  rss {_rss_mib():7.1f} MiB  peak {peak:7.1f} MiB", flush=True)
 
 
 def _wrapped(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         out = func(*args, **kwargs)
-        size = f"({len(args[1])})" if name == "facts" and len(args) > 1 else ""
-        mark(f"after {name}{size}")
+        if kwargs.get("show_progress", True):  # not the sentences of each batch judged while git walks
+            size = f"({len(args[1])})" if name == "facts" and len(args) > 1 else ""
+            mark(f"after {name}{size}")
         return out
     return run
 
@@ -52,7 +57,7 @@ def main() -> None:
     from narrator.app.session import Session
     from narrator.report.json_out import json_chunks
 
-    for name in ("walk", "judge", "build_report", "report_window"):
+    for name in ("walk", "judge", "build_report", "report_window", "tags_on"):
         setattr(report, name, _wrapped(name, getattr(report, name)))
     for name in ("local_evidence", "match_entries", "_give_merged_work", "themes"):
         setattr(evidence, name, _wrapped(name, getattr(evidence, name)))

@@ -185,14 +185,16 @@ def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
 
 class JudgedAhead:
     """The judging a report can do while git is still walking its window (``Session.facts(on_read=...)``): each
-    batch of commits read is classified and, for commits that are not merges, their own evidence is gathered
-    from the files and their judgment made as if no other commit's changelog named them. ``judge`` keeps these
-    (the same objects, so the same results as judging after the walk) and redoes only what the whole window
-    changes: evidence from the diffs it chooses to read, entries matched from release notes.
+    batch of commits read is classified, each commit's own evidence gathered from its files (a merge's without
+    them, as git read it) and its judgment made as if no other commit's changelog named it; its theme words and
+    matching keys are worked out and (offline engine) its sentence cached. ``judge`` keeps these (the same
+    objects, so the same results as judging after the walk) and redoes only what the whole window changes:
+    evidence from the diffs it chooses to read, entries matched from release notes, merges whose files are read
+    after the walk (``as_walked``).
 
     Evidence of a commit that can no longer be among the ``PATCH_LIMIT`` diffs to read (``_patch_key``: a
     running best list, in the window's order, as ``_patch_shas`` ranks) is final: cached at once. The others wait
-    for the choice. Merges wait for the walk: whether their files are read is decided after it."""
+    for the choice. Merges' sentences wait for the walk: they name the work each merge brought in."""
 
     def __init__(self, session: Session, prepare: Callable[[list[CommitFacts]], list[CommitFacts]],
                  engine: Engine | None = None) -> None:
@@ -268,15 +270,15 @@ class JudgedAhead:
         _, stats = self._session.narrate(commits, classes, self._engine, descriptions, show_progress=False)
         self.narrated += len(commits) - stats["cached"]
 
-    def usable(self, c: CommitFacts) -> bool:
-        """Whether this commit was judged ahead as it is now (a merge whose files were read after the walk was
-        judged without them)."""
-        return c.sha in self.classes and not (c.is_merge and c.files_known)
+    @staticmethod
+    def as_walked(c: CommitFacts) -> bool:
+        """Whether this commit is as the walk read it (a merge whose files were read after the walk was judged
+        ahead without them): what was made of it ahead still holds."""
+        return not (c.is_merge and c.files_known)
 
     def known_evidence(self, commits: Sequence[CommitFacts]) -> tuple[dict[str, CommitEvidence], set[str]]:
         """Of these commits, the evidence gathered ahead that still holds, and which of it is settled."""
-        early = {c.sha: self.evidence[c.sha] for c in commits
-                 if c.sha in self.evidence and not (c.is_merge and c.files_known)}
+        early = {c.sha: self.evidence[c.sha] for c in commits if c.sha in self.evidence and self.as_walked(c)}
         return early, {sha for sha in early if sha in self.final}
 
     def _rank(self, c: CommitFacts) -> list[str]:
@@ -296,7 +298,7 @@ class JudgedAhead:
 
 class PatchPrefetch:
     """The diffs judging will read, asked of git right after the walk, so that git computes them on another core
-    while classification runs. Decided from the facts and the evidence cache alone; ``local_evidence`` uses them
+    while the merges' sentences are made. Decided from the facts and the evidence cache alone; ``local_evidence`` uses them
     when it wants exactly these commits (a damaged cache record changes the list: it then reads its own)."""
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts], ahead: JudgedAhead | None = None) -> None:

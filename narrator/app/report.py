@@ -156,7 +156,8 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     prefetch = PatchPrefetch(session, outcome.commits, ahead)  # git diffs on another core while classifying
     # the classifications judged ahead are kept as they are (judging compares identities)
     both = [*outcome.commits, *outcome.previous]
-    early = {c.sha: ahead.classes[c.sha] for c in outcome.commits if ahead.usable(c)} if ahead is not None else {}
+    early = {c.sha: ahead.classes[c.sha] for c in outcome.commits if c.sha in ahead.classes and ahead.as_walked(c)} \
+        if ahead is not None else {}
     fresh = session.classify(c for c in both if c.sha not in early)
     classes = {c.sha: early[c.sha] if c.sha in early else fresh[c.sha] for c in both}
     del early, fresh

@@ -14,6 +14,7 @@ Pure functions over plain data (no git calls, no cache, no printing); each modul
 - ``importance`` ``score``/``explain``: a documented, deterministic importance with plain reasons
 - ``themes``     related commits grouped into themes
 - ``describe``   the best human text for a commit
+- ``sharing``    ``shared(table, value)``: one object per distinct frozen value (memory of long windows)
 
 Import the submodules directly (``from narrator.evidence.paths import path_kind``); nothing is re-exported
 here so that importing one piece stays cheap.

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from narrator.evidence.changelog import ChangelogEntry, added_entries
 from narrator.evidence.patch import FilePatch
 from narrator.evidence.paths import path_kind
+from narrator.evidence.sharing import shared
 from narrator.evidence.signals import Signal, find_signals, text_signals
 
 __all__ = ["CommitEvidence", "gather", "shared"]
@@ -55,19 +56,7 @@ class CommitEvidence:
         return self.source_churn > 0 or bool(self.source_paths)
 
 
-_SHARED_LIMIT = 65536  # distinct values a table keeps; past it the table starts again (bounded memory)
 _KINDS: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
-
-
-def shared(table: dict, value: Any) -> Any:
-    """The one object of ``table`` equal to ``value`` (``value`` itself the first time): frozen values repeated
-    across a window's commits are kept once."""
-    if len(table) >= _SHARED_LIMIT:
-        table.clear()
-    try:
-        return table.setdefault(value, value)
-    except TypeError:  # an unhashable value (a list given by a caller): kept as it is
-        return value
 
 
 _SLASH_COMMENTS = frozenset("js mjs cjs jsx ts tsx mts cts java kt kts groovy scala go php c h cc cpp cxx hpp hh cs "

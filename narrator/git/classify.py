@@ -25,7 +25,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
 from narrator.evidence.paths import path_kind
-from narrator.git.facts import ChangeType, Classification, CommitFacts, shared
+from narrator.evidence.sharing import shared
+from narrator.git.facts import ChangeType, Classification, CommitFacts
 from narrator.git.text import one_line
 from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
 

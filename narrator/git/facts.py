@@ -14,6 +14,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
+
 _ADDED, _DELETED = attrgetter("added"), attrgetter("deleted")
 
 FACTS_VERSION = 3  # bump when the shape or the meaning of the facts changes (part of the cache key)
@@ -260,21 +261,6 @@ class CommitFacts:
 # path many times; one object each keeps the facts of a long window small (interned strings are freed with
 # their last user).
 _intern = sys.intern
-
-
-_SHARED_LIMIT = 65536  # distinct values a table keeps; past it the table starts again (bounded memory)
-
-
-def shared(table: dict, value: Any) -> Any:
-    """The one object of ``table`` equal to ``value`` (``value`` itself the first time): frozen values repeated
-    across a window's commits (area lists) are kept once. Values must not mix types that are
-    equal but print differently (1 and 1.0 and True, 0.0 and -0.0)."""
-    if len(table) >= _SHARED_LIMIT:
-        table.clear()
-    try:
-        return table.setdefault(value, value)
-    except TypeError:  # an unhashable value (a list given by a caller): kept as it is
-        return value
 
 
 @lru_cache(maxsize=8192)

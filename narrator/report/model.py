@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from narrator import categories as category_table
 from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
-from narrator.evidence.commit import shared
+from narrator.evidence.sharing import shared
 from narrator.evidence.importance import RELEASE_NOTES_REASON
 from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
