@@ -15,6 +15,7 @@ import pytest
 import narrator.app.evidence as stage
 import narrator.app.report as report_case
 import narrator.app.session as session_module
+from narrator.app.diff_evidence import evidence_from_diffs
 from narrator.app.report import ReportRequest, build
 from narrator.app.session import Session
 from narrator.report.json_out import context_json
@@ -61,10 +62,12 @@ def _history(repo) -> None:
                                                 "- JSON export (#12).\n- Parsing of long files is faster.\n"})
 
 
-def _outputs(repo_path: Path, ahead: bool, flush: int = 2000, limit: int = 400) -> list[str]:
+def _outputs(repo_path: Path, ahead: bool, flush: int = 2000, limit: int = 400, diffs_from: float = 0.5
+             ) -> list[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(session_module, "_FACTS_FLUSH", flush)
         patch.setattr(stage, "PATCH_LIMIT", limit)
+        patch.setattr(stage, "DIFFS_AHEAD_FROM", diffs_from)
         if not ahead:
             patch.setattr(report_case, "JudgedAhead", lambda *args, **kwargs: None)
         with Session.open(str(repo_path), {"timezone": "UTC"}) as session:
@@ -73,9 +76,9 @@ def _outputs(repo_path: Path, ahead: bool, flush: int = 2000, limit: int = 400) 
             return [context_json(report).replace(stamp, ""), render(report, "md", detail="full").replace(stamp, "")]
 
 
-def _cold(repo_path: Path, ahead: bool, flush: int, limit: int) -> list[str]:
+def _cold(repo_path: Path, ahead: bool, flush: int, limit: int, diffs_from: float = 0.5) -> list[str]:
     shutil.rmtree(Path(os.environ["NARRATOR_CACHE_DIR"]), ignore_errors=True)
-    return _outputs(repo_path, ahead, flush, limit)
+    return _outputs(repo_path, ahead, flush, limit, diffs_from)
 
 
 @pytest.mark.parametrize("flush,limit", [(2000, 400), (2, 2), (1, 1)])
@@ -87,6 +90,62 @@ def test_judging_during_the_walk_changes_no_output(git_repo, monkeypatch, flush,
     assert "Empty input in the parser no longer fails." in during_walk[0]  # release notes matched a commit
     warm = _outputs(git_repo.path, True, flush, limit)  # and a warm run says the same, all from the cache
     assert '"cached":11,' in warm[0] and warm[0].replace('"cached":11,', '"cached":0,') == after_walk[0]
+
+
+@pytest.mark.parametrize("flush,limit,diffs_from", [(1, 1, 0.0), (1, 2, 0.0), (2, 1, 0.9), (2000, 400, 1.1)])
+def test_diffs_read_during_the_walk_change_no_output(git_repo, monkeypatch, flush, limit, diffs_from):
+    """Diffs read ahead from the start (every commit that joins the best list, most of them dropped later), late,
+    or never: the same report."""
+    _history(git_repo)
+    after_walk = _cold(git_repo.path, False, flush, limit)
+    assert _cold(git_repo.path, True, flush, limit, diffs_from) == after_walk
+
+
+def test_a_failed_read_ahead_leaves_the_diffs_to_judging(git_repo, monkeypatch):
+    """git failing on the diffs read during the walk: judging reads them itself, and says the same."""
+    import narrator.app.diff_evidence as diff_evidence
+    from narrator.errors import RepositoryError
+
+    _history(git_repo)
+    after_walk = _cold(git_repo.path, False, 2000, 400)
+
+    def broken(repo, shas):
+        raise RepositoryError("git log failed: simulated")
+        yield  # pragma: no cover - a generator, as read_patches is
+
+    monkeypatch.setattr(diff_evidence, "read_patches", broken)
+    assert _cold(git_repo.path, True, 1, 400, 0.0) == after_walk
+
+
+def test_judging_reads_only_the_diffs_not_read_during_the_walk(tmp_path, monkeypatch):
+    """The chosen commits whose diffs were read ahead are not read again after the walk; the others are."""
+    _synthetic(tmp_path / "synth", 300)
+    monkeypatch.setattr(session_module, "_FACTS_FLUSH", 37)
+    monkeypatch.setattr(stage, "PATCH_LIMIT", 25)
+    monkeypatch.setattr(stage, "DIFFS_AHEAD_FROM", 0.6)
+    read_after: list[str] = []
+    real = stage.read_patches
+
+    def spy(repo, shas):
+        read_after.extend(shas)
+        return real(repo, shas)
+
+    monkeypatch.setattr(stage, "read_patches", spy)
+    with Session.open(str(tmp_path / "synth")) as session:
+        request = ReportRequest(since="2000-01-01", until="2026-12-01")
+        outcome = report_case.walk(session, request, report_case.report_window(session, request))
+        ahead = outcome.ahead
+        prefetch = stage.PatchPrefetch(session, outcome.commits, ahead)
+        asked = ahead.diffs.asked()
+        assert asked and set(prefetch.reading) == set(prefetch.shas) - asked  # some read ahead, the rest after
+        classes = {c.sha: ahead.classes[c.sha] for c in outcome.commits}
+        local = stage.local_evidence(session, outcome.commits, classes, prefetch, ahead)
+        by_sha = {c.sha: c for c in outcome.commits}
+        ahead_shas = [sha for sha in prefetch.shas if sha in asked]
+        direct = evidence_from_diffs(session.repo, [(by_sha[s], classes[s]) for s in ahead_shas],
+                                     real(session.repo, ahead_shas))
+    assert set(read_after) == set(prefetch.reading) and len(read_after) < len(prefetch.shas)
+    assert {sha: local[sha] for sha in ahead_shas} == direct  # made from their diffs, as judging makes them
 
 
 @pytest.mark.parametrize("flush,limit", [(1, 2), (37, 25)])

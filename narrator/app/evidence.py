@@ -20,6 +20,7 @@ import types
 import typing
 from typing import Any, Callable, Mapping, Sequence
 
+from narrator.app.diff_evidence import DIFFS_AHEAD_FROM, DiffsAhead, evidence_from_diffs
 from narrator.app.session import Session
 from narrator.evidence import EVIDENCE_VERSION
 from narrator.evidence.changelog import ChangelogEntry, changelog_file_kind, tag_entries
@@ -27,14 +28,13 @@ from narrator.evidence.commit import CommitEvidence, gather
 from narrator.evidence.describe import describe
 from narrator.evidence.importance import is_release_notes, score
 from narrator.evidence.match import MatchKey, match_entries, match_key, pr_title, significant_words
-from narrator.evidence.patch import parse_patch
-from narrator.evidence.paths import is_shipped_source, wants_hunks
+from narrator.evidence.paths import is_shipped_source
 from narrator.evidence.signals import Signal, text_signals
 from narrator.evidence.themes import ThemeInput, theme_input, themes
 from narrator.engines.base import Engine
 from narrator.git.facts import Classification, CommitFacts
 from narrator.git.history import Tag
-from narrator.git.patches import read_blobs, read_patches
+from narrator.git.patches import read_patches
 from narrator.report.model import EntryRef, Judgment, SignalRef, ThemeRef
 
 log = logging.getLogger(__name__)
@@ -194,10 +194,12 @@ class JudgedAhead:
 
     Evidence of a commit that can no longer be among the ``PATCH_LIMIT`` diffs to read (``_patch_key``: a
     running best list, in the window's order, as ``_patch_shas`` ranks) is final: cached at once. The others wait
-    for the choice. Merges' sentences wait for the walk: they name the work each merge brought in."""
+    for the choice; past ``DIFFS_AHEAD_FROM`` of the walk (``window``: the commits it will read) their diffs are
+    read meanwhile (``app/diff_evidence.DiffsAhead``). Merges' sentences wait for the walk: they name the work
+    each merge brought in."""
 
     def __init__(self, session: Session, prepare: Callable[[list[CommitFacts]], list[CommitFacts]],
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, window: int = 0) -> None:
         self._session = session
         # narrates the commits judged ahead into the cache (an offline engine: a model waits for the walk; without
         # a cache, the sentences wait too: the cache is where they are handed over, not held for the whole walk)
@@ -214,6 +216,9 @@ class JudgedAhead:
         self._best: list[tuple[tuple[bool, bool, int], int, str]] = []  # max-heap by (key, order), negated
         self._waiting: dict[str, CommitFacts] = {}  # gathered, not yet settled (at most PATCH_LIMIT)
         self._order = 0
+        self._window = window
+        self._walked = 0
+        self.diffs = DiffsAhead(session.repo) if window else None
 
     def __call__(self, batch: list[CommitFacts]) -> None:
         plain = self._prepare(batch)
@@ -238,6 +243,12 @@ class JudgedAhead:
             settled.extend(self._waiting.pop(sha) for sha in self._rank(c))
         if settled:
             _put_records(self._session, {c.sha: self.evidence[c.sha] for c in settled}, {c.sha: c for c in settled})
+        self._walked += len(batch)
+        if self.diffs is not None:
+            for c in settled:
+                self.diffs.drop(c.sha)
+            if self._walked >= self._window * DIFFS_AHEAD_FROM:
+                self.diffs.ask((c, self.classes[c.sha]) for c in self._waiting.values())
         for c in settled:
             self.final.add(c.sha)
             ev = self.evidence[c.sha]
@@ -297,9 +308,10 @@ class JudgedAhead:
 
 
 class PatchPrefetch:
-    """The diffs judging will read, asked of git right after the walk, so that git computes them on another core
-    while the merges' sentences are made. Decided from the facts and the evidence cache alone; ``local_evidence`` uses them
-    when it wants exactly these commits (a damaged cache record changes the list: it then reads its own)."""
+    """The diffs judging will read (``shas``), asked of git right after the walk, so that git computes them on
+    another core while the merges' sentences are made: those not read during the walk already (``reading``).
+    Decided from the facts and the evidence cache alone; ``local_evidence`` uses them when it wants exactly these
+    commits (a damaged cache record changes the list: it then reads its own)."""
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts], ahead: JudgedAhead | None = None) -> None:
         early, settled = ahead.known_evidence(commits) if ahead is not None else ({}, set())
@@ -307,16 +319,18 @@ class PatchPrefetch:
         missing = [c for c in commits if c.sha not in cached]
         self.missing = [c.sha for c in missing]
         self.shas = _patch_shas(missing)
+        read_ahead = ahead.diffs.asked() if ahead is not None and ahead.diffs is not None else set()
+        self.reading = [sha for sha in self.shas if sha not in read_ahead]
         self._texts: list[tuple[str, str]] = []
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        if self.shas:
+        if self.reading:
             self._thread = threading.Thread(target=self._read, args=(session,), name="narrator-patches", daemon=True)
             self._thread.start()
 
     def _read(self, session: Session) -> None:
         try:
-            self._texts.extend(read_patches(session.repo, self.shas))
+            self._texts.extend(read_patches(session.repo, self.reading))
         except BaseException as exc:  # handed to the caller of texts(), in the main thread
             self._error = exc
 
@@ -339,8 +353,8 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
     cache, key = session.cache, session.repo.key
     early, settled = ahead.known_evidence(commits) if ahead is not None else ({}, set())
     found: dict[str, CommitEvidence] = {sha: early[sha] for sha in settled}
+    by_sha = {c.sha: c for c in commits}
     if cache is not None:
-        by_sha = {c.sha: c for c in commits}
         unknown = [c for c in commits if c.sha not in early]  # gathered ahead: not in the cache at the walk
         for start in range(0, len(unknown), _READ_CHUNK):
             chunk = unknown[start:start + _READ_CHUNK]
@@ -371,33 +385,33 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
         wanted = prefetch.shas  # the same commits to read: the same choice
     else:
         wanted = _patch_shas(missing)
-    patches: dict[str, tuple] = {}
-    if wanted:
-        session.progress.start("Reading changes", len(wanted))
+    # diffs read while git walked, made into evidence with the classification judged here
+    made_ahead = ahead.diffs.finish() if ahead is not None and ahead.diffs is not None else {}
+    patched = {sha: made_ahead[sha][0] for sha in wanted if sha in made_ahead and made_ahead[sha][1] is classes[sha]}
+    unread = [sha for sha in wanted if sha not in patched]
+    if unread:
+        session.progress.start("Reading changes", len(unread))
         try:
-            texts = prefetch.texts() if prefetch is not None and prefetch.shas == wanted \
-                else read_patches(session.repo, wanted)
-            for sha, text in texts:
-                patches[sha] = parse_patch(text, keep=wants_hunks)
-                session.progress.advance()
+            if prefetch is not None and prefetch.shas == wanted and set(prefetch.reading) <= set(unread):
+                rest = set(unread) - set(prefetch.reading)  # asked ahead and not made there (a failed read)
+                texts = [*prefetch.texts(), *(read_patches(session.repo, [s for s in unread if s in rest])
+                                              if rest else ())]
+            else:
+                texts = read_patches(session.repo, unread)
+            patched.update(evidence_from_diffs(session.repo, [(by_sha[sha], classes[sha]) for sha in unread], texts,
+                                               on_parsed=session.progress.advance))
         finally:
             session.progress.stop()
-    changelogs = [(c.sha, f.path) for c in missing if c.sha in patches for f in c.files
-                  if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
-    texts = read_blobs(session.repo, changelogs) if changelogs else {}
-    texts_by_sha: dict[str, dict[str, str]] = {}
-    for (sha, path), text in texts.items():
-        texts_by_sha.setdefault(sha, {})[path] = text
     fresh: dict[str, CommitEvidence] = {}
     for c in missing:
-        if c.sha in early and c.sha not in patches:  # gathered from its files ahead, as here
+        if c.sha in patched:
+            fresh[c.sha] = patched[c.sha]
+        elif c.sha in early:  # gathered from its files ahead, as here
             fresh[c.sha] = early[c.sha]
-            continue
-        cl = classes[c.sha]
-        files = patches.get(c.sha) or c.files
-        after = texts_by_sha.get(c.sha, {})
-        fresh[c.sha] = gather(c.sha, c.subject, c.body, files, category=cl.category, breaking=cl.breaking,
-                              is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
+        else:
+            cl = classes[c.sha]
+            fresh[c.sha] = gather(c.sha, c.subject, c.body, c.files, category=cl.category, breaking=cl.breaking,
+                                  is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after={})
     if cache is not None:
         _put_records(session, fresh, {c.sha: c for c in missing})
     found.update(fresh)

@@ -88,7 +88,7 @@ def walk(session: Session, request: ReportRequest, window: Window) -> WalkOutcom
     # which commits are judged together, so then it all waits for the walk
     engine = session.engine(request.engine)
     ahead = None if filtered else JudgedAhead(session, prepared_batch,
-                                              engine if engine.name == "heuristic" else None)
+                                              engine if engine.name == "heuristic" else None, len(current_shas))
     facts = _with_merge_files(session, session.facts(current_shas, merge_files=False, on_read=ahead), current_shas,
                               everything=filtered)
     notes, compared = [], True
