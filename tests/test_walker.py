@@ -296,3 +296,31 @@ def test_git_output_is_drained_ahead_of_a_slow_reader_and_a_reader_that_stops_ki
     reader.close()  # stopped after one commit: git is gone and so is the thread
     assert started and started[0].poll() is not None
     assert not [t for t in threading.enumerate() if t.name == "narrator-git-output"]
+
+
+def test_every_streamed_git_command_fails_with_one_line_naming_it_and_stops_git_when_left(git_repo, monkeypatch):
+    """The one runner of streamed git commands (facts, the history index, diffs, file contents): a failure is
+    one line naming the git command and the repository (not ``-c``, the first of its options), and a reader
+    that stops early leaves no git process running."""
+    import narrator.git.walker as walker
+    from narrator.git.patches import read_blobs, read_patches
+
+    for i in range(30):
+        git_repo.commit(f"Change {i}", {f"src/m{i}.py": "x = 1\n" * 300})
+    repo = Repository.open(git_repo.path)
+    with pytest.raises(RepositoryError, match=rf"^git log failed in {repo.root}: fatal: bad object 0{{40}}$"):
+        list(read_patches(repo, ["0" * 40]))
+    with pytest.raises(RepositoryError, match=r"^git log failed in .*: fatal: bad object"):
+        list(read_facts(repo, ["0" * 40]))
+    with pytest.raises(RepositoryError, match=r"^git cat-file failed in .*"):
+        monkeypatch.setattr(walker, "_GIT_ENV", {**walker._GIT_ENV, "GIT_DIR": str(git_repo.path / "nowhere")})
+        read_blobs(repo, [("HEAD", "src/m1.py")])
+    monkeypatch.undo()
+    started = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(walker.subprocess, "Popen", lambda *a, **k: started.append(real_popen(*a, **k)) or started[-1])
+    shas = [s for s, _ in list_commits(repo, WalkSpec())]
+    reader = read_patches(repo, shas)
+    assert next(reader)[0] == shas[0]
+    reader.close()
+    assert started and started[0].poll() is not None

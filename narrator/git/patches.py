@@ -1,23 +1,19 @@
 """The diff text of many commits from one streaming git process, for the evidence stage, plus file contents.
 
 ``read_patches`` yields ``(sha, patch text)`` per commit (``-U3``, renames found, merges against their first
-parent), leaving out files whose diff is never evidence (lockfiles, minified, vendored, generated folders) by
-pathspec so that git does not even print them. ``read_blobs`` reads ``rev:path`` contents through one
+parent), leaving out files whose diff is never evidence (lockfiles, minified, vendored, generated folders): by
+their path, here (as glob pathspecs they would multiply git's time). ``read_blobs`` reads ``rev:path`` contents through one
 ``git cat-file --batch`` (the changelog as it stood after a commit, for the section an entry sits under).
 Read-only, like every git command of narrator.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import threading
 from typing import Iterable, Iterator, Sequence
 
-from narrator.errors import RepositoryError
 from narrator.git.text import decode
-from narrator.git.walker import _GIT_ENV, _LOG_CONFIG, Repository, _read_chunks, widen_pipe
+from narrator.git.walker import _LOG_CONFIG, Repository, git_output
 
 _MARK = "\x00\x01narrator-commit "
 # Files whose diff is never evidence (lockfiles, minified, vendored, generated folders), as git's
@@ -33,50 +29,13 @@ _RAW_LIMIT = 16 * MAX_PATCH_BYTES  # read of one commit's diff before the noise 
 _FILE = re.compile(rb"^diff --git ", re.M)
 
 
-def _stream(args: list[str], stdin: bytes) -> Iterator[bytes]:
-    env = {**os.environ, **_GIT_ENV}
-    try:
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env)
-    except FileNotFoundError:
-        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
-    errors: list[bytes] = []
-
-    def feed() -> None:
-        try:
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-
-    def drain() -> None:
-        errors.append(proc.stderr.read())
-
-    writer = threading.Thread(target=feed, daemon=True)
-    reader = threading.Thread(target=drain, daemon=True)
-    writer.start()
-    reader.start()
-    widen_pipe(proc.stdout)  # read on a thread by PatchPrefetch while the main thread works
-    try:
-        yield from _read_chunks(proc.stdout)
-    finally:
-        proc.stdout.close()
-        code = proc.wait()
-        writer.join()
-        reader.join()
-    if code != 0:
-        message = decode(b"".join(errors)).strip().splitlines()
-        raise RepositoryError(f"git {args[3] if len(args) > 3 else ''} failed: {message[-1] if message else code}")
-
-
 def read_patches(repo: Repository, shas: Sequence[str]) -> Iterator[tuple[str, str]]:
     """``(sha, unified diff text)`` for exactly these commits, streamed from one git process, without the
     files whose diff is never evidence (``_NOISE``) and cut at ``MAX_PATCH_BYTES``."""
     if not shas:
         return
-    args = ["git", "-C", repo.root, *_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-p", "-U3", "-M",
-            "--diff-merges=first-parent", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--format=%x00%x01narrator-commit %H"]
+    args = [*_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-p", "-U3", "-M", "--diff-merges=first-parent",
+            "--no-color", "--no-ext-diff", "--no-textconv", "--format=%x00%x01narrator-commit %H"]
     pending = b""
     current: str | None = None
     parts: list[bytes] = []
@@ -88,7 +47,7 @@ def read_patches(repo: Repository, shas: Sequence[str]) -> Iterator[tuple[str, s
             return None
         return current, decode(_without_noise(b"".join(parts)))
 
-    for data in _stream(args, ("\n".join(shas) + "\n").encode("ascii")):
+    for data in git_output(repo.root, args, stdin=("\n".join(shas) + "\n").encode("ascii")):
         pending += data
         while True:
             at = pending.find(mark)
@@ -158,9 +117,8 @@ def read_blobs(repo: Repository, specs: Iterable[tuple[str, str]]) -> dict[tuple
     wanted = list(dict.fromkeys(specs))
     if not wanted:
         return {}
-    args = ["git", "-C", repo.root, "cat-file", "--batch"]
     stdin = "".join(f"{rev}:{path}\n" for rev, path in wanted).encode("utf-8", "surrogateescape")
-    raw = b"".join(_stream(args, stdin))
+    raw = b"".join(git_output(repo.root, ["cat-file", "--batch"], stdin=stdin))
     out: dict[tuple[str, str], str] = {}
     at = 0
     for spec in wanted:

@@ -363,31 +363,71 @@ def read_history_index(repo: Repository, revisions: Sequence[str] = ("HEAD",),
 
 def _git_lines(root: str | Path, args: Sequence[str]) -> Iterator[bytes]:
     """The lines of a read-only git command's output as git writes them (a whole history's is never held at
-    once: 200,000 commits are 15 MB of text and a list of 200,000 lines), failing as ``run_git`` does."""
+    once: 200,000 commits are 15 MB of text and a list of 200,000 lines)."""
+    pending = b""
+    for chunk in git_output(root, args):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        yield from lines
+    if pending:
+        yield pending
+
+
+def _verb(args: Sequence[str]) -> str:
+    """The git command of ``args`` (``log`` of ``-c core.quotepath=off log ...``)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-c", "-C"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return "command"
+
+
+def git_output(root: str | Path, args: Sequence[str], stdin: bytes | None = None,
+               drain: bool = False) -> Iterator[bytes]:
+    """The output of one read-only git command (``git -C root *args``) in chunks as git writes it, never held
+    whole: ``stdin`` is fed on a thread and git's errors collected on another; git's pipe is widened. ``drain``:
+    the output is read on a thread of its own as fast as git writes it (``_Drain``), for a caller that works
+    between chunks. Stopping early stops git. Fails with one line, ``git <verb> failed in <root>: <git's last
+    line>``, like ``run_git``."""
     env = {**os.environ, **_GIT_ENV}
     try:
         proc = subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, env=env)
+                                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, env=env)
     except FileNotFoundError:
         raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
     errors: list[bytes] = []
-    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
-    reader.start()
-    pending = b""
+    helpers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)]
+    if stdin is not None:
+        helpers.append(threading.Thread(target=_feed, args=(proc, stdin), daemon=True))
+    for helper in helpers:
+        helper.start()
+    widen_pipe(proc.stdout)
+    drained = _Drain(proc.stdout) if drain else None
     try:
-        for chunk in _read_chunks(proc.stdout):
-            lines = (pending + chunk).split(b"\n")
-            pending = lines.pop()
-            yield from lines
-        if pending:
-            yield pending
+        yield from drained if drained is not None else _read_chunks(proc.stdout)
     finally:
-        proc.stdout.close()
+        if drained is not None:
+            drained.close(proc)
+        else:
+            proc.stdout.close()  # stopped early: git ends on its next write
         code = proc.wait()
-        reader.join()
+        for helper in helpers:
+            helper.join()
     if code != 0:
         message = decode(b"".join(errors)).strip().splitlines()
-        raise RepositoryError(f"git {args[0]} failed in {root}: {message[-1] if message else 'unknown error'}")
+        raise RepositoryError(f"git {_verb(args)} failed in {root}: {message[-1] if message else code}")
+
+
+def _feed(proc: subprocess.Popen, data: bytes) -> None:
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except (BrokenPipeError, ValueError):  # git stopped reading (it failed, or the caller stopped early)
+        pass
 
 
 def list_commits(repo: Repository, spec: WalkSpec, index: HistoryIndex | None = None) -> list[tuple[str, datetime]]:
@@ -606,29 +646,9 @@ def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], No
     if not shas:
         return
     merges = "--diff-merges=first-parent" if merge_files else "--diff-merges=off"
-    args = ["git", "-C", repo.root, *_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-z", "--raw",
-            "--numstat", "--no-abbrev", "-M", merges, "--no-color", "--no-ext-diff",
-            "--no-textconv", f"--format={_FORMAT}"]
-    env = {**os.environ, **_GIT_ENV}
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    errors: list[bytes] = []
-
-    def feed() -> None:
-        try:
-            proc.stdin.write("\n".join(shas).encode("ascii") + b"\n")
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-
-    def drain_stderr() -> None:
-        errors.append(proc.stderr.read())
-
-    writer = threading.Thread(target=feed, daemon=True)
-    reader = threading.Thread(target=drain_stderr, daemon=True)
-    writer.start()
-    reader.start()
-    widen_pipe(proc.stdout)
-    output = _Drain(proc.stdout)
+    args = [*_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-z", "--raw", "--numstat", "--no-abbrev", "-M",
+            merges, "--no-color", "--no-ext-diff", "--no-textconv", f"--format={_FORMAT}"]
+    output = git_output(repo.root, args, stdin="\n".join(shas).encode("ascii") + b"\n", drain=True)
     try:
         for facts in parse_log(_stream_tokens(output)):
             if not merge_files and facts.is_merge:
@@ -637,13 +657,7 @@ def read_facts(repo: Repository, shas: Sequence[str], on_commit: Callable[[], No
                 on_commit()
             yield facts
     finally:
-        output.close(proc)
-        code = proc.wait()
-        writer.join()
-        reader.join()
-    if code != 0:
-        message = decode(b"".join(errors)).strip().splitlines()
-        raise RepositoryError(f"git log failed in {repo.root}: {message[-1] if message else code}")
+        output.close()  # stopped early: git is stopped now, not when the generator is collected
 
 
 class GitDiffs:
