@@ -123,6 +123,32 @@ def last_weeks(current: Week, count: int, tz: tzinfo, first: datetime | None) ->
     return weeks, count - len(weeks)
 
 
+def digest_weeks(request: DigestRequest, settings: Any, now: datetime, tz: tzinfo, first: datetime | None
+                 ) -> tuple[list[Week], int]:
+    """The weeks a digest writes, oldest first: those of ``--since``/``--until``, else the last ``--weeks`` (the
+    setting by default); none that ends before the first commit (``first``) or starts after ``now`` (never a
+    digest of a week that has not started). And how many were left out as before the history."""
+    start_day = week_start_index(settings.digest.week_start)
+    left_out = 0
+    if request.since or request.until:
+        if request.weeks is not None:
+            raise UsageError("--weeks and --since/--until cannot be used together")
+        since = parse_when(request.since or "1w", edge="since", now=now, tz=tz)
+        until = parse_when(request.until, edge="until", now=now, tz=tz) if request.until else now
+        check_window(since, until)
+        weeks = weeks_between(since, min(until, now), tz, start_day) if since <= now else []
+    else:
+        count = request.weeks if request.weeks is not None else settings.digest.weeks
+        if count < 1:
+            raise UsageError("--weeks must be at least 1")
+        weeks, left_out = last_weeks(week_of(now, tz, start_day), count, tz, first)
+    if first is not None:
+        kept = [w for w in weeks if w.end > first]
+        left_out += len(weeks) - len(kept)
+        weeks = kept
+    return [w for w in weeks if w.start <= now], left_out
+
+
 def weeks_between(since: datetime, until: datetime, tz: tzinfo, start_day: int = 0) -> list[Week]:
     """Every week overlapping [since, until], oldest first."""
     week = week_of(since, tz, start_day)
@@ -279,27 +305,8 @@ def write_digests(session: Session, request: DigestRequest, now: datetime | None
         raise NarratorError(f"repository {repo.root} has no commits yet: nothing to digest")
     repo.resolve("HEAD")
 
-    first = first_commit_time(repo)
-    left_out = 0
-    if request.since or request.until:
-        if request.weeks is not None:
-            raise UsageError("--weeks and --since/--until cannot be used together")
-        since = parse_when(request.since or "1w", edge="since", now=now, tz=tz)
-        until = parse_when(request.until, edge="until", now=now, tz=tz) if request.until else now
-        check_window(since, until)
-        weeks = weeks_between(since, min(until, now), tz, start_day) if since <= now else []
-    else:
-        count = request.weeks if request.weeks is not None else settings.digest.weeks
-        if count < 1:
-            raise UsageError("--weeks must be at least 1")
-        weeks, left_out = last_weeks(current, count, tz, first)
-    result = DigestResult(out_dir=out)
-    if first is not None:
-        kept = [w for w in weeks if w.end > first]
-        result.skipped_before_history = len(weeks) - len(kept)
-        weeks = kept
-    result.skipped_before_history += left_out
-    weeks = [w for w in weeks if w.start <= now]  # never a digest of a week that has not started
+    weeks, skipped = digest_weeks(request, settings, now, tz, first_commit_time(repo))
+    result = DigestResult(out_dir=out, skipped_before_history=skipped)
     if not weeks and result.skipped_before_history == 0:
         raise UsageError("no week to digest in that window (it is in the future)")
     future_count, future_latest = commits_after(repo, now)

@@ -23,7 +23,7 @@ from typing import Any
 from narrator.app.digest import (
     MANIFEST_NAME, MANIFEST_VERSION, DigestError, DigestRequest, DigestResult, Week, WeekOutcome, _digest_zone,
     _entry_for_index, _parse_formats, _read_manifest, _shas_hash, _write_if_changed, resolve_out_dir,
-    last_weeks, week_of, week_start_index, weeks_between,
+    digest_weeks, week_of, week_start_index,
 )
 from narrator.app.report import ReportRequest
 from narrator.app.team import Team, TeamRequest, build_team
@@ -31,7 +31,7 @@ from narrator.errors import NarratorError, UsageError
 from narrator.git.history import first_commit_time
 from narrator.report.render import render_index
 from narrator.report.team import TeamReport, render_team
-from narrator.timespec import Window, check_window, current_time, parse_when
+from narrator.timespec import Window, current_time
 
 log = logging.getLogger(__name__)
 
@@ -92,26 +92,8 @@ def write_team_digests(team: Team, request: TeamDigestRequest, now: datetime | N
     current = week_of(now, tz, start_day)
     firsts = [t for t in (first_commit_time(m.session.repo) for m in team.members if m.session.repo.has_commits())
               if t is not None]
-    left_out = 0
-    if digest_request.since or digest_request.until:
-        if digest_request.weeks is not None:
-            raise UsageError("--weeks and --since/--until cannot be used together")
-        since = parse_when(digest_request.since or "1w", edge="since", now=now, tz=tz)
-        until = parse_when(digest_request.until, edge="until", now=now, tz=tz) if digest_request.until else now
-        check_window(since, until)
-        weeks = weeks_between(since, min(until, now), tz, start_day) if since <= now else []
-    else:
-        count = digest_request.weeks if digest_request.weeks is not None else settings.digest.weeks
-        if count < 1:
-            raise UsageError("--weeks must be at least 1")
-        weeks, left_out = last_weeks(current, count, tz, min(firsts) if firsts else None)
-    result = DigestResult(out_dir=out)
-    if firsts:
-        kept = [w for w in weeks if w.end > min(firsts)]
-        result.skipped_before_history = len(weeks) - len(kept)
-        weeks = kept
-    result.skipped_before_history += left_out
-    weeks = [w for w in weeks if w.start <= now]
+    weeks, skipped = digest_weeks(digest_request, settings, now, tz, min(firsts) if firsts else None)
+    result = DigestResult(out_dir=out, skipped_before_history=skipped)
     if not weeks and result.skipped_before_history == 0:
         raise UsageError("no week to digest in that window (it is in the future)")
 
