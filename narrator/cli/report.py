@@ -111,22 +111,29 @@ def report_command(repo_paths: tuple[str, ...], workspace: str | None, since: st
     _write_single(result, fmt, output, template, detail)
     if plan is None:
         return
-    from narrator.app.delivery import report_parcel, send
     from narrator.report.render import render
+
+    sent_ok = _send(plan, result.to_context(), render(result, "html", detail=detail),
+                    render(result, "md", detail=detail), f"{result.repository}-{_dates(result.since, result.until)}",
+                    output, fmt)
+    if not (sent_ok and waiting_ok):
+        click.get_current_context().exit(EXIT_DELIVERY)
+
+
+def _send(plan: Any, context: dict[str, Any], html: str, text: str, stem: str, output: str | None,
+          fmt: str) -> bool:
+    """Deliver a rendered report (HTML and Markdown, the files named ``stem``; a PDF written to ``--output`` goes
+    as an attachment) to the planned destinations; prints a line per destination, True when all took it."""
+    from narrator.app.delivery import report_parcel, send
 
     rendered = RenderedFiles()
     try:
-        html = render(result, "html", detail=detail)
-        text = render(result, "md", detail=detail)
-        stem = f"{result.repository}-{_dates(result.since, result.until)}"
         files = rendered.files(output, stem, [("html", lambda: html), ("md", lambda: text)])
-        parcel = report_parcel(result.to_context(), html=html, text=text, files=files,
+        parcel = report_parcel(context, html=html, text=text, files=files,
                                attachments=files if fmt == "pdf" and output else (), link=plan.link)
-        sent_ok = print_results(send(plan, parcel))
+        return print_results(send(plan, parcel))
     finally:
         rendered.cleanup()
-    if not (sent_ok and waiting_ok):
-        click.get_current_context().exit(EXIT_DELIVERY)
 
 
 def _plan(destinations: tuple[str, ...], settings: Any, resend: bool) -> Any:
@@ -198,20 +205,8 @@ def _team_report(repo_paths: tuple[str, ...], workspace: str | None, request: An
         stdout_console().print(Markdown(render_team(result, "md", detail)))
     else:
         emit(html if fmt == "html" else render_team(result, "md" if fmt == "term" else fmt, detail), output)
-    sent_ok = True
-    if plan is not None:
-        from narrator.app.delivery import report_parcel, send
-
-        rendered = RenderedFiles()
-        try:
-            text = render_team(result, "md", detail)
-            stem = f"{workspace or 'team'}-{_dates(result.since, result.until)}"
-            files = rendered.files(output, stem, [("html", lambda: html), ("md", lambda: text)])
-            parcel = report_parcel(result.to_context(), html=html, text=text, files=files,
-                                   attachments=files if fmt == "pdf" and output else (), link=plan.link)
-            sent_ok = print_results(send(plan, parcel))
-        finally:
-            rendered.cleanup()
+    sent_ok = plan is None or _send(plan, result.to_context(), html, render_team(result, "md", detail),
+                                    f"{workspace or 'team'}-{_dates(result.since, result.until)}", output, fmt)
     if not (sent_ok and waiting_ok):
         click.get_current_context().exit(EXIT_DELIVERY)
     if result.partial:
