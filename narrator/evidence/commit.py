@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry, added_entries
-from narrator.evidence.patch import FilePatch
+from narrator.evidence.patch import FilePatch, forget_hunks
 from narrator.evidence.paths import path_kind
 from narrator.evidence.sharing import shared
 from narrator.evidence.signals import Signal, find_signals, text_signals
@@ -120,6 +120,8 @@ def gather(sha: str, subject: str, body: str = "", files: Sequence[object] = (),
     comments_only = bool(source_patches) and len(source_patches) == len(source_paths) and \
         all(_only_comments(p) for p in source_patches)
     signals = find_signals(patches) if patches else ()
+    if patches:
+        forget_hunks()
     signals += text_signals(subject, body, all_entries, tag_notes)
     kinds = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return CommitEvidence(sha=sha, subject=subject, body=body, category=category, breaking=breaking,

@@ -311,6 +311,12 @@ def _hunks_of(body: str, parents: int) -> tuple[Hunk, ...]:
     return _parse_hunks(body, 0, parents, count=False)[0]
 
 
+def forget_hunks() -> None:
+    """Forget the hunks remembered (a commit's readers are done with it): the memo would otherwise keep the text
+    of up to 1,024 files' diffs (a commit's diff is read up to 400 KB) after their commits are judged."""
+    _hunks_of.cache_clear()
+
+
 def _parse_file(block: str, keep: Callable[[str], bool] | None) -> FilePatch:
     first_hunk = block.find("\n@@")
     header = block if first_hunk == -1 else block[:first_hunk]
