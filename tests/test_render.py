@@ -560,3 +560,49 @@ def test_short_markdown_keeps_to_a_page(hostile_report: Report) -> None:
     bots = short.split("## Automated updates\n", 1)[1].split("\n\n", 1)[0]
     assert bots.count("\n") == 0 and "by automated accounts (" in bots and "the full report lists them" in bots
     assert full.split("## Automated updates\n", 1)[1].count("\n- ") >= 1
+
+
+def test_releases_without_notes_are_grouped_only_with_their_neighbours_and_notes_join_cleanly() -> None:
+    """A long window keeps its releases in the order they went out: two or more without notes that follow one
+    another share a line; a release with notes between them splits the run. Notes are joined by "; " without
+    the full stop a note ends with (never ".;"), and the last ends with one stop, "…" included."""
+    from narrator.report.render import _builtin_environment
+    from narrator.report.view import ReleaseLine, _release_lines
+
+    bare = [ReleaseLine(name, day) for name, day in (("0.1", "16 April 2010"), ("0.2", "1 May 2010"))]
+    noted = ReleaseLine("0.3", "27 May 2010", notes=("Added support for send_file.", "Fixed a bug…"))
+    later = [ReleaseLine(name, day) for name, day in (("2.0.x", "26 March 2021"), ("3.1.3", "18 February 2026"))]
+    lone = ReleaseLine("4.0", "1 March 2026")
+    lines = _release_lines([*bare, noted, *later, noted, lone])
+    assert [(r.name, r.day, len(r.group)) for r in lines] == [
+        ("0.1 and 0.2", "1 May 2010", 2), ("0.3", "27 May 2010", 0), ("2.0.x and 3.1.3", "18 February 2026", 2),
+        ("0.3", "27 May 2010", 0), ("4.0", "1 March 2026", 0)]
+    macros = _builtin_environment("md").get_template("_macros.j2").module
+    assert str(macros.release_notes(noted)) == "It brings: Added support for send_file; Fixed a bug…"
+    one = ReleaseLine("1.0", "1 June 2026", notes=("Drop support for Python 3.8.", "Faster startup"))
+    assert str(macros.release_notes(one)) == "It brings: Drop support for Python 3.8; Faster startup."
+
+
+def test_a_long_history_s_releases_end_in_one_line_for_the_earlier_ones(normal_report: Report) -> None:
+    """Dozens of releases (a whole history) do not fill the highlights: a short report shows the last
+    ``RELEASE_LINES`` and one line for the earlier ones, in every format, with their names escaped; full detail
+    lists them all; the JSON keeps every release."""
+    from dataclasses import replace
+
+    from narrator.report.model import Release
+    from narrator.report.view import RELEASE_LINES
+
+    releases = [Release(f"1.{i}", f"{i + 1} March", normal_report.commits[0].sha, f"2024-03-{i + 1:02d}",
+                        notes=[f"Note {i}."]) for i in range(12)]
+    releases[0] = replace(releases[0], name="<b>0.1</b>")
+    report = replace(normal_report, releases=releases)
+    md = render(report, "md")
+    assert f"- **{12 - RELEASE_LINES} earlier releases went out, from &lt;b>0.1&lt;/b> (6 January) to 1.5 (6 January).**" \
+        in md and "<b>" not in md
+    assert md.count("went out") == RELEASE_LINES + 1 and "Release 1.11 went out" in md
+    assert render(report, "md", detail="full").count("went out") == 12
+    html = render(report, "html")
+    assert f"{12 - RELEASE_LINES} earlier releases went out, from &lt;b&gt;0.1&lt;/b&gt;" in html and "<b>0.1" not in html
+    term = _SGR.sub("", render_term(report))
+    assert f"{12 - RELEASE_LINES} earlier releases went out" in term
+    assert len(json.loads(render(report, "json"))["releases"]) == 12

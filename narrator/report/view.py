@@ -25,21 +25,45 @@ class ReleaseLine:
     url: str = ""
     notes: tuple[str, ...] = ()
     group: tuple["ReleaseLine", ...] = ()  # releases whose notes say nothing more, said in one line
+    earlier: int = 0  # a line for this many earlier releases, the first and last of them in ``group``
+
+
+RELEASE_LINES = 6  # release lines of a short report; the earlier releases are one line
+
+
+def _recent_release_lines(lines: list[ReleaseLine], detail: str) -> list[ReleaseLine]:
+    """A short report's release lines: the last ``RELEASE_LINES``, after one line for the earlier releases
+    ("58 earlier releases went out, from 0.1 (16 April 2010) to 2.3.3 (21 August 2023)."); every line in full
+    detail. A whole history's releases would otherwise fill the highlights."""
+    if detail == "full" or len(lines) <= RELEASE_LINES + 1:
+        return lines
+    older, recent = lines[:-RELEASE_LINES], lines[-RELEASE_LINES:]
+    releases = [g for line in older for g in (line.group or (line,))]
+    first, last = releases[0], releases[-1]
+    return [ReleaseLine(f"{first.name} to {last.name}", last.day, "", (), (first, last), len(releases)), *recent]
 
 
 def _release_lines(lines: list[ReleaseLine]) -> list[ReleaseLine]:
-    """Releases with notes one per line; two or more without notes in one line ("Releases 4.18.0 (31 March)
-    and 4.18.1 (1 April) went out."), where the first of them was."""
-    bare = [r for r in lines if not r.notes]
-    if len(bare) < 2:
-        return lines
+    """Releases with notes one per line; two or more without notes that follow one another in one line
+    ("Releases 4.18.0 (31 March) and 4.18.1 (1 April) went out."), dated by the last of them, where they were
+    (a release with notes between them keeps its place: a long window's releases stay in the order they went out)."""
     out: list[ReleaseLine] = []
+    run: list[ReleaseLine] = []
+
+    def close_run() -> None:
+        if len(run) > 1:
+            out.append(ReleaseLine(join_words([b.name for b in run]), run[-1].day, run[-1].url, (), tuple(run)))
+        else:
+            out.extend(run)
+        run.clear()
+
     for r in lines:
         if r.notes:
+            close_run()
             out.append(r)
-        elif r is bare[0]:
-            out.append(ReleaseLine(join_words([b.name for b in bare]), bare[-1].day, bare[-1].url, (),
-                                   tuple(bare)))
+        else:
+            run.append(r)
+    close_run()
     return out
 
 
@@ -240,8 +264,9 @@ def build_view(report: Report, with_charts: bool = False, detail: str = "short")
         comparison_heading=_comparison_heading(report),
         comparison_rows=_comparison_rows(report),
         comparison_label=report.comparison.label if report.comparison else "",
-        releases=_release_lines([ReleaseLine(one_line(r.name), when.get(r.sha, r.day), r.url, tuple(r.notes))
-                                 for r in report.releases]),
+        releases=_recent_release_lines(_release_lines([
+            ReleaseLine(one_line(r.name), when.get(r.sha) or day_words(r.date or r.day, with_year), r.url,
+                        tuple(r.notes)) for r in report.releases]), detail),
         when=when,
         with_year=with_year,
         open_all_categories=n.work_commits <= 30,
