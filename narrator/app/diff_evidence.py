@@ -40,23 +40,31 @@ def evidence_from_diffs(repo: Repository, commits: Sequence[tuple[CommitFacts, C
     """The evidence of each of these commits whose diff is among ``texts`` (``(sha, diff text)``, as
     ``read_patches`` gives them), judged with its classification; the others are left out."""
     by_sha = {c.sha: (c, cl) for c, cl in commits}
-    patches: dict[str, tuple] = {}
-    for sha, text in texts:
-        if sha in by_sha:
-            patches[sha] = parse_patch(text, keep=wants_hunks)
-            if on_parsed is not None:
-                on_parsed()
-    changelogs = [(sha, f.path) for sha in patches for f in by_sha[sha][0].files
+    found: dict[str, CommitEvidence] = {}
+    waiting: dict[str, tuple] = {}  # parsed diffs of commits that change a changelog: judged with its text after
+
+    def judged(sha: str, patch: tuple, after: dict[str, str]) -> CommitEvidence:
+        c, cl = by_sha[sha]
+        return gather(c.sha, c.subject, c.body, patch or c.files, category=cl.category, breaking=cl.breaking,
+                      is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
+
+    for sha, text in texts:  # a diff is judged as it comes: at most the changelog commits' diffs are held
+        if sha not in by_sha:
+            continue
+        patch = parse_patch(text, keep=wants_hunks)
+        if on_parsed is not None:
+            on_parsed()
+        if any(changelog_file_kind(f.path) and f.change_type.value != "deleted" for f in by_sha[sha][0].files):
+            waiting[sha] = patch
+        else:
+            found[sha] = judged(sha, patch, {})
+    changelogs = [(sha, f.path) for sha in waiting for f in by_sha[sha][0].files
                   if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
     after: dict[str, dict[str, str]] = {}
     for (sha, path), text in (read_blobs(repo, changelogs) if changelogs else {}).items():
         after.setdefault(sha, {})[path] = text
-    found: dict[str, CommitEvidence] = {}
-    for sha, patch in patches.items():
-        c, cl = by_sha[sha]
-        found[sha] = gather(c.sha, c.subject, c.body, patch or c.files, category=cl.category, breaking=cl.breaking,
-                            is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot,
-                            texts_after=after.get(sha, {}))
+    for sha, patch in waiting.items():
+        found[sha] = judged(sha, patch, after.get(sha, {}))
     return found
 
 
