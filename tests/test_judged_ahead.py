@@ -109,7 +109,7 @@ def test_a_failed_read_ahead_leaves_the_diffs_to_judging(git_repo, monkeypatch):
     _history(git_repo)
     after_walk = _cold(git_repo.path, False, 2000, 400)
 
-    def broken(repo, shas):
+    def broken(repo, shas, background=False):
         raise RepositoryError("git log failed: simulated")
         yield  # pragma: no cover - a generator, as read_patches is
 

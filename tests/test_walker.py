@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -324,3 +325,21 @@ def test_every_streamed_git_command_fails_with_one_line_naming_it_and_stops_git_
     assert next(reader)[0] == shas[0]
     reader.close()
     assert started and started[0].poll() is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX process priorities")
+def test_git_work_that_may_be_unneeded_runs_at_a_lower_priority(git_repo, monkeypatch):
+    """Diffs read during the walk (``background``) are git processes the walk's own git comes before."""
+    import narrator.git.walker as walker
+
+    for i in range(5):
+        git_repo.commit(f"Change {i}", {f"src/m{i}.py": "x = 1\n"})
+    started = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(walker.subprocess, "Popen", lambda *a, **k: started.append(real_popen(*a, **k)) or started[-1])
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for background, expected in ((True, min(mine + 10, 19)), (False, mine)):
+        output = walker.git_output(git_repo.path, ["log", "--format=%H"], background=background)
+        next(output)  # git has started and is still held (its output not read to the end)
+        assert os.getpriority(os.PRIO_PROCESS, started[-1].pid) == expected
+        output.close()

@@ -7,8 +7,8 @@ sits under), then ``gather``. Judging reads at most ``PATCH_LIMIT`` diffs, chose
 (``app/evidence._patch_shas``), so the choice is known only when the walk ends; but a running best list during the
 walk (``JudgedAhead``) holds most of the final choice long before. Past ``DIFFS_AHEAD_FROM`` of the walk,
 ``DiffsAhead`` asks git for the diffs of the commits on that list, and of each commit that joins it later, and
-makes their evidence on its own thread (git diffs on the core the walk leaves free, while the main thread waits
-for git's output); a commit pushed off the list is dropped. Judging then reads only the diffs of the commits it
+makes their evidence on its own thread (git diffs on the core the walk leaves free, at a lower priority, while
+the main thread waits for git's output); a commit pushed off the list is dropped. Judging then reads only the diffs of the commits it
 chose that were never asked for. The evidence is made from the same commit, classification and diff either way,
 so a report says the same (tests/test_judged_ahead.py); a failure here only means judging reads the diff itself.
 """
@@ -35,10 +35,11 @@ DIFFS_AHEAD_FROM = 0.5  # share of the walk after which the running best list's 
 
 
 def evidence_from_diffs(repo: Repository, commits: Sequence[tuple[CommitFacts, Classification]],
-                        texts: Iterable[tuple[str, str]], on_parsed: Callable[[], None] | None = None
-                        ) -> dict[str, CommitEvidence]:
+                        texts: Iterable[tuple[str, str]], on_parsed: Callable[[], None] | None = None,
+                        background: bool = False) -> dict[str, CommitEvidence]:
     """The evidence of each of these commits whose diff is among ``texts`` (``(sha, diff text)``, as
-    ``read_patches`` gives them), judged with its classification; the others are left out."""
+    ``read_patches`` gives them), judged with its classification; the others are left out (``background``:
+    the changelogs' texts read by git at a lower priority)."""
     by_sha = {c.sha: (c, cl) for c, cl in commits}
     found: dict[str, CommitEvidence] = {}
     waiting: dict[str, tuple] = {}  # parsed diffs of commits that change a changelog: judged with its text after
@@ -61,7 +62,7 @@ def evidence_from_diffs(repo: Repository, commits: Sequence[tuple[CommitFacts, C
     changelogs = [(sha, f.path) for sha in waiting for f in by_sha[sha][0].files
                   if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
     after: dict[str, dict[str, str]] = {}
-    for (sha, path), text in (read_blobs(repo, changelogs) if changelogs else {}).items():
+    for (sha, path), text in (read_blobs(repo, changelogs, background) if changelogs else {}).items():
         after.setdefault(sha, {})[path] = text
     for sha, patch in waiting.items():
         found[sha] = judged(sha, patch, after.get(sha, {}))
@@ -115,7 +116,8 @@ class DiffsAhead:
                 continue
             wanted = [item for sha in shas if (item := self._asked.get(sha)) is not None]
             try:
-                made = evidence_from_diffs(self._repo, wanted, read_patches(self._repo, [c.sha for c, _ in wanted]))
+                made = evidence_from_diffs(self._repo, wanted, read_patches(self._repo, [c.sha for c, _ in wanted],
+                                                                            background=True), background=True)
             except Exception as exc:  # noqa: BLE001 - judging reads these diffs itself, and reports what fails
                 log.debug("diffs read ahead failed: %s", exc)
                 self._failed = True

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry, added_entries
 from narrator.evidence.patch import FilePatch, forget_hunks

@@ -29,9 +29,10 @@ _RAW_LIMIT = 16 * MAX_PATCH_BYTES  # read of one commit's diff before the noise 
 _FILE = re.compile(rb"^diff --git ", re.M)
 
 
-def read_patches(repo: Repository, shas: Sequence[str]) -> Iterator[tuple[str, str]]:
+def read_patches(repo: Repository, shas: Sequence[str], background: bool = False) -> Iterator[tuple[str, str]]:
     """``(sha, unified diff text)`` for exactly these commits, streamed from one git process, without the
-    files whose diff is never evidence (``_NOISE``) and cut at ``MAX_PATCH_BYTES``."""
+    files whose diff is never evidence (``_NOISE``) and cut at ``MAX_PATCH_BYTES`` (``background``: git at a
+    lower priority, ``git_output``)."""
     if not shas:
         return
     args = [*_LOG_CONFIG, "log", "--no-walk=unsorted", "--stdin", "-p", "-U3", "-M", "--diff-merges=first-parent",
@@ -47,7 +48,7 @@ def read_patches(repo: Repository, shas: Sequence[str]) -> Iterator[tuple[str, s
             return None
         return current, decode(_without_noise(b"".join(parts)))
 
-    for data in git_output(repo.root, args, stdin=("\n".join(shas) + "\n").encode("ascii")):
+    for data in git_output(repo.root, args, stdin=("\n".join(shas) + "\n").encode("ascii"), background=background):
         pending += data
         while True:
             at = pending.find(mark)
@@ -112,13 +113,14 @@ def _is_noise(block: bytes) -> bool:
     return bool(_NOISE.search(path.rstrip("\t").strip('"')))
 
 
-def read_blobs(repo: Repository, specs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def read_blobs(repo: Repository, specs: Iterable[tuple[str, str]], background: bool = False
+               ) -> dict[tuple[str, str], str]:
     """The text of each ``(rev, path)`` (missing ones are left out), through one ``git cat-file --batch``."""
     wanted = list(dict.fromkeys(specs))
     if not wanted:
         return {}
     stdin = "".join(f"{rev}:{path}\n" for rev, path in wanted).encode("utf-8", "surrogateescape")
-    raw = b"".join(git_output(repo.root, ["cat-file", "--batch"], stdin=stdin))
+    raw = b"".join(git_output(repo.root, ["cat-file", "--batch"], stdin=stdin, background=background))
     out: dict[tuple[str, str], str] = {}
     at = 0
     for spec in wanted:

@@ -387,18 +387,21 @@ def _verb(args: Sequence[str]) -> str:
 
 
 def git_output(root: str | Path, args: Sequence[str], stdin: bytes | None = None,
-               drain: bool = False) -> Iterator[bytes]:
+               drain: bool = False, background: bool = False) -> Iterator[bytes]:
     """The output of one read-only git command (``git -C root *args``) in chunks as git writes it, never held
     whole: ``stdin`` is fed on a thread and git's errors collected on another; git's pipe is widened. ``drain``:
     the output is read on a thread of its own as fast as git writes it (``_Drain``), for a caller that works
-    between chunks. Stopping early stops git. Fails with one line, ``git <verb> failed in <root>: <git's last
-    line>``, like ``run_git``."""
+    between chunks. ``background``: git runs at a lower priority (work that may turn out unneeded gives way to
+    the walk on a busy machine). Stopping early stops git. Fails with one line, ``git <verb> failed in <root>:
+    <git's last line>``, like ``run_git``."""
     env = {**os.environ, **_GIT_ENV}
     try:
         proc = subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, env=env)
     except FileNotFoundError:
         raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+    if background:
+        _lower_priority(proc.pid)
     errors: list[bytes] = []
     helpers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)]
     if stdin is not None:
@@ -420,6 +423,14 @@ def git_output(root: str | Path, args: Sequence[str], stdin: bytes | None = None
     if code != 0:
         message = decode(b"".join(errors)).strip().splitlines()
         raise RepositoryError(f"git {_verb(args)} failed in {root}: {message[-1] if message else code}")
+
+
+def _lower_priority(pid: int) -> None:
+    """Let the other processes of the machine go first (POSIX; elsewhere nothing changes)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, min(os.getpriority(os.PRIO_PROCESS, pid) + 10, 19))
+    except (AttributeError, OSError):
+        pass
 
 
 def _feed(proc: subprocess.Popen, data: bytes) -> None:
