@@ -148,3 +148,34 @@ def test_entries_on_disk_change_no_output(histories, monkeypatch) -> None:
         del report
     for memory, disk in zip(outputs[10**9], outputs[0]):
         assert memory == disk
+
+
+def test_a_stored_entry_is_the_text_of_its_commit_entry() -> None:
+    """A long window stores each entry's fields (``_entry_fields``) without making a ``CommitEntry``: the same
+    keys in the same order, so the same JSON text, with and without a judgment, a narration and a forge."""
+    from datetime import datetime, timedelta, timezone
+
+    from narrator.evidence.forge import forge_of
+    from narrator.git.facts import Classification, CommitFacts, FileChange, Narration, Person
+    from narrator.report.json_text import piece
+
+    when = datetime(2026, 11, 2, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    commit = CommitFacts(sha="ab" * 20, parents=("cd" * 20,), author=Person("", "ada@example.com"),
+                         committer=Person("Ada", "ada@example.com"), authored_at=when, committed_at=when,
+                         subject="Fix \u00e9l\u00e8ve </script> & more", is_revert=True,
+                         files=(FileChange("src/a.py", added=3, deleted=1), FileChange("b.png", binary=True)))
+    cl = Classification("Fixes", ("src", "docs"), "verb", breaking=True)
+    narration = Narration(commit.sha, "Fixed \u00e9l\u00e8ve.", "heuristic", omitted=("package-lock.json",))
+    judgment = model.Judgment(
+        score=12.5, tier="fix", reasons=("classified as Fixes",), description="Fixed it", description_source="tag",
+        entries=(EntryRef("Fixed it", "bugfix", "Fixes", "1.0", "CHANGES.md", 4, "changelog"),),
+        signals=(SignalRef("api_removed", "f", "a.py", 3, "def f", "source", "strong"),))
+    names = list(CommitEntry.__dataclass_fields__)
+    forge = forge_of("https://github.com/o/r.git")
+    for n, j, f in ((narration, judgment, forge), (None, None, None), (narration, None, None)):
+        fields = model._entry_fields(commit, cl, n, timezone.utc, j, f)
+        entry = model._entry(commit, cl, n, timezone.utc, j, f)
+        assert list(fields) == names
+        assert piece(fields) == piece(entry)
+        assert _entry_from_json(piece(fields)) == entry
+    assert entry.url == "" and model._entry(commit, cl, None, timezone.utc, None, forge).url.endswith("ab" * 20)
