@@ -179,3 +179,27 @@ def test_a_stored_entry_is_the_text_of_its_commit_entry() -> None:
         assert piece(fields) == piece(entry)
         assert _entry_from_json(piece(fields)) == entry
     assert entry.url == "" and model._entry(commit, cl, None, timezone.utc, None, forge).url.endswith("ab" * 20)
+
+
+def test_the_walk_is_left_out_of_full_collections_until_the_report_is_made(histories, monkeypatch) -> None:
+    import narrator.app.report as report_case
+
+    seen = []
+    made = report_case.build_report
+
+    def build_report(**kwargs):
+        seen.append(gc.get_freeze_count())  # the walk's objects are frozen while the stages after it run
+        return made(**kwargs)
+
+    monkeypatch.setattr(report_case, "build_report", build_report)
+    assert gc.get_freeze_count() == 0
+    _report(histories[300])
+    assert seen and seen[0] > 1000 and gc.get_freeze_count() == 0  # and given back to the collector after
+
+    def broken(**kwargs):
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(report_case, "build_report", broken)
+    with pytest.raises(RuntimeError):
+        _report(histories[300])
+    assert gc.get_freeze_count() == 0  # given back when a stage fails too
