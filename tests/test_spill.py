@@ -203,3 +203,45 @@ def test_the_walk_is_left_out_of_full_collections_until_the_report_is_made(histo
     with pytest.raises(RuntimeError):
         _report(histories[300])
     assert gc.get_freeze_count() == 0  # given back when a stage fails too
+
+
+@pytest.mark.parametrize("block, gap", [(1 << 20, 4096), (1500, 700), (1, 0)])
+def test_entries_read_back_in_blocks_are_the_entries_stored(block, gap, monkeypatch) -> None:
+    import random
+
+    from narrator.report import spill
+    from narrator.report.json_text import piece
+
+    monkeypatch.setattr(spill, "_BLOCK", block)
+    monkeypatch.setattr(spill, "_GAP", gap)
+    items = _entries(300)
+    store = _store(items)
+    texts = [piece(item) for item in items]
+    picks = random.Random(7)
+    orders = [list(range(300)), list(range(299, -1, -1)), sorted(picks.sample(range(300), 40)),
+              [picks.randrange(300) for _ in range(200)], [3, 3, 3, 4, 2, 250, 251, 0], []]
+    for positions in orders:
+        view = store.view(positions)
+        assert list(view.json_texts()) == [texts[p] for p in positions]
+        assert list(view) == [items[p] for p in positions]
+    store.add(items[7])  # an entry written after a read is read back too
+    assert list(store.view([300, 7]).json_texts()) == [texts[7], texts[7]]
+    store.close()
+
+
+def test_the_context_of_entries_on_disk_is_one_dict_per_entry(histories, monkeypatch) -> None:
+    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    report = _report(histories[300])
+    assert isinstance(report.commits, Entries)
+    context = report.to_context()
+    by_sha = {c["sha"]: c for c in context["commits"]}
+    listed = [c for category in context["categories"] for c in category["items"]]
+    assert listed and all(c is by_sha[c["sha"]] for c in listed)  # as entries held in memory are, by identity
+    assert context["commits"] == [model._plain(c, {}) for c in report.commits]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        report.to_context()
+        assert not gc.isenabled()  # a collector the caller paused stays paused
+    finally:
+        gc.enable()

@@ -7,6 +7,7 @@ Every sentence built here uses only computed facts and narrations.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
@@ -286,10 +287,18 @@ class Report:
         """The JSON-ready context every template (built-in or user) receives.
 
         Equivalent to ``dataclasses.asdict`` but converts each shared object once (commit entries appear
-        in several lists), which keeps large reports fast.
+        in several lists: one dict each, also for entries kept on disk), which keeps large reports fast. The
+        context is plain data without cycles: the cycle collector is paused while it is made (its full passes
+        over a long report's millions of values found nothing, and took longer than making them).
         """
-        memo: dict[int, Any] = {}
-        return _plain(self, memo)
+        memo: dict[Any, Any] = {}
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return _plain(self, memo)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> "Report":
@@ -316,13 +325,26 @@ def _plain(value: Any, memo: dict[int, Any]) -> Any:
             if type(value) is Report and found["since"] is None:
                 found["since"] = ""
         return found
-    if isinstance(value, Entries):  # entries read back from disk: new objects each time, so no memo by id
-        return [_plain(v, {}) for v in value]
+    if isinstance(value, Entries):  # entries kept on disk as their JSON text: plain data once parsed, each
+        return _parsed_entries(value, memo)  # once (by its position in its store, as objects are by id)
     if isinstance(value, (list, tuple)):
         return [_plain(v, memo) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v, memo) for k, v in value.items()}
     return value
+
+
+def _parsed_entries(entries: Entries, memo: dict[Any, Any]) -> list[Any]:
+    """The stored entries as plain data (what ``_plain`` makes of a ``CommitEntry``: its JSON text parsed), one
+    dict per stored entry however many lists name it."""
+    key = ("entries", id(entries.store))
+    parsed = memo.get(key)
+    if parsed is None:
+        parsed = memo[key] = {}
+    new = [position for position in dict.fromkeys(entries.positions) if position not in parsed]
+    for position, text in zip(new, entries.store.texts(new)):
+        parsed[position] = json.loads(text)
+    return [parsed[position] for position in entries.positions]
 
 
 def _load(kind: Any, value: Any) -> Any:
