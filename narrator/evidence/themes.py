@@ -24,8 +24,8 @@ import re
 import sys
 from bisect import bisect_right
 from collections import Counter
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Mapping, Sequence
 
 from narrator.evidence.commit import CommitEvidence
