@@ -180,6 +180,12 @@ def test_themes_group_related_work():
     (url,) = [t for t in found if {"o6", "o7", "o8"} <= set(t.shas)]
     assert set(url.shas) == {"o6", "o7", "o8"} and set(url.words[:2]) == {"proxy", "credentials"}
     assert themes(evs[:2]) == ()
+    # judging hands over the scores it worked out; the themes are the same
+    assert themes(evs, scores={e.sha: score(e).value for e in evs}) == found
+    # with groups of one allowed, every commit is in exactly one theme
+    singles = themes(evs, min_size=1)
+    assert sorted(sha for t in singles for sha in t.shas) == sorted(e.sha for e in evs)
+    assert [t for t in singles if t.size >= 3] == list(found)
 
 
 def test_describe_prefers_human_text_and_keeps_tokens():

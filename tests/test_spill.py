@@ -148,3 +148,100 @@ def test_entries_on_disk_change_no_output(histories, monkeypatch) -> None:
         del report
     for memory, disk in zip(outputs[10**9], outputs[0]):
         assert memory == disk
+
+
+def test_a_stored_entry_is_the_text_of_its_commit_entry() -> None:
+    """A long window stores each entry's fields (``_entry_fields``) without making a ``CommitEntry``: the same
+    keys in the same order, so the same JSON text, with and without a judgment, a narration and a forge."""
+    from datetime import datetime, timedelta, timezone
+
+    from narrator.evidence.forge import forge_of
+    from narrator.git.facts import Classification, CommitFacts, FileChange, Narration, Person
+    from narrator.report.json_text import piece
+
+    when = datetime(2026, 11, 2, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    commit = CommitFacts(sha="ab" * 20, parents=("cd" * 20,), author=Person("", "ada@example.com"),
+                         committer=Person("Ada", "ada@example.com"), authored_at=when, committed_at=when,
+                         subject="Fix \u00e9l\u00e8ve </script> & more", is_revert=True,
+                         files=(FileChange("src/a.py", added=3, deleted=1), FileChange("b.png", binary=True)))
+    cl = Classification("Fixes", ("src", "docs"), "verb", breaking=True)
+    narration = Narration(commit.sha, "Fixed \u00e9l\u00e8ve.", "heuristic", omitted=("package-lock.json",))
+    judgment = model.Judgment(
+        score=12.5, tier="fix", reasons=("classified as Fixes",), description="Fixed it", description_source="tag",
+        entries=(EntryRef("Fixed it", "bugfix", "Fixes", "1.0", "CHANGES.md", 4, "changelog"),),
+        signals=(SignalRef("api_removed", "f", "a.py", 3, "def f", "source", "strong"),))
+    names = list(CommitEntry.__dataclass_fields__)
+    forge = forge_of("https://github.com/o/r.git")
+    for n, j, f in ((narration, judgment, forge), (None, None, None), (narration, None, None)):
+        fields = model._entry_fields(commit, cl, n, timezone.utc, j, f)
+        entry = model._entry(commit, cl, n, timezone.utc, j, f)
+        assert list(fields) == names
+        assert piece(fields) == piece(entry)
+        assert _entry_from_json(piece(fields)) == entry
+    assert entry.url == "" and model._entry(commit, cl, None, timezone.utc, None, forge).url.endswith("ab" * 20)
+
+
+def test_the_walk_is_left_out_of_full_collections_until_the_report_is_made(histories, monkeypatch) -> None:
+    import narrator.app.report as report_case
+
+    seen = []
+    made = report_case.build_report
+
+    def build_report(**kwargs):
+        seen.append(gc.get_freeze_count())  # the walk's objects are frozen while the stages after it run
+        return made(**kwargs)
+
+    monkeypatch.setattr(report_case, "build_report", build_report)
+    assert gc.get_freeze_count() == 0
+    _report(histories[300])
+    assert seen and seen[0] > 1000 and gc.get_freeze_count() == 0  # and given back to the collector after
+
+    def broken(**kwargs):
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(report_case, "build_report", broken)
+    with pytest.raises(RuntimeError):
+        _report(histories[300])
+    assert gc.get_freeze_count() == 0  # given back when a stage fails too
+
+
+@pytest.mark.parametrize("block, gap", [(1 << 20, 4096), (1500, 700), (1, 0)])
+def test_entries_read_back_in_blocks_are_the_entries_stored(block, gap, monkeypatch) -> None:
+    import random
+
+    from narrator.report import spill
+    from narrator.report.json_text import piece
+
+    monkeypatch.setattr(spill, "_BLOCK", block)
+    monkeypatch.setattr(spill, "_GAP", gap)
+    items = _entries(300)
+    store = _store(items)
+    texts = [piece(item) for item in items]
+    picks = random.Random(7)
+    orders = [list(range(300)), list(range(299, -1, -1)), sorted(picks.sample(range(300), 40)),
+              [picks.randrange(300) for _ in range(200)], [3, 3, 3, 4, 2, 250, 251, 0], []]
+    for positions in orders:
+        view = store.view(positions)
+        assert list(view.json_texts()) == [texts[p] for p in positions]
+        assert list(view) == [items[p] for p in positions]
+    store.add(items[7])  # an entry written after a read is read back too
+    assert list(store.view([300, 7]).json_texts()) == [texts[7], texts[7]]
+    store.close()
+
+
+def test_the_context_of_entries_on_disk_is_one_dict_per_entry(histories, monkeypatch) -> None:
+    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    report = _report(histories[300])
+    assert isinstance(report.commits, Entries)
+    context = report.to_context()
+    by_sha = {c["sha"]: c for c in context["commits"]}
+    listed = [c for category in context["categories"] for c in category["items"]]
+    assert listed and all(c is by_sha[c["sha"]] for c in listed)  # as entries held in memory are, by identity
+    assert context["commits"] == [model._plain(c, {}) for c in report.commits]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        report.to_context()
+        assert not gc.isenabled()  # a collector the caller paused stays paused
+    finally:
+        gc.enable()

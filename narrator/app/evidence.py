@@ -607,7 +607,9 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         ahead.final.clear()
     work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
     inputs = ahead.theme_inputs if ahead is not None else None
-    found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score) for t in themes(work, inputs=inputs)]
+    scores = {e.sha: judged[e.sha].score for e in work}  # score(e).value, worked out by judging
+    found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score)
+                    for t in themes(work, inputs=inputs, scores=scores)]
     if ahead is not None:
         ahead.theme_inputs.clear()
     return judged, found_themes, new_classes

@@ -6,6 +6,7 @@ narrate (cached) -> aggregate (``narrator.report.model``) -> optional model head
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -149,9 +150,21 @@ def report_window(session: Session, request: ReportRequest, now: datetime | None
 def build(session: Session, request: ReportRequest, now: datetime | None = None,
           window: Window | None = None) -> Report:
     """Run every stage for one report and return its content model."""
-    settings = session.settings
     window = window or report_window(session, request, now)
     outcome = walk(session, request, window)
+    # What the walk built (the window's facts, what was judged ahead) lives until the report is made: the
+    # collector's full passes over every object (half a second on a long history, finding no cycle) leave it out
+    # until then, and have it back after.
+    gc.freeze()
+    try:
+        return _walked_report(session, request, window, outcome)
+    finally:
+        gc.unfreeze()
+
+
+def _walked_report(session: Session, request: ReportRequest, window: Window, outcome: WalkOutcome) -> Report:
+    """Every stage after the walk, for ``build``."""
+    settings = session.settings
     ahead = outcome.ahead
     prefetch = PatchPrefetch(session, outcome.commits, ahead)  # git diffs on another core while classifying
     # the classifications judged ahead are kept as they are (judging compares identities)

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Iterable, Mapping, Protocol, Sequence
 
 from narrator.evidence.changelog import ChangelogEntry
@@ -159,14 +161,18 @@ def _numbers_of(subject: str, body: str) -> tuple[frozenset[int], frozenset[int]
     return frozenset(own), frozenset(cited - own)
 
 
-def _in_two(postings: list[list[int]]) -> set[int]:
-    """The commits listed in at least two (``MIN_SHARED``) of these lists, each of which lists a commit once: set
-    operations at C speed, where counting every commit of a common word's list was a Python loop."""
+def _in_two(postings: list[set[int]]) -> set[int]:
+    """The commits in at least two (``MIN_SHARED``) of these sets: set operations at C speed, where counting every
+    commit of a common word's list was a Python loop. Smallest first: an intersection walks the smaller set, and
+    the largest is never added to what was seen."""
+    postings = sorted(postings, key=len)
     seen: set[int] = set()
     twice: set[int] = set()
-    for members in postings:
-        twice.update(seen.intersection(members))
-        seen.update(members)
+    last = len(postings) - 1
+    for at, members in enumerate(postings):
+        twice |= seen & members
+        if at < last:
+            seen |= members
     return twice
 
 
@@ -191,8 +197,7 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
         return ()
     own_index: dict[int, list[str]] = {}
     cited_index: dict[int, list[str]] = {}
-    words: list[frozenset[str]] = []
-    titles: list[str] = []
+    words: list[frozenset[str]] = []  # each commit's title words (two titles with the same words are one title)
     known = keys or {}
     for commit in commits:
         own, cited, title_words = known.get(commit.sha) or match_key(commit)
@@ -200,30 +205,31 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             own_index.setdefault(n, []).append(commit.sha)
         for n in cited:
             cited_index.setdefault(n, []).append(commit.sha)
-        titles.append(" ".join(sorted(title_words)))
         words.append(title_words)
-    df: dict[str, int] = {}
-    for ws in words:
-        for w in ws:
-            df[w] = df.get(w, 0) + 1
     total = len(commits)
-    idf = {w: math.log(1 + total / n) for w, n in df.items()}
+    idf = {w: math.log(1 + total / n) for w, n in Counter(chain.from_iterable(words)).items()}
     # A few numbers say little about the window; a pull request merged late keeps its early number.
     oldest_pr = min(own_index) - max(100, 2 * (max(own_index) - min(own_index))) if len(own_index) >= 3 else None
-    postings: dict[str, list[int]] = {}  # word -> the commits whose title has it (an entry meets only those)
+    postings: dict[str, set[int]] = {}  # word -> the commits whose title has it (an entry meets only those)
     for k, ws in enumerate(words):
         for w in ws:
-            postings.setdefault(w, []).append(k)
-    weights = [sum(idf[w] for w in ws) for ws in words]  # each title's weight, summed once
+            members = postings.get(w)
+            if members is None:
+                members = postings[w] = set()
+            members.add(k)
+    weight_of = idf.__getitem__
+    weights = [sum(map(weight_of, ws)) for ws in words]  # each title's weight, summed once
 
     out: list[EntryMatch] = []
     for entry in entries:
         found = False
         numbered = [r for r in entry.refs if r[:1] in "#!" and r[1:].isdigit()]
-        mentioned = set(find_refs(entry.text))  # numbers left in the prose once the credits are stripped
-        credits = [r for r in numbered if int(r[1:]) in own_index and r not in mentioned]
-        if credits and any(r in mentioned and int(r[1:]) in own_index for r in numbered):
-            numbered = credits  # the entry's own pull request, not the one its prose talks about
+        owned = [r for r in numbered if int(r[1:]) in own_index]  # refs to the pull request of a commit given
+        if owned:
+            mentioned = set(find_refs(entry.text))  # numbers left in the prose once the credits are stripped
+            credits = [r for r in owned if r not in mentioned]
+            if credits and any(r in mentioned for r in owned):
+                numbered = credits  # the entry's own pull request, not the one its prose talks about
         for ref in numbered:
             n = int(ref[1:])
             shas = own_index.get(n) or cited_index.get(n) or []
@@ -238,14 +244,9 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
         entry_words = significant_words(entry.text)
         if len(entry_words) < MIN_SHARED:
             continue
-        scored = []
         # the same commits, scores and order as comparing with every commit
-        for k in _in_two([postings[w] for w in entry_words if w in postings]):
-            subject_words = words[k]
-            shared = subject_words & entry_words
-            weight = weights[k]
-            score = sum(idf[w] for w in shared) / weight if weight else 0.0
-            scored.append((score, k))
+        scored = [(sum(map(weight_of, words[k] & entry_words)) / weights[k] if weights[k] else 0.0, k)
+                  for k in _in_two([postings[w] for w in entry_words if w in postings])]
         if not scored:
             continue
         scored.sort(reverse=True)
@@ -254,7 +255,7 @@ def match_entries(entries: Iterable[ChangelogEntry], commits: Sequence[CommitLik
             continue
         winners = [k]
         for score, other in scored[1:]:
-            if titles[other] == titles[k]:
+            if words[other] == words[k]:
                 winners.append(other)  # the same title twice: a commit and the merge of its pull request
             elif best - score < MARGIN:
                 winners = []

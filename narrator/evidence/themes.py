@@ -25,6 +25,7 @@ import sys
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from typing import Mapping, Sequence
 
 from narrator.evidence.commit import CommitEvidence
@@ -61,15 +62,6 @@ def _surface(words: frozenset[str], text: str, seen: list[str]) -> None:
         root = stem(word.lower())
         if root in words:
             seen += (root, _intern(word))
-
-
-def _count(surfaces: dict[str, Counter], root: str, word: str) -> None:
-    """One more ``word`` written for ``root`` (a Counter made only for a new root, and counted with dict.get: a
-    Counter's ``+=`` on a new word goes through its Python ``__missing__``)."""
-    counter = surfaces.get(root)
-    if counter is None:
-        counter = surfaces[root] = Counter()
-    counter[word] = counter.get(word, 0) + 1
 
 
 _intern = sys.intern
@@ -122,29 +114,36 @@ def _half_linked(small: set[int], large: set[int], neighbours: dict[int, set[int
 
 
 def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: float = 0.25,
-           inputs: Mapping[str, ThemeInput] | None = None) -> tuple[Theme, ...]:
+           inputs: Mapping[str, ThemeInput] | None = None, scores: Mapping[str, float] | None = None
+           ) -> tuple[Theme, ...]:
     """Groups of related commits (see the module docstring), largest first, then by best score. ``inputs``:
-    ``theme_input`` of some of these very evidences, by sha, computed earlier."""
+    ``theme_input`` of some of these very evidences, by sha, computed earlier; ``scores``: ``score(e).value`` of
+    every one of them, by sha, when the caller has it already (judging does)."""
     n = len(evidences)
     if n < min_size:
         return ()
-    surfaces: dict[str, Counter] = {}
-    per_commit: list[tuple[tuple[str, ...], frozenset[str]]] = []
+    # each commit's theme words with its prefix words after them (``theme_input`` never writes a prefix word
+    # among the others), and the surface forms its title writes them in
+    per_commit: list[tuple[str, ...]] = []
+    forms_of: list[tuple[str, ...]] = []
     known = inputs or {}
     for e in evidences:
         words, prefix, forms = known.get(e.sha) or theme_input(e)
-        per_commit.append((words, prefix))
-        for at in range(0, len(forms), 2):  # in the order of the commits: ties between forms go to the first seen
-            _count(surfaces, forms[at], forms[at + 1])
-    df: Counter = Counter()
-    for words, prefix in per_commit:
-        df.update(prefix.union(words))
+        per_commit.append(words + tuple(prefix) if prefix else words)
+        if forms:
+            forms_of.append(forms)
+    df = Counter(chain.from_iterable(per_commit))
     limit = max(3, min(int(max_share * n), 200))  # bounded: pairs per word are counted
     specific = {w for w, c in df.items() if 2 <= c <= limit or (w.startswith("prefix:") and c >= 2)}
+    del df
     index: dict[str, list[int]] = {}
-    for k, (words, prefix) in enumerate(per_commit):
-        for w in prefix.union(words) & specific:
-            index.setdefault(w, []).append(k)
+    for k, words in enumerate(per_commit):
+        for w in words:
+            if w in specific:
+                members = index.get(w)
+                if members is None:
+                    members = index[w] = []
+                members.append(k)
     parent = list(range(n))
 
     def find(x: int) -> int:
@@ -155,19 +154,102 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
 
     rare = max(3, int(0.1 * n))
     linking: dict[str, tuple[list[int], int, bool]] = {}  # word -> (its commits, weight, a subject word?)
+    prefixed = False
     for w, members in index.items():
         if w.startswith("prefix:"):
             for k in members[1:]:  # the author's own "Topic:" grouping links directly
                 parent[find(k)] = find(members[0])
+            prefixed = True
             continue
         if len(members) > _MAX_PAIRS_PER_WORD:
             continue  # a word this common in a big window is not specific enough to link two commits
         is_word = not w.startswith(("path:", "section:"))
         linking[w] = (members, (2 if len(members) <= rare else 1) if is_word else 1, is_word)
-    # The pairs are counted one commit at a time, with the commits after it: a long window shares words in
-    # millions of pairs, and only the links (a weight of 4 with a subject word) are kept.
+    edges = _links(per_commit, linking)
+    neighbours: dict[int, set[int]] = {}
+    for _, i, j in edges:
+        neighbours.setdefault(i, set()).add(j)
+        neighbours.setdefault(j, set()).add(i)
+    # the groups so far (the prefixes'); a commit in none is a group of its own, made when an edge reaches it
+    members_of: dict[int, set[int]] = {}
+    if prefixed:
+        for k in range(n):
+            if parent[k] != k:
+                root = find(k)
+                group = members_of.get(root)
+                if group is None:
+                    group = members_of[root] = {root}
+                group.add(k)
+    refused: set[tuple[int, int, int, int]] = set()  # (small, large, their sizes) found not half linked
+    for _, i, j in edges:
+        a, b = find(i), find(j)
+        if a == b:
+            continue
+        group_a = members_of.get(a) or {a}
+        group_b = members_of.get(b) or {b}
+        small, large = (a, b) if len(group_a) <= len(group_b) else (b, a)
+        small_group, large_group = (group_a, group_b) if small == a else (group_b, group_a)
+        # two groups merge only when enough of the smaller one is linked to the larger (no chaining through
+        # one shared word): half of its members, rounded up. Groups only grow: two roots and their sizes name
+        # the same two groups until one of them takes another in.
+        if len(small_group) > 1:  # a single commit is linked by this very edge
+            key = (small, large, len(small_group), len(large_group))
+            if key in refused:
+                continue
+            if not _half_linked(small_group, large_group, neighbours):
+                refused.add(key)
+                continue
+        parent[small] = large
+        members_of.pop(small, None)
+        large_group |= small_group
+        members_of[large] = large_group
+    del refused, neighbours, edges
+    if min_size <= 1:  # every commit of no group is a theme of its own
+        groups = [[k] for k in range(n) if k not in members_of and find(k) == k] + [
+            sorted(g) for g in members_of.values()]
+    else:
+        groups = [sorted(g) for g in members_of.values() if len(g) >= min_size]
+    groups.sort(key=lambda members: members[0])  # in the order of their first commit
+    named: list[tuple[list[int], list[str]]] = []
+    for members in groups:
+        if len(members) < min_size:
+            continue
+        counts: Counter = Counter()
+        for k in members:
+            counts.update(w for w in per_commit[k] if w in specific)
+        ranked = sorted(counts, key=lambda w: (not w.startswith("prefix:"), -counts[w], w))  # deterministic
+        top = [w for w in ranked if counts[w] >= 2 and not w.startswith(("path:", "section:"))][:3]
+        named.append((members, top or ranked[:3]))
+    surfaces = _surfaces(forms_of, {w for _, top in named for w in top})
+    out = []
+    for members, top in named:
+        names = []
+        for w in top:
+            if w.startswith("prefix:"):
+                form = surfaces.get(w, Counter()).most_common(1)
+                names.append(form[0][0] if form else w[7:])
+            elif w.startswith(("path:", "section:")):
+                names.append(w.split(":", 1)[1])
+            else:
+                form = surfaces.get(w, Counter()).most_common(1)
+                names.append(form[0][0] if form else w)
+        sections = Counter(e.section for k in members for e in evidences[k].entries if e.section)
+        best = max(scores[evidences[k].sha] if scores is not None else score(evidences[k]).value for k in members)
+        out.append(Theme(name=", ".join(dict.fromkeys(names)), words=tuple(dict.fromkeys(names)),
+                         shas=tuple(evidences[k].sha for k in members),
+                         section=sections.most_common(1)[0][0] if sections else None,
+                         score=round(best + min(10.0, 3 * math.log2(len(members))), 2)))
+    out.sort(key=lambda t: (-t.size, -t.score, t.name))
+    return tuple(out)
+
+
+def _links(per_commit: Sequence[tuple[str, ...]], linking: Mapping[str, tuple[list[int], int, bool]]
+           ) -> list[tuple[int, int, int]]:
+    """The links between commits, strongest first: (weight, i, j) for i < j sharing a weight of at least 4 with
+    a subject word among it. The pairs are counted one commit at a time, with the commits after it: a long window
+    shares words in millions of pairs, and only the links are kept."""
     edges: list[tuple[int, int, int]] = []
-    for i, (words, _prefix) in enumerate(per_commit):
+    for i, words in enumerate(per_commit):
         shared: dict[int, int] = {}
         worded: set[int] = set()
         for w in words:
@@ -181,59 +263,20 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
                     worded.add(j)
         edges.extend((count, i, j) for j, count in shared.items() if count >= 4 and j in worded)
     edges.sort(reverse=True)
-    neighbours: dict[int, set[int]] = {}
-    for _, i, j in edges:
-        neighbours.setdefault(i, set()).add(j)
-        neighbours.setdefault(j, set()).add(i)
-    members_of: dict[int, set[int]] = {}
-    for k in range(n):
-        root = find(k)
-        group = members_of.get(root)
-        if group is None:  # (setdefault would make a set for every commit)
-            group = members_of[root] = set()
-        group.add(k)
-    for _, i, j in edges:
-        a, b = find(i), find(j)
-        if a == b:
-            continue
-        small, large = (a, b) if len(members_of[a]) <= len(members_of[b]) else (b, a)
-        # two groups merge only when enough of the smaller one is linked to the larger (no chaining through
-        # one shared word): half of its members, rounded up
-        if len(members_of[small]) > 1:  # a single commit is linked by this very edge
-            if not _half_linked(members_of[small], members_of[large], neighbours):
-                continue
-        parent[small] = large
-        members_of[large] |= members_of.pop(small)
-    groups: dict[int, list[int]] = {}
-    for k in range(n):
-        groups.setdefault(find(k), []).append(k)
-    out = []
-    for members in groups.values():
-        if len(members) < min_size:
-            continue
-        counts: Counter = Counter()
-        for k in members:
-            words, prefix = per_commit[k]
-            counts.update(prefix.union(words) & specific)
-        ranked = sorted(counts, key=lambda w: (not w.startswith("prefix:"), -counts[w], w))  # deterministic
-        top = [w for w in ranked if counts[w] >= 2 and not w.startswith(("path:", "section:"))][:3]
-        if not top:
-            top = ranked[:3]
-        names = []
-        for w in top:
-            if w.startswith("prefix:"):
-                form = surfaces.get(w, Counter()).most_common(1)
-                names.append(form[0][0] if form else w[7:])
-            elif w.startswith(("path:", "section:")):
-                names.append(w.split(":", 1)[1])
-            else:
-                form = surfaces.get(w, Counter()).most_common(1)
-                names.append(form[0][0] if form else w)
-        sections = Counter(e.section for k in members for e in evidences[k].entries if e.section)
-        best = max(score(evidences[k]).value for k in members)
-        out.append(Theme(name=", ".join(dict.fromkeys(names)), words=tuple(dict.fromkeys(names)),
-                         shas=tuple(evidences[k].sha for k in members),
-                         section=sections.most_common(1)[0][0] if sections else None,
-                         score=round(best + min(10.0, 3 * math.log2(len(members))), 2)))
-    out.sort(key=lambda t: (-t.size, -t.score, t.name))
-    return tuple(out)
+    return edges
+
+
+def _surfaces(forms_of: Sequence[tuple[str, ...]], roots: set[str]) -> dict[str, Counter]:
+    """How often each written form of these roots appears in the titles (``forms_of``: root, word, root, word...
+    per commit), counted in the order of the commits: ties between forms go to the first seen."""
+    surfaces: dict[str, Counter] = {}
+    for forms in forms_of:
+        for at in range(0, len(forms), 2):
+            root = forms[at]
+            if root in roots:
+                counter = surfaces.get(root)
+                if counter is None:
+                    counter = surfaces[root] = Counter()
+                word = forms[at + 1]
+                counter[word] = counter.get(word, 0) + 1
+    return surfaces

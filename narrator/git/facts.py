@@ -354,12 +354,14 @@ class Narration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Narration":
         """A narration from its cached form; a value of the wrong type is a TypeError (the row is recomputed)."""
+        omitted = data.get("omitted", ())
         return cls(
             sha=_intern(_str(data["sha"])),
             text=_str(data["text"]),
             engine=_intern(_str(data["engine"])),
             source=_intern(_str(data.get("source", "heuristic"))),
             fallback_reason=_str_or_none(data.get("fallback_reason")),
-            omitted=tuple(_intern(_str(o)) for o in data.get("omitted", ())),
+            # most sentences omit nothing: no generator for an empty list
+            omitted=() if type(omitted) is list and not omitted else tuple(_intern(_str(o)) for o in omitted),
             basis=_intern(_str(data.get("basis", ""))),
         )

@@ -7,6 +7,7 @@ Every sentence built here uses only computed facts and narrations.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
@@ -286,10 +287,18 @@ class Report:
         """The JSON-ready context every template (built-in or user) receives.
 
         Equivalent to ``dataclasses.asdict`` but converts each shared object once (commit entries appear
-        in several lists), which keeps large reports fast.
+        in several lists: one dict each, also for entries kept on disk), which keeps large reports fast. The
+        context is plain data without cycles: the cycle collector is paused while it is made (its full passes
+        over a long report's millions of values found nothing, and took longer than making them).
         """
-        memo: dict[int, Any] = {}
-        return _plain(self, memo)
+        memo: dict[Any, Any] = {}
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return _plain(self, memo)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> "Report":
@@ -316,13 +325,26 @@ def _plain(value: Any, memo: dict[int, Any]) -> Any:
             if type(value) is Report and found["since"] is None:
                 found["since"] = ""
         return found
-    if isinstance(value, Entries):  # entries read back from disk: new objects each time, so no memo by id
-        return [_plain(v, {}) for v in value]
+    if isinstance(value, Entries):  # entries kept on disk as their JSON text: plain data once parsed, each
+        return _parsed_entries(value, memo)  # once (by its position in its store, as objects are by id)
     if isinstance(value, (list, tuple)):
         return [_plain(v, memo) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v, memo) for k, v in value.items()}
     return value
+
+
+def _parsed_entries(entries: Entries, memo: dict[Any, Any]) -> list[Any]:
+    """The stored entries as plain data (what ``_plain`` makes of a ``CommitEntry``: its JSON text parsed), one
+    dict per stored entry however many lists name it."""
+    key = ("entries", id(entries.store))
+    parsed = memo.get(key)
+    if parsed is None:
+        parsed = memo[key] = {}
+    new = [position for position in dict.fromkeys(entries.positions) if position not in parsed]
+    for position, text in zip(new, entries.store.texts(new)):
+        parsed[position] = json.loads(text)
+    return [parsed[position] for position in entries.positions]
 
 
 def _load(kind: Any, value: Any) -> Any:
@@ -392,24 +414,37 @@ class PeriodInput:
     until: datetime
 
 
-def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo, j: Judgment | None = None,
-           forge: Any = None) -> CommitEntry:
+def _entry_fields(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo, j: Judgment | None = None,
+                  forge: Any = None) -> dict[str, Any]:
+    """A commit entry's fields, in ``CommitEntry`` order, its lists as the tuples they come from: what the entry's
+    JSON text is made from (a long window's entries are stored as that text, ``spill``: no ``CommitEntry`` is made)."""
     local = c.committed_at.astimezone(tz)
-    entry = CommitEntry(
-        sha=c.sha, short_sha=c.short_sha, date=local.isoformat(timespec="minutes"), day=local.date().isoformat(),
-        author=c.author.name or c.author.email, subject=c.subject, category=cl.category, areas=list(cl.areas),
-        narration=n.text if n else c.subject, narration_source=n.source if n else "none", files=len(c.files),
-        lines_added=c.lines_added, lines_deleted=c.lines_deleted, is_merge=c.is_merge, is_revert=c.is_revert,
-        is_bot=c.is_bot, breaking=cl.breaking, omitted=list(n.omitted) if n else [],
-    )
+    url = ""
     if forge is not None:
         from narrator.evidence.forge import commit_url
 
-        entry.url = commit_url(forge, c.sha) or ""
-    if j is not None:
-        entry.importance, entry.tier, entry.reasons = j.score, j.tier, list(j.reasons)
-        entry.description, entry.entries, entry.signals = j.description, list(j.entries), list(j.signals)
-    return entry
+        url = commit_url(forge, c.sha) or ""
+    return {
+        "sha": c.sha, "short_sha": c.short_sha, "date": local.isoformat(timespec="minutes"),
+        "day": local.date().isoformat(), "author": c.author.name or c.author.email, "subject": c.subject,
+        "category": cl.category, "areas": cl.areas, "narration": n.text if n else c.subject,
+        "narration_source": n.source if n else "none", "files": len(c.files), "lines_added": c.lines_added,
+        "lines_deleted": c.lines_deleted, "is_merge": c.is_merge, "is_revert": c.is_revert, "is_bot": c.is_bot,
+        "breaking": cl.breaking, "omitted": n.omitted if n else (), "importance": j.score if j else 0.0,
+        "tier": j.tier if j else "", "reasons": j.reasons if j else (), "description": j.description if j else "",
+        "url": url, "entries": j.entries if j else (), "signals": j.signals if j else (),
+    }
+
+
+_LIST_FIELDS = ("areas", "omitted", "reasons", "entries", "signals")  # the list fields of a CommitEntry
+
+
+def _entry(c: CommitFacts, cl: Classification, n: Narration | None, tz: tzinfo, j: Judgment | None = None,
+           forge: Any = None) -> CommitEntry:
+    fields = _entry_fields(c, cl, n, tz, j, forge)
+    for name in _LIST_FIELDS:
+        fields[name] = list(fields[name])
+    return CommitEntry(**fields)
 
 
 def _entry_from_json(text: str) -> CommitEntry:
@@ -557,7 +592,8 @@ def build_report(
         store = EntryStore(_entry_from_json)
         position: dict[str, int] = {}
         for c in commits:
-            position[c.sha] = store.add(_entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge))
+            position[c.sha] = store.add(_entry_fields(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha),
+                                                      forge))
         entries: Mapping[str, CommitEntry] = _MadeEntries(commits, cls, narrations, tz, judgments, forge)
 
         def listed(items: Iterable[CommitFacts]) -> Sequence[CommitEntry]:
@@ -577,11 +613,14 @@ def build_report(
     co_authors, mergers = _helpers(humans, people)
 
     files_touched = {f.path for c in humans for f in c.files}
+    # each work commit's lines, summed over its files once (categories, areas and people total them again)
+    added = {c.sha: c.lines_added for c in work}
+    deleted = {c.sha: c.lines_deleted for c in work}
     numbers = Numbers(
         commits=len(commits), work_commits=len(work), merges=len(merges), pr_merges=len(pr_merges),
         branch_syncs=len(merges) - len(pr_merges), bot_commits=len(bots), contributors=len(people),
-        files_touched=len(files_touched), lines_added=sum(c.lines_added for c in work),
-        lines_deleted=sum(c.lines_deleted for c in work),
+        files_touched=len(files_touched), lines_added=sum(added[c.sha] for c in work),
+        lines_deleted=sum(deleted[c.sha] for c in work),
         active_days=len({c.committed_at.astimezone(tz).date() for c in humans}),
         days_in_period=max(1, ((until - period.since).days + 1) if period.since else
                            ((until - first).days + 1 if first else 1)),
@@ -595,7 +634,7 @@ def build_report(
     categories = [
         CategorySummary(
             name=name, commits=len(items), share=len(items) / len(work) if work else 0.0,
-            lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
+            lines_added=sum(added[c.sha] for c in items), lines_deleted=sum(deleted[c.sha] for c in items),
             items=listed(items),
         )
         for name in WORK_CATEGORY_ORDER + sorted(set(by_cat) - set(WORK_CATEGORY_ORDER))
@@ -621,7 +660,7 @@ def build_report(
         what = _area_what(items, entries, judgments, name, cls) if judgments else kinds
         areas.append(AreaSummary(
             name=name, commits=len(items), files=len(area_files[name]),
-            lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
+            lines_added=sum(added[c.sha] for c in items), lines_deleted=sum(deleted[c.sha] for c in items),
             categories=cat_counts, what=what or kinds, items=listed(items), kinds=kinds,
         ))
 
@@ -632,7 +671,7 @@ def build_report(
     people_summary = sorted(
         (PersonSummary(
             name=items[0].author.name or items[0].author.email, commits=len(items),
-            lines_added=sum(c.lines_added for c in items), lines_deleted=sum(c.lines_deleted for c in items),
+            lines_added=sum(added[c.sha] for c in items), lines_deleted=sum(deleted[c.sha] for c in items),
             categories=Counter(cls[c.sha].category for c in items).most_common(),
         ) for items in per_author.values()),
         key=lambda p: (-p.commits, p.name),
@@ -643,9 +682,11 @@ def build_report(
     else:
         highlights = _weighted_highlights(work, cls, entries, thresholds, tz)
     highlighted = {_said(h.text) for h in highlights}  # a release's notes do not repeat a highlight
+    final_releases = _final_releases(releases)
+    filed = _entries_by_version(work, judgments) if final_releases else {}
     release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
-                            url=_tag_url(forge, name), notes=_release_notes(name, judgments, work, highlighted))
-                    for name, sha, when in _final_releases(releases)]
+                            url=_tag_url(forge, name), notes=_release_notes(name, filed, highlighted))
+                    for name, sha, when in final_releases]
 
     attention = _judged_attention(work, entries, judgments, tz) if judgments else []
     attention += _attention(work, humans, bots, commits, cls, entries, thresholds, tz, judged=bool(judgments))
@@ -959,30 +1000,38 @@ def _repeats(text: str, said: set[str]) -> bool:
     return False
 
 
-def _release_notes(name: str, judgments: Mapping[str, Judgment], work: Sequence[CommitFacts],
-                   highlighted: set[str] = frozenset()) -> list[str]:
-    """What a release brings, from the changelog entries filed under its version (most important first), leaving
-    out what a highlight already says."""
-    version = name.lstrip("vV")
-    found: dict[str, list] = {}  # entry text -> [score of the best commit holding it, kind rank, order, text]
+def _entries_by_version(work: Sequence[CommitFacts], judgments: Mapping[str, Judgment]
+                        ) -> dict[str, list[tuple[float, EntryRef]]]:
+    """The changelog entries the work's judgments hold, by the version they are filed under ("v" dropped), each
+    with its commit's score, in the order of the work and of each commit's entries (one pass for every release)."""
+    filed: dict[str, list[tuple[float, EntryRef]]] = {}
     for c in work:
         j = judgments.get(c.sha)
         if j is None:
             continue
         for e in j.entries:
-            if not e.version or e.version.lstrip("vV") != version:
-                continue
-            if e.text in found:  # held by the release-notes commit and by the work it describes: the work counts
-                found[e.text][0] = max(found[e.text][0], j.score)
-                continue
-            text = _CC_PREFIX.sub("", _first_sentence(e.text))
-            if _repeats(text, highlighted):
-                found[e.text] = [float("-inf"), 9, 0, ""]  # said by a highlight already
-                continue
-            # the work's importance first; among the entries of one release-notes commit, what they are
-            # (security, behaviour changes, features, fixes before upkeep), then the order they are written
-            found[e.text] = [j.score, _TIER_ORDER.get(_ENTRY_TIER.get(e.kind, "notable"), 9), len(found),
-                             _short(text[:1].upper() + text[1:], 140)]
+            if e.version:
+                filed.setdefault(e.version.lstrip("vV"), []).append((j.score, e))
+    return filed
+
+
+def _release_notes(name: str, filed: Mapping[str, Sequence[tuple[float, EntryRef]]],
+                   highlighted: set[str] = frozenset()) -> list[str]:
+    """What a release brings, from the changelog entries filed under its version (``_entries_by_version``; most
+    important first), leaving out what a highlight already says."""
+    found: dict[str, list] = {}  # entry text -> [score of the best commit holding it, kind rank, order, text]
+    for score, e in filed.get(name.lstrip("vV"), ()):
+        if e.text in found:  # held by the release-notes commit and by the work it describes: the work counts
+            found[e.text][0] = max(found[e.text][0], score)
+            continue
+        text = _CC_PREFIX.sub("", _first_sentence(e.text))
+        if _repeats(text, highlighted):
+            found[e.text] = [float("-inf"), 9, 0, ""]  # said by a highlight already
+            continue
+        # the work's importance first; among the entries of one release-notes commit, what they are
+        # (security, behaviour changes, features, fixes before upkeep), then the order they are written
+        found[e.text] = [score, _TIER_ORDER.get(_ENTRY_TIER.get(e.kind, "notable"), 9), len(found),
+                         _short(text[:1].upper() + text[1:], 140)]
     ranked = sorted((x for x in found.values() if x[3]), key=lambda x: (-x[0], x[1], x[2]))
     return [x[3] for x in ranked[:2]]
 
@@ -1095,9 +1144,13 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
             [entries[c.sha].narration for c in breaking],
         ))
     large = []
-    for c in work:
-        source = [f for f in c.files if is_shipped_source(f.path, f.binary)]
-        churn = sum(f.churn for f in source)
+    file_commits: Counter[str] = Counter()  # the commits of each shipped-source file (never generated, minified,
+    for c in work:                          # vendored or lockfiles), counted in the same pass
+        churn = 0
+        for f in c.files:
+            if is_shipped_source(f.path, f.binary):
+                churn += f.churn
+                file_commits[f.path] += 1
         if churn >= t.large_change_lines and not any(is_test_path(f.path) for f in c.files):
             large.append((c, churn))
     if large:
@@ -1121,11 +1174,6 @@ def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzi
             "fix-share", f"Fixes were {fixes / len(work):.0%} of the work",
             f"{fixes:,} of {len(work):,} work commits fixed problems; more time went to repairs than to new work.",
         ))
-    file_commits: Counter[str] = Counter()
-    for c in work:
-        for f in c.files:
-            if is_shipped_source(f.path, f.binary):  # never generated, minified, vendored or lockfiles
-                file_commits[f.path] += 1
     hot = [(p, n) for p, n in file_commits.most_common(5) if n >= t.hotspot_min_commits]
     if hot:
         out.append(AttentionItem(

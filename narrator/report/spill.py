@@ -23,6 +23,8 @@ from narrator.report.json_text import piece
 __all__ = ["EntryStore", "Entries"]
 
 _PREFIX = "narrator-entries-"
+_BLOCK = 1 << 20  # entries read back in blocks of at most this many bytes (or one entry, when larger)
+_GAP = 4096  # ... skipping at most this many bytes of other entries between two of them
 
 
 class EntryStore:
@@ -48,6 +50,8 @@ class EntryStore:
         if self._memory is not None:
             self._memory.append(data)
         else:
+            if not self._dirty:  # the first write, or the first after a read moved the file's position
+                self._file.seek(self._offsets[-1])
             self._file.write(data)
             self._dirty = True
         self._offsets.append(self._offsets[-1] + len(data))
@@ -63,6 +67,38 @@ class EntryStore:
         start = self._offsets[position]
         self._file.seek(start)
         return self._file.read(self._offsets[position + 1] - start).decode("ascii")
+
+    def texts(self, positions: Sequence[int]) -> Iterator[str]:
+        """The stored JSON texts at ``positions``, in their order: entries stored near one another (a window's
+        commits in order, a category's or an area's in history order) read from the file in one block, not one
+        read each."""
+        if self._memory is not None:
+            for position in positions:
+                yield self._memory[position].decode("ascii")
+            return
+        offsets = self._offsets
+        at, count = 0, len(positions)
+        while at < count:
+            first = positions[at]
+            start = end = offsets[first]
+            last = at  # the run: positions[at:last], each after the one before, close together, one block at most
+            while last < count:
+                position = positions[last]
+                begin = offsets[position]
+                if last > at and (position <= positions[last - 1] or begin - end > _GAP or
+                                  offsets[position + 1] - start > _BLOCK):
+                    break
+                end = offsets[position + 1]
+                last += 1
+            if self._dirty:
+                self._file.flush()
+                self._dirty = False
+            self._file.seek(start)
+            block = self._file.read(end - start)
+            for k in range(at, last):
+                position = positions[k]
+                yield block[offsets[position] - start:offsets[position + 1] - start].decode("ascii")
+            at = last
 
     def get(self, position: int) -> Any:
         return self._decode(self.text(position))
@@ -88,6 +124,15 @@ class Entries(Sequence):
     def __len__(self) -> int:
         return len(self._positions)
 
+    @property
+    def store(self) -> EntryStore:
+        return self._store
+
+    @property
+    def positions(self) -> Sequence[int]:
+        """Where the entries are in ``store``, in order."""
+        return self._positions
+
     @overload
     def __getitem__(self, index: int) -> Any: ...
 
@@ -100,15 +145,13 @@ class Entries(Sequence):
         return self._store.get(self._positions[index])
 
     def __iter__(self) -> Iterator[Any]:
-        get = self._store.get
-        for position in self._positions:
-            yield get(position)
+        decode = self._store._decode
+        for text in self._store.texts(self._positions):
+            yield decode(text)
 
     def json_texts(self) -> Iterator[str]:
         """The entries' JSON text as stored (what ``json_text.piece`` gave for each)."""
-        text = self._store.text
-        for position in self._positions:
-            yield text(position)
+        return self._store.texts(self._positions)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Entries):
