@@ -606,3 +606,17 @@ def test_a_long_history_s_releases_end_in_one_line_for_the_earlier_ones(normal_r
     term = _SGR.sub("", render_term(report))
     assert f"{12 - RELEASE_LINES} earlier releases went out" in term
     assert len(json.loads(render(report, "json"))["releases"]) == 12
+
+
+def test_only_version_tags_are_releases_and_a_development_start_is_none(normal_report: Report) -> None:
+    """A report's releases are the tags that name a version: numpy's "v2.1.0.dev0" (the start of 2.1.0's
+    development), a "with_maskna" marker and a moving "stable" are not releases; a release candidate is one
+    until its final release is in the window too."""
+    commits = [commit("feat: add export to spreadsheet", day(1), files=(("src/app/export.py", 120, 4),)),
+               commit("chore: bump version to 1.2.0", day(2), files=(("pyproject.toml", 1, 1),))]
+    when = commits[1].committed_at
+    names = ["with_maskna", "stable", "v2.1.0.dev0", "6.0.0-rc2", "6.0.0", "7.0.0-rc1", "2024-05-01", "v1.2.3b1"]
+    report = build(commits, previous=[], releases=[(name, commits[1].sha, when) for name in names])
+    assert [r.name for r in report.releases] == ["6.0.0", "7.0.0-rc1", "2024-05-01", "v1.2.3b1"]
+    md = render(report, "md")
+    assert "dev0" not in md and "with_maskna" not in md and "stable" not in md

@@ -968,12 +968,18 @@ def _tag_url(forge: Any, name: str) -> str:
 _PRE_RELEASE = re.compile(r"^(?P<final>v?\d+(?:\.\d+)+)[-.]?(?:rc|beta|alpha|pre|preview|dev|a|b)\.?\d*$", re.I)
 
 
+_DEVELOPMENT = re.compile(r"(?:^|[.\-_])dev\d*$", re.I)  # numpy's v2.1.0.dev0 starts 2.1.0's development
+_VERSION = re.compile(r"\d")
+
+
 def _final_releases(releases: Sequence[tuple[str, str, datetime]]) -> list[tuple[str, str, datetime]]:
-    """The window's releases without the pre-releases of a final release made in it too (6.0.0-rc2 is
-    superseded by 6.0.0 for a reader of the period)."""
+    """The window's releases: its tags that name a version (a digit: numpy's "with_maskna" marks a point in
+    history, "stable" moves), not the start of one's development (v2.1.0.dev0), and not the pre-releases of a
+    final release made in it too (6.0.0-rc2 is superseded by 6.0.0 for a reader of the period)."""
     names = {name for name, _sha, _when in releases}
     return [(name, sha, when) for name, sha, when in releases
-            if not ((m := _PRE_RELEASE.match(name)) and m.group("final") in names)]
+            if _VERSION.search(name) and not _DEVELOPMENT.search(name)
+            and not ((m := _PRE_RELEASE.match(name)) and m.group("final") in names)]
 
 
 def _said(text: str) -> str:
