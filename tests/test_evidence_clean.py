@@ -27,6 +27,11 @@ if not DATA.is_dir():
     # reST
     (":func:`~flask.helpers.redirect` returns ``303``", "redirect returns 303"),
     (":meth:`Flask.redirect <flask.Flask.redirect>` too. :issue:`5895`", "Flask.redirect too."),
+    # a reference role a backtick short (flask 3.1.1's changelog), and references that leave their parentheses empty
+    ("Flask --help loads the app first to make sure all commands are shown. :issue:5673`",
+     "Flask --help loads the app first to make sure all commands are shown."),
+    ("Fix the loader (:pr:`44`, :issue:45).", "Fix the loader."),
+    ("See http://example.com/:issue:5 and 12:30:issue", "See http://example.com/:issue:5 and 12:30:issue"),
     ("Use `the docs <https://example.com/docs>`_ now", "Use the docs now"),
     (":ghsa:`68rp-wp8r-4726` fixed", "fixed"),
     # a role written with two backticks (flask 0.12's CHANGES) is still a role

@@ -41,6 +41,8 @@ _REF_ROLES = frozenset({"issue", "issues", "pr", "prs", "pull", "pulls", "ghsa",
                         "ghissue", "ghpull", "bug", "bpo", "commit", "sha", "cwe", "discussion", "ghuser"})
 # a role's body in one pair of backticks, or (a common slip: flask's ":class:``flask.wrappers.Response``") two
 _ROLE = re.compile(r"(?<!`):(?:[\w.+-]+:)*?(?P<name>[\w+-]+):(?P<tick>``?)(?P<body>[^`]+)(?P=tick)(?!`)")
+# a reference role a backtick short (flask 3.1.1's ":issue:5673`"): dropped too, never shown as written
+_LOOSE_REF_ROLE = re.compile(r"(?<![\w`:/]):(?:" + "|".join(sorted(_REF_ROLES)) + r"):`?[\w#./-]+`?(?![\w`])")
 _MYST_ROLE = re.compile(r"(?<!`)\{(?P<name>[\w+-]+)(?::[\w+-]+)*\}`(?P<body>[^`]+)`(?!`)")  # MyST: {func}`name`
 _REST_LINK = re.compile(r"`(?P<text>[^`<]*?)\s*<(?P<url>[^`>]*)>`__?")
 _REST_REF = re.compile(r"(?<![`\w])`(?P<text>[^`]+)`__?(?![\w])")
@@ -166,6 +168,8 @@ def clean_markup(text: str) -> str:
             text = _REST_REF.sub(lambda m: vault.put(m.group("text")), text)
         quote_words = _has_grammar_span(text)
         text = _CODE.sub(lambda m: _code(m, vault, quote_words), text)
+    if ":" in text:  # after the well-formed roles (in the vault now)
+        text = _LOOSE_REF_ROLE.sub("", text)
     if "\\" in text:  # after code spans: a backslash inside code is literal
         text = _ESCAPE.sub(lambda m: vault.put(m.group(1)), text)
     if "[" in text:
@@ -190,7 +194,8 @@ def clean_markup(text: str) -> str:
         text = _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
     text = vault.restore(text)
     text = _SPACE.sub(" ", text).strip()
-    return re.sub(r"\s+([,.;:!?)])(?=\s|$)", r"\1", re.sub(r"(?<!\S)\(\s*\)", "", text)).strip()
+    # parentheses left empty once their references are gone ("(:pr:`44`, :issue:`45`)") go too
+    return re.sub(r"\s+([,.;:!?)])(?=\s|$)", r"\1", re.sub(r"(?<!\S)\((?:\s*[,;])*\s*\)", "", text)).strip()
 
 
 _TRAILING_CREDITS = [
