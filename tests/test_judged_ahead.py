@@ -168,6 +168,8 @@ def test_the_diffs_chosen_during_the_walk_are_the_window_s_best(tmp_path, flush,
         assert ahead is not None and ahead.final  # commits settled (and cached) before the walk ended
         expected = real(outcome.commits)  # the choice over the whole window
         stage.PatchPrefetch(session, outcome.commits, ahead)
+        if ahead.diffs is not None:
+            ahead.diffs.close()  # no judging follows: the diffs read ahead are not wanted
     assert len(expected) == limit and chosen["shas"] == expected
     assert not ahead.final & set(expected)  # no settled commit is one whose diff is read
 
@@ -194,3 +196,39 @@ def test_a_generated_history_judged_during_the_walk_reads_the_same(tmp_path, mon
                 report = build(session, ReportRequest(since="2000-01-01", until="2026-12-01"))
                 outputs.append(context_json(report).replace(report.generated_at.isoformat(), ""))
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("stage_that_fails", ["walk", "judging"])
+def test_a_failed_report_leaves_no_thread_reading_diffs(git_repo, monkeypatch, stage_that_fails):
+    """A report that fails after diffs were asked for during the walk (in the walk, or in judging before it takes
+    them) stops the thread reading them: a long-lived process (a team report, a test run) keeps none."""
+    import threading
+
+    import narrator.app.diff_evidence as diff_evidence
+    from narrator.errors import RepositoryError
+
+    _history(git_repo)
+    shutil.rmtree(Path(os.environ["NARRATOR_CACHE_DIR"]), ignore_errors=True)
+    monkeypatch.setattr(stage, "DIFFS_AHEAD_FROM", 0.0)
+
+    def broken(*args, **kwargs):
+        raise RepositoryError("simulated")
+
+    monkeypatch.setattr(report_case, "_with_merge_files" if stage_that_fails == "walk" else "tags_on", broken)
+    before = set(threading.enumerate())
+    started = []
+    real_ask = diff_evidence.DiffsAhead.ask
+
+    def ask(self, commits):
+        real_ask(self, commits)
+        started.append(self._thread)
+
+    monkeypatch.setattr(diff_evidence.DiffsAhead, "ask", ask)
+    with Session.open(str(git_repo.path), {"timezone": "UTC"}) as session:
+        with pytest.raises(RepositoryError, match="simulated"):
+            build(session, ReportRequest(since="2026-01-01", until="2026-03-01"))
+    threads = {t for t in started if t is not None} - before
+    assert threads  # diffs were asked for during the walk
+    for thread in threads:
+        thread.join(timeout=10)
+        assert not thread.is_alive()

@@ -111,6 +111,14 @@ class DiffsAhead:
             self._thread = None
         return {sha: made for sha, made in self._made.items() if sha in self._asked}
 
+    def close(self) -> None:
+        """No more diffs are wanted (the report failed): the thread ends after the read under way, without
+        waiting for it here."""
+        if self._thread is not None:
+            self._failed = True
+            self._queue.put(None)
+            self._thread = None
+
     def _run(self) -> None:
         while (shas := self._queue.get()) is not None:
             if self._failed:

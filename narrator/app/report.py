@@ -98,8 +98,13 @@ def walk(session: Session, request: ReportRequest, window: Window, freeze_batche
         def on_read(batch: list[CommitFacts]) -> None:
             ahead(batch)
             gc.freeze()
-    facts = _with_merge_files(session, session.facts(current_shas, merge_files=False, on_read=on_read), current_shas,
-                              everything=filtered)
+    try:
+        facts = _with_merge_files(session, session.facts(current_shas, merge_files=False, on_read=on_read),
+                                  current_shas, everything=filtered)
+    except BaseException:
+        if ahead is not None and ahead.diffs is not None:
+            ahead.diffs.close()  # no diff read ahead is wanted any more: its thread ends
+        raise
     notes, compared = [], True
     try:  # the comparison is secondary: a damaged older history must not cost the whole report
         # the previous period is summed over work commits only: its merges' files are never read
@@ -166,7 +171,12 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
     try:
         outcome = walk(session, request, window, freeze_batches=True)
         gc.freeze()
-        return _walked_report(session, request, window, outcome)
+        try:
+            return _walked_report(session, request, window, outcome)
+        except BaseException:
+            if outcome.ahead is not None and outcome.ahead.diffs is not None:
+                outcome.ahead.diffs.close()  # judging failed before it took the diffs read ahead
+            raise
     finally:
         gc.unfreeze()
 
