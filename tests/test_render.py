@@ -620,3 +620,15 @@ def test_only_version_tags_are_releases_and_a_development_start_is_none(normal_r
     assert [r.name for r in report.releases] == ["6.0.0", "7.0.0-rc1", "2024-05-01", "v1.2.3b1"]
     md = render(report, "md")
     assert "dev0" not in md and "with_maskna" not in md and "stable" not in md
+
+
+def test_an_area_topic_never_ends_inside_parentheses() -> None:
+    """An area's "what changed" topic is a subject's first clause, but not one a ';' inside parentheses ends
+    ("--to (finished weeks once each" was shown), and a cut at the word limit never leaves a '(' open."""
+    from narrator.report.model import _topic
+
+    assert _topic("--to (finished weeks once each; failed ones retried) for digests and reports, with a ledger") \
+        == "--to (finished weeks once each; failed ones retried) for…"
+    assert _topic("Add (a b c d e f g h i j k) thing") == "Add…"
+    assert _topic("fix the parser. Then more") == "Fix the parser"
+    assert _topic("Add support (experimental) for the QUERY method") == "Add support (experimental) for the QUERY method"

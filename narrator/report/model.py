@@ -920,15 +920,31 @@ def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], th
     return chosen
 
 
-def _topic(text: str, words: int = 9) -> str:
-    """A description cut to a short topic: its first clause, at most ``words`` words, no final full stop."""
-    import re as _re
+_CLAUSE_END = re.compile(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s")
 
-    first = _re.split(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s", " ".join(text.split()), maxsplit=1)[0].rstrip(".;:!?")
+
+def _open_parens(text: str) -> int:
+    return text.count("(") - text.count(")")
+
+
+def _topic(text: str, words: int = 9) -> str:
+    """A description cut to a short topic: its first clause (never ended inside parentheses: "--to (finished
+    weeks once each; failed ones retried) for digests"), at most ``words`` words, no final full stop, and no
+    parenthesis left open by the cut."""
+    flat = " ".join(text.split())
+    first = flat
+    for end in _CLAUSE_END.finditer(flat):
+        if _open_parens(flat[:end.start()]) <= 0:
+            first = flat[:end.start()]
+            break
+    first = first.rstrip(".;:!?")
     parts = first.split(" ")
-    if parts and _re.fullmatch(r"[a-z]+(?:'[a-z]+)?", parts[0]):  # a plain word ("don't"), not a name
+    if parts and re.fullmatch(r"[a-z]+(?:'[a-z]+)?", parts[0]):  # a plain word ("don't"), not a name
         parts[0] = parts[0][:1].upper() + parts[0][1:]
-    return " ".join(parts[:words]) + ("\u2026" if len(parts) > words else "")
+    topic = " ".join(parts[:words])
+    if _open_parens(topic) > 0 and topic.rfind("(") > 0:  # cut inside a parenthesis: stop before it
+        return topic[:topic.rfind("(")].rstrip(" ,;:") + "\u2026"
+    return topic + ("\u2026" if len(parts) > words else "")
 
 
 def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment], area: str = "",
