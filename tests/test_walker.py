@@ -343,3 +343,20 @@ def test_git_work_that_may_be_unneeded_runs_at_a_lower_priority(git_repo, monkey
         next(output)  # git has started and is still held (its output not read to the end)
         assert os.getpriority(os.PRIO_PROCESS, started[-1].pid) == expected
         output.close()
+
+
+def test_without_git_every_git_reader_says_so_in_one_line(git_repo, monkeypatch):
+    """git missing from PATH: the streamed readers (facts, diffs, file contents, the history) and the whole-output
+    runner each fail with the same one line, never a FileNotFoundError traceback."""
+    from narrator.git.patches import read_blobs, read_patches
+    from narrator.git.walker import read_history_index, run_git
+
+    sha = git_repo.commit("one", {"a.py": "x = 1\n"})
+    repo = Repository.open(git_repo.path)
+    monkeypatch.setenv("PATH", str(git_repo.path / "no-such-bin"))
+    readers = [lambda: list(read_facts(repo, [sha])), lambda: list(read_patches(repo, [sha])),
+               lambda: read_blobs(repo, [(sha, "a.py")]), lambda: run_git(repo.root, ["status"]),
+               lambda: read_history_index(repo, ("HEAD",), False)]
+    for read in readers:
+        with pytest.raises(RepositoryError, match="^git is not installed or not on PATH; install git and try again$"):
+            read()
