@@ -360,3 +360,13 @@ def test_without_git_every_git_reader_says_so_in_one_line(git_repo, monkeypatch)
     for read in readers:
         with pytest.raises(RepositoryError, match="^git is not installed or not on PATH; install git and try again$"):
             read()
+
+
+def test_a_failed_whole_output_git_command_names_its_verb_not_an_option(git_repo):
+    """``run_git`` with git's config options first (``-c core.quotepath=off log ...``) names ``log``, as the
+    streamed commands do: the one failure line of ``_git_failed``."""
+    from narrator.git.walker import _LOG_CONFIG, run_git
+
+    git_repo.commit("one", {"a.py": "x = 1\n"})
+    with pytest.raises(RepositoryError, match=r"^git log failed in .*: fatal: bad revision 'no-such-rev'$"):
+        run_git(git_repo.path, [*_LOG_CONFIG, "log", "no-such-rev", "--"])

@@ -89,13 +89,22 @@ def run_git(root: str | Path, args: Sequence[str], *, input: bytes | None = None
             ["git", "-C", str(root), *args], input=input, capture_output=True, env=env, timeout=timeout
         )
     except FileNotFoundError:
-        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+        raise _git_missing() from None
     except subprocess.TimeoutExpired:
-        raise RepositoryError(f"git {args[0]} took longer than {timeout:.0f} s in {root}") from None
+        raise RepositoryError(f"git {_verb(args)} took longer than {timeout:.0f} s in {root}") from None
     if check and proc.returncode != 0:
-        message = decode(proc.stderr).strip().splitlines()
-        raise RepositoryError(f"git {args[0]} failed in {root}: {message[-1] if message else 'unknown error'}")
+        raise _git_failed(root, args, proc.stderr)
     return proc
+
+
+def _git_missing() -> RepositoryError:
+    return RepositoryError("git is not installed or not on PATH; install git and try again")
+
+
+def _git_failed(root: str | Path, args: Sequence[str], stderr: bytes) -> RepositoryError:
+    """One line for a git command that failed: ``git <verb> failed in <root>: <git's last line>``."""
+    message = decode(stderr).strip().splitlines()
+    return RepositoryError(f"git {_verb(args)} failed in {root}: {message[-1] if message else 'unknown error'}")
 
 
 def _open_error(path: Path, stderr: str) -> RepositoryError:
@@ -393,13 +402,13 @@ def git_output(root: str | Path, args: Sequence[str], stdin: bytes | None = None
     the output is read on a thread of its own as fast as git writes it (``_Drain``), for a caller that works
     between chunks. ``background``: git runs at a lower priority (work that may turn out unneeded gives way to
     the walk on a busy machine). Stopping early stops git. Fails with one line, ``git <verb> failed in <root>:
-    <git's last line>``, like ``run_git``."""
+    <git's last line>`` (``_git_failed``), like ``run_git``."""
     env = {**os.environ, **_GIT_ENV}
     try:
         proc = subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE, env=env)
     except FileNotFoundError:
-        raise RepositoryError("git is not installed or not on PATH; install git and try again") from None
+        raise _git_missing() from None
     if background:
         _lower_priority(proc.pid)
     errors: list[bytes] = []
@@ -421,8 +430,7 @@ def git_output(root: str | Path, args: Sequence[str], stdin: bytes | None = None
         for helper in helpers:
             helper.join()
     if code != 0:
-        message = decode(b"".join(errors)).strip().splitlines()
-        raise RepositoryError(f"git {_verb(args)} failed in {root}: {message[-1] if message else code}")
+        raise _git_failed(root, args, b"".join(errors))
 
 
 def _lower_priority(pid: int) -> None:
