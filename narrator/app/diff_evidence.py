@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from narrator.evidence.changelog import changelog_file_kind
 from narrator.evidence.commit import CommitEvidence, gather
@@ -35,6 +35,20 @@ DIFFS_AHEAD_FROM = 0.6  # share of the walk after which the running best list's 
 #                         1,750), composer 570 / 524 / 500, flask 573 / 539 / 513, lodash 683 / 625 / 584
 
 
+def commit_evidence(c: CommitFacts, cl: Classification, files: Sequence[object] | None = None,
+                    after: Mapping[str, str] | None = None) -> CommitEvidence:
+    """``gather`` for one commit as its classification has it: from its files (``files``: its parsed diff
+    instead), with the changelogs' texts after it (``after``)."""
+    return gather(c.sha, c.subject, c.body, c.files if files is None else files, category=cl.category,
+                  breaking=cl.breaking, is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot,
+                  texts_after=after or {})
+
+
+def _changelogs(c: CommitFacts) -> list[str]:
+    """The changelog files a commit leaves (changed or added: their text after it is read)."""
+    return [f.path for f in c.files if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
+
+
 def evidence_from_diffs(repo: Repository, commits: Sequence[tuple[CommitFacts, Classification]],
                         texts: Iterable[tuple[str, str]], on_parsed: Callable[[], None] | None = None,
                         background: bool = False) -> dict[str, CommitEvidence]:
@@ -44,29 +58,24 @@ def evidence_from_diffs(repo: Repository, commits: Sequence[tuple[CommitFacts, C
     by_sha = {c.sha: (c, cl) for c, cl in commits}
     found: dict[str, CommitEvidence] = {}
     waiting: dict[str, tuple] = {}  # parsed diffs of commits that change a changelog: judged with its text after
-
-    def judged(sha: str, patch: tuple, after: dict[str, str]) -> CommitEvidence:
-        c, cl = by_sha[sha]
-        return gather(c.sha, c.subject, c.body, patch or c.files, category=cl.category, breaking=cl.breaking,
-                      is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after=after)
-
+    changelogs: list[tuple[str, str]] = []
     for sha, text in texts:  # a diff is judged as it comes: at most the changelog commits' diffs are held
         if sha not in by_sha:
             continue
         patch = parse_patch(text, keep=wants_hunks)
         if on_parsed is not None:
             on_parsed()
-        if any(changelog_file_kind(f.path) and f.change_type.value != "deleted" for f in by_sha[sha][0].files):
+        paths = _changelogs(by_sha[sha][0])
+        if paths:
             waiting[sha] = patch
+            changelogs.extend((sha, path) for path in paths)
         else:
-            found[sha] = judged(sha, patch, {})
-    changelogs = [(sha, f.path) for sha in waiting for f in by_sha[sha][0].files
-                  if changelog_file_kind(f.path) and f.change_type.value != "deleted"]
+            found[sha] = commit_evidence(*by_sha[sha], patch or None)
     after: dict[str, dict[str, str]] = {}
     for (sha, path), text in (read_blobs(repo, changelogs, background) if changelogs else {}).items():
         after.setdefault(sha, {})[path] = text
     for sha, patch in waiting.items():
-        found[sha] = judged(sha, patch, after.get(sha, {}))
+        found[sha] = commit_evidence(*by_sha[sha], patch or None, after.get(sha))
     return found
 
 

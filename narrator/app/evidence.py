@@ -20,11 +20,11 @@ import types
 import typing
 from typing import Any, Callable, Mapping, Sequence
 
-from narrator.app.diff_evidence import DIFFS_AHEAD_FROM, DiffsAhead, evidence_from_diffs
+from narrator.app.diff_evidence import DIFFS_AHEAD_FROM, DiffsAhead, commit_evidence, evidence_from_diffs
 from narrator.app.session import Session
 from narrator.evidence import EVIDENCE_VERSION
 from narrator.evidence.changelog import ChangelogEntry, changelog_file_kind, tag_entries
-from narrator.evidence.commit import CommitEvidence, gather
+from narrator.evidence.commit import CommitEvidence
 from narrator.evidence.describe import describe
 from narrator.evidence.importance import is_release_notes, score
 from narrator.evidence.match import MatchKey, match_entries, match_key, pr_title, significant_words
@@ -235,10 +235,7 @@ class JudgedAhead:
         for c in plain:
             if c.sha in cached:
                 continue
-            cl = classes[c.sha]
-            self.evidence[c.sha] = gather(c.sha, c.subject, c.body, c.files, category=cl.category,
-                                          breaking=cl.breaking, is_merge=c.is_merge, is_revert=c.is_revert,
-                                          is_bot=c.is_bot, texts_after={})
+            self.evidence[c.sha] = commit_evidence(c, classes[c.sha])
             self._waiting[c.sha] = c
             settled.extend(self._waiting.pop(sha) for sha in self._rank(c))
         if settled:
@@ -409,9 +406,7 @@ def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Ma
         elif c.sha in early:  # gathered from its files ahead, as here
             fresh[c.sha] = early[c.sha]
         else:
-            cl = classes[c.sha]
-            fresh[c.sha] = gather(c.sha, c.subject, c.body, c.files, category=cl.category, breaking=cl.breaking,
-                                  is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot, texts_after={})
+            fresh[c.sha] = commit_evidence(c, classes[c.sha])
     if cache is not None:
         _put_records(session, fresh, {c.sha: c for c in missing})
     found.update(fresh)
