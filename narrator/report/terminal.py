@@ -95,10 +95,8 @@ def _render(report: Report, console: Console, detail: str = "short") -> None:
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(ratio=1)
         for r in view.releases:
-            if r.earlier:
-                first, last = r.group[0], r.group[-1]
-                grid.add_row(_t(r.day), _t(f"{r.earlier:,} earlier releases went out, from {first.name} ({first.day}) "
-                                          f"to {last.name} ({last.day}).", "bold"))
+            if r.summary:
+                grid.add_row(_t(r.day), _t(r.summary, "bold"))
                 continue
             if r.group:
                 names = join_words([f"{g.name} ({g.day})" for g in r.group])

@@ -25,7 +25,7 @@ class ReleaseLine:
     url: str = ""
     notes: tuple[str, ...] = ()
     group: tuple["ReleaseLine", ...] = ()  # releases whose notes say nothing more, said in one line
-    earlier: int = 0  # a line for this many earlier releases, the first and last of them in ``group``
+    summary: str = ""  # the one sentence of a line standing for many earlier releases (plain text)
 
 
 RELEASE_LINES = 6  # release lines of a short report; the earlier releases are one line
@@ -40,7 +40,9 @@ def _recent_release_lines(lines: list[ReleaseLine], detail: str) -> list[Release
     older, recent = lines[:-RELEASE_LINES], lines[-RELEASE_LINES:]
     releases = [g for line in older for g in (line.group or (line,))]
     first, last = releases[0], releases[-1]
-    return [ReleaseLine(f"{first.name} to {last.name}", last.day, "", (), (first, last), len(releases)), *recent]
+    summary = (f"{len(releases):,} earlier releases went out, from {first.name} ({first.day}) to {last.name} "
+               f"({last.day}).")
+    return [ReleaseLine(f"{first.name} to {last.name}", last.day, summary=summary), *recent]
 
 
 def _release_lines(lines: list[ReleaseLine]) -> list[ReleaseLine]:
