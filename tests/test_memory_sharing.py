@@ -124,3 +124,31 @@ def test_facts_from_the_cache_cost_few_hundred_bytes_a_commit() -> None:
     # the facts (160 bytes), three file changes (80 each), their tuple, one time for both, the parents' tuple
     # and the list: about 590 bytes; with eight-slot file changes and two times it was about 690
     assert per_commit < 640, f"{per_commit:.0f} bytes a commit"
+
+
+def test_per_path_memos_stay_bounded_and_paths_stay_shared() -> None:
+    """A long history touches ever more paths (98,000 in 200,000 generated commits): every memo keyed by a path
+    keeps at most ``PATH_MEMO`` of them, and a path read again after its memo entry is gone is still one string."""
+    from narrator.evidence import changelog, paths
+    from narrator.evidence.sharing import PATH_MEMO
+    from narrator.git import classify, walker
+
+    for memo in (walker.language_of, walker._clean_path, paths.path_kind, paths.wants_hunks, paths.language_of,
+                 changelog.changelog_file_kind, classify.is_test_path, classify._is_code_path):
+        assert memo.cache_info().maxsize == PATH_MEMO, memo
+    classifier = Classifier()
+    index, key = next(iter(classifier._glob_res))  # a rule with path globs
+    many = [f"src/pkg{k % 7}/module_{k}.py" for k in range(PATH_MEMO + 50)]
+    for path in many:
+        classifier.area_of(path)
+        classifier._path_in(path, index, classifier.rules[index], key)
+    assert classifier._path_cache[(index, key)]
+    assert len(classifier._area_cache) <= PATH_MEMO
+    assert all(len(answers) <= PATH_MEMO for answers in classifier._path_cache.values())
+    assert classifier.area_of(many[0]) == classifier.area_of(f"src/pkg0/{many[0].rsplit('/', 1)[1]}")
+    walker._clean_path.cache_clear()
+    first = walker._clean_path("".join(["docs/", "guide.md"]))
+    for k in range(PATH_MEMO + 10):  # pushes the first path out of the memo
+        walker._clean_path(f"docs/page_{k}.md")
+    again = walker._clean_path("".join(["docs/", "guide.md"]))
+    assert again == first and again is first  # interned: the facts of both commits share one string

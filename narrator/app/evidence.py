@@ -558,8 +558,9 @@ def _judge_one(c: CommitFacts, local: CommitEvidence, classification: Classifica
 def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
           tags: Sequence[Tag] = (), prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None
           ) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
-    """Judgments for these commits, the themes among them, and the classifications their changelog entries imply
-    (``ahead``: what was judged while git walked; ``classes`` must then hold its classifications)."""
+    """Judgments for these commits, the themes among them, and the classifications their changelog entries change
+    (only those: the caller's ``classes`` hold the others; ``ahead``: what was judged while git walked, whose
+    classifications ``classes`` must then hold)."""
     local = local_evidence(session, commits, classes, prefetch, ahead)
     by_sha = {c.sha: c for c in commits}
     # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
@@ -584,7 +585,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         ahead.match_keys.clear()
     judged: dict[str, Judgment] = {}
     evidences: list[CommitEvidence] = []
-    new_classes = dict(classes)
+    changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
     early = ahead.judged if ahead is not None else {}
     for c in commits:
         extra = [e for e in matched.get(c.sha, []) if e not in local[c.sha].entries]
@@ -594,12 +595,13 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             ahead.theme_inputs.pop(c.sha, None)  # judged again: its evidence may differ
         judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra)
         if cl is not classes[c.sha]:
-            new_classes[c.sha] = cl
+            changed[c.sha] = cl
         evidences.append(ev)
         judged[c.sha] = judgment
     if ahead is not None:  # judged: what was gathered ahead lives on in ``local`` and the judgments
         ahead.evidence.clear()
         ahead.final.clear()
+        ahead.judged.clear()  # emptied by the pops above, but its table stays allocated until cleared
     work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
     inputs = ahead.theme_inputs if ahead is not None else None
     scores = {e.sha: judged[e.sha].score for e in work}  # score(e).value, worked out by judging
@@ -607,4 +609,4 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
                     for t in themes(work, inputs=inputs, scores=scores)]
     if ahead is not None:
         ahead.theme_inputs.clear()
-    return judged, found_themes, new_classes
+    return judged, found_themes, changed

@@ -199,7 +199,9 @@ def _walked_report(session: Session, request: ReportRequest, window: Window, out
     merged_work = merge_work(outcome.commits)  # a merge is described by the work it brought in
     if ahead is not None:  # while git reads the diffs judging wants
         ahead.narrate_merges(outcome.commits, classes, merged_work)
-    judgments, themes, classes = judge(session, outcome.commits, classes, tags, prefetch, ahead)
+    judgments, themes, changed = judge(session, outcome.commits, classes, tags, prefetch, ahead)
+    classes.update(changed)  # what the changelog entries say a commit is
+    del changed
     merged = {c.sha for c in outcome.commits if c.is_merge}
     descriptions = {sha: j.description for sha, j in judgments.items()
                     if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}

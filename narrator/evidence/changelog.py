@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
+from narrator.evidence.sharing import PATH_MEMO
 from narrator.evidence.clean import clean_entry
 from narrator.evidence.patch import FilePatch
 from narrator.evidence.refs import find_refs
@@ -85,7 +86,7 @@ def _ext(name: str) -> str:
     return name[dot + 1:].lower() if dot > 0 else ""
 
 
-@lru_cache(maxsize=65536)  # asked of every file of every commit of a window (numpy: 181,280 files, 8,655 paths)
+@lru_cache(maxsize=PATH_MEMO)  # asked of every file of every commit of a window (numpy: 181,280 files, 8,655 paths)
 def changelog_file_kind(path: str) -> str | None:
     """``"file"`` for a changelog, ``"fragment"`` for a news fragment, None for anything else."""
     parts = path.split("/")

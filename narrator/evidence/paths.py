@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from narrator.evidence.sharing import PATH_MEMO
 from narrator.evidence.changelog import changelog_file_kind
 
 __all__ = ["KINDS", "NOISE_KINDS", "path_kind", "is_shipped_source", "is_test", "is_docs", "is_lockfile",
@@ -134,7 +135,7 @@ def _ext(name: str) -> str:
     return name[dot + 1:].lower() if dot > 0 else ""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PATH_MEMO)
 def path_kind(path: str, binary: bool = False) -> str:
     """The kind of a repository path (one of ``KINDS``); see the module docstring for the rules."""
     if binary:
@@ -206,7 +207,7 @@ def is_generated_text(head: str) -> bool:
     return _GENERATED_MARK.search(head[:2000]) is not None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PATH_MEMO)
 def wants_hunks(path: str) -> bool:
     """Whether a file's diff lines are worth parsing for evidence (source, tests, docs, changelogs, config).
 
@@ -215,7 +216,7 @@ def wants_hunks(path: str) -> bool:
     return path_kind(path) not in NOISE_KINDS
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PATH_MEMO)
 def language_of(path: str) -> str | None:
     """The programming language of a path from its extension (None when it is not code)."""
     return _LANGUAGE_EXT.get(_ext(path.rsplit("/", 1)[-1]))

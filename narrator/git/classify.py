@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from narrator.errors import ConfigError
 from narrator.evidence.paths import path_kind
-from narrator.evidence.sharing import shared
+from narrator.evidence.sharing import PATH_MEMO, shared
 from narrator.git.facts import ChangeType, Classification, CommitFacts
 from narrator.git.text import one_line
 from narrator.safe_regex import GlobSet, compile_globs, compile_user_regex
@@ -157,7 +157,7 @@ def path_matches(path: str, globs: Sequence[str]) -> bool:
     return _globs_regex(tuple(globs)).match(path) is not None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PATH_MEMO)
 def is_test_path(path: str) -> bool:
     return path_matches(path, TEST_GLOBS)
 
@@ -168,7 +168,7 @@ def is_source_path(path: str, language: str | None) -> bool:
     return language in _SOURCE_LANGUAGES and _is_code_path(path)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=PATH_MEMO)
 def _is_code_path(path: str) -> bool:
     """Whether a path in a source language is shipped code (not a test, not CI)."""
     return not is_test_path(path) and not path_matches(path, CI_GLOBS)
@@ -270,6 +270,8 @@ class Classifier:
     def area_of(self, path: str) -> str:
         area = self._area_cache.get(path)
         if area is None:  # interned: every path of a directory names the same area string
+            if len(self._area_cache) >= PATH_MEMO:  # bounded: a long history touches ever more paths
+                self._area_cache.clear()
             area = self._area_cache[path] = _intern(self._area_of(path))
         return area
 
@@ -369,6 +371,8 @@ class Classifier:
             answers = self._path_cache[(index, key)] = {}
         found = answers.get(path)
         if found is None:
+            if len(answers) >= PATH_MEMO:  # bounded, as ``area_of``'s
+                answers.clear()
             found = answers[path] = self._glob_res[(index, key)].match(path) is not None
         return found
 

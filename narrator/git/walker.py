@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from narrator.evidence.sharing import PATH_MEMO
 from narrator.errors import RepositoryError, RevisionError
 from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person, person, shared_zone
 from narrator.git.text import clean_line, clean_text, decode
@@ -70,7 +71,7 @@ LANGUAGES = {
 _NAMED_LANGUAGES = {"dockerfile": "Dockerfile", "makefile": "Makefile", "gemfile": "Ruby", "rakefile": "Ruby"}
 
 
-@lru_cache(maxsize=65536)  # paths repeat across a history's commits
+@lru_cache(maxsize=PATH_MEMO)  # paths repeat across a history's commits
 def language_of(path: str) -> str | None:
     name = path.rsplit("/", 1)[-1].lower()
     if name in _NAMED_LANGUAGES:
@@ -604,7 +605,10 @@ def parse_log(tokens: Iterator[bytes]) -> Iterator[CommitFacts]:
         yield _make_facts(sha, parents, header, raw_entries, stats)
 
 
-_clean_path = lru_cache(maxsize=65536)(clean_line)  # the same text as clean_line, once per distinct path
+@lru_cache(maxsize=PATH_MEMO)
+def _clean_path(path: str) -> str:
+    """``clean_line`` of a path, one string per distinct path (interned: the memo is bounded, the sharing is not)."""
+    return sys.intern(clean_line(path))
 
 
 def _make_facts(sha, parents, header, raw_entries, stats) -> CommitFacts:
