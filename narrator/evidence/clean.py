@@ -144,8 +144,9 @@ def clean_markup(text: str) -> str:
     """Plain one-line text from a Markdown/reST snippet; tokens are never changed (see the module docstring)."""
     if not text:
         return ""
-    if not _MARKUP_CHARS.search(text):
-        return " ".join(text.split())  # plain text (most commit subjects): nothing to take off
+    if not _MARKUP_CHARS.search(text):  # plain text (most commit subjects): nothing to take off
+        flat = " ".join(text.split())
+        return text if flat == text else flat  # the text itself: a judgment's description shares its subject
     text = text.replace("\x00", "")
     if "<!--" in text:
         text = _HTML_COMMENT.sub(" ", text)

@@ -31,6 +31,7 @@ from typing import Mapping, Sequence
 from narrator.evidence.commit import CommitEvidence
 from narrator.evidence.importance import score
 from narrator.evidence.match import pr_title, significant_words, stem
+from narrator.evidence.sharing import shared
 
 __all__ = ["Theme", "ThemeInput", "theme_input", "themes"]
 
@@ -66,6 +67,7 @@ def _surface(words: frozenset[str], text: str, seen: list[str]) -> None:
 
 _intern = sys.intern
 _NO_PREFIX: frozenset[str] = frozenset()
+_PREFIXES: dict[frozenset[str], frozenset[str]] = {}  # a window's few prefixes, each one frozenset (216 bytes)
 _NO_FORMS: tuple[str, ...] = ()
 
 ThemeInput = tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]
@@ -84,7 +86,7 @@ def theme_input(e: CommitEvidence) -> ThemeInput:
     if m:
         topic = m.group("scope") or m.group("topic") or ""
         if topic.lower() not in _GENERIC_TOPICS:
-            prefix = frozenset({_intern("prefix:" + stem(topic.lower()))})
+            prefix = shared(_PREFIXES, frozenset({_intern("prefix:" + stem(topic.lower()))}))  # one per prefix
             forms += (next(iter(prefix)), _intern(topic.rstrip("s")))
     if words:
         _surface(frozenset(words), title, forms)
