@@ -178,4 +178,4 @@ def test_plain_text_cleaned_is_the_text_itself() -> None:
 
     text = "".join(["Fix the ", "parser"])
     assert clean_markup(text) is text
-    assert clean_markup("Fix  the\\tparser") == "Fix the parser"
+    assert clean_markup("Fix  the\tparser") == "Fix the parser"
