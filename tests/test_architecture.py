@@ -18,7 +18,7 @@ PACKAGE = ROOT / "narrator"
 # Who may import whom (top-level packages/modules of narrator). A module may always import itself.
 LAYERS = {
     "cli": {"app", "config", "errors", "git", "report", "engines", "hooks", "progress", "timespec", "cache",
-            "categories", "explain", "prompts", "delivery", "evidence"},
+            "categories", "explain", "prompts", "delivery", "evidence", "allocator"},
     "app": {"config", "errors", "git", "report", "engines", "hooks", "progress", "timespec", "cache", "categories",
             "explain", "prompts", "delivery", "evidence"},
     "delivery": {"errors", "git"},
@@ -34,6 +34,7 @@ LAYERS = {
     "timespec": {"errors"},
     "safe_regex": {"errors"},
     "progress": set(),
+    "allocator": set(),  # the narrate process's C allocator settings (cli only)
     "categories": set(),
     "errors": set(),
 }

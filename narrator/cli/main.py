@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import click
 
 from narrator import __version__
+from narrator.allocator import tune_allocator
 from narrator.cli.commit import commit_command
 from narrator.cli.common import verbose_option
 from narrator.cli.config import config_group
@@ -84,6 +85,7 @@ for _command in (report_command, commit_command, config_group, digest_command, h
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: click's own usage errors are also reduced to one line (exit 2)."""
+    tune_allocator()  # big freed buffers go back to the system (narrator.allocator)
     try:
         code = cli.main(args=list(argv) if argv is not None else None, prog_name="narrate", standalone_mode=False)
     except _NO_ARGS_HELP as exc:  # `narrate hook` alone shows that group's help

@@ -1,0 +1,46 @@
+"""The narrate process's allocator settings (narrator.allocator): taken by glibc, harmless elsewhere, and made by
+the command line only."""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import sys
+
+import pytest
+
+from narrator import allocator
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_glibc_takes_both_settings() -> None:
+    assert allocator.tune_allocator() is True
+
+
+def test_without_mallopt_nothing_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_library(*_args: object, **_kwargs: object) -> None:
+        raise OSError("no C library here")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    assert allocator.tune_allocator() is False
+
+    class NoMallopt:  # a C library without mallopt (musl)
+        def __getattr__(self, name: str) -> object:
+            raise AttributeError(name)
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda *_a, **_k: NoMallopt())
+    assert allocator.tune_allocator() is False
+
+
+def test_the_command_line_tunes_the_allocator_and_importing_narrator_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    cli_main = importlib.import_module("narrator.cli.main")  # the module (``narrator.cli.main`` is the function)
+
+    calls: list[bool] = []
+    monkeypatch.setattr(cli_main, "tune_allocator", lambda: calls.append(True) or True)
+    with pytest.raises(SystemExit) as exited:
+        cli_main.main(["--version"])
+    assert exited.value.code == 0 and calls == [True]
+    import narrator.app.report  # noqa: F401 - a program using narrator as a library: nothing tuned on import
+    assert calls == [True]
