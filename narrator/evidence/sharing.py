@@ -1,6 +1,7 @@
-"""One object per distinct frozen value: ``shared(table, value)``; how many paths a per-path memo keeps (``PATH_MEMO``). A long window repeats the same small values in
-many commits (evidence kind counts, judgment reasons, area lists); each table keeps one of each, bounded.
-No imports of its own, so ``git.facts`` (imported everywhere) can use it at no cost."""
+"""One object per distinct frozen value: ``shared(table, value)``; how many paths a per-path memo keeps
+(``PATH_MEMO``). A long window repeats the same small values in many commits (evidence kind counts, judgment
+reasons, area lists); each table keeps one of each, bounded. No imports of its own, so ``git.facts`` (imported
+everywhere) can use it at no cost."""
 
 from __future__ import annotations
 

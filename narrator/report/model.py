@@ -459,21 +459,21 @@ class _MadeEntries(Mapping):
     """The commit entries of a window made on demand (the few that headlines, highlights and attention quote)
     instead of held for every commit: ``build_report`` of a long window stores them in an ``EntryStore``."""
 
-    def __init__(self, commits: Sequence[CommitFacts], cls: Mapping[str, Classification],
+    def __init__(self, commits: Sequence[CommitFacts], position: Mapping[str, int], cls: Mapping[str, Classification],
                  narrations: Mapping[str, Narration], tz: tzinfo, judgments: Mapping[str, Judgment], forge: Any):
-        self._by_sha = {c.sha: c for c in commits}
+        self._commits, self._position = commits, position  # each commit's place in ``commits`` (no second table)
         self._args = (cls, narrations, tz, judgments, forge)
 
     def __getitem__(self, sha: str) -> CommitEntry:
-        c = self._by_sha[sha]
+        c = self._commits[self._position[sha]]
         cls, narrations, tz, judgments, forge = self._args
         return _entry(c, cls[sha], narrations.get(sha), tz, judgments.get(sha), forge)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._by_sha)
+        return iter(self._position)
 
     def __len__(self) -> int:
-        return len(self._by_sha)
+        return len(self._position)
 
 
 def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
@@ -594,7 +594,7 @@ def build_report(
         for c in commits:
             position[c.sha] = store.add(_entry_fields(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha),
                                                       forge))
-        entries: Mapping[str, CommitEntry] = _MadeEntries(commits, cls, narrations, tz, judgments, forge)
+        entries: Mapping[str, CommitEntry] = _MadeEntries(commits, position, cls, narrations, tz, judgments, forge)
 
         def listed(items: Iterable[CommitFacts]) -> Sequence[CommitEntry]:
             return store.view(position[c.sha] for c in items)
