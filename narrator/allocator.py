@@ -5,7 +5,8 @@ threads (the walk's drain, the diffs read ahead, the main thread). glibc raises 
 buffer is freed (up to 32 MiB), so later ones are carved from the heap and from one arena per thread, where freed
 space stays with the process: numpy's whole history peaked at 250 MiB, of which about 40 MiB was such space. A
 fixed threshold (128 KiB, glibc's own starting value) keeps every big buffer in its own mapping, returned when
-freed, and two arenas bound the per-thread ones (214 and 207 MiB; the same time, bench/results-issue12.md).
+freed, and two arenas bound the per-thread ones (numpy: 214 MiB with the threshold alone, 207 MiB with both, in
+the same time: bench/results-issue12.md, stop 20).
 
 Only the command line calls it (the process is ours; a program importing narrator keeps its own settings).
 Where the C library has no ``mallopt`` (musl, macOS, Windows) nothing changes.

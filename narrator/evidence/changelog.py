@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-from narrator.evidence.sharing import PATH_MEMO
 from narrator.evidence.clean import clean_entry
 from narrator.evidence.patch import FilePatch
 from narrator.evidence.refs import find_refs
+from narrator.evidence.sharing import PATH_MEMO
 
 __all__ = ["KINDS", "ChangelogEntry", "changelog_file_kind", "fragment_type", "normalise_kind", "added_entries",
            "entries_from_text", "tag_entries"]

@@ -37,8 +37,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from narrator.evidence.sharing import PATH_MEMO
 from narrator.evidence.changelog import changelog_file_kind
+from narrator.evidence.sharing import PATH_MEMO
 
 __all__ = ["KINDS", "NOISE_KINDS", "path_kind", "is_shipped_source", "is_test", "is_docs", "is_lockfile",
            "is_generated_text", "wants_hunks", "language_of"]

@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from narrator.evidence.sharing import PATH_MEMO
 from narrator.errors import RepositoryError, RevisionError
+from narrator.evidence.sharing import PATH_MEMO
 from narrator.git.facts import ChangeType, CommitFacts, FileChange, FileDiff, Person, person, shared_zone
 from narrator.git.text import clean_line, clean_text, decode
 
