@@ -15,7 +15,6 @@ Where the C library has no ``mallopt`` (musl, macOS, Windows) nothing changes.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 _M_ARENA_MAX = -8
@@ -25,10 +24,9 @@ ARENA_MAX = 2
 
 def tune_allocator() -> bool:
     """Fix glibc's mmap threshold and bound its arenas; whether the C library took both settings."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # no glibc
+    try:  # the C library the interpreter is linked with (no ctypes.util.find_library: it starts a process)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, TypeError, AttributeError):  # no such library handle (Windows), no mallopt (musl, macOS)
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int

@@ -213,9 +213,7 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
         groups = [sorted(g) for g in members_of.values() if len(g) >= min_size]
     groups.sort(key=lambda members: members[0])  # in the order of their first commit
     named: list[tuple[list[int], list[str]]] = []
-    for members in groups:
-        if len(members) < min_size:
-            continue
+    for members in groups:  # each of at least ``min_size`` commits
         counts: Counter = Counter()
         for k in members:
             counts.update(w for w in per_commit[k] if w in specific)
@@ -252,7 +250,7 @@ def _links(per_commit: Sequence[tuple[str, ...]], linking: Mapping[str, tuple[li
     shares words in millions of pairs, and only the links are kept."""
     edges: list[tuple[int, int, int]] = []
     for i, words in enumerate(per_commit):
-        shared: dict[int, int] = {}
+        common: dict[int, int] = {}  # the weight shared with each later commit
         worded: set[int] = set()
         for w in words:
             link = linking.get(w)
@@ -260,10 +258,10 @@ def _links(per_commit: Sequence[tuple[str, ...]], linking: Mapping[str, tuple[li
                 continue
             members, weight, is_word = link
             for j in members[bisect_right(members, i):]:  # members are in commit order
-                shared[j] = shared.get(j, 0) + weight
+                common[j] = common.get(j, 0) + weight
                 if is_word:
                     worded.add(j)
-        edges.extend((count, i, j) for j, count in shared.items() if count >= 4 and j in worded)
+        edges.extend((count, i, j) for j, count in common.items() if count >= 4 and j in worded)
     edges.sort(reverse=True)
     return edges
 
