@@ -73,7 +73,8 @@ def test_helpers():
 
 
 @pytest.mark.parametrize("path", ["features/support/formatter.rb", "features/step_definitions/jekyll_steps.rb",
-                                  "features/create_sites.feature", "spec/features/login.feature"])
+                                  "features/create_sites.feature", "spec/features/login.feature",
+                                  "features/step_definitions.rb", "features/site_steps.rb"])
 def test_cucumber_acceptance_tests_are_tests(path):
     # jekyll's features/ is Cucumber: its formatter's removed methods are not a public API change
     assert path_kind(path) == "test" and not is_shipped_source(path)

@@ -124,10 +124,13 @@ _LANGUAGE_EXT = {
 }
 
 
-def _is_cucumber(dirs: list[str], ext: str) -> bool:
-    """Cucumber acceptance tests: ``*.feature`` files, ``step_definitions/`` and ``features/support/``."""
+def _is_cucumber(dirs: list[str], lower: str, ext: str) -> bool:
+    """Cucumber acceptance tests: ``*.feature`` files, ``step_definitions/`` and ``features/support/``, and step
+    definitions kept in a file of ``features/`` (jekyll's ``features/step_definitions.rb``, ``*_steps.rb``)."""
+    stem = lower[:-len(ext) - 1] if ext else lower
     return ext == "feature" or "step_definitions" in dirs or (len(dirs) >= 2 and dirs[0] == "features"
-                                                             and dirs[1] in ("support", "fixtures"))
+                                                             and dirs[1] in ("support", "fixtures")) or (
+        bool(dirs) and dirs[0] == "features" and (stem == "step_definitions" or stem.endswith("_steps")))
 
 
 def _ext(name: str) -> str:
@@ -158,7 +161,7 @@ def path_kind(path: str, binary: bool = False) -> str:
         return "generated"
     if changelog_file_kind(path) is not None:
         return "changelog"
-    if dirset & _TEST_DIRS or _TEST_NAME.match(name) or _is_cucumber(dirs, ext):
+    if dirset & _TEST_DIRS or _TEST_NAME.match(name) or _is_cucumber(dirs, lower, ext):
         return "test"
     if (dirs and dirs[0] in _CI_DIRS) or lower in _CI_NAMES:
         return "ci"
