@@ -274,7 +274,20 @@ def test_golden_with_entries_on_disk(scenario: str, output: str, built, tmp_path
     used from ``SPILL_FROM`` commits on), byte for byte."""
     if UPDATE:
         pytest.skip("refreshing the frozen files")
-    from narrator.report import model
+    from narrator.report import aggregate
 
-    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    monkeypatch.setattr(aggregate, "SPILL_FROM", 0)
+    test_golden(scenario, output, built, tmp_path)
+
+
+@pytest.mark.parametrize("scenario, output", _cases(), ids=[f"{s}-{o}" for s, o in _cases()])
+def test_golden_with_one_item_best_lists(scenario: str, output: str, built, tmp_path: Path, monkeypatch) -> None:
+    """The same frozen outputs when the highlights and the areas' topics are chosen from best-lists of one item
+    (``narrator.report.aggregate``): every choice that runs out of its list is made again from every commit."""
+    if UPDATE:
+        pytest.skip("refreshing the frozen files")
+    from narrator.report import aggregate
+
+    monkeypatch.setattr(aggregate, "_HIGHLIGHT_BEST", 1)
+    monkeypatch.setattr(aggregate, "_TOPIC_BEST", 1)
     test_golden(scenario, output, built, tmp_path)

@@ -135,7 +135,8 @@ def test_a_highlight_stands_for_a_theme_only_when_it_says_what_the_theme_is_abou
     "with 11 related changes" though it is about none of them."""
     from narrator.git.classify import Classifier
     from narrator.git.facts import CommitFacts, FileChange, Narration, Person
-    from narrator.report.model import Judgment, PeriodInput, ThemeRef, build_report
+    from narrator.report.aggregate import build_report
+    from narrator.report.model import Judgment, PeriodInput, ThemeRef
 
     ada = Person("Ada", "ada@example.com")
     start = datetime(2026, 11, 2, tzinfo=timezone.utc)

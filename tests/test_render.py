@@ -25,7 +25,8 @@ from narrator.git.classify import Classifier
 from narrator.git.walker import language_of
 from narrator.git.facts import CommitFacts, FileChange, Narration, Person
 from narrator.report import render as render_module
-from narrator.report.model import PeriodInput, Report, build_report
+from narrator.report.aggregate import build_report
+from narrator.report.model import PeriodInput, Report
 from narrator.report.output import write_atomic
 from narrator.report.render import md_escape, render, render_context, template_dirs
 from narrator.report.terminal import render_terminal, sparkline

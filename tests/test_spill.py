@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from narrator.report import model
+from narrator.report import aggregate, model
 from narrator.report.model import CommitEntry, EntryRef, SignalRef, _entry_from_json
 from narrator.report.spill import Entries, EntryStore
 
@@ -121,7 +121,7 @@ def _retained(repo: Path) -> int:
 
 
 def test_a_built_report_keeps_no_per_commit_objects(histories, monkeypatch) -> None:
-    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    monkeypatch.setattr(aggregate, "SPILL_FROM", 0)
     small, large = _retained(histories[300]), _retained(histories[3000])
     # an object per commit is hundreds of bytes (a CommitEntry with its lists: about 800); a position in an
     # array is 8 bytes per list a commit is in (every commit, its category, its areas, bots or merges)
@@ -139,7 +139,7 @@ def test_entries_on_disk_change_no_output(histories, monkeypatch) -> None:
     _report(histories[3000])  # both runs read every narration from the cache
     outputs = {}
     for spill_from in (10**9, 0):
-        monkeypatch.setattr(model, "SPILL_FROM", spill_from)
+        monkeypatch.setattr(aggregate, "SPILL_FROM", spill_from)
         report = _report(histories[3000])
         assert isinstance(report.commits, Entries) == (spill_from == 0)
         outputs[spill_from] = [context_json(report).replace(report.generated_at.isoformat(), ""),
@@ -230,7 +230,7 @@ def test_entries_read_back_in_blocks_are_the_entries_stored(block, gap, monkeypa
 
 
 def test_the_context_of_entries_on_disk_is_one_dict_per_entry(histories, monkeypatch) -> None:
-    monkeypatch.setattr(model, "SPILL_FROM", 0)
+    monkeypatch.setattr(aggregate, "SPILL_FROM", 0)
     report = _report(histories[300])
     assert isinstance(report.commits, Entries)
     context = report.to_context()
@@ -245,3 +245,55 @@ def test_the_context_of_entries_on_disk_is_one_dict_per_entry(histories, monkeyp
         assert not gc.isenabled()  # a collector the caller paused stays paused
     finally:
         gc.enable()
+
+
+def test_choices_from_short_best_lists_are_the_choices_from_every_commit(histories, monkeypatch) -> None:
+    """The highlights and each area's topics are chosen from bounded best-lists (``aggregate._Best``); a choice
+    that runs out of its list is made again from every commit (``replay``). Lists of one or two items run out
+    all the time: the report must be the same, and the fallback must have been taken."""
+    from narrator.report.json_out import context_json
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    _report(histories[3000])  # the cache warm: every run reads the same narrations
+    replays = []
+    everything = aggregate.ReportBuilder._everything
+
+    def counted(self, choose, offer):
+        replays.append(1)
+        return everything(self, choose, offer)
+
+    monkeypatch.setattr(aggregate.ReportBuilder, "_everything", counted)
+    outputs = []
+    for size in (256, 2, 1):
+        monkeypatch.setattr(aggregate, "_HIGHLIGHT_BEST", size)
+        monkeypatch.setattr(aggregate, "_TOPIC_BEST", size)
+        before = len(replays)
+        report = _report(histories[3000])
+        outputs.append(context_json(report).replace(report.generated_at.isoformat(), ""))
+        if size == 1:
+            assert len(replays) > before, "no choice ran out of a one-item best-list"
+        del report
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert '"highlights": []' not in outputs[0]
+
+
+def test_a_best_list_keeps_the_best_items_first_offered_first() -> None:
+    import random
+
+    from narrator.report.aggregate import _Best, _Ranked
+
+    keys = [(k % 7, -(k % 3)) for k in range(200)]
+    order = list(range(200))
+    random.Random(5).shuffle(order)
+    best = _Best(10)
+    for seq in order:
+        best.offer(_Ranked(keys[seq], seq, None))
+    expected = sorted(range(200), key=lambda seq: (keys[seq], seq))[:10]
+    assert [item.seq for item in best.ranked()] == expected and best.dropped
+    small = _Best(300)
+    for seq in order:
+        small.offer(_Ranked(keys[seq], seq, None))
+    assert len(small.ranked()) == 200 and not small.dropped
+    none = _Best(0)
+    none.offer(_Ranked((1,), 0, None))
+    assert none.ranked() == [] and none.dropped

@@ -23,7 +23,8 @@ from narrator.git.history import dominant_offset, last_commit_before, remote_url
 from narrator.git.merges import merges_needing_files
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
-from narrator.report.model import PeriodInput, Report, Thresholds, build_report
+from narrator.report.aggregate import build_report
+from narrator.report.model import PeriodInput, Report, Thresholds
 from narrator.timespec import Window, current_time, fixed_zone, parse_period, resolve_window
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
-"""Pure aggregation: commit facts + classifications + narrations -> the report's content model.
+"""The report's content model (``Report`` and its parts) and the pure helpers that word it.
 
-No I/O, no git, no engines: everything here is a function of its arguments, so it is easy to test and
-the same model feeds every format (Markdown, HTML, terminal, JSON, user templates).
-Every sentence built here uses only computed facts and narrations.
+``narrator.report.aggregate`` makes a ``Report`` from a window's commits; this module holds what it is made of:
+the dataclasses every format reads (Markdown, HTML, terminal, JSON, user templates), a commit's entry, the
+headline and comparison sentences, release notes and topics. No I/O, no git, no engines: everything here is a
+function of its arguments, and every sentence uses only computed facts and narrations.
 """
 
 from __future__ import annotations
@@ -11,23 +12,19 @@ import gc
 import json
 import math
 import re
-from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from narrator import categories as category_table
-from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path, is_test_path
+from narrator.git.classify import DOCS_AREA, ROOT_AREA, TESTS_AREA, TOOLING_AREA, is_source_path
 from narrator.evidence.sharing import shared
-from narrator.evidence.importance import RELEASE_NOTES_REASON
-from narrator.evidence.paths import is_shipped_source
 from narrator.git.facts import Classification, CommitFacts, Narration
-from narrator.report.spill import Entries, EntryStore
-from narrator.report.text import day_label, join_words as _join, one_line, plural
+from narrator.report.spill import Entries
+from narrator.report.text import day_label, join_words as _join, plural
 
 SCHEMA_VERSION = 1
-SPILL_FROM = 2000  # windows of this many commits or more keep their commit entries on disk (``spill``)
 _DELIVERED = set(category_table.DELIVERED)
 _SUPPORT_AREAS = {ROOT_AREA, DOCS_AREA, TESTS_AREA, TOOLING_AREA}
 _AREA_WORDS = {ROOT_AREA: "the top-level files", DOCS_AREA: "the documentation", TESTS_AREA: "the tests",
@@ -455,27 +452,6 @@ def _entry_from_json(text: str) -> CommitEntry:
     return CommitEntry(**data)
 
 
-class _MadeEntries(Mapping):
-    """The commit entries of a window made on demand (the few that headlines, highlights and attention quote)
-    instead of held for every commit: ``build_report`` of a long window stores them in an ``EntryStore``."""
-
-    def __init__(self, commits: Sequence[CommitFacts], position: Mapping[str, int], cls: Mapping[str, Classification],
-                 narrations: Mapping[str, Narration], tz: tzinfo, judgments: Mapping[str, Judgment], forge: Any):
-        self._commits, self._position = commits, position  # each commit's place in ``commits`` (no second table)
-        self._args = (cls, narrations, tz, judgments, forge)
-
-    def __getitem__(self, sha: str) -> CommitEntry:
-        c = self._commits[self._position[sha]]
-        cls, narrations, tz, judgments, forge = self._args
-        return _entry(c, cls[sha], narrations.get(sha), tz, judgments.get(sha), forge)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._position)
-
-    def __len__(self) -> int:
-        return len(self._position)
-
-
 def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
     """The ONE people count: distinct human authors of work commits (after .mailmap; merges and bots out)."""
     people: dict[str, str] = {}
@@ -483,23 +459,6 @@ def _contributors(commits: Iterable[CommitFacts]) -> dict[str, str]:
         if not c.is_merge and not c.is_bot:
             people.setdefault(c.author.key, c.author.name or c.author.email)
     return people
-
-
-def _helpers(commits: Sequence[CommitFacts], authors: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """People shown apart from the contributors: co-authors of work commits, and people who only merged."""
-    co: dict[str, str] = {}
-    mergers: dict[str, str] = {}
-    for c in commits:
-        if c.is_bot:
-            continue
-        if c.is_merge:
-            if c.author.key not in authors:
-                mergers.setdefault(c.author.key, c.author.name or c.author.email)
-            continue
-        for p in c.co_authors:
-            if p.key not in authors:
-                co.setdefault(p.key, p.name or p.email)
-    return sorted(co.values()), sorted(v for k, v in mergers.items() if k not in co)
 
 
 def _summarise_period(period: PeriodInput) -> dict[str, Any]:
@@ -524,8 +483,9 @@ def _impact(c: CommitFacts, cl: Classification) -> float:
     return score
 
 
-def _activity(commits: Sequence[CommitFacts], since: datetime | None, until: datetime, tz: tzinfo) -> list[DayActivity]:
-    per_day = Counter(c.committed_at.astimezone(tz).date() for c in commits)
+def _activity_from(per_day: Mapping[date, int], since: datetime | None, until: datetime,
+                   tz: tzinfo) -> list[DayActivity]:
+    """The chart's bars: commits per day (``per_day``, in the report's zone), per ISO week for long windows."""
     if not per_day:
         return []
     start = (since.astimezone(tz).date() if since else min(per_day))
@@ -551,175 +511,6 @@ def _activity(commits: Sequence[CommitFacts], since: datetime | None, until: dat
                     per_day.get(start + timedelta(days=i), 0))
         for i in range(days)
     ]
-
-
-def build_report(
-    *,
-    period: PeriodInput,
-    narrations: Mapping[str, Narration],
-    previous: PeriodInput | None,
-    repository: str,
-    revision: str,
-    tz: tzinfo,
-    tz_name: str,
-    generated_at: datetime,
-    title: str = "",
-    thresholds: Thresholds = Thresholds(),
-    per_person: bool = False,
-    releases: Sequence[tuple[str, str, datetime]] = (),
-    engine: Mapping[str, Any] | None = None,
-    notes: Sequence[str] = (),
-    last_activity: datetime | None = None,
-    judgments: Mapping[str, Judgment] | None = None,
-    themes: Sequence[ThemeRef] = (),
-    forge: Any = None,
-    comparison_name: str = "the previous period",
-) -> Report:
-    """The report for one window.
-
-    ``last_activity``: the newest commit before an empty window, if any. ``judgments``: the judging stage's
-    importance, description and evidence per commit (without them, a simpler category-weight ranking is used).
-    ``forge``: a ``narrator.evidence.forge.Forge`` for links, or None.
-    """
-    judgments = judgments or {}
-    commits = list(period.commits)
-    cls = period.classifications
-    until = period.until
-    first = min((c.committed_at for c in commits), default=None)
-    label = period_label(period.since.astimezone(tz) if period.since else None, until.astimezone(tz),
-                         first.astimezone(tz) if first else None)
-    if len(commits) >= SPILL_FROM:  # a long window: the entries go to disk, the report lists them by position
-        store = EntryStore(_entry_from_json)
-        position: dict[str, int] = {}
-        for c in commits:
-            position[c.sha] = store.add(_entry_fields(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha),
-                                                      forge))
-        entries: Mapping[str, CommitEntry] = _MadeEntries(commits, position, cls, narrations, tz, judgments, forge)
-
-        def listed(items: Iterable[CommitFacts]) -> Sequence[CommitEntry]:
-            return store.view(position[c.sha] for c in items)
-    else:
-        entries = {c.sha: _entry(c, cls[c.sha], narrations.get(c.sha), tz, judgments.get(c.sha), forge)
-                   for c in commits}
-
-        def listed(items: Iterable[CommitFacts]) -> Sequence[CommitEntry]:
-            return [entries[c.sha] for c in items]
-    bots = [c for c in commits if c.is_bot]
-    humans = [c for c in commits if not c.is_bot]
-    merges = [c for c in humans if c.is_merge]
-    work = [c for c in humans if not c.is_merge]
-    pr_merges = [c for c in merges if is_pr_merge(c)]
-    people = _contributors(humans)
-    co_authors, mergers = _helpers(humans, people)
-
-    files_touched = {f.path for c in humans for f in c.files}
-    # each work commit's lines, summed over its files once (categories, areas and people total them again)
-    added = {c.sha: c.lines_added for c in work}
-    deleted = {c.sha: c.lines_deleted for c in work}
-    numbers = Numbers(
-        commits=len(commits), work_commits=len(work), merges=len(merges), pr_merges=len(pr_merges),
-        branch_syncs=len(merges) - len(pr_merges), bot_commits=len(bots), contributors=len(people),
-        files_touched=len(files_touched), lines_added=sum(added[c.sha] for c in work),
-        lines_deleted=sum(deleted[c.sha] for c in work),
-        active_days=len({c.committed_at.astimezone(tz).date() for c in humans}),
-        days_in_period=max(1, ((until - period.since).days + 1) if period.since else
-                           ((until - first).days + 1 if first else 1)),
-        co_authors=co_authors, mergers=mergers,
-    )
-
-    # Categories (work commits only: merges are bookkeeping, bots are reported apart)
-    by_cat: dict[str, list[CommitFacts]] = defaultdict(list)
-    for c in work:
-        by_cat[cls[c.sha].category].append(c)
-    categories = [
-        CategorySummary(
-            name=name, commits=len(items), share=len(items) / len(work) if work else 0.0,
-            lines_added=sum(added[c.sha] for c in items), lines_deleted=sum(deleted[c.sha] for c in items),
-            items=listed(items),
-        )
-        for name in WORK_CATEGORY_ORDER + sorted(set(by_cat) - set(WORK_CATEGORY_ORDER))
-        if (items := by_cat.get(name))
-    ]
-
-    # Areas
-    by_area: dict[str, list[CommitFacts]] = defaultdict(list)
-    area_files: dict[str, set[str]] = defaultdict(set)
-    for c in work:
-        for area in cls[c.sha].areas:
-            by_area[area].append(c)
-    for c in work:
-        for f in c.files:
-            for area in cls[c.sha].areas:
-                area_files[area].add(f.path)
-    areas = []
-    # the project's own code first, then tests, documentation and tooling (support for the work, not the work)
-    for name, items in sorted(by_area.items(), key=lambda kv: (kv[0] in _SUPPORT_AREAS - {ROOT_AREA},
-                                                               -len(kv[1]), kv[0])):
-        cat_counts = Counter(cls[c.sha].category for c in items).most_common()
-        kinds = _join([category_phrase(k, v) for k, v in cat_counts[:3]])
-        what = _area_what(items, entries, judgments, name, cls) if judgments else kinds
-        areas.append(AreaSummary(
-            name=name, commits=len(items), files=len(area_files[name]),
-            lines_added=sum(added[c.sha] for c in items), lines_deleted=sum(deleted[c.sha] for c in items),
-            categories=cat_counts, what=what or kinds, items=listed(items), kinds=kinds,
-        ))
-
-    # People
-    per_author: dict[str, list[CommitFacts]] = defaultdict(list)
-    for c in work:
-        per_author[c.author.key].append(c)
-    people_summary = sorted(
-        (PersonSummary(
-            name=items[0].author.name or items[0].author.email, commits=len(items),
-            lines_added=sum(added[c.sha] for c in items), lines_deleted=sum(deleted[c.sha] for c in items),
-            categories=Counter(cls[c.sha].category for c in items).most_common(),
-        ) for items in per_author.values()),
-        key=lambda p: (-p.commits, p.name),
-    )
-
-    if judgments:
-        highlights = _judged_highlights(work, cls, entries, judgments, themes, thresholds, tz)
-    else:
-        highlights = _weighted_highlights(work, cls, entries, thresholds, tz)
-    highlighted = {_said(h.text) for h in highlights}  # a release's notes do not repeat a highlight
-    final_releases = _final_releases(releases)
-    filed = _entries_by_version(work, judgments) if final_releases else {}
-    release_list = [Release(name, day_label(when.astimezone(tz).date()), sha, when.astimezone(tz).date().isoformat(),
-                            url=_tag_url(forge, name), notes=_release_notes(name, filed, highlighted))
-                    for name, sha, when in final_releases]
-
-    attention = _judged_attention(work, entries, judgments, tz) if judgments else []
-    attention += _attention(work, humans, bots, commits, cls, entries, thresholds, tz, judged=bool(judgments))
-    activity = _activity(humans, period.since, until, tz)
-    peak = sorted((a for a in activity if a.commits), key=lambda a: (-a.commits, a.day))[:2]
-
-    comparison = None
-    if previous is not None and previous.since is not None:
-        prev = _summarise_period(previous)
-        prev_label = period_label(previous.since.astimezone(tz), previous.until.astimezone(tz))
-        comparison = Comparison(
-            since=previous.since, until=previous.until, label=prev_label,
-            commits=prev["commits"], work_commits=prev["work_commits"], contributors=prev["contributors"],
-            lines_added=prev["lines_added"], lines_deleted=prev["lines_deleted"], categories=prev["categories"],
-            summary=_comparison_sentence(numbers, prev, prev_label, comparison_name),
-        )
-
-    headline = _headline(numbers, categories, areas, release_list, label, attention) if commits else (
-        f"No activity between {label.replace(' to ', ' and ')}." + _last_activity(last_activity, period, tz)
-    )
-    return Report(
-        schema_version=SCHEMA_VERSION,
-        # the title (a config string or --title), the directory name and the branch are cleaned like commit text
-        title=one_line(title) or f"{one_line(repository)} \u2014 progress report, {label}",
-        repository=one_line(repository), revision=one_line(revision),
-        since=period.since, until=until, period_label=label,
-        generated_at=generated_at.replace(microsecond=0), timezone=tz_name, empty=not commits,
-        headline=headline, highlights=highlights, releases=release_list, categories=categories, areas=areas,
-        people=people_summary, per_person=per_person, attention=attention, activity=activity,
-        activity_unit="week" if activity and activity[0].label.startswith("week of") else "day", peak_days=peak,
-        numbers=numbers, comparison=comparison, bots=listed(bots), merges=listed(merges), commits=listed(commits),
-        engine=dict(engine or {}), notes=list(notes),
-    )
 
 
 def _area_words(name: str) -> str:
@@ -839,87 +630,6 @@ def tier_words(tier: str) -> str:
     return _TIER_WORDS.get(tier, tier)
 
 
-def _reverted(work: Sequence[CommitFacts]) -> set[str]:
-    """Commits undone by a revert in the same window (they are not highlights: the work did not stay)."""
-    out = set()
-    shas = sorted(c.sha for c in work)  # the shas a reverted (maybe abbreviated) sha starts: one bisection each
-    for c in work:
-        if c.is_revert and c.reverted_sha:
-            at = bisect_left(shas, c.reverted_sha)
-            while at < len(shas) and shas[at].startswith(c.reverted_sha):
-                out.add(shas[at])
-                at += 1
-            out.add(c.sha)
-    return out
-
-
-def _weighted_highlights(work, cls, entries, thresholds: Thresholds, tz: tzinfo) -> list[Highlight]:
-    """Without judgments (a saved context of an older narrator, tests): features and fixes by category weight."""
-    ranked = sorted(work, key=lambda c: (-_impact(c, cls[c.sha]), c.committed_at))
-    chosen = [c for c in ranked if cls[c.sha].category in ("Features", "Fixes", "Performance")
-              or cls[c.sha].breaking][: thresholds.highlights]
-    if len(chosen) < min(3, thresholds.highlights):
-        extra = [c for c in ranked if c not in chosen]
-        chosen += extra[: min(3, thresholds.highlights) - len(chosen)]
-    return [_highlight(c, cls, entries, tz) for c in sorted(chosen, key=lambda c: -_impact(c, cls[c.sha]))]
-
-
-def _highlight(c: CommitFacts, cls, entries, tz: tzinfo, related: int = 0, theme: str = "") -> Highlight:
-    e = entries[c.sha]
-    return Highlight(text=e.narration, day=day_label(c.committed_at.astimezone(tz).date()),
-                     date=c.committed_at.astimezone(tz).date().isoformat(), category=cls[c.sha].category,
-                     areas=list(cls[c.sha].areas), author=c.author.name or c.author.email, sha=c.sha,
-                     tier=e.tier, importance=e.importance, reasons=list(e.reasons), url=e.url, related=related,
-                     theme=theme)
-
-
-def _judged_highlights(work, cls, entries, judgments: Mapping[str, Judgment], themes: Sequence[ThemeRef],
-                       thresholds: Thresholds, tz: tzinfo) -> list[Highlight]:
-    """The top work by importance (security and behaviour changes first), related commits folded into one theme;
-    tooling, CI, tests and documentation are never highlights while real work exists."""
-    undone = _reverted(work)
-    candidates = [c for c in work if c.sha not in undone and c.sha in judgments]
-    real = [c for c in candidates if judgments[c.sha].tier not in _NOISE_TIERS]
-    pool = real or candidates
-    in_theme: dict[str, ThemeRef] = {}
-    subjects = {c.sha: f"{c.subject} {judgments[c.sha].description}".lower() for c in work if c.sha in judgments}
-    for theme in themes if len(work) >= 15 else ():  # in a handful of commits, shared words are chance
-        if len(theme.shas) >= 3:
-            words = [re.compile(r"(?<![\w-])" + re.escape(w.lower().rstrip("s"))) for w in theme.name.split(", ") if w]
-            for sha in theme.shas:
-                # a commit stands for its theme only when it says what the theme is about ("static, routes, 404"
-                # does not describe "add support for HTTP QUERY method", linked to it by shared files)
-                if any(w.search(subjects.get(sha, "")) for w in words):
-                    in_theme.setdefault(sha, theme)
-
-    def rank(c: CommitFacts) -> tuple:
-        j = judgments[c.sha]
-        return (_TIER_ORDER.get(j.tier, 9), -j.score, c.committed_at)
-
-    chosen: list[Highlight] = []
-    used_themes: set[str] = set()
-    said: set[str] = set()  # one change landed twice (a backport, a cherry-pick) is one highlight
-    for c in sorted(pool, key=rank):
-        if len(chosen) >= thresholds.highlights:
-            break
-        text = " ".join(entries[c.sha].narration.lower().split())
-        if text in said:
-            continue
-        said.add(text)
-        theme = in_theme.get(c.sha)
-        if theme is not None and judgments[c.sha].tier not in ("security", "behaviour"):
-            if theme.name in used_themes:
-                continue
-            used_themes.add(theme.name)
-            # security fixes and behaviour changes stand on their own, they are not "related changes" of it
-            members = sum(1 for sha in theme.shas if in_theme.get(sha) is theme
-                          and judgments[sha].tier not in ("security", "behaviour"))
-            chosen.append(_highlight(c, cls, entries, tz, related=members - 1, theme=theme.name if members > 1 else ""))
-        else:
-            chosen.append(_highlight(c, cls, entries, tz))
-    return chosen
-
-
 _CLAUSE_END = re.compile(r"(?<=[.;:!?])\s|\s[-\u2013\u2014]\s")
 
 
@@ -945,32 +655,6 @@ def _topic(text: str, words: int = 9) -> str:
     if _open_parens(topic) > 0 and topic.rfind("(") > 0:  # cut inside a parenthesis: stop before it
         return topic[:topic.rfind("(")].rstrip(" ,;:") + "\u2026"
     return topic + ("\u2026" if len(parts) > words else "")
-
-
-def _area_what(items: Sequence[CommitFacts], entries, judgments: Mapping[str, Judgment], area: str = "",
-               cls: Mapping[str, Classification] | None = None) -> str:
-    """The top three things that changed in an area, in the words of their descriptions. For the tests, the
-    documentation and the tooling, the commits mostly about them come first (the malware-blocking feature that
-    also touched the linter's baseline is not what changed in the tooling)."""
-    undone = _reverted(items)
-    support = area in _SUPPORT_AREAS - {ROOT_AREA} and cls is not None
-
-    def mostly_here(c: CommitFacts) -> bool:
-        return bool(support and cls[c.sha].areas and cls[c.sha].areas[0] == area)
-
-    # a release's notes describe other commits' work, not what changed in the documentation
-    ranked = sorted((c for c in items if c.sha in judgments and c.sha not in undone and not (
-                        judgments[c.sha].reasons and judgments[c.sha].reasons[0].startswith(RELEASE_NOTES_REASON))),
-                    key=lambda c: (not mostly_here(c), _TIER_ORDER.get(judgments[c.sha].tier, 9),
-                                   -judgments[c.sha].score))
-    topics: list[str] = []
-    for c in ranked:
-        topic = _topic(judgments[c.sha].description or entries[c.sha].narration)
-        if topic and topic.lower() not in (t.lower() for t in topics):
-            topics.append(topic)
-        if len(topics) == 3:
-            break
-    return "; ".join(topics)
 
 
 def _tag_url(forge: Any, name: str) -> str:
@@ -1022,21 +706,6 @@ def _repeats(text: str, said: set[str]) -> bool:
     return False
 
 
-def _entries_by_version(work: Sequence[CommitFacts], judgments: Mapping[str, Judgment]
-                        ) -> dict[str, list[tuple[float, EntryRef]]]:
-    """The changelog entries the work's judgments hold, by the version they are filed under ("v" dropped), each
-    with its commit's score, in the order of the work and of each commit's entries (one pass for every release)."""
-    filed: dict[str, list[tuple[float, EntryRef]]] = {}
-    for c in work:
-        j = judgments.get(c.sha)
-        if j is None:
-            continue
-        for e in j.entries:
-            if e.version:
-                filed.setdefault(e.version.lstrip("vV"), []).append((j.score, e))
-    return filed
-
-
 def _release_notes(name: str, filed: Mapping[str, Sequence[tuple[float, EntryRef]]],
                    highlighted: set[str] = frozenset()) -> list[str]:
     """What a release brings, from the changelog entries filed under its version (``_entries_by_version``; most
@@ -1070,154 +739,6 @@ def _first_sentence(text: str) -> str:
     return _re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join(text.split()), maxsplit=1)[0]
 
 
-def _cite(entry: CommitEntry, j: Judgment) -> str:
-    """Where a behaviour change shows: the changelog line or the code line, and the commit."""
-    said = " ".join(entry.narration.lower().split())
-    for e in j.entries:
-        if e.kind in ("removal", "deprecation", "change", "security") or not e.kind:
-            where = f"{e.file}:{e.line}" if e.line else e.file
-            quote = "" if _short(e.text, 60).rstrip("\u2026").lower()[:50] in said else f"\u201c{_short(e.text)}\u201d, "
-            return f"{quote}changelog {where}, commit {entry.short_sha}"
-    if j.tier == "security":  # the advisory it closes, or the vulnerability its subject names
-        ids = list(dict.fromkeys(sg.name for sg in j.signals if sg.kind == "security" and sg.strength == "strong"
-                                 and sg.name.upper().startswith(("GHSA-", "CVE-"))))
-        # the advisory first; else the newest CVE ("fixes an incomplete patch for CVE-2021-23337" is history)
-        strong = [i for i in ids if i.upper().startswith("GHSA-")] or \
-            sorted(ids, key=lambda i: i[4:8], reverse=True)[:1]
-        if strong:
-            return f"{', '.join(strong[:2])}, commit {entry.short_sha}"
-        named = [sg for sg in j.signals if sg.kind == "security" and sg.where == "subject"]
-        if named:
-            return f"the subject names {named[0].name}, commit {entry.short_sha}"
-    for sg in j.signals:
-        if sg.kind in _SIGNAL_WORDS and sg.where == "source":
-            return f"{_SIGNAL_WORDS[sg.kind]}: {sg.name} at {sg.file}:{sg.line}, commit {entry.short_sha}"
-    if entry.breaking:
-        return f"the commit message says it breaks compatibility, commit {entry.short_sha}"
-    return f"commit {entry.short_sha}"
-
-
 def _short(text: str, width: int = 110) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
-
-
-def _judged_attention(work, entries, judgments: Mapping[str, Judgment], tz: tzinfo) -> list[AttentionItem]:
-    out: list[AttentionItem] = []
-    def once(items: list[CommitFacts]) -> list[CommitFacts]:  # a backported change is cited once
-        seen: set[str] = set()
-        out = []
-        for c in items:
-            text = " ".join(entries[c.sha].narration.lower().split())
-            if text not in seen:
-                seen.add(text)
-                out.append(c)
-        return out
-
-    security = once([c for c in work if c.sha in judgments and judgments[c.sha].tier == "security"])
-    if security:
-        out.append(AttentionItem(
-            "security", f"{plural(len(security), 'security fix', 'security fixes')}",
-            "Users should upgrade to the release that contains them.",
-            [f"{entries[c.sha].narration} ({_cite(entries[c.sha], judgments[c.sha])})" for c in security],
-            [c.sha for c in security]))
-    from narrator.evidence.paths import path_kind
-
-    def reaches_users(c: CommitFacts) -> bool:  # a contributor-process or CI change is not a behaviour change
-        j = judgments[c.sha]
-        return bool(j.shipped_source or j.entries) or (
-            bool(c.files) and not all(path_kind(f.path) in ("docs", "ci", "test", "changelog") for f in c.files))
-
-    def also_breaks(c: CommitFacts) -> bool:  # "BC Break / Security: Disabled automatic fallback ..." is both
-        j = judgments[c.sha]
-        return j.tier == "security" and j.shipped_source and any(
-            sg.where == "source" and sg.kind in _BREAKING_SIGNALS for sg in j.signals)
-
-    behaviour = [c for c in work if c.sha in judgments and reaches_users(c) and (
-        (judgments[c.sha].tier == "behaviour" and not c.is_revert) or also_breaks(c))]
-    behaviour = once(sorted(behaviour, key=lambda c: -judgments[c.sha].score))
-    if behaviour:
-        out.append(AttentionItem(
-            "behaviour", f"{plural(len(behaviour), 'behaviour change')} that can affect users",
-            "Removed or renamed options and functions, changed defaults or exit codes, and deprecations may need "
-            "action from people who use this software before they upgrade.",
-            [_behaviour_line(entries[c.sha], judgments[c.sha]) for c in behaviour],
-            [c.sha for c in behaviour]))
-    return out
-
-
-def _behaviour_line(entry: CommitEntry, j: Judgment) -> str:
-    """One behaviour change as Needs attention lists it; a security fix listed above is named short here."""
-    if j.tier != "security":
-        return f"{entry.narration} ({_cite(entry, j)})"
-    sg = next(sg for sg in j.signals if sg.where == "source" and sg.kind in _BREAKING_SIGNALS)
-    return (f"{_short(entry.narration, 90)} (the security fix above; {_SIGNAL_WORDS[sg.kind]}: {sg.name} at "
-            f"{sg.file}:{sg.line}, commit {entry.short_sha})")
-
-
-def _attention(work, humans, bots, commits, cls, entries, t: Thresholds, tz: tzinfo,
-               judged: bool = False) -> list[AttentionItem]:
-    out: list[AttentionItem] = []
-    breaking = [] if judged else [c for c in work if cls[c.sha].breaking]  # judged: behaviour changes cover it
-    if breaking:
-        out.append(AttentionItem(
-            "breaking", f"{plural(len(breaking), 'change')} marked as breaking",
-            "These may need action from people who use this software before they upgrade.",
-            [entries[c.sha].narration for c in breaking],
-        ))
-    large = []
-    file_commits: Counter[str] = Counter()  # the commits of each shipped-source file (never generated, minified,
-    for c in work:                          # vendored or lockfiles), counted in the same pass
-        churn = 0
-        for f in c.files:
-            if is_shipped_source(f.path, f.binary):
-                churn += f.churn
-                file_commits[f.path] += 1
-        if churn >= t.large_change_lines and not any(is_test_path(f.path) for f in c.files):
-            large.append((c, churn))
-    if large:
-        out.append(AttentionItem(
-            "untested", f"{plural(len(large), 'large change')} without test changes",
-            f"Each changed at least {t.large_change_lines:,} lines of code and touched no tests.",
-            [f"{entries[c.sha].narration} ({churn:,} lines, {day_label(c.committed_at.astimezone(tz).date())})"
-             for c, churn in sorted(large, key=lambda x: -x[1])],
-        ))
-    # a revert that is a security fix is listed with the security fixes
-    reverts = [c for c in work if c.is_revert and entries[c.sha].tier != "security"]
-    if reverts:
-        out.append(AttentionItem(
-            "reverts", f"{plural(len(reverts), 'change')} undone",
-            "Reverts can be a sign of churn or of a problem found after release.",
-            [f"{entries[c.sha].narration} ({day_label(c.committed_at.astimezone(tz).date())})" for c in reverts],
-        ))
-    fixes = sum(1 for c in work if cls[c.sha].category == "Fixes")
-    if work and len(work) >= 4 and fixes / len(work) > t.fix_share_warning:
-        out.append(AttentionItem(
-            "fix-share", f"Fixes were {fixes / len(work):.0%} of the work",
-            f"{fixes:,} of {len(work):,} work commits fixed problems; more time went to repairs than to new work.",
-        ))
-    hot = [(p, n) for p, n in file_commits.most_common(5) if n >= t.hotspot_min_commits]
-    if hot:
-        out.append(AttentionItem(
-            "hotspots", f"{plural(len(hot), 'file')} changed again and again",
-            "Files changed by many commits are where bugs and merge conflicts tend to gather.",
-            [f"{p} ({n:,} commits)" for p, n in hot],
-        ))
-    if work and len(work) >= t.concentration_min_commits:
-        authors = Counter(c.author.key for c in work)
-        key, top = authors.most_common(1)[0]
-        if top / len(work) >= t.concentration_share:
-            name = next(c.author.name or c.author.email for c in work if c.author.key == key)
-            others = len(authors) - 1
-            rest = f"; {plural(others, 'other person', 'other people')} shared the rest" if others else ""
-            out.append(AttentionItem(
-                "concentration", f"One person made {top:,} of the {len(work):,} work commits",
-                f"{name} did most of the work{rest}. The project depends heavily on one person.",
-            ))
-    if bots and commits and len(bots) / len(commits) >= t.bot_share_warning:
-        out.append(AttentionItem(
-            "bots", f"Automated accounts made {len(bots):,} of {len(commits):,} commits",
-            "Mostly automated updates; they are listed apart from the team's work.",
-            sorted({c.author.name for c in bots}),
-        ))
-    return out
