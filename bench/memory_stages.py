@@ -90,13 +90,13 @@ def main() -> None:
     from narrator.app.session import Session
     from narrator.report.json_out import json_chunks
 
-    for name in ("walk", "judge", "build_report", "report_window", "tags_on"):
+    for name in ("walk", "judge", "build_report_from", "report_window", "tags_on"):
         setattr(report, name, _wrapped(name, getattr(report, name)))
     if args.heap:
-        report.build_report = _traced(report.build_report, args.heap)
+        report.build_report_from = _traced(report.build_report_from, args.heap)
     for name in ("local_evidence", "match_entries", "_give_merged_work", "themes"):
         setattr(evidence, name, _wrapped(name, getattr(evidence, name)))
-    for name in ("history", "facts", "classify", "narrate"):
+    for name in ("history", "facts", "classify", "narrate", "narrations"):
         setattr(Session, name, _wrapped(name, getattr(Session, name)))
     mark("imported")
     with Session.open(args.repo) as session:

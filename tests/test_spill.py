@@ -185,21 +185,21 @@ def test_the_walk_is_left_out_of_full_collections_until_the_report_is_made(histo
     import narrator.app.report as report_case
 
     seen = []
-    made = report_case.build_report
+    made = report_case.build_report_from
 
-    def build_report(**kwargs):
+    def build_report_from(*args, **kwargs):
         seen.append(gc.get_freeze_count())  # the walk's objects are frozen while the stages after it run
-        return made(**kwargs)
+        return made(*args, **kwargs)
 
-    monkeypatch.setattr(report_case, "build_report", build_report)
+    monkeypatch.setattr(report_case, "build_report_from", build_report_from)
     assert gc.get_freeze_count() == 0
     _report(histories[300])
     assert seen and seen[0] > 1000 and gc.get_freeze_count() == 0  # and given back to the collector after
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("stage failed")
 
-    monkeypatch.setattr(report_case, "build_report", broken)
+    monkeypatch.setattr(report_case, "build_report_from", broken)
     with pytest.raises(RuntimeError):
         _report(histories[300])
     assert gc.get_freeze_count() == 0  # given back when a stage fails too

@@ -1,7 +1,8 @@
 """The report use case: a window of history -> the ``Report`` content model, over one session.
 
-walk (list the window and the period before it) -> facts (cached) -> bots marked -> filters -> classify ->
-narrate (cached) -> aggregate (``narrator.report.model``) -> optional model headline. Rendering is the caller's.
+walk (list the window and the period before it) -> facts (cached) -> bots marked -> filters -> classify -> judge
+-> narrate (cached; ``narrator.app.narrations``) -> aggregate (``narrator.report.aggregate``, fed each commit with
+its sentence read back from the cache a chunk at a time) -> optional model headline. Rendering is the caller's.
 """
 
 from __future__ import annotations
@@ -10,21 +11,21 @@ import gc
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from narrator.app.evidence import HUMAN_SOURCES, JudgedAhead, PatchPrefetch, judge, merge_work
 from narrator.app.session import Session
 from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
-from narrator.git.facts import CommitFacts
+from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.filters import CommitFilter
 from narrator.evidence.forge import forge_of
 from narrator.git.history import dominant_offset, last_commit_before, remote_url, tags_on
 from narrator.git.merges import merges_needing_files
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
-from narrator.report.aggregate import build_report
-from narrator.report.model import PeriodInput, Report, Thresholds
+from narrator.report.aggregate import build_report_from
+from narrator.report.model import Judgment, PeriodInput, Report, Thresholds
 from narrator.timespec import Window, current_time, fixed_zone, parse_period, resolve_window
 
 log = logging.getLogger(__name__)
@@ -208,10 +209,18 @@ def _walked_report(session: Session, request: ReportRequest, window: Window, out
                     if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}
     descriptions.update(merged_work)
     engine = session.engine(request.engine)
-    narrations, stats = session.narrate(outcome.commits, classes, engine, descriptions,
-                                        ahead.narrated if ahead is not None else 0)
-    engine_note = getattr(engine, "note", None)  # e.g. the model could not be reached: heuristic sentences used
-    notes = [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
+    # every sentence made or found now; read back a chunk at a time while the report is built (never all held)
+    narrations = session.narrations(outcome.commits, classes, engine, descriptions,
+                                    ahead.narrated if ahead is not None else 0)
+
+    def after_narrating() -> list[str]:  # e.g. the model could not be reached: heuristic sentences used
+        engine_note = getattr(engine, "note", None)
+        return [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
+
+    def fed() -> Iterator[tuple[CommitFacts, Classification, Narration, Judgment | None]]:
+        for c, n in narrations:
+            yield c, classes[c.sha], n, judgments.get(c.sha)
+
     report_settings = settings.report
     thresholds = Thresholds(
         large_change_lines=report_settings.large_change_lines,
@@ -226,26 +235,28 @@ def _walked_report(session: Session, request: ReportRequest, window: Window, out
     before = comparison_window(request, window)
     previous = PeriodInput(outcome.previous, classes, before.since, before.until) \
         if before is not None and outcome.compared else None
-    report = build_report(
-        period=PeriodInput(outcome.commits, classes, window.since, window.until),
-        narrations=narrations,
+    report = build_report_from(
+        fed, len(outcome.commits),
+        tz=window.tz,
+        thresholds=thresholds,
+        judged=bool(judgments),
+        themes=themes,
+        forge=forge_of(remote_url(session.repo)),
+        engine=lambda: {"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
+                        "model": engine_model_label(engine), "narrations": narrations.stats,
+                        "headline_source": "facts"},
+        notes=after_narrating,
+        since=window.since,
+        until=window.until,
         previous=previous,
         repository=session.repo.name,
         revision=outcome.revision_label,
-        tz=window.tz,
         tz_name=window.tz_name,
         generated_at=current_time(window.tz),
         title=request.title or report_settings.title,
-        thresholds=thresholds,
         per_person=report_settings.per_person if request.per_person is None else request.per_person,
         releases=[(t.name, t.sha, t.committed_at) for t in tags],
-        engine={"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
-                "model": engine_model_label(engine), "narrations": stats, "headline_source": "facts"},
-        notes=notes,
         last_activity=last_activity,
-        judgments=judgments,
-        themes=themes,
-        forge=forge_of(remote_url(session.repo)),
         comparison_name=parse_period(request.compare_with).name,
     )
     return _model_headline(session, report, engine)

@@ -18,18 +18,17 @@ import logging
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from narrator.app.narrations import WindowNarrations
 from narrator.cache import Cache
 from narrator.config import Settings, load_settings
 from narrator.engines import registry
-from narrator.engines.base import Engine, HeadlineWriter, NarrationRequest
-from narrator.engines.generation import fallback_kind
-from narrator.engines.heuristic import narrate_commit
+from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError
 from narrator.git.bots import bot_matcher
 from narrator.git.classify import Classifier, root_package
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.history import tracked_paths
-from narrator.git.walker import (HISTORY_VERSION, GitDiffs, HistoryIndex, Repository, history_tips, read_facts,
+from narrator.git.walker import (HISTORY_VERSION, HistoryIndex, Repository, history_tips, read_facts,
                                  read_history_index)
 from narrator.progress import NoProgress, ProgressSink
 from narrator.prompts import PROMPT_VERSION
@@ -200,66 +199,17 @@ class Session:
         counts by origin (cached, model, heuristic, fallback; and the fallbacks by why: rejected by the guard,
         no_code to read, merge commits, model unavailable).
         """
-        engine = engine or self.engine()
-        descriptions = descriptions or {}
+        narrations = self.narrations(commits, classifications, engine, descriptions, made_earlier, show_progress)
+        found = {c.sha: n for c, n in narrations}
+        return found, narrations.stats
 
-        by_sha = {c.sha: c for c in commits}
-
-        def basis(sha: str) -> str:  # what a heuristic sentence was made from: classification and description
-            digest = classifications[sha].digest
-            text = descriptions.get(sha, "")
-            if not by_sha[sha].files_known:  # a merge's sentence names its size only when its files were read
-                text += "\0files unknown"
-            return digest if not text else hashlib.sha256(f"{digest}\0{text}".encode("utf-8", "surrogatepass")
-                                                          ).hexdigest()[:16]
-        cache, key = self.cache, self.repo.key
-        fingerprint = engine.fingerprint()
-        shas = [c.sha for c in commits]
-        found = cache.get_narrations(key, shas, fingerprint, PROMPT_VERSION) if cache is not None else {}
-        stats = {"cached": len(found) - made_earlier, "model": 0, "heuristic": 0, "fallback": 0, "rejected": 0, "no_code": 0,
-                 "merge": 0, "unavailable": 0}
-
-        def stamped(batch: Iterable[Narration]) -> list[Narration]:
-            return [replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n for n in batch]
-
-        def store(batch: list[Narration]) -> None:
-            if cache is not None:
-                cache.put_narrations(key, stamped(batch), fingerprint, PROMPT_VERSION)
-
-        # Heuristic sentences (the heuristic engine's, or a model's fallbacks) follow the current classification.
-        stale = [n for n in found.values() if n.source == "heuristic" and n.basis != basis(n.sha)]
-        if stale:
-            refreshed = [replace(n, text=narrate_commit(by_sha[n.sha], classifications[n.sha],
-                                                        descriptions.get(n.sha, ""))) for n in stale]
-            refreshed = stamped(refreshed)
-            store(refreshed)
-            found.update((n.sha, n) for n in refreshed)
-        missing = [NarrationRequest(c, classifications[c.sha], descriptions.get(c.sha, "")) for c in commits
-                   if c.sha not in found]
-        if missing:
-            progress = self.progress if show_progress else NoProgress()
-            progress.start(f"Narrating with {engine.name}", len(missing))  # shown only after a second
-            try:
-                fresh = engine.narrate(missing, diffs=GitDiffs(self.repo), on_progress=progress.advance,
-                                       on_batch=store)
-            finally:
-                progress.stop()
-            if len(fresh) != len(missing):
-                raise NarratorError(f"engine '{engine.name}' returned {len(fresh)} narrations for {len(missing)} "
-                                    "commits")
-            fresh = list(fresh)  # stamped as the cache holds them (cold = warm), one at a time: no second copy
-            for k, n in enumerate(fresh):
-                found[n.sha] = fresh[k] = replace(n, basis=basis(n.sha)) if n.source == "heuristic" else n
-            del fresh
-        for n in found.values():
-            if n.source == "model":
-                stats["model"] += 1
-            elif n.fallback_reason:
-                stats["fallback"] += 1
-                stats[fallback_kind(n.fallback_reason)] += 1
-            else:
-                stats["heuristic"] += 1
-        return found, stats
+    def narrations(self, commits: Sequence[CommitFacts], classifications: Mapping[str, Classification],
+                   engine: Engine | None = None, descriptions: Mapping[str, str] | None = None,
+                   made_earlier: int = 0, show_progress: bool = True) -> WindowNarrations:
+        """As ``narrate``, without holding every sentence: the missing ones narrated now, the rest read back
+        in the order of ``commits`` when iterated (``narrator.app.narrations``)."""
+        return WindowNarrations(self.repo, self.cache, self.progress, commits, classifications,
+                                engine or self.engine(), descriptions, made_earlier, show_progress)
 
     def headline(self, engine: Engine, summary_facts: dict[str, Any], sentences: list[str]) -> str | None:
         """A model-written headline (cached by its input, so a cached rerun loads no model), or None."""

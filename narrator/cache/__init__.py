@@ -217,6 +217,24 @@ class Cache:
             raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
         return found
 
+    def unnarrated(self, repo: str, shas: Sequence[str], engine: str, prompt_version: str) -> list[str]:
+        """The shas (in their order) the cache holds no sentence for; no sentence is read (a damaged row counts
+        as held: reading it tells)."""
+        missing: list[str] = []
+        try:
+            for start in range(0, len(shas), _CHUNK):
+                chunk = shas[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                held = {sha for (sha,) in self._db.execute(
+                    "SELECT sha FROM narrations WHERE repo = ? AND engine = ? AND prompt_version = ?"
+                    f" AND sha IN ({marks})",
+                    (repo, engine, _narration_version(prompt_version), *chunk),
+                )}
+                missing.extend(sha for sha in chunk if sha not in held)
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the cache at {self.path}: {exc}") from None
+        return missing
+
     def put_narrations(
         self, repo: str, narrations: Iterable[Narration], engine: str, prompt_version: str
     ) -> None:

@@ -39,7 +39,7 @@ from narrator.report.model import (
 from narrator.report.spill import EntryStore
 from narrator.report.text import day_label, join_words as _join, one_line, plural
 
-__all__ = ["ReportBuilder", "build_report"]
+__all__ = ["ReportBuilder", "build_report", "build_report_from"]
 
 Fed = tuple[CommitFacts, Classification, "Narration | None", "Judgment | None"]  # one commit, as ``add`` takes it
 
@@ -685,19 +685,37 @@ def build_report(
     forge: Any = None,
     comparison_name: str = "the previous period",
 ) -> Report:
-    """The report for one window: its commits fed to a ``ReportBuilder`` in window order.
+    """The report for one window, its narrations and judgments by sha (``build_report_from`` with them).
 
     ``last_activity``: the newest commit before an empty window, if any. ``judgments``: the judging stage's
     importance, description and evidence per commit (without them, a simpler category-weight ranking is used).
     ``forge``: a ``narrator.evidence.forge.Forge`` for links, or None.
     """
     judgments = judgments or {}
-    builder = ReportBuilder(tz=tz, thresholds=thresholds, judged=bool(judgments), themes=themes, forge=forge,
-                            spill=len(period.commits) >= SPILL_FROM,
-                            replay=lambda: _fed(period, narrations, judgments))
-    for fed in _fed(period, narrations, judgments):
-        builder.add(*fed)
-    return builder.finish(since=period.since, until=period.until, repository=repository, revision=revision,
-                          tz_name=tz_name, generated_at=generated_at, title=title, per_person=per_person,
-                          releases=releases, engine=engine, notes=notes, last_activity=last_activity,
-                          previous=previous, comparison_name=comparison_name)
+    cls = period.classifications
+
+    def fed() -> Iterator[Fed]:
+        for c in period.commits:
+            yield c, cls[c.sha], narrations.get(c.sha), judgments.get(c.sha)
+
+    return build_report_from(
+        fed, len(period.commits), tz=tz, thresholds=thresholds, judged=bool(judgments), themes=themes, forge=forge,
+        since=period.since, until=period.until, repository=repository, revision=revision, tz_name=tz_name,
+        generated_at=generated_at, title=title, per_person=per_person, releases=releases,
+        engine=engine, notes=notes, last_activity=last_activity,
+        previous=previous, comparison_name=comparison_name)
+
+
+def build_report_from(fed: Callable[[], Iterable[Fed]], commits: int, *, tz: tzinfo,
+                      thresholds: Thresholds = Thresholds(), judged: bool = False, themes: Sequence[ThemeRef] = (),
+                      forge: Any = None, engine: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+                      notes: Sequence[str] | Callable[[], Sequence[str]] = (), **window: Any) -> Report:
+    """The report for one window of ``commits`` commits, fed by ``fed()`` in window order (called again only for a
+    choice that runs out of its best-list). ``engine`` and ``notes`` may be functions, asked once every commit
+    was fed (what the narrating stage found while it was read). ``window``: ``ReportBuilder.finish``'s arguments."""
+    builder = ReportBuilder(tz=tz, thresholds=thresholds, judged=judged, themes=themes, forge=forge,
+                            spill=commits >= SPILL_FROM, replay=fed)
+    for item in fed():
+        builder.add(*item)
+    return builder.finish(engine=engine() if callable(engine) else engine,
+                          notes=notes() if callable(notes) else notes, **window)
