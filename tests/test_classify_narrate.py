@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -116,6 +117,8 @@ def test_heuristic_merges_and_reverts():
         "Merged contribution #42 (\u201cAdd export\u201d), from ada/feature."
     revert = facts('Revert "Add dark mode"')
     assert narrate_commit(revert, Classifier().classify(revert)) == "Undid an earlier change: \u201cAdd dark mode\u201d."
+    named = replace(facts("revert cli test change"), is_revert=True)  # flask, 12 February 2026
+    assert narrate_commit(named, Classifier().classify(named)) == "Undid the cli test change."
     empty = facts("...", paths=("docs/a.md", "docs/b.md"))
     assert narrate_commit(empty, Classifier().classify(empty)) == "Changed documentation (2 files) in the documentation."
 

@@ -79,7 +79,10 @@ def test_a_revert_names_what_it_undoes(git_repo):
     subjects = {"Revert back to v4 behavior for group registering implicit 404 handlers": False,
                 "Revert to the old parser": False, 'Revert "Add thing"': True, "revert: drop the cache": True,
                 "revert PR #3009 changes to just disabling path escaping": True, "Revert 1a2b3c4d": True,
-                "Revert the last commit": True}
+                "Revert the last commit": True,
+                # flask, 12 February 2026: "revert cli test change" undid a test change of the same day
+                "revert cli test change": True, "Revert accidental commit": True, "Revert dependency bump (#12)": True,
+                "Revert button added to the editor toolbar": False, "Revert changes the default encoding": False}
     for n, subject in enumerate(subjects):
         git_repo.commit(subject, {"a.py": f"a = {n}\n"})
     found = {c.subject: c.is_revert for c in walk_all(git_repo.path)}

@@ -42,7 +42,10 @@ _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
 # (a sha, a pull request, "the last commit"). "Revert back to v4 behavior for ..." is a change of behaviour.
 _REVERT_SUBJECT = re.compile(
     r"""^(?:revert(?:[:(!]|\s+["'\u201c`]|\s+(?:(?:pr|pull request|commit|merge request|mr)\s*)?[#!]?\d+\b|"""
-    r"""\s+[0-9a-f]{7,40}\b|\s+(?:the\s+)?(?:last|previous)\s+(?:change|commit)s?\b)|reverts?\s+[\w.-]+/[\w.-]+#\d+)""",
+    r"""\s+[0-9a-f]{7,40}\b|\s+(?:the\s+)?(?:last|previous)\s+(?:change|commit)s?\b"""
+    # "revert cli test change", "Revert accidental commit": a subject that names what it undoes as a change
+    r"""|\s+(?:(?:the|my|this|that|a)\s+)?(?:[\w./-]+\s+){0,3}(?:change|commit|fix|update|bump)s?\s*(?:\(#?\d+\))?\s*$)"""
+    r"""|reverts?\s+[\w.-]+/[\w.-]+#\d+)""",
     re.I)
 
 _GIT_ENV = {
