@@ -302,6 +302,29 @@ def test_git_output_is_drained_ahead_of_a_slow_reader_and_a_reader_that_stops_ki
     assert not [t for t in threading.enumerate() if t.name == "narrator-git-output"]
 
 
+def test_a_long_list_of_commits_is_read_by_several_git_processes_one_after_the_other(git_repo, monkeypatch):
+    """git keeps every commit it is asked for until it ends: a long window is read ``_SHAS_PER_GIT`` commits a
+    process, the same facts in the same order, and a reader that stops early leaves no process behind."""
+    import narrator.git.walker as walker
+
+    for i in range(7):
+        git_repo.commit(f"Change {i}", {f"src/m{i}.py": "x = 1\n" * (i + 1)})
+    repo = Repository.open(git_repo.path)
+    shas = [s for s, _ in list_commits(repo, WalkSpec())]
+    whole = list(read_facts(repo, shas))
+    started = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(walker.subprocess, "Popen", lambda *a, **k: started.append(real_popen(*a, **k)) or started[-1])
+    monkeypatch.setattr(walker, "_SHAS_PER_GIT", 3)
+    assert list(read_facts(repo, shas)) == whole and [f.sha for f in whole] == shas
+    assert len(started) == 3  # 3 + 3 + 1 commits
+    started.clear()
+    reader = read_facts(repo, shas)
+    assert [next(reader).sha for _ in range(4)] == shas[:4]  # into the second process
+    reader.close()
+    assert len(started) == 2 and all(p.poll() is not None for p in started)
+
+
 def test_every_streamed_git_command_fails_with_one_line_naming_it_and_stops_git_when_left(git_repo, monkeypatch):
     """The one runner of streamed git commands (facts, the history index, diffs, file contents): a failure is
     one line naming the git command and the repository (not ``-c``, the first of its options), and a reader
