@@ -275,8 +275,10 @@ class JudgedAhead:
 
     def _say(self, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
              descriptions: Mapping[str, str]) -> None:
-        _, stats = self._session.narrate(commits, classes, self._engine, descriptions, show_progress=False)
-        self.narrated += len(commits) - stats["cached"]
+        # the missing sentences are made and cached now; none is read back (the report reads them all later, and
+        # remakes there any whose classification or description the whole window changed)
+        narrations = self._session.narrations(commits, classes, self._engine, descriptions, show_progress=False)
+        self.narrated += len(commits) - narrations.stats["cached"]
 
     @staticmethod
     def as_walked(c: CommitFacts) -> bool:
