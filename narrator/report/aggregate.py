@@ -414,7 +414,6 @@ class ReportBuilder:
 
     def _highlights_from_everything(self) -> list[Highlight]:
         undone = self._undone()
-        everything: list[_Ranked] = []
 
         def offer(seq: int, fed: Fed, best: _Best) -> None:
             c, cl, n, j = fed
@@ -424,7 +423,6 @@ class ReportBuilder:
                                self._in_theme.get(c.sha)))
 
         def choose(ranked: list[_Ranked]) -> list[Highlight]:
-            everything.extend(ranked)
             real = [item for item in ranked if item.fed[3].tier not in _NOISE_TIERS]
             return self._choose_highlights(real or ranked, exhausted=False)
 
@@ -654,13 +652,6 @@ def _behaviour_line(entry: CommitEntry, j: Judgment) -> str:
     sg = next(sg for sg in j.signals if sg.where == "source" and sg.kind in _BREAKING_SIGNALS)
     return (f"{_short(entry.narration, 90)} (the security fix above; {_SIGNAL_WORDS[sg.kind]}: {sg.name} at "
             f"{sg.file}:{sg.line}, commit {entry.short_sha})")
-
-
-def _fed(period: PeriodInput, narrations: Mapping[str, Narration],
-         judgments: Mapping[str, Judgment]) -> Iterator[Fed]:
-    cls = period.classifications
-    for c in period.commits:
-        yield c, cls[c.sha], narrations.get(c.sha), judgments.get(c.sha)
 
 
 def build_report(
