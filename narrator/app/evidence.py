@@ -219,6 +219,7 @@ class JudgedAhead:
         self._window = window
         self._walked = 0
         self.diffs = DiffsAhead(session.repo) if window else None
+        self._internal = session.internal_python()
 
     def __call__(self, batch: list[CommitFacts]) -> None:
         plain = self._prepare(batch)
@@ -249,7 +250,7 @@ class JudgedAhead:
         for c in settled:
             self.final.add(c.sha)
             ev = self.evidence[c.sha]
-            made = self.judged[c.sha] = _judge_one(c, ev, self.classes[c.sha], ())
+            made = self.judged[c.sha] = _judge_one(c, ev, self.classes[c.sha], (), self._internal)
             if not c.is_merge and not c.is_bot:  # the work themes are found among
                 self.theme_inputs[c.sha] = theme_input(made[1])
         if self._engine is not None:
@@ -525,11 +526,22 @@ def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequenc
             matched.setdefault(best.sha, []).append(entry)
 
 
+_API_CHANGES = frozenset({"api_removed", "api_renamed"})
+
+
 def _judge_one(c: CommitFacts, local: CommitEvidence, classification: Classification,
-               extra: Sequence[ChangelogEntry]) -> tuple[Judgment, CommitEvidence, Classification]:
+               extra: Sequence[ChangelogEntry], internal: Callable[[str], bool] | None = None
+               ) -> tuple[Judgment, CommitEvidence, Classification]:
     """One commit's judgment from its own evidence and the entries other commits wrote about it (``extra``),
-    with its evidence and classification as the judgment leaves them (``classification`` itself when unchanged)."""
+    with its evidence and classification as the judgment leaves them (``classification`` itself when unchanged).
+    ``internal``: which Python files are internal code (``Session.internal_python``): a function removed or
+    renamed there is no behaviour change for users."""
     ev = local
+    if internal is not None and any(s.kind in _API_CHANGES for s in ev.signals):
+        kept = tuple(s for s in ev.signals if not (s.kind in _API_CHANGES and s.language == "Python"
+                                                   and internal(s.path)))
+        if len(kept) != len(ev.signals):
+            ev = dataclasses.replace(ev, signals=kept)
     if extra:
         entries = ev.entries + tuple(extra)
         code = tuple(s for s in ev.signals if s.where in ("source", "docs"))
@@ -589,13 +601,14 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
     evidences: list[CommitEvidence] = []
     changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
     early = ahead.judged if ahead is not None else {}
+    internal = session.internal_python()
     for c in commits:
         extra = [e for e in matched.get(c.sha, []) if e not in local[c.sha].entries]
         made = early.pop(c.sha, None)  # handed over: the window's judgments are held once
         if made is not None and (extra or local[c.sha] is not ahead.evidence.get(c.sha)):
             made = None
             ahead.theme_inputs.pop(c.sha, None)  # judged again: its evidence may differ
-        judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra)
+        judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra, internal)
         if cl is not classes[c.sha]:
             changed[c.sha] = cl
         evidences.append(ev)

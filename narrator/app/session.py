@@ -27,7 +27,7 @@ from narrator.errors import NarratorError
 from narrator.git.bots import bot_matcher
 from narrator.git.classify import Classifier, root_package
 from narrator.git.facts import Classification, CommitFacts, Narration
-from narrator.git.history import tracked_paths
+from narrator.git.history import python_packages, tracked_paths
 from narrator.git.walker import (HISTORY_VERSION, HistoryIndex, Repository, history_tips, read_facts,
                                  read_history_index)
 from narrator.progress import NoProgress, ProgressSink
@@ -52,6 +52,7 @@ class Session:
         self._classifier: Classifier | None = None
         self._engines: dict[str, Engine] = {}
         self._histories: dict[tuple[tuple[str, ...], bool], HistoryIndex] = {}
+        self._internal: Callable[[str], bool] | None = None
 
     @classmethod
     def open(cls, repo_path: str = ".", overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
@@ -76,6 +77,16 @@ class Session:
         self.close()
 
     # -- built once ---------------------------------------------------------------------------------------
+    def internal_python(self) -> Callable[[str], bool]:
+        """Whether a Python file is internal code: inside a top-level package whose ``__init__.py`` offers no API
+        (``git.history.python_packages``). A public-looking function removed there is not a change for users of
+        the software: an application's modules are not imported by its users."""
+        if self._internal is None:
+            packages = python_packages(self.repo, tracked_paths(self.repo)) if self.repo.has_commits() else {}
+            internal = tuple(package for package, api in packages.items() if not api)
+            self._internal = (lambda path: path.startswith(internal)) if internal else (lambda path: False)
+        return self._internal
+
     @property
     def classifier(self) -> Classifier:
         """Rules and areas from the settings; a root package holding most source files is split one level."""

@@ -6,6 +6,7 @@ no git command is run outside ``narrator.git``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -106,6 +107,25 @@ def tracked_paths(repo: Repository, revision: str = "HEAD") -> list[str]:
         return []
     # interned: the facts' paths are, so the path caches these fill (root_package) hold no second copy
     return [sys.intern(p) for p in decode(proc.stdout).split("\0") if p]
+
+
+# a package's __init__.py offers an API when it imports names for its users or lists __all__
+_API_LINE = re.compile(r"^(?:from\s+(?!__future__\b)\S+\s+import\b|import\s+\w|__all__\s*[:+]?=)", re.M)
+_PACKAGES_READ = 50  # top-level packages whose __init__.py is read, at most
+
+
+def python_packages(repo: Repository, paths: Sequence[str], revision: str = "HEAD") -> dict[str, bool]:
+    """The top-level Python packages among ``paths`` (``pkg/__init__.py`` or ``src/pkg/__init__.py``), each with
+    whether its ``__init__.py`` at ``revision`` offers an API (imports names or lists ``__all__``): flask's and
+    numpy's do, an application's (narrator's own: a docstring and ``__version__``) does not."""
+    inits = [p for p in paths if p.endswith("/__init__.py")
+             and (p.count("/") == 1 or (p.startswith("src/") and p.count("/") == 2))]
+    found: dict[str, bool] = {}
+    for path in inits[:_PACKAGES_READ]:
+        proc = run_git(repo.root, ["cat-file", "blob", f"{revision}:{path}"], check=False)
+        text = decode(proc.stdout[:200_000]) if proc.returncode == 0 else ""
+        found[path[: -len("__init__.py")]] = bool(_API_LINE.search(text))
+    return found
 
 
 @dataclass(frozen=True)
