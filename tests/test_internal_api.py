@@ -52,3 +52,29 @@ def test_a_function_removed_from_a_library_that_exports_it_is_a_behaviour_change
     assert dropped["tier"] == "behaviour", dropped
     assert [s["name"] for s in dropped["signals"] if s["kind"] == "api_removed"] == ["render_page"]
     assert "behaviour" in [a["kind"] for a in data["attention"]]
+
+
+def test_the_packages_are_read_once_and_only_when_a_python_api_change_is_judged(git_repo, monkeypatch) -> None:
+    import narrator.app.session as session_module
+
+    calls = {"tracked": 0, "packages": 0}
+    tracked, packages = session_module.tracked_paths, session_module.python_packages
+
+    def counted_tracked(*args, **kwargs):
+        calls["tracked"] += 1
+        return tracked(*args, **kwargs)
+
+    def counted_packages(*args, **kwargs):
+        calls["packages"] += 1
+        return packages(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "tracked_paths", counted_tracked)
+    monkeypatch.setattr(session_module, "python_packages", counted_packages)
+    git_repo.commit("Start the app", {"shop/__init__.py": "", "shop/views.py": "def render_page():\n    pass\n"})
+    git_repo.commit("Say more", {"shop/views.py": "def render_page():\n    return 1\n"})
+    _report(git_repo)
+    assert calls == {"tracked": 1, "packages": 0}  # the classifier's root package only: no API change judged
+    git_repo.commit("Drop the page view", {"shop/views.py": "X = 1\n"})
+    calls.update(tracked=0, packages=0)
+    _report(git_repo)
+    assert calls == {"tracked": 1, "packages": 1}  # HEAD's tree read once for both

@@ -82,6 +82,7 @@ def test_a_revert_names_what_it_undoes(git_repo):
                 "Revert the last commit": True,
                 # flask, 12 February 2026: "revert cli test change" undid a test change of the same day
                 "revert cli test change": True, "Revert accidental commit": True, "Revert dependency bump (#12)": True,
+                "Revert lodash dev dep bump.": True,
                 "Revert button added to the editor toolbar": False, "Revert changes the default encoding": False}
     for n, subject in enumerate(subjects):
         git_repo.commit(subject, {"a.py": f"a = {n}\n"})

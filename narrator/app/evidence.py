@@ -219,7 +219,7 @@ class JudgedAhead:
         self._window = window
         self._walked = 0
         self.diffs = DiffsAhead(session.repo) if window else None
-        self._internal = session.internal_python()
+        self._internal = session.is_internal_python
 
     def __call__(self, batch: list[CommitFacts]) -> None:
         plain = self._prepare(batch)
@@ -534,7 +534,7 @@ def _judge_one(c: CommitFacts, local: CommitEvidence, classification: Classifica
                ) -> tuple[Judgment, CommitEvidence, Classification]:
     """One commit's judgment from its own evidence and the entries other commits wrote about it (``extra``),
     with its evidence and classification as the judgment leaves them (``classification`` itself when unchanged).
-    ``internal``: which Python files are internal code (``Session.internal_python``): a function removed or
+    ``internal``: which Python files are internal code (``Session.is_internal_python``): a function removed or
     renamed there is no behaviour change for users."""
     ev = local
     if internal is not None and any(s.kind in _API_CHANGES for s in ev.signals):
@@ -601,7 +601,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
     evidences: list[CommitEvidence] = []
     changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
     early = ahead.judged if ahead is not None else {}
-    internal = session.internal_python()
+    internal = session.is_internal_python
     for c in commits:
         extra = [e for e in matched.get(c.sha, []) if e not in local[c.sha].entries]
         made = early.pop(c.sha, None)  # handed over: the window's judgments are held once

@@ -52,7 +52,8 @@ class Session:
         self._classifier: Classifier | None = None
         self._engines: dict[str, Engine] = {}
         self._histories: dict[tuple[tuple[str, ...], bool], HistoryIndex] = {}
-        self._internal: Callable[[str], bool] | None = None
+        self._tracked: list[str] | None = None
+        self._internal: tuple[str, ...] | None = None  # the top-level Python packages that offer no API
 
     @classmethod
     def open(cls, repo_path: str = ".", overrides: Mapping[str, Any] | None = None, *, use_cache: bool = True,
@@ -77,15 +78,21 @@ class Session:
         self.close()
 
     # -- built once ---------------------------------------------------------------------------------------
-    def internal_python(self) -> Callable[[str], bool]:
+    def tracked_paths(self) -> list[str]:
+        """Every file of HEAD's tree (read once: the classifier's root package and ``is_internal_python`` ask)."""
+        if self._tracked is None:
+            self._tracked = tracked_paths(self.repo) if self.repo.has_commits() else []
+        return self._tracked
+
+    def is_internal_python(self, path: str) -> bool:
         """Whether a Python file is internal code: inside a top-level package whose ``__init__.py`` offers no API
         (``git.history.python_packages``). A public-looking function removed there is not a change for users of
-        the software: an application's modules are not imported by its users."""
+        the software: an application's modules are not imported by its users. The packages are read the first
+        time a judgment asks (most reports never do)."""
         if self._internal is None:
-            packages = python_packages(self.repo, tracked_paths(self.repo)) if self.repo.has_commits() else {}
-            internal = tuple(package for package, api in packages.items() if not api)
-            self._internal = (lambda path: path.startswith(internal)) if internal else (lambda path: False)
-        return self._internal
+            packages = python_packages(self.repo, self.tracked_paths())
+            self._internal = tuple(package for package, api in packages.items() if not api)
+        return bool(self._internal) and path.startswith(self._internal)
 
     @property
     def classifier(self) -> Classifier:
@@ -93,7 +100,7 @@ class Session:
         if self._classifier is None:
             rules, areas = self.settings.classify.rules, self.settings.areas
             source = self.settings.sources.get("classify.rules", "the config")  # regex errors name the file
-            package = root_package(tracked_paths(self.repo), Classifier(rules, areas, source=source)) \
+            package = root_package(self.tracked_paths(), Classifier(rules, areas, source=source)) \
                 if self.repo.has_commits() else None
             self._classifier = Classifier(rules, areas, split_areas=[package] if package else (),
                                           project=self.repo.name, source=source)

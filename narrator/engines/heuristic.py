@@ -15,6 +15,7 @@ from narrator.engines.base import DiffProvider, EngineStatus, NarrationRequest, 
 from narrator.evidence.clean import GRAMMAR_WORDS
 from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
+from narrator.git.walker import NAMED_CHANGE
 
 HEURISTIC_VERSION = "7"
 
@@ -293,11 +294,6 @@ def _merge_sentence(commit: CommitFacts, brought_in: str = "") -> str:
     return f"Merged work from another branch ({_size(commit)} changed)."
 
 
-# what a revert's subject calls the change it undoes: "cli test change", "accidental commit", "dependency bump"
-_NAMED_CHANGE = re.compile(r"^(?:(?:the|my|this|that|a)\s+)?((?:[\w./-]+\s+){0,3}(?:change|commit|fix|update|bump)s?)"
-                           r"\s*(?:\(#?\d+\))?\s*\.?$", re.I)
-
-
 def narrate_commit(commit: CommitFacts, classification: Classification, description: str = "") -> str:
     """One sentence for one commit, from its facts only (or from the human description the judgment chose)."""
     if commit.is_merge:
@@ -310,8 +306,8 @@ def narrate_commit(commit: CommitFacts, classification: Classification, descript
         if original:
             return f"Undid an earlier change: \u201c{clean_subject(original.group(1))}\u201d."
         what = re.sub(r"^revert(ed|s)?\b[\s:(!]*", "", clean_subject(subject, classification), flags=re.I) or subject
-        named = _NAMED_CHANGE.match(what)
-        if named:  # "revert cli test change": the subject names what it undoes
+        named = NAMED_CHANGE.match(what)
+        if named:  # "revert cli test change": the subject names what it undoes (as the walk found the revert)
             return f"Undid the {named.group(1)}."
         return f"Undid an earlier change: \u201c{what}\u201d."
     text = clean_subject(subject, classification)

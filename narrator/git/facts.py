@@ -17,7 +17,7 @@ from typing import Any
 
 _ADDED, _DELETED = attrgetter("added"), attrgetter("deleted")
 
-FACTS_VERSION = 4  # bump when the shape or the meaning of the facts changes (part of the cache key)
+FACTS_VERSION = 5  # bump when the shape or the meaning of the facts changes (part of the cache key)
 
 
 class ChangeType(str, Enum):

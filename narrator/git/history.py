@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from narrator.git.facts import CommitFacts
+from narrator.git.patches import read_blobs
 from narrator.git.text import clean_text, decode
 from narrator.git.walker import HistoryIndex, Repository, parse_offset, run_git
 
@@ -119,13 +120,9 @@ def python_packages(repo: Repository, paths: Sequence[str], revision: str = "HEA
     whether its ``__init__.py`` at ``revision`` offers an API (imports names or lists ``__all__``): flask's and
     numpy's do, an application's (narrator's own: a docstring and ``__version__``) does not."""
     inits = [p for p in paths if p.endswith("/__init__.py")
-             and (p.count("/") == 1 or (p.startswith("src/") and p.count("/") == 2))]
-    found: dict[str, bool] = {}
-    for path in inits[:_PACKAGES_READ]:
-        proc = run_git(repo.root, ["cat-file", "blob", f"{revision}:{path}"], check=False)
-        text = decode(proc.stdout[:200_000]) if proc.returncode == 0 else ""
-        found[path[: -len("__init__.py")]] = bool(_API_LINE.search(text))
-    return found
+             and (p.count("/") == 1 or (p.startswith("src/") and p.count("/") == 2))][:_PACKAGES_READ]
+    texts = read_blobs(repo, ((revision, path) for path in inits)) if inits else {}
+    return {path[: -len("__init__.py")]: bool(_API_LINE.search(texts.get((revision, path), ""))) for path in inits}
 
 
 @dataclass(frozen=True)

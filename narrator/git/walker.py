@@ -38,14 +38,18 @@ _FORMAT = "%H%x00%P%x00%aN%x00%aE%x00%cN%x00%cE%x00%aI%x00%cI%x00%(trailers:unfo
 _NUMSTAT = re.compile(rb"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
 _SHA = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _REVERT_SHA = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
+# What a revert's subject may call the change it undoes, to its end: "cli test change", "the accidental commit",
+# "dependency bump (#12)" (group 1: the change without its article; the heuristic sentence names it so).
+_NAMED_CHANGE = (r"(?:(?:the|my|this|that|a)\s+)?((?:[\w./-]+\s+){0,3}(?:change|commit|fix|update|bump)s?)"
+                 r"\s*(?:\(#?\d+\))?\.?\s*$")
+NAMED_CHANGE = re.compile(_NAMED_CHANGE, re.I)
 # An undo of earlier commits: git's `Revert "subject"`, a Conventional `revert:`, or a revert naming what it undoes
-# (a sha, a pull request, "the last commit"). "Revert back to v4 behavior for ..." is a change of behaviour.
+# (a sha, a pull request, "the last commit", a named change). "Revert back to v4 behavior for ..." is a change of
+# behaviour.
 _REVERT_SUBJECT = re.compile(
     r"""^(?:revert(?:[:(!]|\s+["'\u201c`]|\s+(?:(?:pr|pull request|commit|merge request|mr)\s*)?[#!]?\d+\b|"""
     r"""\s+[0-9a-f]{7,40}\b|\s+(?:the\s+)?(?:last|previous)\s+(?:change|commit)s?\b"""
-    # "revert cli test change", "Revert accidental commit": a subject that names what it undoes as a change
-    r"""|\s+(?:(?:the|my|this|that|a)\s+)?(?:[\w./-]+\s+){0,3}(?:change|commit|fix|update|bump)s?\s*(?:\(#?\d+\))?\s*$)"""
-    r"""|reverts?\s+[\w.-]+/[\w.-]+#\d+)""",
+    r"""|\s+""" + _NAMED_CHANGE + r""")|reverts?\s+[\w.-]+/[\w.-]+#\d+)""",
     re.I)
 
 _GIT_ENV = {
