@@ -42,5 +42,16 @@ def test_the_command_line_tunes_the_allocator_and_importing_narrator_does_not(mo
     with pytest.raises(SystemExit) as exited:
         cli_main.main(["--version"])
     assert exited.value.code == 0 and calls == [True]
-    import narrator.app.report  # noqa: F401 - a program using narrator as a library: nothing tuned on import
-    assert calls == [True]
+
+
+def test_a_program_importing_narrator_keeps_its_allocator_settings() -> None:
+    """In a fresh interpreter (this one has imported everything already): importing the library, the report use
+    case and the command line's module tunes nothing; only calling ``main`` would."""
+    import subprocess
+
+    code = ("import narrator.allocator as a\n"
+            "def refuse(): raise SystemExit('tuned on import')\n"
+            "a.tune_allocator = refuse\n"
+            "import narrator, narrator.app.report, narrator.report.aggregate, narrator.cli.main\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

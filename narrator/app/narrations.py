@@ -31,6 +31,8 @@ from narrator.progress import NoProgress, ProgressSink
 from narrator.prompts import PROMPT_VERSION
 
 CHUNK = 2000  # commits whose sentences are read back from the cache at a time
+# the counts by origin besides "cached": who wrote each sentence, and why a model's was replaced
+_ORIGINS = ("model", "heuristic", "fallback", "rejected", "no_code", "merge", "unavailable")
 
 
 class WindowNarrations:
@@ -44,7 +46,6 @@ class WindowNarrations:
         self._commits, self._classes, self._engine = commits, classifications, engine
         self._descriptions = descriptions or {}
         self._fingerprint = engine.fingerprint()
-        self._show_progress = show_progress
         self._counted = False
         if cache is not None:
             missing = cache.unnarrated(repo.key, [c.sha for c in commits], self._fingerprint, PROMPT_VERSION)
@@ -52,8 +53,7 @@ class WindowNarrations:
             requests = [c for c in commits if c.sha in wanted]
         else:
             requests = list(commits)
-        self.stats = {"cached": len(commits) - len(requests) - made_earlier, "model": 0, "heuristic": 0,
-                      "fallback": 0, "rejected": 0, "no_code": 0, "merge": 0, "unavailable": 0}
+        self.stats = {"cached": len(commits) - len(requests) - made_earlier, **dict.fromkeys(_ORIGINS, 0)}
         self._fresh = self._narrated(requests, show_progress)
 
     def basis(self, c: CommitFacts) -> str:
@@ -95,7 +95,7 @@ class WindowNarrations:
 
     def __iter__(self) -> Iterator[tuple[CommitFacts, Narration]]:
         cache, key = self._cache, self._repo.key
-        counts = dict.fromkeys(("model", "heuristic", "fallback", "rejected", "no_code", "merge", "unavailable"), 0)
+        counts = dict.fromkeys(_ORIGINS, 0)
         damaged_rows = 0
         for start in range(0, len(self._commits), CHUNK):
             chunk = self._commits[start:start + CHUNK]

@@ -114,7 +114,7 @@ class ReportBuilder:
     def __init__(self, *, tz: tzinfo, thresholds: Thresholds = Thresholds(), judged: bool = False,
                  themes: Sequence[ThemeRef] = (), forge: Any = None, spill: bool = False,
                  replay: Callable[[], Iterable[Fed]] | None = None) -> None:
-        self._tz, self._t, self._judged, self._themes, self._forge = tz, thresholds, judged, themes, forge
+        self._tz, self._t, self._judged, self._forge = tz, thresholds, judged, forge
         self._replay = replay
         self._store = EntryStore(_entry_from_json) if spill else None
         self._entries: list[CommitEntry] = []
@@ -537,10 +537,9 @@ class ReportBuilder:
                 [fed[0].sha for _, fed in behaviour]))
         return out
 
-    def _narration(self, seq: int) -> str:
-        if self._store is None:
-            return self._entries[seq].narration
-        return self._store.get(seq).narration
+    def _narrations(self, positions: Sequence[int]) -> list[str]:
+        """The sentences of the entries at ``positions`` (read back in blocks when they are on disk)."""
+        return [e.narration for e in self.listed(positions)]
 
     def _attention(self) -> list[AttentionItem]:
         out: list[AttentionItem] = []
@@ -549,20 +548,23 @@ class ReportBuilder:
             out.append(AttentionItem(
                 "breaking", f"{plural(len(self._breaking), 'change')} marked as breaking",
                 "These may need action from people who use this software before they upgrade.",
-                [self._narration(seq) for seq in self._breaking],
+                self._narrations(self._breaking),
             ))
         if self._large:
+            large = sorted(self._large, key=lambda x: -x[0])
+            said = self._narrations([seq for _, seq, _ in large])
             out.append(AttentionItem(
-                "untested", f"{plural(len(self._large), 'large change')} without test changes",
+                "untested", f"{plural(len(large), 'large change')} without test changes",
                 f"Each changed at least {t.large_change_lines:,} lines of code and touched no tests.",
-                [f"{self._narration(seq)} ({churn:,} lines, {day_label(when.astimezone(tz).date())})"
-                 for churn, seq, when in sorted(self._large, key=lambda x: -x[0])],
+                [f"{text} ({churn:,} lines, {day_label(when.astimezone(tz).date())})"
+                 for text, (churn, _, when) in zip(said, large)],
             ))
         if self._reverts:
             out.append(AttentionItem(
                 "reverts", f"{plural(len(self._reverts), 'change')} undone",
                 "Reverts can be a sign of churn or of a problem found after release.",
-                [f"{self._narration(seq)} ({day_label(when.astimezone(tz).date())})" for seq, when in self._reverts],
+                [f"{text} ({day_label(when.astimezone(tz).date())})"
+                 for text, (_, when) in zip(self._narrations([seq for seq, _ in self._reverts]), self._reverts)],
             ))
         fixes = self._fixes
         if work and work >= 4 and fixes / work > t.fix_share_warning:
