@@ -144,6 +144,34 @@ def test_python_deprecation_negatives(tmp_path):
     assert signals(tmp_path, {"src/app/core.py": before}, {"src/app/core.py": after}) == ()
 
 
+def test_code_named_in_prose_or_comments_deprecates_nothing(tmp_path):
+    """This repository's own signals.py documents the idioms it finds in a docstring table; quoting
+    ``warnings.warn(..., DeprecationWarning)`` or a JSDoc's `util.deprecate()` is prose, and a commented-out
+    warning deprecates nothing: none of them is a deprecation. The directive and real calls still are."""
+    before = '"""Signals."""\n\n\ndef run():\n    pass\n'
+    after = ('"""Signals.\n\n| deprecation_added | Python ``warnings.warn(..., DeprecationWarning)``, JS `util.deprecate` |\n'
+             'Python `warnings.warn("x is deprecated", DeprecationWarning)` too.\n"""\n\n\n'
+             'def run():\n    # warnings.warn("run is deprecated", DeprecationWarning)\n    pass\n')
+    assert signals(tmp_path, {"src/tool/signals.py": before}, {"src/tool/signals.py": after}) == ()
+    js_before = "export function chunk(a) {\n  return a;\n}\n"
+    js_after = ("/**\n * Wraps `util.deprecate(fn, msg)` for callers.\n */\n"
+                "export function chunk(a) {\n  return a;\n}\n")
+    (tmp_path / "js").mkdir()
+    assert signals(tmp_path / "js", {"src/chunk.js": js_before}, {"src/chunk.js": js_after}) == ()
+
+
+def test_deprecations_in_literals_of_code_still_count(tmp_path):
+    before = "def run():\n    pass\n"
+    after = ('def run():\n    """Run.\n\n    .. deprecated:: 2.0\n        Use ``go()`` instead.\n    """\n    pass\n')
+    assert kinds(signals(tmp_path, {"src/app/core.py": before}, {"src/app/core.py": after})) == {
+        ("deprecation_added", "run")}
+    js_before = "export function chunk(a) {\n  return a;\n}\n"
+    js_after = "export function chunk(a) {\n  console.warn(`chunk() is deprecated, use split()`);\n  return a;\n}\n"
+    (tmp_path / "js").mkdir()
+    assert [s.kind for s in signals(tmp_path / "js", {"src/chunk.js": js_before}, {"src/chunk.js": js_after})] == [
+        "deprecation_added"]
+
+
 def test_python_cli_options(tmp_path):
     before = ('import argparse\nimport click\n\n\ndef build():\n    parser = argparse.ArgumentParser()\n'
               '    parser.add_argument("--no-deps", action="store_true")\n'

@@ -717,6 +717,30 @@ _DEPRECATION_CLASS = re.compile(r"\b(?:Pending)?DeprecationWarning\b|\bFutureWar
 _QUOTED_NAME = re.compile(r"""['"`]{1,2}(?P<name>[A-Za-z_$][\w.:$-]*(?:\(\))?)['"`]{1,2}""")
 
 
+_RST_LITERAL = re.compile(r"``[^`\n]*``")  # reStructuredText inline literal: code named in prose
+_MD_LITERAL = re.compile(r"`[^`\n]*`")  # Markdown inline code (in code of some languages, a string or a command)
+_HASH_COMMENT = frozenset({"Python", "Ruby"})
+_COMMENT_START = ("#", "//", "/*", "*")
+
+
+def _code_of(text: str, language: str) -> str:
+    """The part of an added line that can be code: a ``#`` comment line of Python or Ruby is none of it, and
+    inline literals (``warnings.warn(..., DeprecationWarning)`` quoted in a docstring's table, a JSDoc's
+    `util.deprecate()`) are prose naming code, not calls. Single backticks are prose only where they cannot be code
+    (Python, and comment lines): JavaScript's template literals and Go's raw strings are real messages.
+    Directives and doc-comment markers (``.. deprecated::``, ``@deprecated``, ``// Deprecated:``) stay: they are
+    how those languages deprecate."""
+    stripped = text.lstrip()
+    if language in _HASH_COMMENT and stripped.startswith("#"):
+        return ""
+    if "`" not in text:
+        return text
+    text = _RST_LITERAL.sub(" ", text)
+    if language == "Python" or stripped.startswith(_COMMENT_START):
+        text = _MD_LITERAL.sub(" ", text)
+    return text
+
+
 def _deprecations(patch: FilePatch, hunks: Sequence[Hunk], language: str, removed_blob: Callable[[], str],
                   changed: Sequence[tuple[str, str]]) -> list[Signal]:
     pattern = _DEPRECATION_LINE.get(language)
@@ -727,12 +751,15 @@ def _deprecations(patch: FilePatch, hunks: Sequence[Hunk], language: str, remove
         if not _any(changed[index][1], _TRIGGER_DEPRECATION):
             continue
         lines = list(_walk(hunk))
-        for k, (mark, number, text) in enumerate(lines):
-            if mark != "+" or "eprecat" not in text and "DEPRECAT" not in text and not _WARN_START.search(text):
+        for k, (mark, number, raw) in enumerate(lines):
+            if mark != "+" or "eprecat" not in raw and "DEPRECAT" not in raw and not _WARN_START.search(raw):
+                continue
+            text = _code_of(raw, language)
+            if not text:
                 continue
             hit = pattern.search(text) is not None
             if not hit and "eprecat" in text.lower() and _WARN_CALL.search(text) and re.search(
-                    r"""['"][^'"]*deprecat""", text, re.I):
+                    r"""['"`][^'"`]*deprecat""", text, re.I):
                 hit = True  # a warning whose message says "deprecated"
             if not hit and _WARN_START.search(text):
                 following = [t for m2, _, t in lines[k + 1:k + 8] if m2 == "+"]
@@ -740,11 +767,11 @@ def _deprecations(patch: FilePatch, hunks: Sequence[Hunk], language: str, remove
                 hit = _DEPRECATION_CLASS.search(window) is not None
             if not hit:
                 continue
-            key = " ".join(text.split())
+            key = " ".join(raw.split())
             if key and key in removed_blob():
                 continue  # moved, not added
             out.append(Signal("deprecation_added", _deprecated_name(lines, k, hunk, language), patch.path, number,
-                               _short(text), "", language))
+                               _short(raw), "", language))
     return _dedupe_deprecations(out)
 
 
