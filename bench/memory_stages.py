@@ -2,9 +2,8 @@
 
     NARRATOR_CACHE_DIR=$(mktemp -d) python bench/memory_stages.py /path/to/repo [--since 2000-01-01] [--until DAY]
 
-Runs the report use case in this process with each stage wrapped (history, walk, facts, classify, local
-evidence, changelog matching, merged work, themes, judge, narrate, build_report), then writes the JSON to
-/dev/null, and prints after each: seconds since start, the main thread's cpu (``time.thread_time``), the cpu of
+Runs the report use case in this process with each stage wrapped (history, walk, facts, classify, changelog
+matching, merged work, themes, judge, narrate, build_report), then writes the JSON to /dev/null, and prints after each: seconds since start, the main thread's cpu (``time.thread_time``), the cpu of
 every git process so far (``RUSAGE_CHILDREN``), the current RSS (``/proc/self/statm``) and the peak so far
 (``ru_maxrss``). With an empty cache it shows a cold run: how much of the walk the main thread spent working
 (judging ahead, ``app/evidence.JudgedAhead``) against git, and what is left after the walk on one core. Run it
@@ -94,7 +93,7 @@ def main() -> None:
         setattr(report, name, _wrapped(name, getattr(report, name)))
     if args.heap:
         report.build_report_from = _traced(report.build_report_from, args.heap)
-    for name in ("local_evidence", "match_entries", "_give_merged_work", "themes"):
+    for name in ("match_entries", "_give_merged_work", "theme_groups"):
         setattr(evidence, name, _wrapped(name, getattr(evidence, name)))
     for name in ("history", "facts", "classify", "narrate", "narrations"):
         setattr(Session, name, _wrapped(name, getattr(Session, name)))

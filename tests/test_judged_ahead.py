@@ -234,3 +234,69 @@ def test_a_failed_report_leaves_no_thread_reading_diffs(git_repo, monkeypatch, s
     for thread in threads:
         thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_judging_keeps_no_commit_s_evidence_or_judgment_in_memory(tmp_path, monkeypatch, warm):
+    """The judging stage reads each commit's evidence once, in order, and hands its judgments over on disk
+    (``Judged``, read back in order beside the sentences): after it, no ``CommitEvidence`` and no ``Judgment``
+    of the window's 400 commits is alive (the old stage returned every judgment in a dict and held every
+    evidence until it returned), and the judgments read back are one per commit, in order."""
+    import gc
+
+    from narrator.evidence.commit import CommitEvidence
+    from narrator.report.model import Judgment
+
+    _synthetic(tmp_path / "synth", 400)
+    monkeypatch.setattr(stage, "PATCH_LIMIT", 25)
+
+    def alive(kind: type) -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+    with Session.open(str(tmp_path / "synth")) as session:
+        request = ReportRequest(since="2000-01-01", until="2026-12-01")
+        if warm:
+            build(session, request)
+        outcome = report_case.walk(session, request, report_case.report_window(session, request))
+        ahead = outcome.ahead
+        classes = session.classify(outcome.commits)
+        if ahead is not None:
+            classes.update({c.sha: ahead.classes[c.sha] for c in outcome.commits
+                            if c.sha in ahead.classes and ahead.as_walked(c)})
+        before = alive(Judgment), alive(CommitEvidence)
+        judged = stage.judge(session, outcome.commits, classes, (), stage.PatchPrefetch(session, outcome.commits,
+                                                                                         ahead), ahead)
+        assert alive(Judgment) - before[0] <= 5 and alive(CommitEvidence) - before[1] <= 5
+        judgments = list(judged)
+        judged.close()
+        again = stage.judge(session, outcome.commits, classes)  # nothing judged ahead: all from the cache
+        assert list(again) == judgments
+        again.close()
+    assert len(judgments) == len(outcome.commits) == 400
+
+
+def test_damaged_evidence_records_are_made_again_with_a_bounded_number_of_diffs(tmp_path, monkeypatch):
+    """Every evidence record of a warm cache damaged: each is made again as if it had never been cached, the
+    diffs read for them at most ``PATCH_LIMIT`` in all (not one git process a commit), and the report is made."""
+    import sqlite3
+
+    _synthetic(tmp_path / "synth", 300)
+    monkeypatch.setattr(stage, "PATCH_LIMIT", 7)
+    request = ReportRequest(since="2000-01-01", until="2026-12-01")
+    with Session.open(str(tmp_path / "synth")) as session:
+        first = context_json(build(session, request))
+    db_path = next(Path(os.environ["NARRATOR_CACHE_DIR"]).rglob("*.sqlite*"))
+    db = sqlite3.connect(db_path)
+    assert db.execute("UPDATE records SET data = json_set(data, '$.source_churn', 'x')").rowcount >= 300
+    db.commit()
+    db.close()
+    read: list[int] = []
+    real = stage.read_patches
+    monkeypatch.setattr(stage, "read_patches", lambda repo, shas: read.append(len(shas)) or real(repo, shas))
+    with Session.open(str(tmp_path / "synth")) as session:
+        again = context_json(build(session, request))
+    assert 0 < sum(read) <= 7 and len(read) <= 300 // stage._READ_CHUNK + 2
+    import json
+
+    assert json.loads(again)["numbers"] == json.loads(first)["numbers"]

@@ -4,7 +4,8 @@ For every commit: its own evidence (changelog entries and news fragments it adds
 security markers, what kinds of files it touches; cached per commit), then what other commits say about it
 (entries of a release's changelog commit matched by PR number or text, annotated tag notes), then a score
 with reasons (``narrator.evidence.importance``) and the best human description (``describe``). The result is
-plain ``Judgment`` data for the report model. Diffs are read for at most ``PATCH_LIMIT`` commits per run (those
+plain ``Judgment`` data for the report model, one per commit, kept on disk (``app/spool``) and read back in the
+window's order: no commit's evidence or judgment stays in memory (``judge``). Diffs are read for at most ``PATCH_LIMIT`` commits per run (those
 touching changelogs first, then by shipped-source churn); the others are judged from their message and files.
 """
 
@@ -13,15 +14,20 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
+import pickle
 import re
 import sys
 import threading
 import types
 import typing
-from typing import Any, Callable, Mapping, Sequence
+from array import array
+from bisect import bisect_left
+from operator import attrgetter
+from typing import Any, Callable, Iterator, KeysView, Mapping, Sequence
 
 from narrator.app.diff_evidence import DIFFS_AHEAD_FROM, DiffsAhead, commit_evidence, evidence_from_diffs
 from narrator.app.session import Session
+from narrator.app.spool import Spool
 from narrator.evidence import EVIDENCE_VERSION
 from narrator.evidence.changelog import ChangelogEntry, changelog_file_kind, tag_entries
 from narrator.evidence.commit import CommitEvidence
@@ -30,7 +36,7 @@ from narrator.evidence.importance import is_release_notes, score
 from narrator.evidence.match import MatchKey, match_entries, match_key, pr_title, significant_words
 from narrator.evidence.paths import is_shipped_source
 from narrator.evidence.signals import Signal, text_signals
-from narrator.evidence.themes import ThemeInput, theme_input, themes
+from narrator.evidence.themes import ThemeInput, theme_groups, theme_input
 from narrator.engines.base import Engine
 from narrator.git.facts import Classification, CommitFacts
 from narrator.git.history import Tag
@@ -183,6 +189,28 @@ def _patch_shas(missing: Sequence[CommitFacts]) -> list[str]:
     return [c.sha for c in missing if c.sha in chosen]
 
 
+# A judgment travels to disk and back as the plain tuple of its fields (pickling the dataclass itself runs its
+# Python-level state functions: three times slower), and is made a ``Judgment`` again only where it is used.
+_JUDGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Judgment))
+_judgment_row = attrgetter(*_JUDGMENT_FIELDS)
+_SCORE, _DESCRIPTION, _DESCRIPTION_SOURCE = (_JUDGMENT_FIELDS.index(name) for name in
+                                             ("score", "description", "description_source"))
+
+
+class _Ahead(typing.NamedTuple):
+    """A commit settled and judged while git walked, as kept on disk: its judgment (``_judgment_row``), its
+    classification when judging changed it (else None), what judging the window asks of its own evidence, and
+    that evidence pickled (read only when release notes give the commit more entries)."""
+
+    judgment: tuple
+    changed: Classification | None
+    touches_source: bool
+    source_churn: int
+    entries: tuple[ChangelogEntry, ...]
+    release_notes: bool
+    evidence: bytes
+
+
 class JudgedAhead:
     """The judging a report can do while git is still walking its window (``Session.facts(on_read=...)``): each
     batch of commits read is classified, each commit's own evidence gathered from its files (a merge's without
@@ -207,9 +235,11 @@ class JudgedAhead:
         self.narrated = 0  # sentences made here (not found in the cache): the report does not count them cached
         self._prepare = prepare  # the walk's own preparation: bots marked (no filter: filters disable this)
         self.classes: dict[str, Classification] = {}
-        self.evidence: dict[str, CommitEvidence] = {}  # gathered from files; missing from the cache at the walk
-        self.final: set[str] = set()  # of ``evidence``: cached already, never to be read from a diff
-        self.judged: dict[str, tuple[Judgment, CommitEvidence, Classification]] = {}
+        # gathered from files (missing from the cache at the walk), not settled yet: at most PATCH_LIMIT or so
+        self.evidence: dict[str, CommitEvidence] = {}
+        # the settled commits (cached already, never to be read from a diff), judged: on disk, by sha
+        self._spool = Spool()
+        self._records: dict[str, int] = {}
         self.theme_inputs: dict[str, ThemeInput] = {}  # of the judged work commits, from their judged evidence
         self.match_keys: dict[str, MatchKey] = {}  # of the commits read (from their messages alone)
         self._changelogs = False  # whether a commit read so far touched a changelog
@@ -247,14 +277,19 @@ class JudgedAhead:
                 self.diffs.drop(c.sha)
             if self._walked >= self._window * DIFFS_AHEAD_FROM:
                 self.diffs.ask((c, self.classes[c.sha]) for c in self._waiting.values())
+        made: dict[str, tuple[Judgment, CommitEvidence, Classification]] = {}
         for c in settled:
-            self.final.add(c.sha)
-            ev = self.evidence[c.sha]
-            made = self.judged[c.sha] = _judge_one(c, ev, self.classes[c.sha], (), self._internal)
+            ev = self.evidence.pop(c.sha)
+            cl = self.classes[c.sha]
+            judgment, judged_ev, judged_cl = made[c.sha] = _judge_one(c, ev, cl, (), self._internal)
             if not c.is_merge and not c.is_bot:  # the work themes are found among
-                self.theme_inputs[c.sha] = theme_input(made[1])
+                self.theme_inputs[c.sha] = theme_input(judged_ev)
+            # (its judgment, its classification when judging changed it, the evidence it was judged from)
+            self._records[c.sha] = self._spool.append(_Ahead(
+                _judgment_row(judgment), None if judged_cl is cl else judged_cl, ev.touches_source,
+                ev.source_churn, ev.entries, is_release_notes(ev), pickle.dumps(ev, pickle.HIGHEST_PROTOCOL)))
         if self._engine is not None:
-            self._narrate([c for c in settled if not c.is_merge])  # a merge's sentence waits for its branch
+            self._narrate([c for c in settled if not c.is_merge], made)  # a merge's sentence waits for its branch
 
     def narrate_merges(self, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
                        descriptions: Mapping[str, str]) -> None:
@@ -266,11 +301,12 @@ class JudgedAhead:
             return
         self._say(merges, classes, descriptions)
 
-    def _narrate(self, commits: list[CommitFacts]) -> None:
+    def _narrate(self, commits: list[CommitFacts], made: Mapping[str, tuple[Judgment, CommitEvidence,
+                                                                          Classification]]) -> None:
         """Sentences for commits judged ahead, from their judgment as it stands (``Session.narrate`` redoes any
         whose classification or description the whole window changes)."""
-        classes = {c.sha: self.judged[c.sha][2] for c in commits}
-        descriptions = {c.sha: j.description for c in commits if (j := self.judged[c.sha][0]).description
+        classes = {c.sha: made[c.sha][2] for c in commits}
+        descriptions = {c.sha: j.description for c in commits if (j := made[c.sha][0]).description
                         and j.description_source in HUMAN_SOURCES}
         self._say(commits, classes, descriptions)
 
@@ -287,10 +323,29 @@ class JudgedAhead:
         ahead without them): what was made of it ahead still holds."""
         return not (c.is_merge and c.files_known)
 
-    def known_evidence(self, commits: Sequence[CommitFacts]) -> tuple[dict[str, CommitEvidence], set[str]]:
-        """Of these commits, the evidence gathered ahead that still holds, and which of it is settled."""
-        early = {c.sha: self.evidence[c.sha] for c in commits if c.sha in self.evidence and self.as_walked(c)}
-        return early, {sha for sha in early if sha in self.final}
+    @property
+    def final(self) -> KeysView[str]:
+        """The commits settled so far: their evidence cached, never to be read from a diff, and judged."""
+        return self._records.keys()
+
+    def settled(self, c: CommitFacts) -> bool:
+        """Whether this commit was settled and judged ahead, and that still holds (``as_walked``)."""
+        return c.sha in self._records and self.as_walked(c)
+
+    def holds(self, c: CommitFacts) -> bool:
+        """Whether evidence gathered ahead (settled or still waiting for the choice of diffs) holds for it."""
+        return (c.sha in self._records or c.sha in self.evidence) and self.as_walked(c)
+
+    def record(self, c: CommitFacts) -> _Ahead:
+        """What was kept of a settled commit (``_Ahead``), read back from disk."""
+        return _Ahead(*self._spool.get(self._records[c.sha]))
+
+    def close(self) -> None:
+        """Judged: what was kept on disk goes."""
+        self._spool.close()
+        self._records.clear()
+        self.evidence.clear()
+        self.theme_inputs.clear()
 
     def _rank(self, c: CommitFacts) -> list[str]:
         """The commits whose evidence this one settles: itself when its diff will never be read, or the one it
@@ -314,9 +369,7 @@ class PatchPrefetch:
     commits (a damaged cache record changes the list: it then reads its own)."""
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts], ahead: JudgedAhead | None = None) -> None:
-        early, settled = ahead.known_evidence(commits) if ahead is not None else ({}, set())
-        cached = _cached_shas(session, [c for c in commits if c.sha not in early]) | settled
-        missing = [c for c in commits if c.sha not in cached]
+        missing = _missing(session, commits, ahead)
         self.missing = [c.sha for c in missing]
         self.shas = _patch_shas(missing)
         read_ahead = ahead.diffs.asked() if ahead is not None and ahead.diffs is not None else set()
@@ -344,76 +397,160 @@ class PatchPrefetch:
         return texts
 
 
+def _missing(session: Session, commits: Sequence[CommitFacts], ahead: JudgedAhead | None) -> list[CommitFacts]:
+    """The commits whose evidence is neither settled ahead nor cached (a record that exists but cannot be read
+    is made again when it is met: ``WindowEvidence``)."""
+    cached = _cached_shas(session, [c for c in commits if not (ahead is not None and ahead.holds(c))])
+    return [c for c in commits if not (ahead is not None and ahead.settled(c)) and c.sha not in cached]
+
+
+class WindowEvidence:
+    """Each commit's own evidence (from its message and diff alone), in the window's order, never all held.
+
+    Made at once only for the commits that have none yet (``missing``: neither settled while git walked nor
+    cached), reading the diffs this run chooses (``PATCH_LIMIT``); the others are read back when they are met:
+    a settled commit's from ``JudgedAhead``'s records on disk (with the judgment made of it then), a cached
+    one's from the cache, ``_READ_CHUNK`` records at a time. A cached record that cannot be read (damaged or
+    tampered) is made again as if it had never been cached (``_remade``)."""
+
+    def __init__(self, session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
+                 prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None) -> None:
+        self._session, self._commits, self._classes, self._ahead = session, commits, classes, ahead
+        self._diffs_left = PATCH_LIMIT  # diffs read for commits whose cached record could not be read
+        missing = _missing(session, commits, ahead)
+        self.fresh = self._made(missing, prefetch) if missing else {}
+        if ahead is not None:
+            ahead.evidence.clear()  # what still held is in ``fresh`` now
+
+    def _made(self, missing: list[CommitFacts], prefetch: PatchPrefetch | None) -> dict[str, CommitEvidence]:
+        session, classes, ahead = self._session, self._classes, self._ahead
+        early = {c.sha: ahead.evidence[c.sha] for c in missing if c.sha in ahead.evidence and ahead.as_walked(c)} \
+            if ahead is not None else {}
+        by_sha = {c.sha: c for c in missing}
+        if prefetch is not None and prefetch.missing == [c.sha for c in missing]:
+            wanted = prefetch.shas  # the same commits to read: the same choice
+        else:
+            wanted = _patch_shas(missing)
+        # diffs read while git walked, made into evidence with the classification judged here
+        made_ahead = ahead.diffs.finish() if ahead is not None and ahead.diffs is not None else {}
+        patched = {sha: made_ahead[sha][0] for sha in wanted
+                   if sha in made_ahead and made_ahead[sha][1] is classes[sha]}
+        unread = [sha for sha in wanted if sha not in patched]
+        if unread:
+            session.progress.start("Reading changes", len(unread))
+            try:
+                if prefetch is not None and prefetch.shas == wanted and set(prefetch.reading) <= set(unread):
+                    rest = set(unread) - set(prefetch.reading)  # asked ahead and not made there (a failed read)
+                    texts = [*prefetch.texts(), *(read_patches(session.repo, [s for s in unread if s in rest])
+                                                  if rest else ())]
+                else:
+                    texts = read_patches(session.repo, unread)
+                patched.update(evidence_from_diffs(session.repo, [(by_sha[sha], classes[sha]) for sha in unread],
+                                                   texts, on_parsed=session.progress.advance))
+            finally:
+                session.progress.stop()
+        fresh: dict[str, CommitEvidence] = {}
+        for c in missing:
+            if c.sha in patched:
+                fresh[c.sha] = patched[c.sha]
+            elif c.sha in early:  # gathered from its files ahead, as here
+                fresh[c.sha] = early[c.sha]
+            else:
+                fresh[c.sha] = commit_evidence(c, classes[c.sha])
+        if session.cache is not None:
+            _put_records(session, fresh, by_sha)
+        return fresh
+
+    def __iter__(self) -> Iterator[tuple[CommitFacts, CommitEvidence | None, _Ahead | None]]:
+        """(commit, its evidence, None) for every commit, in order; (commit, None, what was kept of it) for one
+        settled and judged while git walked (its evidence is read only if wanted: ``get``)."""
+        commits, ahead, fresh = self._commits, self._ahead, self.fresh
+        for start in range(0, len(commits), _READ_CHUNK):
+            chunk = commits[start:start + _READ_CHUNK]
+            stored = [c for c in chunk if c.sha not in fresh and not (ahead is not None and ahead.settled(c))]
+            found = self._stored(stored)
+            for c in chunk:
+                if c.sha in fresh:
+                    yield c, fresh[c.sha], None
+                elif ahead is not None and ahead.settled(c):
+                    yield c, None, ahead.record(c)
+                else:
+                    yield c, found[c.sha], None
+
+    def get(self, c: CommitFacts) -> CommitEvidence:
+        """One commit's evidence, as iterating gives it."""
+        if c.sha in self.fresh:
+            return self.fresh[c.sha]
+        if self._ahead is not None and self._ahead.settled(c):
+            return pickle.loads(self._ahead.record(c).evidence)
+        return self._stored([c])[c.sha]
+
+    def _stored(self, commits: Sequence[CommitFacts]) -> dict[str, CommitEvidence]:
+        """The cached evidence of these commits; a record that cannot be read is made again, and cached."""
+        records = self._records(commits)
+        found: dict[str, CommitEvidence] = {}
+        damaged: list[CommitFacts] = []
+        for c in commits:
+            evidence = self._cached(c, records.get(c.sha))
+            if evidence is None:
+                damaged.append(c)
+            else:
+                found[c.sha] = evidence
+        if damaged:
+            found.update(self._remade(damaged))
+        return found
+
+    def _remade(self, commits: list[CommitFacts]) -> dict[str, CommitEvidence]:
+        """Evidence for commits whose cached record could not be read, as if it had never been cached: from the
+        diff when it is worth reading (``_patch_key``; at most ``PATCH_LIMIT`` such diffs a run, in one git
+        process a chunk), else from the files."""
+        session, classes = self._session, self._classes
+        wanted = [c for c in commits if _patch_key(c) is not None][:max(0, self._diffs_left)]
+        self._diffs_left -= len(wanted)
+        made = evidence_from_diffs(session.repo, [(c, classes[c.sha]) for c in wanted],
+                                   read_patches(session.repo, [c.sha for c in wanted])) if wanted else {}
+        remade = {c.sha: made.get(c.sha) or commit_evidence(c, classes[c.sha]) for c in commits}
+        _put_records(session, remade, {c.sha: c for c in commits})
+        return remade
+
+    def _records(self, commits: Sequence[CommitFacts]) -> dict[str, Any]:
+        cache = self._session.cache
+        if cache is None or not commits:
+            return {}
+        key = self._session.repo.key
+        records = cache.get_records(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in commits if c.files_known])
+        unread = [c.sha for c in commits if not c.files_known]
+        if unread:
+            records.update(cache.get_records(key, _RECORD, _UNREAD, unread))
+        return records
+
+    def _cached(self, c: CommitFacts, data: Any) -> CommitEvidence | None:
+        """A cached record as evidence, with what the classifier and the bot list say today (config changes);
+        None when there is none or it cannot be read."""
+        cl = self._classes[c.sha]
+        if data is None:
+            return None
+        try:
+            evidence = _from_dict(data, c)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            log.debug("ignoring a damaged evidence record for %s", c.sha)
+            return None
+        if evidence.sha != c.sha:
+            log.debug("ignoring a damaged evidence record for %s (it names another commit)", c.sha)
+            return None
+        if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
+                cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
+            evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
+                                           is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
+        return evidence
+
+
 def local_evidence(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
                    prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None
                    ) -> dict[str, CommitEvidence]:
-    """Each commit's own evidence (from its message and diff alone), from the cache or computed and cached
-    (``ahead``: gathered while git walked; settled records are taken as they are, the others are this run's
-    choice of diffs to read)."""
-    cache, key = session.cache, session.repo.key
-    early, settled = ahead.known_evidence(commits) if ahead is not None else ({}, set())
-    found: dict[str, CommitEvidence] = {sha: early[sha] for sha in settled}
-    by_sha = {c.sha: c for c in commits}
-    if cache is not None:
-        unknown = [c for c in commits if c.sha not in early]  # gathered ahead: not in the cache at the walk
-        for start in range(0, len(unknown), _READ_CHUNK):
-            chunk = unknown[start:start + _READ_CHUNK]
-            records = cache.get_records(key, _RECORD, EVIDENCE_VERSION, [c.sha for c in chunk if c.files_known])
-            unread = [c.sha for c in chunk if not c.files_known]
-            if unread:
-                records.update(cache.get_records(key, _RECORD, _UNREAD, unread))
-            for sha, data in records.items():
-                try:
-                    evidence = _from_dict(data, by_sha[sha])
-                except (TypeError, ValueError, KeyError, AttributeError):
-                    log.debug("ignoring a damaged evidence record for %s", sha)
-                    continue
-                if evidence.sha != sha:
-                    log.debug("ignoring a damaged evidence record for %s (it names another commit)", sha)
-                    continue
-                # what the classifier and the bot list say today, not when the record was written (config changes)
-                c, cl = by_sha[sha], classes[sha]
-                if (evidence.category, evidence.breaking, evidence.is_merge, evidence.is_revert, evidence.is_bot) != (
-                        cl.category, cl.breaking, c.is_merge, c.is_revert, c.is_bot):
-                    evidence = dataclasses.replace(evidence, category=cl.category, breaking=cl.breaking,
-                                                   is_merge=c.is_merge, is_revert=c.is_revert, is_bot=c.is_bot)
-                found[evidence.sha] = evidence  # the commit's own sha object (``_from_dict``), not the row's
-    missing = [c for c in commits if c.sha not in found]
-    if not missing:
-        return found
-    if prefetch is not None and prefetch.missing == [c.sha for c in missing]:
-        wanted = prefetch.shas  # the same commits to read: the same choice
-    else:
-        wanted = _patch_shas(missing)
-    # diffs read while git walked, made into evidence with the classification judged here
-    made_ahead = ahead.diffs.finish() if ahead is not None and ahead.diffs is not None else {}
-    patched = {sha: made_ahead[sha][0] for sha in wanted if sha in made_ahead and made_ahead[sha][1] is classes[sha]}
-    unread = [sha for sha in wanted if sha not in patched]
-    if unread:
-        session.progress.start("Reading changes", len(unread))
-        try:
-            if prefetch is not None and prefetch.shas == wanted and set(prefetch.reading) <= set(unread):
-                rest = set(unread) - set(prefetch.reading)  # asked ahead and not made there (a failed read)
-                texts = [*prefetch.texts(), *(read_patches(session.repo, [s for s in unread if s in rest])
-                                              if rest else ())]
-            else:
-                texts = read_patches(session.repo, unread)
-            patched.update(evidence_from_diffs(session.repo, [(by_sha[sha], classes[sha]) for sha in unread], texts,
-                                               on_parsed=session.progress.advance))
-        finally:
-            session.progress.stop()
-    fresh: dict[str, CommitEvidence] = {}
-    for c in missing:
-        if c.sha in patched:
-            fresh[c.sha] = patched[c.sha]
-        elif c.sha in early:  # gathered from its files ahead, as here
-            fresh[c.sha] = early[c.sha]
-        else:
-            fresh[c.sha] = commit_evidence(c, classes[c.sha])
-    if cache is not None:
-        _put_records(session, fresh, {c.sha: c for c in missing})
-    found.update(fresh)
-    return found
+    """Every commit's own evidence at once, by sha (``WindowEvidence`` gathered into a dict: for a short window)."""
+    evidence = WindowEvidence(session, commits, classes, prefetch, ahead)
+    return {c.sha: ev if ev is not None else evidence.get(c) for c, ev, _ in evidence}
 
 
 def own_category(evidence: CommitEvidence, classification: Classification, release_notes: bool = False) -> Classification:
@@ -504,10 +641,12 @@ def merge_work(commits: Sequence[CommitFacts]) -> dict[str, str]:
 
 
 def _give_merged_work(matched: dict[str, list[ChangelogEntry]], commits: Sequence[CommitFacts],
-                      by_sha: Mapping[str, CommitFacts], local: Mapping[str, CommitEvidence]) -> None:
+                      by_sha: Mapping[str, CommitFacts], local: Mapping[str, Any]) -> None:
     """A changelog entry that cites a pull request matches its merge commit; the work is in the commits the merge
     brought in. Each such entry is also given to the one commit of the branch it describes best: the most
-    words in common with the entry, then the most shipped source changed (a branch's "fix typo" is not it)."""
+    words in common with the entry, then the most shipped source changed (a branch's "fix typo" is not it).
+    ``local``: each commit's own evidence by sha (what of it is read: ``touches_source``, ``entries``,
+    ``source_churn``)."""
     merges = [c for c in commits if c.is_merge and matched.get(c.sha)]
     if not merges:
         return
@@ -569,59 +708,195 @@ def _judge_one(c: CommitFacts, local: CommitEvidence, classification: Classifica
     return judgment, ev, cl
 
 
+class _Own(typing.NamedTuple):
+    """What matching release notes asks of a commit's own evidence (``_give_merged_work``)."""
+
+    touches_source: bool
+    entries: tuple[ChangelogEntry, ...]
+    source_churn: int
+
+
+class _OwnByPosition(Mapping[str, _Own]):
+    """The window's commits by sha (``position``), and their own evidence's few facts that matching needs, kept
+    as arrays while the evidence itself is read once and let go."""
+
+    def __init__(self, commits: Sequence[CommitFacts]) -> None:
+        self._commits = commits
+        self.position = {c.sha: k for k, c in enumerate(commits)}
+        self.touches = bytearray(len(commits))
+        self.churn = array("q", bytes(8 * len(commits)))
+        self.entries: dict[int, tuple[ChangelogEntry, ...]] = {}  # only the commits that have any
+
+    def note(self, k: int, touches_source: bool, source_churn: int, entries: tuple[ChangelogEntry, ...]) -> None:
+        self.touches[k] = touches_source
+        self.churn[k] = source_churn
+        if entries:
+            self.entries[k] = entries
+
+    def __getitem__(self, sha: str) -> _Own:
+        k = self.position[sha]
+        return _Own(bool(self.touches[k]), self.entries.get(k, ()), self.churn[k])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.position)
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+
+class _CommitsBySha(Mapping[str, CommitFacts]):
+    """The window's commits by sha, through their positions (no second table of the window)."""
+
+    def __init__(self, commits: Sequence[CommitFacts], position: Mapping[str, int]) -> None:
+        self._commits, self._position = commits, position
+
+    def __getitem__(self, sha: str) -> CommitFacts:
+        return self._commits[self._position[sha]]
+
+    def __contains__(self, sha: object) -> bool:
+        return sha in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+
+class Judged:
+    """The judging stage's result: every commit's ``Judgment``, read back in the window's order (kept on disk
+    while the report is made: ``Spool``), the themes among them, the classifications judging changed (only
+    those), and the descriptions people wrote for users (``HUMAN_SOURCES``) of the commits that are no merges."""
+
+    def __init__(self, spool: Spool, overrides: dict[int, Judgment], themes: list[ThemeRef],
+                 changed: dict[str, Classification], descriptions: dict[str, str]) -> None:
+        self._spool, self._overrides = spool, overrides
+        self.themes, self.changed, self.descriptions = themes, changed, descriptions
+
+    def __len__(self) -> int:
+        return len(self._spool)
+
+    def __iter__(self) -> Iterator[Judgment]:
+        overrides = self._overrides
+        for k, row in enumerate(self._spool):
+            made = overrides.get(k)
+            yield made if made is not None else Judgment(*row)
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+def _sections(ev: CommitEvidence) -> tuple[str, ...]:
+    return tuple(e.section for e in ev.entries if e.section)
+
+
 def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str, Classification],
           tags: Sequence[Tag] = (), prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None
-          ) -> tuple[dict[str, Judgment], list[ThemeRef], dict[str, Classification]]:
+          ) -> Judged:
     """Judgments for these commits, the themes among them, and the classifications their changelog entries change
     (only those: the caller's ``classes`` hold the others; ``ahead``: what was judged while git walked, whose
-    classifications ``classes`` must then hold)."""
-    local = local_evidence(session, commits, classes, prefetch, ahead)
-    by_sha = {c.sha: c for c in commits}
-    # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
-    release_entries: list[ChangelogEntry] = []
-    for c in commits:
-        ev = local[c.sha]
-        if is_release_notes(ev):
-            release_entries.extend(ev.entries)
-    for tag in tags:
-        if tag.notes:
-            release_entries.extend(tag_entries(tag.name, tag.notes))
-    matched: dict[str, list[ChangelogEntry]] = {}
-    if release_entries:
-        # who an entry may describe: shipped source, a pull request's merge, or the package's own metadata
-        # ("Add json as runtime_dependency" changes only jekyll.gemspec, and users install it)
-        candidates = [c for c in commits if local[c.sha].touches_source or c.is_merge
-                      or (not c.is_bot and any(_PACKAGE_METADATA.search(f.path) for f in c.files))]
-        for m in match_entries(release_entries, candidates, ahead.match_keys if ahead is not None else None):
-            matched.setdefault(m.sha, []).append(m.entry)
-        _give_merged_work(matched, commits, by_sha, local)
-    if ahead is not None:
-        ahead.match_keys.clear()
-    judged: dict[str, Judgment] = {}
-    evidences: list[CommitEvidence] = []
-    changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
-    early = ahead.judged if ahead is not None else {}
-    internal = session.is_internal_python
-    for c in commits:
-        extra = [e for e in matched.get(c.sha, []) if e not in local[c.sha].entries]
-        made = early.pop(c.sha, None)  # handed over: the window's judgments are held once
-        if made is not None and (extra or local[c.sha] is not ahead.evidence.get(c.sha)):
-            made = None
-            ahead.theme_inputs.pop(c.sha, None)  # judged again: its evidence may differ
-        judgment, ev, cl = made or _judge_one(c, local[c.sha], classes[c.sha], extra, internal)
-        if cl is not classes[c.sha]:
-            changed[c.sha] = cl
-        evidences.append(ev)
-        judged[c.sha] = judgment
-    if ahead is not None:  # judged: what was gathered ahead lives on in ``local`` and the judgments
-        ahead.evidence.clear()
-        ahead.final.clear()
-        ahead.judged.clear()  # emptied by the pops above, but its table stays allocated until cleared
-    work = [e for e in evidences if not by_sha[e.sha].is_merge and not by_sha[e.sha].is_bot]
-    inputs = ahead.theme_inputs if ahead is not None else None
-    scores = {e.sha: judged[e.sha].score for e in work}  # score(e).value, worked out by judging
-    found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score)
-                    for t in themes(work, inputs=inputs, scores=scores)]
-    if ahead is not None:
-        ahead.theme_inputs.clear()
-    return judged, found_themes, changed
+    classifications ``classes`` must then hold).
+
+    One pass over the window's evidence in order (``WindowEvidence``) judges every commit from its own evidence
+    (or takes the judgment made while git walked) and keeps what the rest needs: the entries of release notes,
+    and per commit a few numbers (``_OwnByPosition``), its theme words and its score. Entries that release notes
+    and tag notes give to other commits are matched after it, and only those commits are judged again, with
+    them. No commit's evidence or judgment stays in memory: judgments go to disk and are read back in order."""
+    try:
+        evidence = WindowEvidence(session, commits, classes, prefetch, ahead)
+        internal = session.is_internal_python
+        own = _OwnByPosition(commits)
+        spool = Spool()
+        release_entries: list[ChangelogEntry] = []
+        changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
+        descriptions: dict[str, str] = {}
+        work_at = array("q")  # the positions of the work commits (not merges, not bots): themes are found there
+        inputs: list[ThemeInput] = []
+        scores = array("d")
+        sections: dict[int, tuple[str, ...]] = {}  # by index among the work commits
+        known_inputs = ahead.theme_inputs if ahead is not None else {}
+
+        def keep(k: int, c: CommitFacts, judgment: tuple, cl: Classification | None,
+                 ev: CommitEvidence | None, entries: tuple[ChangelogEntry, ...], w: int | None = None) -> None:
+            """What the window keeps of commit ``k``'s judgment (``judgment``: its ``_judgment_row``; ``cl``: its
+            classification when judging changed it; ``ev``: the evidence judging left, None when it was judged
+            ahead from its own, whose entries are ``entries``; ``w``: its index among the work commits, when
+            judged again)."""
+            if cl is not None:
+                changed[c.sha] = cl
+            else:
+                changed.pop(c.sha, None)
+            if judgment[_DESCRIPTION_SOURCE] in HUMAN_SOURCES and judgment[_DESCRIPTION] and not c.is_merge:
+                descriptions[c.sha] = judgment[_DESCRIPTION]
+            else:
+                descriptions.pop(c.sha, None)
+            if c.is_merge or c.is_bot:
+                return
+            if ev is None:  # judged ahead, without other commits' entries: its theme words were found then
+                words = known_inputs.pop(c.sha)
+                found = tuple(e.section for e in entries if e.section)
+            else:
+                words, found = theme_input(ev), _sections(ev)
+            if w is None:
+                w = len(work_at)
+                work_at.append(k)
+                inputs.append(words)
+                scores.append(judgment[_SCORE])
+            else:
+                inputs[w], scores[w] = words, judgment[_SCORE]
+            if found:
+                sections[w] = found
+            else:
+                sections.pop(w, None)
+
+        for k, (c, ev, made) in enumerate(evidence):
+            if made is not None:  # judged while git walked, from its own evidence
+                own.note(k, made.touches_source, made.source_churn, made.entries)
+                if made.release_notes:
+                    release_entries.extend(made.entries)
+                spool.append(made.judgment)
+                keep(k, c, made.judgment, made.changed, None, made.entries)
+                continue
+            own.note(k, ev.touches_source, ev.source_churn, ev.entries)
+            if ev.entries and is_release_notes(ev):
+                release_entries.extend(ev.entries)
+            judgment, judged_ev, cl = _judge_one(c, ev, classes[c.sha], (), internal)
+            row = _judgment_row(judgment)
+            spool.append(row)
+            keep(k, c, row, None if cl is classes[c.sha] else cl, judged_ev, ev.entries)
+        # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
+        for tag in tags:
+            if tag.notes:
+                release_entries.extend(tag_entries(tag.name, tag.notes))
+        matched: dict[str, list[ChangelogEntry]] = {}
+        by_sha = _CommitsBySha(commits, own.position)
+        if release_entries:
+            # who an entry may describe: shipped source, a pull request's merge, or the package's own metadata
+            # ("Add json as runtime_dependency" changes only jekyll.gemspec, and users install it)
+            candidates = [c for k, c in enumerate(commits) if own.touches[k] or c.is_merge
+                          or (not c.is_bot and any(_PACKAGE_METADATA.search(f.path) for f in c.files))]
+            for m in match_entries(release_entries, candidates, ahead.match_keys if ahead is not None else None):
+                matched.setdefault(m.sha, []).append(m.entry)
+            del candidates
+            _give_merged_work(matched, commits, by_sha, own)
+        if ahead is not None:
+            ahead.match_keys.clear()
+        overrides: dict[int, Judgment] = {}
+        for sha, entries in matched.items():  # judged again, with what other commits say of them
+            k = own.position[sha]
+            c = commits[k]
+            local = evidence.get(c)
+            extra = [e for e in entries if e not in local.entries]
+            if not extra:
+                continue
+            judgment, judged_ev, cl = _judge_one(c, local, classes[sha], extra, internal)
+            overrides[k] = judgment
+            w = bisect_left(work_at, k)
+            keep(k, c, _judgment_row(judgment), None if cl is classes[sha] else cl, judged_ev, judged_ev.entries,
+                 w if w < len(work_at) and work_at[w] == k else None)
+        found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score)
+                        for t in theme_groups([commits[k].sha for k in work_at], inputs, scores, sections)]
+        return Judged(spool, overrides, found_themes, changed, descriptions)
+    finally:
+        if ahead is not None:
+            ahead.close()

@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Iterator, Sequence
 
-from narrator.app.evidence import HUMAN_SOURCES, JudgedAhead, PatchPrefetch, judge, merge_work
+from narrator.app.evidence import Judged, JudgedAhead, PatchPrefetch, judge, merge_work
 from narrator.app.session import Session
 from narrator.engines.base import Engine, HeadlineWriter
 from narrator.errors import NarratorError, RepositoryError
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.filters import CommitFilter
 from narrator.evidence.forge import forge_of
-from narrator.git.history import dominant_offset, last_commit_before, remote_url, tags_on
+from narrator.git.history import Tag, dominant_offset, last_commit_before, remote_url, tags_on
 from narrator.git.merges import merges_needing_files
 from narrator.git.walker import WalkSpec, list_commits
 from narrator.prompts import PROMPT_VERSION
@@ -185,7 +185,6 @@ def build(session: Session, request: ReportRequest, now: datetime | None = None,
 
 def _walked_report(session: Session, request: ReportRequest, window: Window, outcome: WalkOutcome) -> Report:
     """Every stage after the walk, for ``build``."""
-    settings = session.settings
     ahead = outcome.ahead
     prefetch = PatchPrefetch(session, outcome.commits, ahead)  # git diffs on another core while classifying
     # the classifications judged ahead are kept as they are (judging compares identities)
@@ -201,25 +200,34 @@ def _walked_report(session: Session, request: ReportRequest, window: Window, out
     merged_work = merge_work(outcome.commits)  # a merge is described by the work it brought in
     if ahead is not None:  # while git reads the diffs judging wants
         ahead.narrate_merges(outcome.commits, classes, merged_work)
-    judgments, themes, changed = judge(session, outcome.commits, classes, tags, prefetch, ahead)
-    classes.update(changed)  # what the changelog entries say a commit is
-    del changed
-    merged = {c.sha for c in outcome.commits if c.is_merge}
-    descriptions = {sha: j.description for sha, j in judgments.items()
-                    if j.description_source in HUMAN_SOURCES and j.description and sha not in merged}
+    judged = judge(session, outcome.commits, classes, tags, prefetch, ahead)
+    try:
+        return _judged_report(session, request, window, outcome, classes, judged, tags, merged_work)
+    finally:
+        judged.close()
+
+
+def _judged_report(session: Session, request: ReportRequest, window: Window, outcome: WalkOutcome,
+                   classes: dict[str, Classification], judged: Judged, tags: Sequence[Tag],
+                   merged_work: dict[str, str]) -> Report:
+    """Narrating and building the report, for ``_walked_report``: each commit's judgment is read back in the
+    window's order beside its sentence."""
+    settings = session.settings
+    classes.update(judged.changed)  # what the changelog entries say a commit is
+    descriptions = judged.descriptions
     descriptions.update(merged_work)
     engine = session.engine(request.engine)
     # every sentence made or found now; read back a chunk at a time while the report is built (never all held)
     narrations = session.narrations(outcome.commits, classes, engine, descriptions,
-                                    ahead.narrated if ahead is not None else 0)
+                                    outcome.ahead.narrated if outcome.ahead is not None else 0)
 
     def after_narrating() -> list[str]:  # e.g. the model could not be reached: heuristic sentences used
         engine_note = getattr(engine, "note", None)
         return [*outcome.notes, str(engine_note)] if engine_note else outcome.notes
 
     def fed() -> Iterator[tuple[CommitFacts, Classification, Narration, Judgment | None]]:
-        for c, n in narrations:
-            yield c, classes[c.sha], n, judgments.get(c.sha)
+        for (c, n), j in zip(narrations, judged, strict=True):
+            yield c, classes[c.sha], n, j
 
     report_settings = settings.report
     thresholds = Thresholds(
@@ -239,8 +247,8 @@ def _walked_report(session: Session, request: ReportRequest, window: Window, out
         fed, len(outcome.commits),
         tz=window.tz,
         thresholds=thresholds,
-        judged=bool(judgments),
-        themes=themes,
+        judged=len(judged) > 0,
+        themes=judged.themes,
         forge=forge_of(remote_url(session.repo)),
         engine=lambda: {"name": engine.name, "fingerprint": engine.fingerprint(), "prompt_version": PROMPT_VERSION,
                         "model": engine_model_label(engine), "narrations": narrations.stats,

@@ -33,7 +33,7 @@ from narrator.evidence.importance import score
 from narrator.evidence.match import pr_title, significant_words, stem
 from narrator.evidence.sharing import shared
 
-__all__ = ["Theme", "ThemeInput", "theme_input", "themes"]
+__all__ = ["Theme", "ThemeInput", "theme_groups", "theme_input", "themes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +121,30 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
     """Groups of related commits (see the module docstring), largest first, then by best score. ``inputs``:
     ``theme_input`` of some of these very evidences, by sha, computed earlier; ``scores``: ``score(e).value`` of
     every one of them, by sha, when the caller has it already (judging does)."""
-    n = len(evidences)
+    if len(evidences) < min_size:
+        return ()
+    known = inputs or {}
+    sections = {k: found for k, e in enumerate(evidences) if (found := tuple(x.section for x in e.entries
+                                                                             if x.section))}
+    return theme_groups([e.sha for e in evidences], [known.get(e.sha) or theme_input(e) for e in evidences],
+                        [scores[e.sha] if scores is not None else score(e).value for e in evidences], sections,
+                        min_size, max_share)
+
+
+def theme_groups(shas: Sequence[str], inputs: Sequence[ThemeInput], scores: Sequence[float],
+                 sections: Mapping[int, Sequence[str]], min_size: int = 3, max_share: float = 0.25
+                 ) -> tuple[Theme, ...]:
+    """``themes`` from what each commit brings, in the window's order and aligned: its sha, its ``theme_input``,
+    its importance, and (``sections``, by index, only for commits that have any) the changelog sections of its
+    entries. A long window's judging hands these over instead of every commit's evidence."""
+    n = len(shas)
     if n < min_size:
         return ()
     # each commit's theme words with its prefix words after them (``theme_input`` never writes a prefix word
     # among the others), and the surface forms its title writes them in
     per_commit: list[tuple[str, ...]] = []
     forms_of: list[tuple[str, ...]] = []
-    known = inputs or {}
-    for e in evidences:
-        words, prefix, forms = known.get(e.sha) or theme_input(e)
+    for words, prefix, forms in inputs:
         per_commit.append(words + tuple(prefix) if prefix else words)
         if forms:
             forms_of.append(forms)
@@ -233,11 +247,11 @@ def themes(evidences: Sequence[CommitEvidence], min_size: int = 3, max_share: fl
             else:
                 form = surfaces.get(w, Counter()).most_common(1)
                 names.append(form[0][0] if form else w)
-        sections = Counter(e.section for k in members for e in evidences[k].entries if e.section)
-        best = max(scores[evidences[k].sha] if scores is not None else score(evidences[k]).value for k in members)
+        found = Counter(section for k in members for section in sections.get(k, ()))
+        best = max(scores[k] for k in members)
         out.append(Theme(name=", ".join(dict.fromkeys(names)), words=tuple(dict.fromkeys(names)),
-                         shas=tuple(evidences[k].sha for k in members),
-                         section=sections.most_common(1)[0][0] if sections else None,
+                         shas=tuple(shas[k] for k in members),
+                         section=found.most_common(1)[0][0] if found else None,
                          score=round(best + min(10.0, 3 * math.log2(len(members))), 2)))
     out.sort(key=lambda t: (-t.size, -t.score, t.name))
     return tuple(out)
