@@ -274,5 +274,11 @@ def test_a_subject_that_lists_clauses_is_cut_to_its_first_and_quoting_the_breaki
     assert narrate_commit(commit, cl) == ("Lodash and guice histories: a fix whose subject names the vulnerability it "
                                           "closes is a security fix (GHSA first; else the newest CVE), in src/app.")
     assert Classifier().classify(facts("Change the default port. This is a breaking change.")).breaking
+    # 160 characters is the most a highlight says before it is cut (this project's 3 December highlights ran to 220)
+    mid = ("Finetune mine: documented functions of Java, JavaScript, PHP, Ruby and Go (lizard boundaries, per-language "
+           "doc comments); Java annotations masked for lizard; code-health cap 25")
+    assert len(mid) < 240 and narrate_commit(facts(mid), Classifier().classify(facts(mid))) == (
+        "Finetune mine: documented functions of Java, JavaScript, PHP, Ruby and Go (lizard boundaries, per-language "
+        "doc comments), in src/app.")
     short = "Speed up search; cache the index"  # short enough: kept whole
     assert narrate_commit(facts(short), Classifier().classify(facts(short))).startswith("Sped up search; cache")

@@ -17,7 +17,7 @@ from narrator.git.classify import ROOT_AREA
 from narrator.git.facts import Classification, CommitFacts, Narration
 from narrator.git.walker import NAMED_CHANGE
 
-HEURISTIC_VERSION = "7"
+HEURISTIC_VERSION = "8"
 
 _PAST = {
     "add": "Added", "adds": "Added", "fix": "Fixed", "fixes": "Fixed", "remove": "Removed", "removes": "Removed",
@@ -164,7 +164,7 @@ _MD_LINK = re.compile(r"!?\[([^\]]+)\]\((?:https?://|#|/)[^)\s]*\)")
 _FIX_WORD = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)"
 _FIXES_SENTENCE = re.compile(r"[.,;]?\s*\b" + _FIX_WORD + r":?\s+(?:#|GH-)\d+(?:(?:\s*,\s*|\s+(?:&|and)\s+)(?:"
                              + _FIX_WORD + r"\s+)?(?:#|GH-)\d+)*(?=[.,;]?(?:\s|$))", re.I)
-_LONG = 240  # characters: a subject longer than this is cut to its first sentence
+_LONG = 160  # characters: a subject longer than this is cut to its first sentence (a highlight is read at a glance)
 
 
 def _two_sentences(text: str) -> str:
