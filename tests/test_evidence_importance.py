@@ -219,3 +219,32 @@ def test_describe_completes_an_entry_github_cut_short_from_the_commits_title():
     assert describe(subject, "", [e]).text == "Revert back to v4 behavior for group registering implicit 404 handlers"
     other = entry("Support the QUERY method\u2026")
     assert describe("Add HEAD handling", "", [other]).text == "Support the QUERY method\u2026"
+
+
+def test_theme_words_keep_each_commit_s_input_compactly_and_in_order():
+    """``ThemeWords`` (what judging keeps of each commit for the themes): every commit's words (its prefix words
+    last) and surface forms come back in their order, one commit can be replaced, and a long window's store takes
+    a few bytes a word, not tuples a commit; theme_groups over it finds what themes() finds."""
+    import sys
+
+    from narrator.evidence.themes import ThemeWords, theme_groups, theme_input
+
+    evs = [gather(f"c{k}", f"FilterList: block malware packages in batch {k % 7}", "", [Stat("src/a.php", 3)])
+           for k in range(2000)]
+    store = ThemeWords()
+    for e in evs:
+        store.append(theme_input(e))
+    for k in (0, 1, 1999):
+        words, prefix, forms = theme_input(evs[k])
+        assert [store.vocabulary[n] for n in store.words(k)] == [*words, *prefix]
+        assert [store.vocabulary[n] for n in store.forms(k)] == list(forms)
+    replacement = theme_input(gather("x", "Speed up parsing", "", [Stat("src/b.php", 3)]))
+    store.replace(5, replacement)
+    assert [store.vocabulary[n] for n in store.words(5)] == list(replacement[0])
+    held = sum(sys.getsizeof(a) for a in (store._words, store._word_ends, store._forms, store._form_ends))
+    as_tuples = sum(sys.getsizeof(t) for e in evs for t in theme_input(e))
+    assert held * 3 < as_tuples
+    fresh = ThemeWords()
+    for e in evs[:60]:
+        fresh.append(theme_input(e))
+    assert theme_groups([e.sha for e in evs[:60]], fresh, [score(e).value for e in evs[:60]], {}) == themes(evs[:60])

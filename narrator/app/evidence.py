@@ -36,7 +36,7 @@ from narrator.evidence.importance import is_release_notes, score
 from narrator.evidence.match import MatchKey, match_entries, match_key, pr_title, significant_words
 from narrator.evidence.paths import is_shipped_source
 from narrator.evidence.signals import Signal, text_signals
-from narrator.evidence.themes import ThemeInput, theme_groups, theme_input
+from narrator.evidence.themes import ThemeInput, ThemeWords, theme_groups, theme_input
 from narrator.engines.base import Engine
 from narrator.git.facts import Classification, CommitFacts
 from narrator.git.history import Tag
@@ -199,8 +199,8 @@ _SCORE, _DESCRIPTION, _DESCRIPTION_SOURCE = (_JUDGMENT_FIELDS.index(name) for na
 
 class _Ahead(typing.NamedTuple):
     """A commit settled and judged while git walked, as kept on disk: its judgment (``_judgment_row``), its
-    classification when judging changed it (else None), what judging the window asks of its own evidence, and
-    that evidence pickled (read only when release notes give the commit more entries)."""
+    classification when judging changed it (else None), what judging the window asks of its own evidence, its
+    theme words, and that evidence pickled (read only when release notes give the commit more entries)."""
 
     judgment: tuple
     changed: Classification | None
@@ -208,6 +208,7 @@ class _Ahead(typing.NamedTuple):
     source_churn: int
     entries: tuple[ChangelogEntry, ...]
     release_notes: bool
+    theme: ThemeInput | None  # its theme words (a work commit's: not a merge's or a bot's)
     evidence: bytes
 
 
@@ -240,7 +241,6 @@ class JudgedAhead:
         # the settled commits (cached already, never to be read from a diff), judged: on disk, by sha
         self._spool = Spool()
         self._records: dict[str, int] = {}
-        self.theme_inputs: dict[str, ThemeInput] = {}  # of the judged work commits, from their judged evidence
         self.match_keys: dict[str, MatchKey] = {}  # of the commits read (from their messages alone)
         self._changelogs = False  # whether a commit read so far touched a changelog
         self._best: list[tuple[tuple[bool, bool, int], int, str]] = []  # max-heap by (key, order), negated
@@ -282,12 +282,12 @@ class JudgedAhead:
             ev = self.evidence.pop(c.sha)
             cl = self.classes[c.sha]
             judgment, judged_ev, judged_cl = made[c.sha] = _judge_one(c, ev, cl, (), self._internal)
-            if not c.is_merge and not c.is_bot:  # the work themes are found among
-                self.theme_inputs[c.sha] = theme_input(judged_ev)
-            # (its judgment, its classification when judging changed it, the evidence it was judged from)
             self._records[c.sha] = self._spool.append(_Ahead(
                 _judgment_row(judgment), None if judged_cl is cl else judged_cl, ev.touches_source,
-                ev.source_churn, ev.entries, is_release_notes(ev), pickle.dumps(ev, pickle.HIGHEST_PROTOCOL)))
+                ev.source_churn, ev.entries, is_release_notes(ev),
+                # the work themes are found among
+                theme_input(judged_ev) if not c.is_merge and not c.is_bot else None,
+                pickle.dumps(ev, pickle.HIGHEST_PROTOCOL)))
         if self._engine is not None:
             self._narrate([c for c in settled if not c.is_merge], made)  # a merge's sentence waits for its branch
 
@@ -345,7 +345,6 @@ class JudgedAhead:
         self._spool.close()
         self._records.clear()
         self.evidence.clear()
-        self.theme_inputs.clear()
 
     def _rank(self, c: CommitFacts) -> list[str]:
         """The commits whose evidence this one settles: itself when its diff will never be read, or the one it
@@ -811,17 +810,17 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
         descriptions: dict[str, str] = {}
         work_at = array("q")  # the positions of the work commits (not merges, not bots): themes are found there
-        inputs: list[ThemeInput] = []
+        inputs = ThemeWords()
         scores = array("d")
         sections: dict[int, tuple[str, ...]] = {}  # by index among the work commits
-        known_inputs = ahead.theme_inputs if ahead is not None else {}
 
         def keep(k: int, c: CommitFacts, judgment: tuple, cl: Classification | None,
-                 ev: CommitEvidence | None, entries: tuple[ChangelogEntry, ...], w: int | None = None) -> None:
+                 ev: CommitEvidence | None, entries: tuple[ChangelogEntry, ...], w: int | None = None,
+                 theme: ThemeInput | None = None) -> None:
             """What the window keeps of commit ``k``'s judgment (``judgment``: its ``_judgment_row``; ``cl``: its
             classification when judging changed it; ``ev``: the evidence judging left, None when it was judged
-            ahead from its own, whose entries are ``entries``; ``w``: its index among the work commits, when
-            judged again)."""
+            ahead from its own, whose entries are ``entries`` and theme words ``theme``; ``w``: its index among
+            the work commits, when judged again)."""
             if cl is not None:
                 changed[c.sha] = cl
             else:
@@ -833,7 +832,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             if c.is_merge or c.is_bot:
                 return
             if ev is None:  # judged ahead, without other commits' entries: its theme words were found then
-                words = known_inputs.pop(c.sha)
+                words = theme if theme is not None else theme_input(evidence.get(c))
                 found = tuple(e.section for e in entries if e.section)
             else:
                 words, found = theme_input(ev), _sections(ev)
@@ -843,7 +842,8 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
                 inputs.append(words)
                 scores.append(judgment[_SCORE])
             else:
-                inputs[w], scores[w] = words, judgment[_SCORE]
+                inputs.replace(w, words)
+                scores[w] = judgment[_SCORE]
             if found:
                 sections[w] = found
             else:
@@ -855,7 +855,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
                 if made.release_notes:
                     release_entries.extend(made.entries)
                 spool.append(made.judgment)
-                keep(k, c, made.judgment, made.changed, None, made.entries)
+                keep(k, c, made.judgment, made.changed, None, made.entries, theme=made.theme)
                 continue
             own.note(k, ev.touches_source, ev.source_churn, ev.entries)
             if ev.entries and is_release_notes(ev):
