@@ -164,12 +164,14 @@ _MD_LINK = re.compile(r"!?\[([^\]]+)\]\((?:https?://|#|/)[^)\s]*\)")
 _FIX_WORD = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?)"
 _FIXES_SENTENCE = re.compile(r"[.,;]?\s*\b" + _FIX_WORD + r":?\s+(?:#|GH-)\d+(?:(?:\s*,\s*|\s+(?:&|and)\s+)(?:"
                              + _FIX_WORD + r"\s+)?(?:#|GH-)\d+)*(?=[.,;]?(?:\s|$))", re.I)
-_LONG = 160  # characters: a subject longer than this is cut to its first sentence (a highlight is read at a glance)
+_LONG = 240  # characters: a subject longer than this is cut to its first sentence
+_CLAUSES = 160  # characters: a sentence longer than this that lists clauses ("A: x; y; z") says only the first
 
 
 def _two_sentences(text: str) -> str:
     """At most the first two sentences of a long one-line message (guice writes whole paragraphs as subjects),
-    and only the first when two are still longer than ``_LONG``."""
+    and only the first when two are still longer than ``_LONG`` (the second often says what the change does:
+    "Many of the gems ... are not necessary. Changed the install command to avoid installing them.")."""
     sentences = re.split(r"(?<=[a-z0-9)\]'\"][.!?])\s+(?=[A-Z])", text)
     if len(sentences) <= 1:
         return _first_clause(text)
@@ -178,9 +180,10 @@ def _two_sentences(text: str) -> str:
 
 
 def _first_clause(sentence: str) -> str:
-    """A sentence longer than ``_LONG`` cut at its first semicolon outside brackets ("A: x; y; z" -> "A: x"): a
-    list of clauses is the developer's changelog, the first one says what the change is."""
-    if len(sentence) <= _LONG:
+    """A sentence longer than ``_CLAUSES`` cut at its first semicolon outside brackets ("A: x; y; z" -> "A: x"): a
+    list of clauses is the developer's changelog, the first one says what the change is (a highlight is read at a
+    glance)."""
+    if len(sentence) <= _CLAUSES:
         return sentence
     depth = 0
     for i, ch in enumerate(sentence):
