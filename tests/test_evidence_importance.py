@@ -223,7 +223,7 @@ def test_describe_completes_an_entry_github_cut_short_from_the_commits_title():
 
 def test_theme_words_keep_each_commit_s_input_compactly_and_in_order():
     """``ThemeWords`` (what judging keeps of each commit for the themes): every commit's words (its prefix words
-    last) and surface forms come back in their order, one commit can be replaced, and a long window's store takes
+    last) and surface forms come back in their order, and a long window's store takes
     a few bytes a word, not tuples a commit; theme_groups over it finds what themes() finds."""
     import sys
 
@@ -238,9 +238,6 @@ def test_theme_words_keep_each_commit_s_input_compactly_and_in_order():
         words, prefix, forms = theme_input(evs[k])
         assert [store.vocabulary[n] for n in store.words(k)] == [*words, *prefix]
         assert [store.vocabulary[n] for n in store.forms(k)] == list(forms)
-    replacement = theme_input(gather("x", "Speed up parsing", "", [Stat("src/b.php", 3)]))
-    store.replace(5, replacement)
-    assert [store.vocabulary[n] for n in store.words(5)] == list(replacement[0])
     held = sum(sys.getsizeof(a) for a in (store._words, store._word_ends, store._forms, store._form_ends))
     as_tuples = sum(sys.getsizeof(t) for e in evs for t in theme_input(e))
     assert held * 3 < as_tuples

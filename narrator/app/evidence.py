@@ -11,6 +11,7 @@ touching changelogs first, then by shipped-source churn); the others are judged 
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import heapq
 import logging
@@ -21,7 +22,6 @@ import threading
 import types
 import typing
 from array import array
-from bisect import bisect_left
 from operator import attrgetter
 from typing import Any, Callable, Iterator, KeysView, Mapping, Sequence
 
@@ -195,6 +195,20 @@ _JUDGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Judgment))
 _judgment_row = attrgetter(*_JUDGMENT_FIELDS)
 _SCORE, _DESCRIPTION, _DESCRIPTION_SOURCE = (_JUDGMENT_FIELDS.index(name) for name in
                                              ("score", "description", "description_source"))
+# and so does a commit's evidence while judging waits for the window's release notes
+_evidence_row = attrgetter(*(f.name for f in dataclasses.fields(CommitEvidence)))
+
+
+def _by_fields(cls: type) -> None:
+    """Pickle ``cls`` (a frozen, slotted dataclass) as a call of its constructor with its fields in order: the
+    dataclass's own state functions look its fields up on every object (numpy's warm report pickled 50,000
+    changelog entries and signals, 0.5 s)."""
+    fields = attrgetter(*(f.name for f in dataclasses.fields(cls)))
+    copyreg.pickle(cls, lambda obj: (cls, fields(obj)))
+
+
+for _cls in (ChangelogEntry, Signal, EntryRef, SignalRef, Classification, CommitEvidence):
+    _by_fields(_cls)
 
 
 class _Ahead(typing.NamedTuple):
@@ -216,10 +230,11 @@ class JudgedAhead:
     """The judging a report can do while git is still walking its window (``Session.facts(on_read=...)``): each
     batch of commits read is classified, each commit's own evidence gathered from its files (a merge's without
     them, as git read it) and its judgment made as if no other commit's changelog named it; its theme words and
-    matching keys are worked out and (offline engine) its sentence cached. ``judge`` keeps these (the same
-    objects, so the same results as judging after the walk) and redoes only what the whole window changes:
-    evidence from the diffs it chooses to read, entries matched from release notes, merges whose files are read
-    after the walk (``as_walked``).
+    matching keys are worked out and (offline engine) its sentence cached. What is made of a settled commit is
+    kept on disk (``_Ahead`` records in a ``Spool``), not in memory; ``judge`` reads it back in the window's order
+    (the same values, so the same results as judging after the walk) and redoes only what the whole window
+    changes: evidence from the diffs it chooses to read, entries matched from release notes, merges whose files
+    are read after the walk (``as_walked``).
 
     Evidence of a commit that can no longer be among the ``PATCH_LIMIT`` diffs to read (``_patch_key``: a
     running best list, in the window's order, as ``_patch_shas`` ranks) is final: cached at once. The others wait
@@ -369,6 +384,7 @@ class PatchPrefetch:
 
     def __init__(self, session: Session, commits: Sequence[CommitFacts], ahead: JudgedAhead | None = None) -> None:
         missing = _missing(session, commits, ahead)
+        self.commits = commits
         self.missing = [c.sha for c in missing]
         self.shas = _patch_shas(missing)
         read_ahead = ahead.diffs.asked() if ahead is not None and ahead.diffs is not None else set()
@@ -416,7 +432,11 @@ class WindowEvidence:
                  prefetch: PatchPrefetch | None = None, ahead: JudgedAhead | None = None) -> None:
         self._session, self._commits, self._classes, self._ahead = session, commits, classes, ahead
         self._diffs_left = PATCH_LIMIT  # diffs read for commits whose cached record could not be read
-        missing = _missing(session, commits, ahead)
+        if prefetch is not None and prefetch.commits is commits:  # it asked the cache already, after the walk
+            unknown = set(prefetch.missing)
+            missing = [c for c in commits if c.sha in unknown]
+        else:
+            missing = _missing(session, commits, ahead)
         self.fresh = self._made(missing, prefetch) if missing else {}
         if ahead is not None:
             ahead.evidence.clear()  # what still held is in ``fresh`` now
@@ -767,19 +787,17 @@ class Judged:
     while the report is made: ``Spool``), the themes among them, the classifications judging changed (only
     those), and the descriptions people wrote for users (``HUMAN_SOURCES``) of the commits that are no merges."""
 
-    def __init__(self, spool: Spool, overrides: dict[int, Judgment], themes: list[ThemeRef],
-                 changed: dict[str, Classification], descriptions: dict[str, str]) -> None:
-        self._spool, self._overrides = spool, overrides
+    def __init__(self, spool: Spool, themes: list[ThemeRef], changed: dict[str, Classification],
+                 descriptions: dict[str, str]) -> None:
+        self._spool = spool
         self.themes, self.changed, self.descriptions = themes, changed, descriptions
 
     def __len__(self) -> int:
         return len(self._spool)
 
     def __iter__(self) -> Iterator[Judgment]:
-        overrides = self._overrides
-        for k, row in enumerate(self._spool):
-            made = overrides.get(k)
-            yield made if made is not None else Judgment(*row)
+        for row in self._spool:
+            yield Judgment(*row)
 
     def close(self) -> None:
         self._spool.close()
@@ -796,80 +814,36 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
     (only those: the caller's ``classes`` hold the others; ``ahead``: what was judged while git walked, whose
     classifications ``classes`` must then hold).
 
-    One pass over the window's evidence in order (``WindowEvidence``) judges every commit from its own evidence
-    (or takes the judgment made while git walked) and keeps what the rest needs: the entries of release notes,
-    and per commit a few numbers (``_OwnByPosition``), its theme words and its score. Entries that release notes
-    and tag notes give to other commits are matched after it, and only those commits are judged again, with
-    them. No commit's evidence or judgment stays in memory: judgments go to disk and are read back in order."""
+    Two passes in the window's order. The first reads each commit's evidence once (``WindowEvidence``) and keeps
+    what matching needs: the entries of release notes, and per commit a few numbers (``_OwnByPosition``); the
+    evidence itself goes to disk (a commit judged while git walked has its record there already). Entries that
+    release notes and tag notes give to other commits are matched then, and the second pass judges every commit
+    once, with them (or takes the judgment made while git walked, when nothing was added), keeping its score and
+    theme words for the themes. No commit's evidence or judgment stays in memory: judgments go to disk too, and
+    are read back in order beside the sentences."""
     try:
         evidence = WindowEvidence(session, commits, classes, prefetch, ahead)
         internal = session.is_internal_python
         own = _OwnByPosition(commits)
-        spool = Spool()
         release_entries: list[ChangelogEntry] = []
-        changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
-        descriptions: dict[str, str] = {}
-        work_at = array("q")  # the positions of the work commits (not merges, not bots): themes are found there
-        inputs = ThemeWords()
-        scores = array("d")
-        sections: dict[int, tuple[str, ...]] = {}  # by index among the work commits
-
-        def keep(k: int, c: CommitFacts, judgment: tuple, cl: Classification | None,
-                 ev: CommitEvidence | None, entries: tuple[ChangelogEntry, ...], w: int | None = None,
-                 theme: ThemeInput | None = None) -> None:
-            """What the window keeps of commit ``k``'s judgment (``judgment``: its ``_judgment_row``; ``cl``: its
-            classification when judging changed it; ``ev``: the evidence judging left, None when it was judged
-            ahead from its own, whose entries are ``entries`` and theme words ``theme``; ``w``: its index among
-            the work commits, when judged again)."""
-            if cl is not None:
-                changed[c.sha] = cl
-            else:
-                changed.pop(c.sha, None)
-            if judgment[_DESCRIPTION_SOURCE] in HUMAN_SOURCES and judgment[_DESCRIPTION] and not c.is_merge:
-                descriptions[c.sha] = judgment[_DESCRIPTION]
-            else:
-                descriptions.pop(c.sha, None)
-            if c.is_merge or c.is_bot:
-                return
-            if ev is None:  # judged ahead, without other commits' entries: its theme words were found then
-                words = theme if theme is not None else theme_input(evidence.get(c))
-                found = tuple(e.section for e in entries if e.section)
-            else:
-                words, found = theme_input(ev), _sections(ev)
-            if w is None:
-                w = len(work_at)
-                work_at.append(k)
-                inputs.append(words)
-                scores.append(judgment[_SCORE])
-            else:
-                inputs.replace(w, words)
-                scores[w] = judgment[_SCORE]
-            if found:
-                sections[w] = found
-            else:
-                sections.pop(w, None)
-
+        # pass 1: what matching needs of every commit; its evidence goes to disk (None: judged ahead, kept there)
+        pending = Spool()
         for k, (c, ev, made) in enumerate(evidence):
-            if made is not None:  # judged while git walked, from its own evidence
+            if made is not None:
                 own.note(k, made.touches_source, made.source_churn, made.entries)
                 if made.release_notes:
                     release_entries.extend(made.entries)
-                spool.append(made.judgment)
-                keep(k, c, made.judgment, made.changed, None, made.entries, theme=made.theme)
+                pending.append(None)
                 continue
             own.note(k, ev.touches_source, ev.source_churn, ev.entries)
             if ev.entries and is_release_notes(ev):
                 release_entries.extend(ev.entries)
-            judgment, judged_ev, cl = _judge_one(c, ev, classes[c.sha], (), internal)
-            row = _judgment_row(judgment)
-            spool.append(row)
-            keep(k, c, row, None if cl is classes[c.sha] else cl, judged_ev, ev.entries)
+            pending.append(_evidence_row(ev))
         # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
         for tag in tags:
             if tag.notes:
                 release_entries.extend(tag_entries(tag.name, tag.notes))
         matched: dict[str, list[ChangelogEntry]] = {}
-        by_sha = _CommitsBySha(commits, own.position)
         if release_entries:
             # who an entry may describe: shipped source, a pull request's merge, or the package's own metadata
             # ("Add json as runtime_dependency" changes only jekyll.gemspec, and users install it)
@@ -878,25 +852,55 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             for m in match_entries(release_entries, candidates, ahead.match_keys if ahead is not None else None):
                 matched.setdefault(m.sha, []).append(m.entry)
             del candidates
-            _give_merged_work(matched, commits, by_sha, own)
+            _give_merged_work(matched, commits, _CommitsBySha(commits, own.position), own)
         if ahead is not None:
             ahead.match_keys.clear()
-        overrides: dict[int, Judgment] = {}
-        for sha, entries in matched.items():  # judged again, with what other commits say of them
-            k = own.position[sha]
-            c = commits[k]
-            local = evidence.get(c)
-            extra = [e for e in entries if e not in local.entries]
-            if not extra:
+        del release_entries
+        # pass 2: every commit judged once, in order, with what other commits say of it
+        spool = Spool()
+        changed: dict[str, Classification] = {}  # not a copy of ``classes``: a long window's is megabytes
+        descriptions: dict[str, str] = {}
+        work_at = array("q")  # the positions of the work commits (not merges, not bots): themes are found there
+        inputs = ThemeWords()
+        scores = array("d")
+        sections: dict[int, tuple[str, ...]] = {}  # by index among the work commits
+        for k, (c, row) in enumerate(zip(commits, pending)):
+            entries = own.entries.get(k, ())
+            extra = [e for e in matched.get(c.sha, ()) if e not in entries]
+            words: ThemeInput | None = None
+            if row is None:  # judged while git walked, from its own evidence
+                made = ahead.record(c)  # type: ignore[union-attr]
+                if not extra:
+                    judgment, cl, words = made.judgment, made.changed, made.theme
+                    found = tuple(e.section for e in entries if e.section)
+                    judged_ev = None
+                else:
+                    ev = pickle.loads(made.evidence)
+            else:
+                ev = CommitEvidence(*row)
+            if row is not None or extra:
+                made_now, judged_ev, judged_cl = _judge_one(c, ev, classes[c.sha], extra, internal)
+                judgment = _judgment_row(made_now)
+                cl = None if judged_cl is classes[c.sha] else judged_cl
+                found = _sections(judged_ev)
+            spool.append(judgment)
+            if cl is not None:
+                changed[c.sha] = cl
+            if judgment[_DESCRIPTION_SOURCE] in HUMAN_SOURCES and judgment[_DESCRIPTION] and not c.is_merge:
+                descriptions[c.sha] = judgment[_DESCRIPTION]
+            if c.is_merge or c.is_bot:
                 continue
-            judgment, judged_ev, cl = _judge_one(c, local, classes[sha], extra, internal)
-            overrides[k] = judgment
-            w = bisect_left(work_at, k)
-            keep(k, c, _judgment_row(judgment), None if cl is classes[sha] else cl, judged_ev, judged_ev.entries,
-                 w if w < len(work_at) and work_at[w] == k else None)
+            if words is None:
+                words = theme_input(judged_ev) if judged_ev is not None else theme_input(evidence.get(c))
+            if found:
+                sections[len(work_at)] = found
+            work_at.append(k)
+            inputs.append(words)
+            scores.append(judgment[_SCORE])
+        pending.close()
         found_themes = [ThemeRef(t.name, tuple(t.shas), t.section or "", t.score)
                         for t in theme_groups([commits[k].sha for k in work_at], inputs, scores, sections)]
-        return Judged(spool, overrides, found_themes, changed, descriptions)
+        return Judged(spool, found_themes, changed, descriptions)
     finally:
         if ahead is not None:
             ahead.close()

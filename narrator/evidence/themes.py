@@ -102,8 +102,7 @@ def theme_input(e: CommitEvidence) -> ThemeInput:
 class ThemeWords:
     """The ``theme_input`` of each commit of a window, in order, compact: every distinct word is stored once and
     numbered, and each commit's words (its prefix words after them) and surface forms are runs of those numbers
-    in two arrays: about 40 bytes a commit, where three tuples took 200. ``replace`` changes one commit's input
-    (a commit judged again)."""
+    in two arrays: about 40 bytes a commit, where three tuples took 200."""
 
     def __init__(self) -> None:
         self._number: dict[str, int] = {}
@@ -112,7 +111,6 @@ class ThemeWords:
         self._word_ends = array("I")
         self._forms = array("I")
         self._form_ends = array("I")
-        self._replaced: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def _numbers(self, words: Iterable[str]) -> list[int]:
         number, vocabulary = self._number, self.vocabulary
@@ -133,24 +131,15 @@ class ThemeWords:
             self._forms.extend(self._numbers(forms))
         self._form_ends.append(len(self._forms))
 
-    def replace(self, k: int, made: ThemeInput) -> None:
-        words, prefix, forms = made
-        self._replaced[k] = (tuple(self._numbers(words + tuple(prefix) if prefix else words)),
-                             tuple(self._numbers(forms)))
-
     def __len__(self) -> int:
         return len(self._word_ends)
 
     def words(self, k: int) -> Sequence[int]:
         """Commit ``k``'s word numbers, its prefix words last."""
-        if k in self._replaced:
-            return self._replaced[k][0]
         return self._words[self._word_ends[k - 1] if k else 0:self._word_ends[k]]
 
     def forms(self, k: int) -> Sequence[int]:
         """Commit ``k``'s surface forms: root, word, root, word... as numbers."""
-        if k in self._replaced:
-            return self._replaced[k][1]
         return self._forms[self._form_ends[k - 1] if k else 0:self._form_ends[k]]
 
 
