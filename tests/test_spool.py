@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-import narrator.app.spool as spool_module
+import narrator.report.spill as spill
 from narrator.app.spool import Spool
 from narrator.report.model import Judgment
 
@@ -20,7 +20,7 @@ def _records(n: int) -> list:
 
 @pytest.mark.parametrize("on_disk", [True, False])
 def test_records_come_back_by_position_and_in_order(monkeypatch, on_disk):
-    monkeypatch.setattr(spool_module, "_BLOCK", 300)  # many blocks
+    monkeypatch.setattr(spill, "_BLOCK", 300)  # many blocks
     if not on_disk:
         monkeypatch.setattr(tempfile, "TemporaryFile", lambda **kwargs: (_ for _ in ()).throw(OSError("read-only")))
     spool = Spool()
@@ -38,7 +38,7 @@ def test_records_come_back_by_position_and_in_order(monkeypatch, on_disk):
 
 
 def test_a_record_larger_than_a_block_is_read_whole(monkeypatch):
-    monkeypatch.setattr(spool_module, "_BLOCK", 64)
+    monkeypatch.setattr(spill, "_BLOCK", 64)
     spool = Spool()
     records = ["a" * 1000, "b", "c" * 200]
     for record in records:

@@ -195,14 +195,12 @@ _JUDGMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Judgment))
 _judgment_row = attrgetter(*_JUDGMENT_FIELDS)
 _SCORE, _DESCRIPTION, _DESCRIPTION_SOURCE = (_JUDGMENT_FIELDS.index(name) for name in
                                              ("score", "description", "description_source"))
-# and so does a commit's evidence while judging waits for the window's release notes
-_evidence_row = attrgetter(*(f.name for f in dataclasses.fields(CommitEvidence)))
 
 
 def _by_fields(cls: type) -> None:
     """Pickle ``cls`` (a frozen, slotted dataclass) as a call of its constructor with its fields in order: the
-    dataclass's own state functions look its fields up on every object (numpy's warm report pickled 50,000
-    changelog entries and signals, 0.5 s)."""
+    dataclass's own state functions look its fields up on every object (a warm numpy report under cProfile:
+    52,918 nested entries and signals unpickled, about 0.5 s of ``fields`` and ``__setstate__`` calls)."""
     fields = attrgetter(*(f.name for f in dataclasses.fields(cls)))
     copyreg.pickle(cls, lambda obj: (cls, fields(obj)))
 
@@ -838,7 +836,7 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
             own.note(k, ev.touches_source, ev.source_churn, ev.entries)
             if ev.entries and is_release_notes(ev):
                 release_entries.extend(ev.entries)
-            pending.append(_evidence_row(ev))
+            pending.append(ev)
         # Entries written elsewhere: a release's changelog commit (entries, no shipped source) and tag notes.
         for tag in tags:
             if tag.notes:
@@ -867,22 +865,17 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
         for k, (c, row) in enumerate(zip(commits, pending)):
             entries = own.entries.get(k, ())
             extra = [e for e in matched.get(c.sha, ()) if e not in entries]
-            words: ThemeInput | None = None
-            if row is None:  # judged while git walked, from its own evidence
+            if row is None and not extra:  # judged while git walked, from its own evidence: nothing was added
                 made = ahead.record(c)  # type: ignore[union-attr]
-                if not extra:
-                    judgment, cl, words = made.judgment, made.changed, made.theme
-                    found = tuple(e.section for e in entries if e.section)
-                    judged_ev = None
-                else:
-                    ev = pickle.loads(made.evidence)
+                judgment, cl, words = made.judgment, made.changed, made.theme
+                found = tuple(e.section for e in entries if e.section)
             else:
-                ev = CommitEvidence(*row)
-            if row is not None or extra:
+                ev = row if row is not None else pickle.loads(ahead.record(c).evidence)  # type: ignore[union-attr]
                 made_now, judged_ev, judged_cl = _judge_one(c, ev, classes[c.sha], extra, internal)
                 judgment = _judgment_row(made_now)
                 cl = None if judged_cl is classes[c.sha] else judged_cl
                 found = _sections(judged_ev)
+                words = None if c.is_merge or c.is_bot else theme_input(judged_ev)
             spool.append(judgment)
             if cl is not None:
                 changed[c.sha] = cl
@@ -890,8 +883,6 @@ def judge(session: Session, commits: Sequence[CommitFacts], classes: Mapping[str
                 descriptions[c.sha] = judgment[_DESCRIPTION]
             if c.is_merge or c.is_bot:
                 continue
-            if words is None:
-                words = theme_input(judged_ev) if judged_ev is not None else theme_input(evidence.get(c))
             if found:
                 sections[len(work_at)] = found
             work_at.append(k)

@@ -8,7 +8,8 @@ the store is closed, when the process ends, or when it is killed), and on Window
 created in the system's temporary directory, never in the repository. ``Entries`` is a list-like view of some of
 the stored entries by position: ``len``, iteration (again and again), indexing, slices (a view too), ``==``
 against a list; ``json_texts`` hands the stored text to the JSON output unchanged. A store that cannot create its
-file keeps the text in memory (slower to nothing, larger).
+file keeps the text in memory (slower to nothing, larger). The file itself is a ``RecordFile`` (byte records by
+position, block reads), which ``app/spool`` uses for pickled records too.
 """
 
 from __future__ import annotations
@@ -20,33 +21,34 @@ from typing import Any, Callable, Iterable, Iterator, overload
 
 from narrator.report.json_text import piece
 
-__all__ = ["EntryStore", "Entries"]
+__all__ = ["EntryStore", "Entries", "RecordFile"]
 
 _PREFIX = "narrator-entries-"
 _BLOCK = 1 << 20  # entries read back in blocks of at most this many bytes (or one entry, when larger)
 _GAP = 4096  # ... skipping at most this many bytes of other entries between two of them
 
 
-class EntryStore:
-    """Entries appended once (as JSON text) and read back by position; ``decode`` turns a text into an entry."""
+class RecordFile:
+    """Byte records appended once to an anonymous temporary file and read back by position: one at a time, or
+    many in one block read when they lie close together (in order, at most ``_GAP`` bytes apart, ``_BLOCK`` bytes
+    at most). A store that cannot create its file keeps the bytes in memory. Shared by ``EntryStore`` (JSON text)
+    and ``app/spool.Spool`` (pickled records)."""
 
-    def __init__(self, decode: Callable[[str], Any]) -> None:
-        self._decode = decode
+    def __init__(self, prefix: str = _PREFIX) -> None:
         self._offsets = array("q", [0])
         self._memory: list[bytes] | None = None
         self._dirty = False
         try:
-            self._file: Any = tempfile.TemporaryFile(prefix=_PREFIX)
-        except OSError:  # no writable temporary directory: the text stays in memory
+            self._file: Any = tempfile.TemporaryFile(prefix=prefix)
+        except OSError:  # no writable temporary directory: the bytes stay in memory
             self._file = None
             self._memory = []
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def add(self, entry: Any) -> int:
-        """Store ``entry``; returns its position."""
-        data = piece(entry).encode("ascii")
+    def add(self, data: bytes) -> int:
+        """Store ``data``; returns its position."""
         if self._memory is not None:
             self._memory.append(data)
         else:
@@ -57,24 +59,23 @@ class EntryStore:
         self._offsets.append(self._offsets[-1] + len(data))
         return len(self._offsets) - 2
 
-    def text(self, position: int) -> str:
-        """The stored JSON text of the entry at ``position``."""
+    def read(self, position: int) -> bytes:
+        """The record stored at ``position``."""
         if self._memory is not None:
-            return self._memory[position].decode("ascii")
+            return self._memory[position]
         if self._dirty:
             self._file.flush()
             self._dirty = False
         start = self._offsets[position]
         self._file.seek(start)
-        return self._file.read(self._offsets[position + 1] - start).decode("ascii")
+        return self._file.read(self._offsets[position + 1] - start)
 
-    def texts(self, positions: Sequence[int]) -> Iterator[str]:
-        """The stored JSON texts at ``positions``, in their order: entries stored near one another (a window's
-        commits in order, a category's or an area's in history order) read from the file in one block, not one
-        read each."""
+    def reads(self, positions: Sequence[int]) -> Iterator[bytes]:
+        """The records at ``positions``, in their order: records stored near one another (a window's commits in
+        order, a category's or an area's in history order) read from the file in one block, not one read each."""
         if self._memory is not None:
             for position in positions:
-                yield self._memory[position].decode("ascii")
+                yield self._memory[position]
             return
         offsets = self._offsets
         at, count = 0, len(positions)
@@ -97,15 +98,42 @@ class EntryStore:
             block = self._file.read(end - start)
             for k in range(at, last):
                 position = positions[k]
-                yield block[offsets[position] - start:offsets[position + 1] - start].decode("ascii")
+                yield block[offsets[position] - start:offsets[position + 1] - start]
             at = last
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class EntryStore:
+    """Entries appended once (as JSON text) and read back by position; ``decode`` turns a text into an entry."""
+
+    def __init__(self, decode: Callable[[str], Any]) -> None:
+        self._decode = decode
+        self._records = RecordFile()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def add(self, entry: Any) -> int:
+        """Store ``entry``; returns its position."""
+        return self._records.add(piece(entry).encode("ascii"))
+
+    def text(self, position: int) -> str:
+        """The stored JSON text of the entry at ``position``."""
+        return self._records.read(position).decode("ascii")
+
+    def texts(self, positions: Sequence[int]) -> Iterator[str]:
+        """The stored JSON texts at ``positions``, in their order (``RecordFile.reads``: block reads)."""
+        for data in self._records.reads(positions):
+            yield data.decode("ascii")
 
     def get(self, position: int) -> Any:
         return self._decode(self.text(position))
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        self._records.close()
 
     def view(self, positions: Iterable[int] | None = None) -> "Entries":
         """The entries at ``positions`` (default: all of them, in the order stored)."""
